@@ -54,7 +54,9 @@ func Decode(cursor string) ([]byte, error) {
 		return nil, ErrInvalidCursor
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || len(raw) <= tagLen {
+	// Only the canonical encoding is accepted (the decoder would skip newlines
+	// and ignore trailing bits), so one payload has exactly one cursor.
+	if err != nil || len(raw) <= tagLen || base64.RawURLEncoding.EncodeToString(raw) != cursor {
 		return nil, ErrInvalidCursor
 	}
 	payload, got := raw[:len(raw)-tagLen], raw[len(raw)-tagLen:]
