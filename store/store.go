@@ -300,6 +300,7 @@ const (
 	ActSet    ActionOp = iota + 1 // SET attr = value
 	ActAdd                        // SET attr = attr + number (a missing attr counts as 0)
 	ActRemove                     // REMOVE attr
+	ActSetIfAbsent                // SET attr = if_not_exists(attr, value)
 )
 
 // Action is one change of an Update.
@@ -315,6 +316,10 @@ func Set(attr string, v Value) Action { return Action{Op: ActSet, Attr: attr, Va
 // Add returns an action that adds the number n to attr (exact decimal arithmetic).
 func Add(attr string, n Value) Action { return Action{Op: ActAdd, Attr: attr, Value: n} }
 
+// SetIfAbsent returns an action that sets attr to v only when the item has no attr
+// (for created_at on items an Update may create).
+func SetIfAbsent(attr string, v Value) Action { return Action{Op: ActSetIfAbsent, Attr: attr, Value: v} }
+
 // Remove returns an action that removes attr.
 func Remove(attr string) Action { return Action{Op: ActRemove, Attr: attr} }
 
@@ -323,7 +328,10 @@ func (a Action) validate() error {
 		return fmt.Errorf("action on attribute %q: %w", a.Attr, ErrInvalidRequest)
 	}
 	switch a.Op {
-	case ActSet:
+	case ActSet, ActSetIfAbsent:
+		if a.Value.IsZero() {
+			return fmt.Errorf("set of an absent value to %q: %w", a.Attr, ErrInvalidRequest)
+		}
 		return nil
 	case ActAdd:
 		if a.Value.Kind() != KindNumber {

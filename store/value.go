@@ -209,6 +209,10 @@ func ApplyActions(k Key, old Item, actions []Action) (Item, error) {
 		switch a.Op {
 		case ActSet:
 			out[a.Attr] = a.Value
+		case ActSetIfAbsent:
+			if _, ok := out[a.Attr]; !ok {
+				out[a.Attr] = a.Value
+			}
 		case ActRemove:
 			delete(out, a.Attr)
 		case ActAdd:
