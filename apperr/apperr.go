@@ -26,6 +26,8 @@ const (
 	RateLimited       Kind = "rate_limited"
 	Unavailable       Kind = "unavailable"
 	Internal          Kind = "internal"
+	// TooLarge is a request whose body exceeds the size limit (HTTP 413).
+	TooLarge Kind = "payload_too_large"
 )
 
 // FieldError describes one invalid request field (the 422 "detail" list).
@@ -126,6 +128,8 @@ func HTTPStatus(k Kind) int {
 		return http.StatusTooManyRequests
 	case Unavailable:
 		return http.StatusServiceUnavailable
+	case TooLarge:
+		return http.StatusRequestEntityTooLarge
 	case "":
 		return http.StatusOK
 	default:

@@ -166,6 +166,9 @@ type Store interface {
 	// Query reads items of one partition (of the table or of an index) in
 	// sort-key order.
 	Query(ctx context.Context, q Query) (Page, error)
+	// Scan reads every item of a table in an engine-defined order, a page at a
+	// time (verification and analytics; never on a request's hot path).
+	Scan(ctx context.Context, s Scan) (Page, error)
 	// Ping reports whether the engine can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the engine's resources.
@@ -297,10 +300,10 @@ type ActionOp uint8
 
 // Update actions, as in DynamoDB's UpdateExpression.
 const (
-	ActSet    ActionOp = iota + 1 // SET attr = value
-	ActAdd                        // SET attr = attr + number (a missing attr counts as 0)
-	ActRemove                     // REMOVE attr
-	ActSetIfAbsent                // SET attr = if_not_exists(attr, value)
+	ActSet         ActionOp = iota + 1 // SET attr = value
+	ActAdd                             // SET attr = attr + number (a missing attr counts as 0)
+	ActRemove                          // REMOVE attr
+	ActSetIfAbsent                     // SET attr = if_not_exists(attr, value)
 )
 
 // Action is one change of an Update.
@@ -318,7 +321,9 @@ func Add(attr string, n Value) Action { return Action{Op: ActAdd, Attr: attr, Va
 
 // SetIfAbsent returns an action that sets attr to v only when the item has no attr
 // (for created_at on items an Update may create).
-func SetIfAbsent(attr string, v Value) Action { return Action{Op: ActSetIfAbsent, Attr: attr, Value: v} }
+func SetIfAbsent(attr string, v Value) Action {
+	return Action{Op: ActSetIfAbsent, Attr: attr, Value: v}
+}
 
 // Remove returns an action that removes attr.
 func Remove(attr string) Action { return Action{Op: ActRemove, Attr: attr} }
@@ -377,6 +382,14 @@ type Query struct {
 	// Limit is the page size, 1..MaxQueryLimit (0 means MaxQueryLimit).
 	Limit int
 	// Cursor continues a previous page of the same query ("" starts at the beginning).
+	Cursor string
+}
+
+// Scan reads a whole table.
+type Scan struct {
+	Table string
+	// Limit is the page size, 1..MaxQueryLimit (0 means MaxQueryLimit).
+	Limit  int
 	Cursor string
 }
 

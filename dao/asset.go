@@ -1,0 +1,194 @@
+package dao
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// AssetDAO stores the catalogue. An asset is a JSON document plus the
+// attributes that conditions and indexes need (price_usd, is_active, rank and
+// category keys).
+type AssetDAO struct{ base }
+
+// noRank sorts assets without a market-cap rank last.
+const noRank = 9999999999
+
+// ErrAssetExists is returned when creating an asset id that exists.
+var ErrAssetExists = apperr.New(apperr.Conflict, "asset already exists")
+
+func rankKey(a *entity.Asset) string {
+	r := noRank
+	if a.MarketCapRank != nil && *a.MarketCapRank >= 0 && *a.MarketCapRank < noRank {
+		r = *a.MarketCapRank
+	}
+	return fmt.Sprintf("%010d#%s", r, a.AssetID)
+}
+
+func (d *AssetDAO) item(a *entity.Asset) (store.Item, error) {
+	doc, err := docValue(a)
+	if err != nil {
+		return nil, err
+	}
+	it := store.Item{
+		"doc": doc, "price_usd": num(a.PriceUSD), "is_active": store.Bool(a.IsActive),
+		"version": store.Int(a.Version), attrRankPK: store.S("ALL"), attrRankSK: store.S(rankKey(a)),
+	}
+	if a.Category != "" {
+		it[attrCatPK] = store.S("CAT#" + a.Category)
+		it[attrCatSK] = store.S(rankKey(a))
+	}
+	return it, nil
+}
+
+func (d *AssetDAO) decode(it store.Item) (*entity.Asset, error) {
+	var a entity.Asset
+	if err := decodeDoc(it, &a); err != nil {
+		return nil, err
+	}
+	a.Version = it.Int("version")
+	return &a, nil
+}
+
+// Create stores a new asset (version 1); ErrAssetExists when the id is taken.
+func (d *AssetDAO) Create(ctx context.Context, a *entity.Asset) error {
+	a.Version = 1
+	it, err := d.item(a)
+	if err != nil {
+		return err
+	}
+	if err := d.s.Put(ctx, store.Put{Key: d.t.assetKey(a.AssetID), Item: it, Cond: store.ItemNotExists()}); err != nil {
+		if errors.Is(err, store.ErrConditionFailed) {
+			return ErrAssetExists
+		}
+		return fmt.Errorf("create asset %s: %w", a.AssetID, err)
+	}
+	return nil
+}
+
+// Get returns the asset (id already normalised) or a not_found error.
+func (d *AssetDAO) Get(ctx context.Context, id string) (*entity.Asset, error) {
+	it, err := d.s.Get(ctx, d.t.assetKey(id))
+	if err != nil {
+		return nil, notFound(err, "asset %s not found", id)
+	}
+	return d.decode(it)
+}
+
+// Key returns the store key of an asset (for batch reads).
+func (d *AssetDAO) Key(id string) store.Key { return d.t.assetKey(id) }
+
+// Decode decodes an asset item read with Key.
+func (d *AssetDAO) Decode(it store.Item) (*entity.Asset, error) { return d.decode(it) }
+
+// Update stores a (read at a.Version) if it did not change since, and
+// increments a.Version. A conflict error when it changed; not_found when gone.
+func (d *AssetDAO) Update(ctx context.Context, a *entity.Asset, now time.Time) error {
+	read := a.Version
+	a.Version++
+	a.UpdatedAt = entity.At(now)
+	it, err := d.item(a)
+	if err != nil {
+		return err
+	}
+	if err := d.s.Put(ctx, store.Put{Key: d.t.assetKey(a.AssetID), Item: it, Cond: store.VersionIs(read)}); err != nil {
+		a.Version = read
+		if errors.Is(err, store.ErrConditionFailed) {
+			return apperr.New(apperr.Conflict, "asset %s changed concurrently; retry", a.AssetID)
+		}
+		return fmt.Errorf("update asset %s: %w", a.AssetID, err)
+	}
+	return nil
+}
+
+// Modify reads the asset, applies fn and stores it, retrying when a
+// concurrent change wins. fn may be called more than once.
+func (d *AssetDAO) Modify(ctx context.Context, id string, now time.Time, fn func(*entity.Asset) error) (*entity.Asset, error) {
+	for attempt := 0; ; attempt++ {
+		a, err := d.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(a); err != nil {
+			return nil, err
+		}
+		err = d.Update(ctx, a, now)
+		if err == nil {
+			return a, nil
+		}
+		if !apperr.Is(err, apperr.Conflict) || attempt >= 20 {
+			return nil, err
+		}
+	}
+}
+
+// SetActive activates or deactivates an asset.
+func (d *AssetDAO) SetActive(ctx context.Context, id string, active bool, now time.Time) (*entity.Asset, error) {
+	return d.Modify(ctx, id, now, func(a *entity.Asset) error { a.IsActive = active; return nil })
+}
+
+// SetPrice sets an asset's price (and last_updated).
+func (d *AssetDAO) SetPrice(ctx context.Context, id string, price decimal.Decimal, now time.Time) (*entity.Asset, error) {
+	return d.Modify(ctx, id, now, func(a *entity.Asset) error {
+		a.PriceUSD = price
+		a.LastUpdated = entity.At(now)
+		return nil
+	})
+}
+
+// AssetFilter selects catalogue entries.
+type AssetFilter struct {
+	ActiveOnly bool
+	Category   string
+	Limit      int
+	Cursor     string
+}
+
+// List returns assets ordered by market-cap rank (unranked last, then by id)
+// and the next page's cursor.
+func (d *AssetDAO) List(ctx context.Context, f AssetFilter) ([]*entity.Asset, string, error) {
+	q := store.Query{Table: d.t.Inventory, Index: IndexAssetsByRank, PK: "ALL", Cursor: f.Cursor}
+	if f.Category != "" {
+		q = store.Query{Table: d.t.Inventory, Index: IndexAssetsByCategory, PK: "CAT#" + f.Category, Cursor: f.Cursor}
+	}
+	var keep func(store.Item) bool
+	if f.ActiveOnly {
+		keep = func(it store.Item) bool { return it.Bool("is_active") }
+	}
+	items, next, err := d.filterPage(ctx, q, max(f.Limit, 1), 10000, keep)
+	if err != nil {
+		return nil, "", fmt.Errorf("list assets: %w", err)
+	}
+	out := make([]*entity.Asset, 0, len(items))
+	for _, it := range items {
+		a, err := d.decode(it)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, a)
+	}
+	return out, next, nil
+}
+
+// All returns the whole catalogue in rank order.
+func (d *AssetDAO) All(ctx context.Context) ([]*entity.Asset, error) {
+	items, err := d.queryAll(ctx, store.Query{Table: d.t.Inventory, Index: IndexAssetsByRank, PK: "ALL"}, 100000)
+	if err != nil {
+		return nil, fmt.Errorf("list assets: %w", err)
+	}
+	out := make([]*entity.Asset, 0, len(items))
+	for _, it := range items {
+		a, err := d.decode(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}

@@ -1,0 +1,294 @@
+package dao
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// BalanceDAO stores cash balances and their ledger.
+//
+// A balance item keeps current, held and available (= current - held) as
+// numbers changed only by ADD actions, so concurrent changes commute and a
+// debit is guarded by the condition available >= amount in the store itself.
+type BalanceDAO struct{ base }
+
+// Balance attributes.
+const (
+	attrCurrent     = "current"
+	attrHeld        = "held"
+	attrAvailable   = "available"
+	attrDeposits    = "total_deposits"
+	attrWithdrawals = "total_withdrawals"
+)
+
+// ErrInsufficientFunds is returned when a debit exceeds the available balance.
+var ErrInsufficientFunds = apperr.New(apperr.InsufficientFunds, "insufficient funds")
+
+func (d *BalanceDAO) decode(it store.Item) (*entity.Balance, error) {
+	r := reader{it: it}
+	b := &entity.Balance{
+		Username: r.str("username"), Currency: entity.Currency(r.str("currency")),
+		CurrentBalance: r.dec(attrCurrent), HeldBalance: r.dec(attrHeld),
+		TotalDeposits: r.dec(attrDeposits), TotalWithdrawals: r.dec(attrWithdrawals),
+		CreatedAt: entity.At(r.time("created_at")), UpdatedAt: entity.At(r.time("updated_at")),
+		Version: r.int("version"),
+	}
+	return b, r.err
+}
+
+// CreateWrite returns the write that creates an empty balance (fails if it exists).
+func (d *BalanceDAO) CreateWrite(username string, c entity.Currency, now time.Time) store.Write {
+	z := num(decimal.Zero)
+	return putNew(d.t.balanceKey(username, string(c)), store.Item{
+		"username": store.S(username), "currency": store.S(string(c)),
+		attrCurrent: z, attrHeld: z, attrAvailable: z, attrDeposits: z, attrWithdrawals: z,
+		"created_at": tsv(now), "updated_at": tsv(now), "version": store.Int(1),
+	})
+}
+
+// Create stores an empty balance; a conflict error if it exists.
+func (d *BalanceDAO) Create(ctx context.Context, username string, c entity.Currency, now time.Time) error {
+	if err := d.s.Transact(ctx, []store.Write{d.CreateWrite(username, c, now)}); err != nil {
+		if errors.Is(err, store.ErrConditionFailed) {
+			return apperr.New(apperr.Conflict, "balance %s already exists", c)
+		}
+		return fmt.Errorf("create balance: %w", err)
+	}
+	return nil
+}
+
+// Get returns the balance or a not_found error.
+func (d *BalanceDAO) Get(ctx context.Context, username string, c entity.Currency) (*entity.Balance, error) {
+	it, err := d.s.Get(ctx, d.t.balanceKey(username, string(c)))
+	if err != nil {
+		return nil, notFound(err, "no %s balance", c)
+	}
+	return d.decode(it)
+}
+
+// List returns every balance of the user, by currency.
+func (d *BalanceDAO) List(ctx context.Context, username string) ([]*entity.Balance, error) {
+	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skBalance}}, 1000)
+	if err != nil {
+		return nil, fmt.Errorf("list balances: %w", err)
+	}
+	out := make([]*entity.Balance, 0, len(items))
+	for _, it := range items {
+		b, err := d.decode(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// Change is a signed change to one balance. Current and Held are deltas;
+// available changes by Current - Held. Deposits and Withdrawals add to the
+// lifetime totals.
+type Change struct {
+	Username    string
+	Currency    entity.Currency
+	Current     decimal.Decimal
+	Held        decimal.Decimal
+	Deposits    decimal.Decimal
+	Withdrawals decimal.Decimal
+}
+
+// ChangeWrite returns the write that applies c at now. Whatever decreases is
+// guarded: available >= the decrease of available, held >= the release of a
+// hold. A credit creates the balance when it does not exist yet; a debit of a
+// missing balance fails its condition. ChangeError interprets a failure.
+func (d *BalanceDAO) ChangeWrite(c Change, now time.Time) store.Write {
+	avail := c.Current.Sub(c.Held)
+	acts := make([]store.Action, 0, 10)
+	acts = append(acts,
+		store.Add(attrCurrent, num(c.Current)), store.Add(attrHeld, num(c.Held)),
+		store.Add(attrAvailable, num(avail)), store.Add("version", store.Int(1)),
+		store.Set("updated_at", tsv(now)), store.SetIfAbsent("created_at", tsv(now)),
+		store.SetIfAbsent("username", store.S(c.Username)), store.SetIfAbsent("currency", store.S(string(c.Currency))))
+	if !c.Deposits.IsZero() {
+		acts = append(acts, store.Add(attrDeposits, num(c.Deposits)))
+	} else {
+		acts = append(acts, store.SetIfAbsent(attrDeposits, num(decimal.Zero)))
+	}
+	if !c.Withdrawals.IsZero() {
+		acts = append(acts, store.Add(attrWithdrawals, num(c.Withdrawals)))
+	} else {
+		acts = append(acts, store.SetIfAbsent(attrWithdrawals, num(decimal.Zero)))
+	}
+	var conds []*store.Cond
+	if avail.IsNegative() {
+		conds = append(conds, store.Ge(attrAvailable, num(avail.Neg())))
+	}
+	if c.Held.IsNegative() {
+		conds = append(conds, store.Ge(attrHeld, num(c.Held.Neg())))
+	}
+	var cond *store.Cond
+	switch len(conds) {
+	case 1:
+		cond = conds[0]
+	case 2:
+		cond = store.And(conds...)
+	}
+	return store.Write{Update: &store.Update{Key: d.t.balanceKey(c.Username, string(c.Currency)), Actions: acts, Cond: cond}}
+}
+
+// TxItem returns the item of a ledger entry.
+func (d *BalanceDAO) txItem(t *entity.BalanceTransaction) store.Item {
+	it := store.Item{
+		"transaction_id": store.S(t.TransactionID), "username": store.S(t.Username),
+		"transaction_type": store.S(string(t.TransactionType)), "amount": num(t.Amount),
+		"currency": store.S(string(t.Currency)), "status": store.S(string(t.Status)),
+		"created_at": tsv(t.CreatedAt.Time),
+	}
+	if t.Description != "" {
+		it["description"] = store.S(t.Description)
+	}
+	if t.ReferenceID != "" {
+		it["reference_id"] = store.S(t.ReferenceID)
+	}
+	return it
+}
+
+func (d *BalanceDAO) decodeTx(it store.Item) (*entity.BalanceTransaction, error) {
+	r := reader{it: it}
+	t := &entity.BalanceTransaction{
+		TransactionID: r.str("transaction_id"), Username: r.str("username"),
+		TransactionType: entity.TransactionType(r.str("transaction_type")), Amount: r.dec("amount"),
+		Currency: entity.Currency(r.str("currency")), Status: entity.TransactionStatus(r.str("status")),
+		Description: r.str("description"), ReferenceID: r.str("reference_id"),
+		CreatedAt: entity.At(r.time("created_at")),
+	}
+	return t, r.err
+}
+
+// TransactionWrite returns the write that records a new ledger entry.
+func (d *BalanceDAO) TransactionWrite(t *entity.BalanceTransaction) store.Write {
+	return putNew(d.t.txKey(t.Username, t.TransactionID), d.txItem(t))
+}
+
+// CreateTransaction records a ledger entry on its own (entries that move
+// money are written with their balance change: see ChangeWrite).
+func (d *BalanceDAO) CreateTransaction(ctx context.Context, t *entity.BalanceTransaction) error {
+	if err := d.s.Transact(ctx, []store.Write{d.TransactionWrite(t)}); err != nil {
+		return fmt.Errorf("create transaction: %w", err)
+	}
+	return nil
+}
+
+// GetTransaction returns one ledger entry or a not_found error.
+func (d *BalanceDAO) GetTransaction(ctx context.Context, username, id string) (*entity.BalanceTransaction, error) {
+	it, err := d.s.Get(ctx, d.t.txKey(username, id))
+	if err != nil {
+		return nil, notFound(err, "transaction not found")
+	}
+	return d.decodeTx(it)
+}
+
+// TransactionStatusWrite returns the write that moves a ledger entry from
+// status from to status to (fails if it is not in from).
+func (d *BalanceDAO) TransactionStatusWrite(username, id string, from, to entity.TransactionStatus) store.Write {
+	return store.Write{Update: &store.Update{Key: d.t.txKey(username, id),
+		Actions: []store.Action{store.Set("status", store.S(string(to)))},
+		Cond:    store.Eq("status", store.S(string(from)))}}
+}
+
+// UpdateTransactionStatus moves a ledger entry from one status to another;
+// a conflict error when it is not in from.
+func (d *BalanceDAO) UpdateTransactionStatus(ctx context.Context, username, id string, from, to entity.TransactionStatus) error {
+	if err := d.s.Transact(ctx, []store.Write{d.TransactionStatusWrite(username, id, from, to)}); err != nil {
+		if errors.Is(err, store.ErrConditionFailed) {
+			return apperr.New(apperr.Conflict, "transaction %s is not %s", id, from)
+		}
+		return fmt.Errorf("update transaction status: %w", err)
+	}
+	return nil
+}
+
+// TxFilter selects ledger entries.
+type TxFilter struct {
+	Type     entity.TransactionType // "" for all
+	Currency entity.Currency        // "" for all
+	Limit    int
+	Cursor   string
+}
+
+func (f TxFilter) match(it store.Item) bool {
+	return (f.Type == "" || it.Str("transaction_type") == string(f.Type)) &&
+		(f.Currency == "" || it.Str("currency") == string(f.Currency))
+}
+
+// ListTransactions returns the user's ledger entries newest first, filtered,
+// and the cursor of the next page ("" at the end).
+func (d *BalanceDAO) ListTransactions(ctx context.Context, username string, f TxFilter) ([]*entity.BalanceTransaction, string, error) {
+	q := store.Query{Table: d.t.Users, PK: userPK(username), Desc: true, Cursor: f.Cursor,
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skTx}}
+	items, next, err := d.filterPage(ctx, q, max(f.Limit, 1), 5000, f.match)
+	if err != nil {
+		return nil, "", fmt.Errorf("list transactions: %w", err)
+	}
+	out := make([]*entity.BalanceTransaction, 0, len(items))
+	for _, it := range items {
+		t, err := d.decodeTx(it)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, t)
+	}
+	return out, next, nil
+}
+
+// CountTransactions counts the user's ledger entries that match f (Limit and
+// Cursor ignored), reading at most maxScan entries.
+func (d *BalanceDAO) CountTransactions(ctx context.Context, username string, f TxFilter, maxScan int) (int, error) {
+	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skTx}}, maxScan)
+	if err != nil {
+		return 0, fmt.Errorf("count transactions: %w", err)
+	}
+	n := 0
+	for _, it := range items {
+		if f.match(it) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// AllTransactions returns every ledger entry of the user, oldest first (verify).
+func (d *BalanceDAO) AllTransactions(ctx context.Context, username string) ([]*entity.BalanceTransaction, error) {
+	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skTx}}, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*entity.BalanceTransaction, 0, len(items))
+	for _, it := range items {
+		t, err := d.decodeTx(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// DailyLimitWrite returns the write that adds amount to the user's daily
+// total of kind ("deposit" or "withdraw") in currency on day (YYYY-MM-DD),
+// failing its condition when the total would exceed limit.
+func (d *BalanceDAO) DailyLimitWrite(username, kind string, c entity.Currency, day string, amount, limit decimal.Decimal) store.Write {
+	k := store.Key{Table: d.t.Users, PK: userPK(username), SK: "DAILY#" + kind + "#" + string(c) + "#" + day}
+	room := limit.Sub(amount)
+	return store.Write{Update: &store.Update{Key: k,
+		Actions: []store.Action{store.Add("total", num(amount))},
+		Cond:    store.Or(store.AttrNotExists("total"), store.Le("total", num(room)))}}
+}

@@ -1,0 +1,114 @@
+package dao
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// DAOs bundles every DAO over one store.
+type DAOs struct {
+	Store     store.Store
+	Tables    Tables
+	Users     *UserDAO
+	Balances  *BalanceDAO
+	Holdings  *AssetBalanceDAO
+	AssetTxs  *AssetTransactionDAO
+	Orders    *OrderDAO
+	Assets    *AssetDAO
+	Idem      *IdempotencyDAO
+	Analytics *ScanDAO
+}
+
+// New returns the DAOs over s with tables t.
+func New(s store.Store, t Tables) *DAOs {
+	b := base{s: s, t: t}
+	return &DAOs{
+		Store: s, Tables: t,
+		Users: &UserDAO{b}, Balances: &BalanceDAO{b}, Holdings: &AssetBalanceDAO{b},
+		AssetTxs: &AssetTransactionDAO{b}, Orders: &OrderDAO{b}, Assets: &AssetDAO{b},
+		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b},
+	}
+}
+
+type base struct {
+	s store.Store
+	t Tables
+}
+
+// Transact applies writes as one store transaction.
+func (b base) Transact(ctx context.Context, writes []store.Write) error {
+	return b.s.Transact(ctx, writes)
+}
+
+func putNew(k store.Key, it store.Item) store.Write {
+	return store.Write{Put: &store.Put{Key: k, Item: it, Cond: store.ItemNotExists()}}
+}
+
+// docValue stores v as a JSON document attribute.
+func docValue(v any) (store.Value, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return store.Value{}, fmt.Errorf("encode document: %w", err)
+	}
+	return store.S(string(b)), nil
+}
+
+func decodeDoc(it store.Item, v any) error {
+	if err := json.Unmarshal([]byte(it.Str("doc")), v); err != nil {
+		return fmt.Errorf("decode %s/%s: %w", it.Str(store.AttrPK), it.Str(store.AttrSK), err)
+	}
+	return nil
+}
+
+// notFound turns store.ErrNotFound into a not_found error naming what.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apperr.New(apperr.NotFound, format, args...)
+	}
+	return err
+}
+
+// queryAll reads every item of a query (bounded by max items).
+func (b base) queryAll(ctx context.Context, q store.Query, max int) ([]store.Item, error) {
+	var out []store.Item
+	for {
+		p, err := b.s.Query(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Items...)
+		if p.Cursor == "" || len(out) >= max {
+			return out, nil
+		}
+		q.Cursor = p.Cursor
+	}
+}
+
+// filterPage reads up to limit items of q that keep accepts, reading at most
+// maxScan items, and returns them with the cursor after the last item read.
+func (b base) filterPage(ctx context.Context, q store.Query, limit, maxScan int, keep func(store.Item) bool) ([]store.Item, string, error) {
+	var out []store.Item
+	scanned := 0
+	for {
+		q.Limit = limit - len(out)
+		p, err := b.s.Query(ctx, q)
+		if err != nil {
+			return nil, "", err
+		}
+		scanned += len(p.Items)
+		for _, it := range p.Items {
+			if keep == nil || keep(it) {
+				out = append(out, it)
+			}
+		}
+		if p.Cursor == "" || len(out) >= limit || scanned >= maxScan {
+			return out, p.Cursor, nil
+		}
+		q.Cursor = p.Cursor
+	}
+}

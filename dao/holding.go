@@ -1,0 +1,224 @@
+package dao
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// AssetBalanceDAO stores asset holdings. Like cash balances, a holding keeps
+// quantity, held_quantity and available_quantity changed by ADD actions, and
+// cost_basis (the cost of the quantity held) so that a buy never needs a read:
+// average cost = cost_basis / quantity.
+type AssetBalanceDAO struct{ base }
+
+// Holding attributes.
+const (
+	attrQty      = "quantity"
+	attrHeldQty  = "held_quantity"
+	attrAvailQty = "available_quantity"
+	attrCost     = "cost_basis"
+	attrBuys     = "buys"
+)
+
+// ErrInsufficientHoldings is returned when a sale or hold exceeds the
+// available quantity of an asset.
+var ErrInsufficientHoldings = apperr.New(apperr.InsufficientFunds, "insufficient holdings")
+
+// Holding is a stored holding: the entity plus what a sale needs to write.
+type Holding struct {
+	entity.AssetBalance
+	CostBasis decimal.Decimal
+	Buys      int64
+}
+
+func (d *AssetBalanceDAO) decode(it store.Item) (*Holding, error) {
+	r := reader{it: it}
+	h := &Holding{AssetBalance: entity.AssetBalance{
+		Username: r.str("username"), AssetID: r.str("asset_id"),
+		Quantity: r.dec(attrQty), HeldQuantity: r.dec(attrHeldQty),
+		CreatedAt: entity.At(r.time("created_at")), UpdatedAt: entity.At(r.time("updated_at")),
+		Version: r.int("version"),
+	}, CostBasis: r.dec(attrCost), Buys: r.int(attrBuys)}
+	if h.Quantity.IsPositive() {
+		avg, err := h.CostBasis.Quo(h.Quantity, entity.PriceScale, decimal.HalfEven)
+		if err == nil {
+			h.AverageCost = avg
+		}
+	}
+	return h, r.err
+}
+
+// Key returns the store key of a holding (for batch reads).
+func (d *AssetBalanceDAO) Key(username, assetID string) store.Key {
+	return d.t.holdingKey(username, assetID)
+}
+
+// Decode decodes a holding item read with Key.
+func (d *AssetBalanceDAO) Decode(it store.Item) (*Holding, error) { return d.decode(it) }
+
+// Get returns the holding or a not_found error.
+func (d *AssetBalanceDAO) Get(ctx context.Context, username, assetID string) (*Holding, error) {
+	it, err := d.s.Get(ctx, d.t.holdingKey(username, assetID))
+	if err != nil {
+		return nil, notFound(err, "no holding of %s", assetID)
+	}
+	return d.decode(it)
+}
+
+// List returns every holding of the user, by asset id.
+func (d *AssetBalanceDAO) List(ctx context.Context, username string) ([]*Holding, error) {
+	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skHolding}}, 100000)
+	if err != nil {
+		return nil, fmt.Errorf("list holdings: %w", err)
+	}
+	out := make([]*Holding, 0, len(items))
+	for _, it := range items {
+		h, err := d.decode(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+func holdingActs(username, assetID string, now time.Time) []store.Action {
+	return []store.Action{
+		store.Add("version", store.Int(1)), store.Set("updated_at", tsv(now)),
+		store.SetIfAbsent("created_at", tsv(now)), store.SetIfAbsent("username", store.S(username)),
+		store.SetIfAbsent("asset_id", store.S(assetID)), store.SetIfAbsent(attrHeldQty, num(decimal.Zero)),
+	}
+}
+
+// BuyWrite returns the write that adds qty bought for cost to the holding
+// (creating it). It needs no read and never conflicts.
+func (d *AssetBalanceDAO) BuyWrite(username, assetID string, qty, cost decimal.Decimal, now time.Time) store.Write {
+	acts := append(holdingActs(username, assetID, now),
+		store.Add(attrQty, num(qty)), store.Add(attrAvailQty, num(qty)),
+		store.Add(attrCost, num(cost)), store.Add(attrBuys, store.Int(1)))
+	return store.Write{Update: &store.Update{Key: d.t.holdingKey(username, assetID), Actions: acts}}
+}
+
+// SellWrite returns the write that removes qty from h (as read). Held
+// quantity, when fromHeld is set, is consumed instead of available quantity.
+// The cost basis falls pro rata at h's average cost; the condition requires
+// enough quantity and no buy since h was read (a concurrent buy changes the
+// average: the caller re-reads and retries).
+func (d *AssetBalanceDAO) SellWrite(h *Holding, qty decimal.Decimal, fromHeld bool, now time.Time) store.Write {
+	costOut := h.CostBasis
+	if qty.LessThan(h.Quantity) {
+		c, err := h.CostBasis.Mul(qty).Quo(h.Quantity, 10, decimal.HalfEven)
+		if err == nil {
+			costOut = c
+		}
+	}
+	acts := append(holdingActs(h.Username, h.AssetID, now),
+		store.Add(attrQty, num(qty.Neg())), store.Add(attrCost, num(costOut.Neg())))
+	guard := store.Ge(attrAvailQty, num(qty))
+	if fromHeld {
+		acts = append(acts, store.Add(attrHeldQty, num(qty.Neg())))
+		guard = store.Ge(attrHeldQty, num(qty))
+	} else {
+		acts = append(acts, store.Add(attrAvailQty, num(qty.Neg())))
+	}
+	return store.Write{Update: &store.Update{Key: d.t.holdingKey(h.Username, h.AssetID), Actions: acts,
+		Cond: store.And(guard, store.Eq(attrBuys, store.Int(h.Buys)))}}
+}
+
+// HoldWrite returns the write that moves qty from available to held (a
+// sell-side order resting); a negative qty releases a hold.
+func (d *AssetBalanceDAO) HoldWrite(username, assetID string, qty decimal.Decimal, now time.Time) store.Write {
+	acts := append(holdingActs(username, assetID, now),
+		store.Add(attrHeldQty, num(qty)), store.Add(attrAvailQty, num(qty.Neg())))
+	cond := store.Ge(attrAvailQty, num(qty))
+	if qty.IsNegative() {
+		cond = store.Ge(attrHeldQty, num(qty.Neg()))
+	}
+	return store.Write{Update: &store.Update{Key: d.t.holdingKey(username, assetID), Actions: acts, Cond: cond}}
+}
+
+// AssetTransactionDAO stores asset movements (BUY/SELL), per user and asset.
+type AssetTransactionDAO struct{ base }
+
+func (d *AssetTransactionDAO) item(t *entity.AssetTransaction) store.Item {
+	return store.Item{
+		"transaction_id": store.S(t.TransactionID), "username": store.S(t.Username),
+		"asset_id": store.S(t.AssetID), "transaction_type": store.S(string(t.TransactionType)),
+		"quantity": num(t.Quantity), "price": num(t.Price), "total_amount": num(t.TotalAmount),
+		"order_id": store.S(t.OrderID), "status": store.S(string(t.Status)), "timestamp": tsv(t.Timestamp.Time),
+	}
+}
+
+func (d *AssetTransactionDAO) decode(it store.Item) (*entity.AssetTransaction, error) {
+	r := reader{it: it}
+	t := &entity.AssetTransaction{
+		TransactionID: r.str("transaction_id"), Username: r.str("username"), AssetID: r.str("asset_id"),
+		TransactionType: entity.AssetTxType(r.str("transaction_type")), Quantity: r.dec("quantity"),
+		Price: r.dec("price"), TotalAmount: r.dec("total_amount"), OrderID: r.str("order_id"),
+		Status: entity.TransactionStatus(r.str("status")), Timestamp: entity.At(r.time("timestamp")),
+	}
+	return t, r.err
+}
+
+// Write returns the write that records t.
+func (d *AssetTransactionDAO) Write(t *entity.AssetTransaction) store.Write {
+	return putNew(d.t.assetTxKey(t.Username, t.AssetID, t.TransactionID), d.item(t))
+}
+
+// Create records t on its own.
+func (d *AssetTransactionDAO) Create(ctx context.Context, t *entity.AssetTransaction) error {
+	if err := d.s.Transact(ctx, []store.Write{d.Write(t)}); err != nil {
+		return fmt.Errorf("create asset transaction: %w", err)
+	}
+	return nil
+}
+
+// List returns the user's movements of assetID ("" for all assets) newest
+// first, and the next page's cursor.
+func (d *AssetTransactionDAO) List(ctx context.Context, username, assetID string, limit int, cursor string) ([]*entity.AssetTransaction, string, error) {
+	prefix := skAssetTx
+	if assetID != "" {
+		prefix += assetID + "#"
+	}
+	q := store.Query{Table: d.t.Users, PK: userPK(username), Desc: true, Cursor: cursor,
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: prefix}}
+	var keep func(store.Item) bool
+	items, next, err := d.filterPage(ctx, q, max(limit, 1), limit, keep)
+	if err != nil {
+		return nil, "", fmt.Errorf("list asset transactions: %w", err)
+	}
+	out := make([]*entity.AssetTransaction, 0, len(items))
+	for _, it := range items {
+		t, err := d.decode(it)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, t)
+	}
+	return out, next, nil
+}
+
+// All returns every movement of the user, oldest first (verify).
+func (d *AssetTransactionDAO) All(ctx context.Context, username string) ([]*entity.AssetTransaction, error) {
+	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skAssetTx}}, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*entity.AssetTransaction, 0, len(items))
+	for _, it := range items {
+		t, err := d.decode(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}

@@ -1,0 +1,135 @@
+// Package dao maps the domain (package entity) onto the single-table store
+// contract (package store). It is written once, against the contract, and so
+// works on every engine. docs/data-model.md documents the key design.
+//
+// Reads are methods that return entities. Writes come in two forms: methods
+// that perform one write, and builders (the ...Write/...Writes functions) that
+// return store.Write values, so that the trading layer can compose one business
+// operation (order + ledger entry + balance + holding + movement + idempotency
+// record) into ONE store transaction.
+package dao
+
+import (
+	"strings"
+
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// Tables names the three logical tables. Prefix them per environment
+// (e.g. "prod-users") with WithPrefix.
+type Tables struct {
+	Users     string
+	Orders    string
+	Inventory string
+}
+
+// DefaultTables are the table names of the original platform.
+var DefaultTables = Tables{Users: "users", Orders: "orders", Inventory: "inventory"}
+
+// WithPrefix returns the tables with prefix prepended to every name.
+func (t Tables) WithPrefix(prefix string) Tables {
+	return Tables{Users: prefix + t.Users, Orders: prefix + t.Orders, Inventory: prefix + t.Inventory}
+}
+
+// Index names and their key attributes.
+const (
+	// IndexOpenOrders holds open (resting) orders by asset and trigger side,
+	// sorted by trigger price: the trigger engine's range reads.
+	IndexOpenOrders = "open_by_trigger"
+	attrTrigPK      = "trig_pk"
+	attrTrigSK      = "trig_sk"
+
+	// IndexAssetsByRank lists the catalogue ordered by market-cap rank.
+	IndexAssetsByRank = "assets_by_rank"
+	attrRankPK        = "rank_pk"
+	attrRankSK        = "rank_sk"
+
+	// IndexAssetsByCategory lists one category ordered by rank.
+	IndexAssetsByCategory = "assets_by_category"
+	attrCatPK             = "cat_pk"
+	attrCatSK             = "cat_sk"
+)
+
+// Schemas returns the table schemas an engine must be opened with.
+func (t Tables) Schemas() []store.TableSchema {
+	return []store.TableSchema{
+		{Name: t.Users},
+		{Name: t.Orders, Indexes: []store.IndexSchema{
+			{Name: IndexOpenOrders, PK: attrTrigPK, SK: attrTrigSK},
+		}},
+		{Name: t.Inventory, Indexes: []store.IndexSchema{
+			{Name: IndexAssetsByRank, PK: attrRankPK, SK: attrRankSK},
+			{Name: IndexAssetsByCategory, PK: attrCatPK, SK: attrCatSK},
+		}},
+	}
+}
+
+// Key prefixes. Usernames, emails, currencies and asset ids are normalised
+// (lower-case names, upper-case codes) before they become keys.
+const (
+	pkUser    = "USER#"
+	pkEmail   = "EMAIL#"
+	pkAsset   = "ASSET#"
+	skProfile = "PROFILE"
+	skEmail   = "EMAIL"
+	skBalance = "BALANCE#"
+	skTx      = "TX#"
+	skHolding = "ASSET#"
+	skAssetTx = "ATX#"
+	skIdem    = "IDEM#"
+	skOrder   = "ORDER#"
+	skCOID    = "COID#"
+	skAsset   = "ASSET"
+	// pkAnon partitions idempotency records of unauthenticated requests.
+	pkAnon = "ANON#"
+)
+
+func userPK(username string) string { return pkUser + username }
+
+func (t Tables) profileKey(username string) store.Key {
+	return store.Key{Table: t.Users, PK: userPK(username), SK: skProfile}
+}
+
+func (t Tables) emailKey(email string) store.Key {
+	return store.Key{Table: t.Users, PK: pkEmail + email, SK: skEmail}
+}
+
+func (t Tables) balanceKey(username, currency string) store.Key {
+	return store.Key{Table: t.Users, PK: userPK(username), SK: skBalance + currency}
+}
+
+func (t Tables) txKey(username, txID string) store.Key {
+	return store.Key{Table: t.Users, PK: userPK(username), SK: skTx + txID}
+}
+
+func (t Tables) holdingKey(username, assetID string) store.Key {
+	return store.Key{Table: t.Users, PK: userPK(username), SK: skHolding + assetID}
+}
+
+func (t Tables) assetTxKey(username, assetID, id string) store.Key {
+	return store.Key{Table: t.Users, PK: userPK(username), SK: skAssetTx + assetID + "#" + id}
+}
+
+// IdemKey addresses the idempotency record of key for username ("" for an
+// unauthenticated request, scoped by scope, e.g. the route).
+func (t Tables) IdemKey(username, scope, key string) store.Key {
+	if username == "" {
+		return store.Key{Table: t.Users, PK: pkAnon + scope, SK: skIdem + key}
+	}
+	return store.Key{Table: t.Users, PK: userPK(username), SK: skIdem + key}
+}
+
+func (t Tables) orderKey(username, orderID string) store.Key {
+	return store.Key{Table: t.Orders, PK: userPK(username), SK: skOrder + orderID}
+}
+
+func (t Tables) clientOrderIDKey(username, clientOrderID string) store.Key {
+	return store.Key{Table: t.Orders, PK: userPK(username), SK: skCOID + clientOrderID}
+}
+
+func (t Tables) assetKey(assetID string) store.Key {
+	return store.Key{Table: t.Inventory, PK: pkAsset + assetID, SK: skAsset}
+}
+
+// usernameFromPK returns the username of a "USER#<name>" partition key.
+func usernameFromPK(pk string) string { return strings.TrimPrefix(pk, pkUser) }

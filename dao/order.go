@@ -1,0 +1,277 @@
+package dao
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// OrderDAO stores orders, partitioned by user (USER#<name> / ORDER#<id>), and
+// the guards that keep client order ids unique per user. An order is a JSON
+// document plus the attributes conditions, filters and the trigger index use.
+type OrderDAO struct{ base }
+
+// ErrClientOrderIDTaken is returned when a client_order_id is already used
+// by another request of the same user.
+var ErrClientOrderIDTaken = apperr.New(apperr.Conflict, "client_order_id already used")
+
+// TriggerKey places a resting order in the trigger index: pk groups the
+// orders a price change of one asset may trigger in one direction, sk sorts
+// them by trigger price. ok is false for orders that are not in the index.
+type TriggerKey func(o *entity.Order) (pk, sk string, ok bool)
+
+// SortablePrice encodes a non-negative price below 1E+16 with at most 8
+// decimal places as fixed-width text whose byte order is numeric order.
+func SortablePrice(p decimal.Decimal) string {
+	s := p.StringFixed(8)
+	intPart, frac, _ := strings.Cut(s, ".")
+	if len(intPart) < 16 {
+		intPart = strings.Repeat("0", 16-len(intPart)) + intPart
+	}
+	return intPart + "." + frac
+}
+
+func (d *OrderDAO) item(o *entity.Order, trig TriggerKey) (store.Item, error) {
+	doc, err := docValue(o)
+	if err != nil {
+		return nil, err
+	}
+	it := store.Item{
+		"doc": doc, "order_id": store.S(o.OrderID), "status": store.S(string(o.Status)),
+		"order_type": store.S(string(o.OrderType)), "asset_id": store.S(o.AssetID),
+		"version": store.Int(o.Version),
+	}
+	if trig != nil && o.Status.IsOpen() {
+		if pk, sk, ok := trig(o); ok {
+			it[attrTrigPK], it[attrTrigSK] = store.S(pk), store.S(sk)
+		}
+	}
+	return it, nil
+}
+
+func (d *OrderDAO) decode(it store.Item) (*entity.Order, error) {
+	var o entity.Order
+	if err := decodeDoc(it, &o); err != nil {
+		return nil, err
+	}
+	o.Version = it.Int("version")
+	return &o, nil
+}
+
+// Decode decodes an order item (from a query of the trigger index).
+func (d *OrderDAO) Decode(it store.Item) (*entity.Order, error) { return d.decode(it) }
+
+// CreateWrites returns the writes that store a new order: the order (must not
+// exist) and, when it has a client order id, the guard that makes it unique
+// for the user (holding reqHash, a digest of the request, for replays).
+func (d *OrderDAO) CreateWrites(o *entity.Order, reqHash string, trig TriggerKey) ([]store.Write, error) {
+	it, err := d.item(o, trig)
+	if err != nil {
+		return nil, err
+	}
+	ws := []store.Write{putNew(d.t.orderKey(o.Username, o.OrderID), it)}
+	if o.ClientOrderID != "" {
+		ws = append(ws, putNew(d.t.clientOrderIDKey(o.Username, o.ClientOrderID),
+			store.Item{"order_id": store.S(o.OrderID), "req_hash": store.S(reqHash)}))
+	}
+	return ws, nil
+}
+
+// Create stores a new order on its own.
+func (d *OrderDAO) Create(ctx context.Context, o *entity.Order) error {
+	ws, err := d.CreateWrites(o, "", nil)
+	if err != nil {
+		return err
+	}
+	if err := d.s.Transact(ctx, ws); err != nil {
+		var tx *store.TxCanceledError
+		if errors.As(err, &tx) && tx.FailedIndex() == 1 {
+			return ErrClientOrderIDTaken
+		}
+		return fmt.Errorf("create order: %w", err)
+	}
+	return nil
+}
+
+// ClientOrder returns the order id and request digest recorded for a client
+// order id, or a not_found error.
+func (d *OrderDAO) ClientOrder(ctx context.Context, username, clientOrderID string) (orderID, reqHash string, err error) {
+	it, err := d.s.Get(ctx, d.t.clientOrderIDKey(username, clientOrderID))
+	if err != nil {
+		return "", "", notFound(err, "client order id not found")
+	}
+	return it.Str("order_id"), it.Str("req_hash"), nil
+}
+
+// Get returns the user's order, or not_found (also for another user's order:
+// the key includes the owner).
+func (d *OrderDAO) Get(ctx context.Context, username, orderID string) (*entity.Order, error) {
+	it, err := d.s.Get(ctx, d.t.orderKey(username, orderID))
+	if err != nil {
+		return nil, notFound(err, "order not found")
+	}
+	return d.decode(it)
+}
+
+// Key returns the store key of an order.
+func (d *OrderDAO) Key(username, orderID string) store.Key { return d.t.orderKey(username, orderID) }
+
+// UpdateWrite returns the write that stores o (read at version read) with
+// o.Version incremented by the caller; it requires that the stored order is
+// still at version read and in status from.
+func (d *OrderDAO) UpdateWrite(o *entity.Order, read int64, from entity.OrderStatus, trig TriggerKey) (store.Write, error) {
+	it, err := d.item(o, trig)
+	if err != nil {
+		return store.Write{}, err
+	}
+	return store.Write{Put: &store.Put{Key: d.t.orderKey(o.Username, o.OrderID), Item: it,
+		Cond: store.And(store.VersionIs(read), store.Eq("status", store.S(string(from))))}}, nil
+}
+
+// Update stores o if it is unchanged since read (o.Version), incrementing
+// o.Version; a conflict error otherwise.
+func (d *OrderDAO) Update(ctx context.Context, o *entity.Order, now time.Time) error {
+	read, from := o.Version, o.Status
+	o.Version++
+	o.UpdatedAt = entity.At(now)
+	w, err := d.UpdateWrite(o, read, from, nil)
+	if err != nil {
+		return err
+	}
+	if err := d.s.Transact(ctx, []store.Write{w}); err != nil {
+		o.Version = read
+		if errors.Is(err, store.ErrConditionFailed) {
+			return apperr.New(apperr.Conflict, "order %s changed concurrently", o.OrderID)
+		}
+		return fmt.Errorf("update order: %w", err)
+	}
+	return nil
+}
+
+// UpdateStatus moves o to status to, enforcing the status machine for actor
+// and, with a conditional write, that nobody moved it first. o is updated in
+// place; a conflict error when the transition is not allowed or lost a race.
+func (d *OrderDAO) UpdateStatus(ctx context.Context, o *entity.Order, to entity.OrderStatus, actor entity.Actor, reason string, now time.Time) error {
+	read, from := o.Version, o.Status
+	snapshot := *o
+	snapshot.StatusHistory = append([]entity.StatusChange(nil), o.StatusHistory...)
+	if err := o.Transition(to, actor, entity.At(now), reason); err != nil {
+		return err
+	}
+	o.Version = read + 1
+	o.UpdatedAt = entity.At(now)
+	w, err := d.UpdateWrite(o, read, from, nil)
+	if err != nil {
+		*o = snapshot
+		return err
+	}
+	if err := d.s.Transact(ctx, []store.Write{w}); err != nil {
+		*o = snapshot
+		if errors.Is(err, store.ErrConditionFailed) {
+			return apperr.New(apperr.Conflict, "order %s is no longer %s", o.OrderID, from)
+		}
+		return fmt.Errorf("update order status: %w", err)
+	}
+	return nil
+}
+
+// OrderFilter selects a user's orders.
+type OrderFilter struct {
+	Status    entity.OrderStatus // "" for all
+	OrderType entity.OrderType   // "" for all
+	AssetID   string             // "" for all
+	Limit     int
+	Cursor    string
+}
+
+func (f OrderFilter) match(it store.Item) bool {
+	return (f.Status == "" || it.Str("status") == string(f.Status)) &&
+		(f.OrderType == "" || it.Str("order_type") == string(f.OrderType)) &&
+		(f.AssetID == "" || it.Str("asset_id") == f.AssetID)
+}
+
+// ListByUser returns the user's orders newest first, filtered, and the next
+// page's cursor ("" at the end).
+func (d *OrderDAO) ListByUser(ctx context.Context, username string, f OrderFilter) ([]*entity.Order, string, error) {
+	q := store.Query{Table: d.t.Orders, PK: userPK(username), Desc: true, Cursor: f.Cursor,
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skOrder}}
+	items, next, err := d.filterPage(ctx, q, max(f.Limit, 1), 5000, f.match)
+	if err != nil {
+		return nil, "", fmt.Errorf("list orders: %w", err)
+	}
+	out := make([]*entity.Order, 0, len(items))
+	for _, it := range items {
+		o, err := d.decode(it)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, o)
+	}
+	return out, next, nil
+}
+
+// ListByUserAndAsset is ListByUser filtered by asset.
+func (d *OrderDAO) ListByUserAndAsset(ctx context.Context, username, assetID string, limit int, cursor string) ([]*entity.Order, string, error) {
+	return d.ListByUser(ctx, username, OrderFilter{AssetID: assetID, Limit: limit, Cursor: cursor})
+}
+
+// ListByUserAndStatus is ListByUser filtered by status.
+func (d *OrderDAO) ListByUserAndStatus(ctx context.Context, username string, s entity.OrderStatus, limit int, cursor string) ([]*entity.Order, string, error) {
+	return d.ListByUser(ctx, username, OrderFilter{Status: s, Limit: limit, Cursor: cursor})
+}
+
+// AllByUser returns every order of the user (verify).
+func (d *OrderDAO) AllByUser(ctx context.Context, username string) ([]*entity.Order, error) {
+	items, err := d.queryAll(ctx, store.Query{Table: d.t.Orders, PK: userPK(username),
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skOrder}}, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*entity.Order, 0, len(items))
+	for _, it := range items {
+		o, err := d.decode(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// OpenByTrigger returns resting orders of trigger partition pk whose trigger
+// sort key is in [from, to] (either "" for unbounded), ascending, a page at a
+// time.
+func (d *OrderDAO) OpenByTrigger(ctx context.Context, pk, from, to string, limit int, cursor string) ([]*entity.Order, string, error) {
+	q := store.Query{Table: d.t.Orders, Index: IndexOpenOrders, PK: pk, Limit: limit, Cursor: cursor}
+	switch {
+	case from != "" && to != "":
+		q.SK = store.SortCond{Op: store.SortBetween, Value: from, Value2: to}
+	case from != "":
+		q.SK = store.SortCond{Op: store.SortGe, Value: from}
+	case to != "":
+		q.SK = store.SortCond{Op: store.SortLe, Value: to}
+	}
+	p, err := d.s.Query(ctx, q)
+	if err != nil {
+		return nil, "", fmt.Errorf("open orders of %s: %w", pk, err)
+	}
+	out := make([]*entity.Order, 0, len(p.Items))
+	for _, it := range p.Items {
+		o, err := d.decode(it)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, o)
+	}
+	return out, p.Cursor, nil
+}
+
+// UsernameOf returns the owner encoded in an order item's partition key.
+func UsernameOf(it store.Item) string { return usernameFromPK(it.Str(store.AttrPK)) }

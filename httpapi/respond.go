@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+)
+
+// RequestIDHeader carries the request id set by the gateway (API.md).
+const RequestIDHeader = "X-Request-ID"
+
+var encPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Fixed bodies, encoded once.
+var (
+	bodyInternal         = []byte(`{"detail":"internal server error","code":"internal"}` + "\n")
+	bodyNotFound         = []byte(`{"detail":"Not Found","code":"not_found"}` + "\n")
+	bodyMethodNotAllowed = []byte(`{"detail":"Method Not Allowed","code":"method_not_allowed"}` + "\n")
+)
+
+// WriteJSON writes v as a JSON response with the given status code and
+// Content-Type application/json. Statuses without a body (204, 304, 1xx)
+// write no body. If v cannot be encoded (a programming error), the error is
+// logged and a 500 internal error is written instead.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	if !bodyAllowed(status) {
+		w.WriteHeader(status)
+		return
+	}
+	buf := encPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			encPool.Put(buf)
+		}
+	}()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false) // JSON, not HTML: "must be > 0" stays readable
+	if err := enc.Encode(v); err != nil {
+		slog.Error("httpapi: encode response", "err", err, "status", status)
+		writeRaw(w, http.StatusInternalServerError, bodyInternal)
+		return
+	}
+	writeRaw(w, status, buf.Bytes())
+}
+
+func bodyAllowed(status int) bool {
+	return !(status >= 100 && status < 200) && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // a failed write means the client left; nothing to do
+}
+
+// ErrorBody is the shape of every error a service answers (API.md):
+// Detail is a string, or for field validation a []apperr.FieldError.
+type ErrorBody struct {
+	Detail any    `json:"detail"`
+	Code   string `json:"code"`
+}
+
+// WriteError answers err with its status code (apperr.HTTPStatus of
+// apperr.KindOf(err)) and body:
+//   - kind Invalid with field errors: 422 {"detail":[{"loc","msg","type"}...],"code":"invalid"};
+//   - kinds whose status is 500 (Internal, unknown kinds, errors that are not
+//     *apperr.Error): logged with slog (with the X-Request-ID of r) and
+//     answered 500 {"detail":"internal server error","code":"internal"};
+//   - any other kind: {"detail":"<apperr.MessageOf(err)>","code":"<kind>"}.
+//
+// Unauthorized answers also carry "WWW-Authenticate: Bearer". A nil err is a
+// programming error and is answered like an internal error. r may be nil.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	kind := apperr.KindOf(err)
+	status := apperr.HTTPStatus(kind)
+	if err == nil || status == http.StatusInternalServerError || status < 400 {
+		logInternal(r, err)
+		writeRaw(w, http.StatusInternalServerError, bodyInternal)
+		return
+	}
+	if kind == apperr.Unauthorized {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+	}
+	body := ErrorBody{Detail: apperr.MessageOf(err), Code: string(kind)}
+	if fields := apperr.FieldsOf(err); kind == apperr.Invalid && len(fields) > 0 {
+		body.Detail = fields
+	}
+	WriteJSON(w, status, body)
+}
+
+func logInternal(r *http.Request, err error) {
+	if r == nil {
+		slog.Error("internal error", "err", err)
+		return
+	}
+	slog.ErrorContext(r.Context(), "internal error", "err", err,
+		"request_id", r.Header.Get(RequestIDHeader), "method", r.Method, "path", r.URL.Path)
+}
+
+// writeNotFound answers 404 {"detail":"Not Found","code":"not_found"}.
+func writeNotFound(w http.ResponseWriter) { writeRaw(w, http.StatusNotFound, bodyNotFound) }

@@ -1,0 +1,75 @@
+package trading
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// Deposit credits req.Amount to the user's balance (creating the balance for
+// a new currency) with a completed deposit entry, within the daily limit.
+func (s *Service) Deposit(ctx context.Context, username string, req entity.DepositRequest, idem *Idem) (*entity.BalanceTransaction, *Replay, error) {
+	if err := req.Validate(); err != nil {
+		return nil, nil, err
+	}
+	return s.cash(ctx, username, entity.TxDeposit, *req.Amount, req.Currency, req.Description, idem)
+}
+
+// Withdraw debits req.Amount from the available balance with a completed
+// withdraw entry, within the daily limit; insufficient_funds when it exceeds
+// the available balance.
+func (s *Service) Withdraw(ctx context.Context, username string, req entity.WithdrawRequest, idem *Idem) (*entity.BalanceTransaction, *Replay, error) {
+	if err := req.Validate(); err != nil {
+		return nil, nil, err
+	}
+	return s.cash(ctx, username, entity.TxWithdraw, *req.Amount, req.Currency, req.Description, idem)
+}
+
+func (s *Service) cash(ctx context.Context, username string, typ entity.TransactionType, amount decimal.Decimal, cur entity.Currency, desc string, idem *Idem) (*entity.BalanceTransaction, *Replay, error) {
+	// A replayed request answers before the limits are checked again.
+	if rep, err := s.Replay(ctx, idem); rep != nil || err != nil {
+		return nil, rep, err
+	}
+	now := s.now()
+	limit, kind := s.cfg.DepositDailyLimit, "deposit"
+	change := dao.Change{Username: username, Currency: cur, Current: amount, Deposits: amount}
+	signed := amount
+	if typ == entity.TxWithdraw {
+		limit, kind = s.cfg.WithdrawDailyLimit, "withdraw"
+		change = dao.Change{Username: username, Currency: cur, Current: amount.Neg(), Withdrawals: amount}
+		signed = amount.Neg()
+	}
+	limitErr := apperr.Field("amount", fmt.Sprintf("daily %s limit of %s %s exceeded", kind, cur.Format(limit), cur), "value_error")
+	if limit.IsPositive() && amount.GreaterThan(limit) {
+		return nil, nil, limitErr
+	}
+	if desc == "" {
+		desc = fmt.Sprintf("%s of %s %s", map[string]string{"deposit": "Deposit", "withdraw": "Withdrawal"}[kind], cur.Format(amount), cur)
+	}
+	tx := &entity.BalanceTransaction{
+		TransactionID: s.ids.New(), Username: username, TransactionType: typ, Amount: signed,
+		Currency: cur, Status: entity.TxCompleted, Description: desc, CreatedAt: entity.At(now),
+	}
+	writes := []store.Write{s.d.Balances.ChangeWrite(change, now), s.d.Balances.TransactionWrite(tx)}
+	if limit.IsPositive() {
+		writes = append(writes, s.d.Balances.DailyLimitWrite(username, kind, cur, now.UTC().Format("2006-01-02"), amount, limit))
+	}
+	rep, err := s.Commit(ctx, writes, idem, tx, func(i int) error {
+		switch i {
+		case 0:
+			return dao.ErrInsufficientFunds
+		case 2:
+			return limitErr
+		}
+		return nil
+	})
+	if err != nil || rep != nil {
+		return nil, rep, err
+	}
+	return tx, nil, nil
+}

@@ -1,0 +1,155 @@
+// Package trading holds the flows that move money: deposits, withdrawals,
+// order placement and execution. Each business operation is ONE store
+// transaction built from the DAOs' write builders: all of its records are
+// written, or none. Balances never go negative because every debit carries a
+// store condition (available >= amount), not because of a read before the
+// write.
+package trading
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/ids"
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// Config holds the trading rules.
+type Config struct {
+	// DepositDailyLimit and WithdrawDailyLimit cap a user's deposits and
+	// withdrawals per currency per UTC day (zero: no limit).
+	DepositDailyLimit  decimal.Decimal
+	WithdrawDailyLimit decimal.Decimal
+	// FeeRate is the fee charged on an order's notional (0.001 = 0.1%).
+	FeeRate decimal.Decimal
+}
+
+// DefaultConfig is API.md's defaults: 10,000 deposits and 5,000 withdrawals
+// per currency per day, no fee.
+func DefaultConfig() Config {
+	return Config{DepositDailyLimit: decimal.FromInt(10_000), WithdrawDailyLimit: decimal.FromInt(5_000)}
+}
+
+// Service runs the trading flows over the DAOs.
+type Service struct {
+	d   *dao.DAOs
+	cfg Config
+	now func() time.Time
+	ids *ids.Generator
+	log *slog.Logger
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// New returns a Service.
+func New(d *dao.DAOs, cfg Config, opts ...Option) *Service {
+	s := &Service{d: d, cfg: cfg, now: time.Now, log: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	s.ids = ids.NewGenerator(s.now, nil)
+	return s
+}
+
+// DAOs returns the DAOs the service writes through.
+func (s *Service) DAOs() *dao.DAOs { return s.d }
+
+// Now returns the service clock's time.
+func (s *Service) Now() time.Time { return s.now() }
+
+// NewID returns a new sortable id.
+func (s *Service) NewID() string { return s.ids.New() }
+
+// Idem makes an operation idempotent: the first response is stored under Key
+// in the operation's own transaction; a request with the same key and the
+// same ReqHash gets that response again (Replay), with another body a 409.
+type Idem struct {
+	Key     store.Key
+	ReqHash string
+	// Render returns the HTTP status and body of the operation's result; it
+	// runs before the commit so the response is stored atomically with it.
+	Render func(result any) (status int, body []byte, err error)
+}
+
+// Replay is a response stored by an earlier request with the same key.
+type Replay = dao.IdemRecord
+
+// HashRequest returns the digest that identifies a request body.
+func HashRequest(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ErrIdemMismatch is returned when an idempotency key is reused with another body.
+var ErrIdemMismatch = apperr.New(apperr.Conflict, "Idempotency-Key reused with a different request")
+
+// Commit runs writes as one transaction, plus the idempotency record of idem
+// (when not nil) holding the rendered result. On a failed condition it returns
+// the stored response when the key was used before (replay), or mapErr's
+// interpretation of the failure (index = the failed write).
+func (s *Service) Commit(ctx context.Context, writes []store.Write, idem *Idem, result any, mapErr func(idx int) error) (*Replay, error) {
+	idemIdx := -1
+	if idem != nil {
+		status, body, err := idem.Render(result)
+		if err != nil {
+			return nil, fmt.Errorf("render idempotent response: %w", err)
+		}
+		idemIdx = len(writes)
+		writes = append(writes, s.d.Idem.Write(idem.Key, dao.IdemRecord{ReqHash: idem.ReqHash, Status: status, Body: body}, s.now()))
+	}
+	err := s.d.Store.Transact(ctx, writes)
+	if err == nil {
+		return nil, nil
+	}
+	var tx *store.TxCanceledError
+	if !errors.As(err, &tx) {
+		return nil, err
+	}
+	if idemIdx >= 0 && idemIdx < len(tx.Reasons) && tx.Reasons[idemIdx] != nil && errors.Is(tx.Reasons[idemIdx], store.ErrConditionFailed) {
+		return s.Replay(ctx, idem)
+	}
+	if i := tx.FailedIndex(); i >= 0 && mapErr != nil {
+		if e := mapErr(i); e != nil {
+			return nil, e
+		}
+	}
+	return nil, err
+}
+
+// Replay returns the response stored for idem, ErrIdemMismatch when the key
+// was used with another request, or (nil, nil) when nothing is stored.
+func (s *Service) Replay(ctx context.Context, idem *Idem) (*Replay, error) {
+	if idem == nil {
+		return nil, nil
+	}
+	rec, err := s.d.Idem.Get(ctx, idem.Key)
+	if apperr.Is(err, apperr.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.ReqHash != idem.ReqHash {
+		return nil, ErrIdemMismatch
+	}
+	return rec, nil
+}
