@@ -91,6 +91,36 @@ func (d *BalanceDAO) List(ctx context.Context, username string) ([]*entity.Balan
 	return out, nil
 }
 
+// StoredBalance is a balance with its stored available attribute, which every
+// balance write keeps equal to current - held (the verify command checks it).
+type StoredBalance struct {
+	*entity.Balance
+	StoredAvailable decimal.Decimal
+}
+
+// ListStored is List with each balance's stored available attribute (verify).
+func (d *BalanceDAO) ListStored(ctx context.Context, username string) ([]StoredBalance, error) {
+	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skBalance}}, 1000)
+	if err != nil {
+		return nil, fmt.Errorf("list balances: %w", err)
+	}
+	out := make([]StoredBalance, 0, len(items))
+	for _, it := range items {
+		b, err := d.decode(it)
+		if err != nil {
+			return nil, err
+		}
+		r := reader{it: it}
+		avail := r.dec(attrAvailable)
+		if r.err != nil {
+			return nil, r.err
+		}
+		out = append(out, StoredBalance{Balance: b, StoredAvailable: avail})
+	}
+	return out, nil
+}
+
 // Change is a signed change to one balance. Current and Held are deltas;
 // available changes by Current - Held. Deposits and Withdrawals add to the
 // lifetime totals.

@@ -35,6 +35,10 @@ type Holding struct {
 	entity.AssetBalance
 	CostBasis decimal.Decimal
 	Buys      int64
+	// StoredAvailable is the stored available_quantity attribute, which
+	// every holding write keeps equal to quantity - held_quantity (verify
+	// checks it).
+	StoredAvailable decimal.Decimal
 }
 
 func (d *AssetBalanceDAO) decode(it store.Item) (*Holding, error) {
@@ -44,7 +48,7 @@ func (d *AssetBalanceDAO) decode(it store.Item) (*Holding, error) {
 		Quantity: r.dec(attrQty), HeldQuantity: r.dec(attrHeldQty),
 		CreatedAt: entity.At(r.time("created_at")), UpdatedAt: entity.At(r.time("updated_at")),
 		Version: r.int("version"),
-	}, CostBasis: r.dec(attrCost), Buys: r.int(attrBuys)}
+	}, CostBasis: r.dec(attrCost), Buys: r.int(attrBuys), StoredAvailable: r.dec(attrAvailQty)}
 	if h.Quantity.IsPositive() {
 		avg, err := h.CostBasis.Quo(h.Quantity, entity.PriceScale, decimal.HalfEven)
 		if err == nil {

@@ -1,5 +1,5 @@
 // Command orderprocessor is the Order Processor platform: one binary with the
-// subcommands serve, migrate, verify and loadtest.
+// subcommands serve and verify.
 package main
 
 import (
@@ -7,23 +7,35 @@ import (
 	"os"
 )
 
+const usage = `usage: orderprocessor <command> [flags]
+
+commands:
+  serve     run the platform (gateway + user, inventory and order services)
+  verify    check the ledger invariants of a stopped store
+
+Every flag has an environment variable: --data-dir is ORDERPROCESSOR_DATA_DIR.
+Run "orderprocessor <command> -h" for its flags.
+`
+
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
 func run(args []string) int {
 	if len(args) == 0 {
-		args = []string{"serve"}
+		fmt.Fprint(os.Stderr, usage)
+		return 2
 	}
 	switch args[0] {
 	case "serve":
-		fmt.Println("orderprocessor serve: not yet: the services arrive with the platform issue.")
-		return 0
+		return runServe(args[1:])
+	case "verify":
+		return runVerify(args[1:])
 	case "-h", "--help", "help":
-		fmt.Println("usage: orderprocessor <serve|migrate|verify|loadtest> [flags]")
+		fmt.Print(usage)
 		return 0
 	default:
-		fmt.Fprintf(os.Stderr, "orderprocessor: unknown command %q\n", args[0])
+		fmt.Fprintf(os.Stderr, "orderprocessor: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
 }

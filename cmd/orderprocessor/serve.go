@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/gateway"
+	"github.com/orderprocessor/orderprocessor/platform"
+	"github.com/orderprocessor/orderprocessor/trading"
+)
+
+func runServe(args []string) int {
+	f := newEnvFlags("serve")
+	var (
+		addr, dataDir, storeKind, role, feed, logFormat, origins string
+		deposit, withdraw, fee                                    string
+		rateLimit, loginFailures                                  int
+		priceInterval, tokenTTL                                   time.Duration
+		production, trustProxy                                    bool
+		seed                                                      int
+	)
+	f.String(&addr, "addr", ":8080", "listen address")
+	f.String(&dataDir, "data-dir", "./data", "directory of the embedded store")
+	f.String(&storeKind, "store", "embedded", "store engine: embedded")
+	f.String(&role, "role", "all", "what to run: all")
+	f.String(&feed, "price-feed", "simulated", "price feed: simulated or static")
+	f.Duration(&priceInterval, "price-interval", 2*time.Second, "price feed tick period")
+	f.Int(&seed, "price-seed", 1, "seed of the simulated price feed")
+	f.String(&logFormat, "log-format", "text", "log format: text or json")
+	f.String(&origins, "cors-origins", "*", "comma-separated origins allowed by CORS (* for any)")
+	f.Int(&rateLimit, "rate-limit", gateway.DefaultRateLimit, "requests per minute per client IP and per user (0 disables)")
+	f.Int(&loginFailures, "login-max-failures", gateway.DefaultLoginMaxFailures, "failed logins per IP in 5 minutes before a 5-minute block (0 disables)")
+	f.Bool(&trustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For")
+	f.Duration(&tokenTTL, "token-ttl", time.Hour, "access token lifetime")
+	f.String(&deposit, "deposit-daily-limit", "10000", "daily deposit limit per currency (0: none)")
+	f.String(&withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit per currency (0: none)")
+	f.String(&fee, "fee-rate", "0", "order fee as a fraction of the order value (0.001 = 0.1%)")
+	f.Bool(&production, "production", false, "production mode: refuse to start without ORDERPROCESSOR_JWT_SECRET, JSON logs")
+	if err := f.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		return 2
+	}
+
+	var handler slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+	if logFormat == "json" || production {
+		handler = slog.NewJSONHandler(os.Stderr, nil)
+	}
+	log := slog.New(handler)
+	slog.SetDefault(log)
+
+	if storeKind != "embedded" || role != "all" {
+		fmt.Fprintf(os.Stderr, "serve: --store %s --role %s: only the embedded store and role all exist in this build\n", storeKind, role)
+		return 2
+	}
+	tcfg := trading.DefaultConfig()
+	for _, p := range []struct {
+		name string
+		text string
+		dst  *decimal.Decimal
+	}{{"deposit-daily-limit", deposit, &tcfg.DepositDailyLimit}, {"withdraw-daily-limit", withdraw, &tcfg.WithdrawDailyLimit}, {"fee-rate", fee, &tcfg.FeeRate}} {
+		d, err := decimal.Parse(p.text)
+		if err != nil || d.IsNegative() {
+			fmt.Fprintf(os.Stderr, "serve: --%s %q is not a non-negative decimal\n", p.name, p.text)
+			return 2
+		}
+		*p.dst = d
+	}
+
+	secret := os.Getenv("ORDERPROCESSOR_JWT_SECRET")
+	switch {
+	case secret == "" && production:
+		fmt.Fprintln(os.Stderr, "serve: ORDERPROCESSOR_JWT_SECRET is required in production mode")
+		return 2
+	case secret == "":
+		log.Warn("ORDERPROCESSOR_JWT_SECRET is not set: using a random secret; tokens die with this process")
+	case len(secret) < 32:
+		fmt.Fprintln(os.Stderr, "serve: ORDERPROCESSOR_JWT_SECRET must be at least 32 characters")
+		return 2
+	}
+
+	gcfg := gateway.DefaultConfig()
+	gcfg.RateLimit = rateLimit
+	gcfg.LoginMaxFailures = loginFailures
+	gcfg.TrustProxy = trustProxy
+	if origins != "" && origins != "*" {
+		gcfg.AllowedOrigins = strings.Split(origins, ",")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	p, err := platform.Open(ctx, platform.Config{
+		DataDir: dataDir, JWTSecret: []byte(secret), TokenLifetime: tokenTTL,
+		AdminPassword: os.Getenv("ORDERPROCESSOR_ADMIN_PASSWORD"), Gateway: gcfg, Trading: tcfg,
+		PriceFeed: feed, PriceInterval: priceInterval, PriceSeed: uint64(seed), Logger: log,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		return 1
+	}
+	defer func() {
+		if err := p.Close(); err != nil {
+			log.Error("close platform", "err", err)
+		}
+	}()
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		return 1
+	}
+	srv := &http.Server{Handler: p.Handler, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	url := "http://" + displayAddr(ln.Addr())
+	log.Info("orderprocessor listening", "addr", ln.Addr().String(), "data_dir", dataDir, "price_feed", feed)
+	fmt.Printf("Order Processor is listening on %s  (API docs: %s/docs, health: %s/health)\n", url, url, url)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		log.Error("shutdown", "err", err)
+	}
+	return 0
+}
+
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		port := 0
+		if ok {
+			port = tcp.Port
+		}
+		return fmt.Sprintf("localhost:%d", port)
+	}
+	return tcp.String()
+}

@@ -1,0 +1,118 @@
+package decimal
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/apd/v3"
+)
+
+var fuzzSeeds = []string{
+	"0", "-0", "1", "1.50", "-12.345", "1e3", "1E+3", "1.5e-1", "0.00000001", "1e38", "1e126",
+	"9.9999999999999999999999999999999999999E+125", "1e-60", "1e-61", "NaN", "Infinity", "+1", " 1",
+	".5", "5.", "0x1", "1_0", "12345678901234567890123456789012345678",
+	"123456789012345678901234567890123456789", "1e999999999999999999999", "007",
+}
+
+// checkParsed asserts the properties every accepted text must have.
+func checkParsed(t *testing.T, s string, d Decimal) {
+	t.Helper()
+	text := d.String()
+	again, err := Parse(text)
+	if err != nil {
+		t.Fatalf("Parse(%q) ok but Parse(String()=%q) failed: %v", s, text, err)
+	}
+	if again.String() != text || !again.Equal(d) {
+		t.Fatalf("round trip %q -> %q -> %q", s, text, again.String())
+	}
+	// Exact: the accepted value equals the input read with unlimited precision.
+	ref, _, err := apd.NewFromString(s)
+	if err != nil {
+		t.Fatalf("apd cannot read accepted %q: %v", s, err)
+	}
+	if ref.Cmp(d.Apd()) != 0 {
+		t.Fatalf("Parse(%q) = %s, not exactly the input", s, text)
+	}
+	if d.Digits() > MaxDigits || d.Scale() > MaxScale || len(text) > 64 {
+		t.Fatalf("Parse(%q) = %s outside limits", s, text)
+	}
+	if _, err := strconv.ParseFloat(text, 64); err != nil && !errors.Is(err, strconv.ErrRange) {
+		t.Fatalf("String %q is not a number: %v", text, err)
+	}
+	// The JSON string and number forms decode to the same value.
+	js, err := json.Marshal(d)
+	if err != nil {
+		t.Fatalf("Marshal(%s): %v", text, err)
+	}
+	var back Decimal
+	if err := json.Unmarshal(js, &back); err != nil || !back.Equal(d) {
+		t.Fatalf("JSON round trip of %s: %s, %v", text, back, err)
+	}
+	num, _ := json.Marshal(Num(d))
+	if !json.Valid(num) {
+		t.Fatalf("Number JSON %s invalid", num)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := Parse(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Parse(%q) error %v does not wrap ErrInvalid", s, err)
+			}
+			return
+		}
+		if strings.TrimSpace(s) != s || strings.HasPrefix(s, "+") {
+			t.Fatalf("Parse accepted %q", s)
+		}
+		checkParsed(t, s, d)
+		_ = d.Add(d).Mul(d).Sub(d).Round(2, HalfUp).StringFixed(4)
+		if _, err := d.Quo(d, 8, HalfEven); err != nil && !d.IsZero() {
+			t.Fatalf("%s/%s: %v", d, d, err)
+		}
+	})
+}
+
+func FuzzUnmarshalJSON(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+		f.Add([]byte(strconv.Quote(s)))
+	}
+	f.Add([]byte("null"))
+	f.Add([]byte("true"))
+	f.Add([]byte(`"\u0031"`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var d Decimal
+		err := d.UnmarshalJSON(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("UnmarshalJSON(%q) error %v does not wrap ErrInvalid", data, err)
+			}
+			if !d.IsZero() {
+				t.Fatalf("failed UnmarshalJSON changed the value")
+			}
+			return
+		}
+		if !json.Valid(data) {
+			// Our own decoding is only ever given valid JSON by encoding/json, but
+			// direct calls must still produce only values a valid text denotes.
+			if data[0] == '"' {
+				t.Fatalf("accepted invalid JSON string %q", data)
+			}
+		}
+		s := string(data)
+		if data[0] == '"' {
+			if err := json.Unmarshal(data, &s); err != nil {
+				t.Fatalf("accepted %q: %v", data, err)
+			}
+		}
+		checkParsed(t, s, d)
+	})
+}

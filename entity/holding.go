@@ -1,0 +1,130 @@
+package entity
+
+import (
+	"github.com/orderprocessor/orderprocessor/decimal"
+)
+
+// AssetBalance is a user's holding of one asset. HeldQuantity is reserved by
+// open sell-side orders; Available() = Quantity - HeldQuantity. AverageCost is
+// the average USD price paid per unit of the current quantity.
+type AssetBalance struct {
+	Username     string          `json:"username"`
+	AssetID      string          `json:"asset_id"`
+	Quantity     decimal.Decimal `json:"quantity"`
+	HeldQuantity decimal.Decimal `json:"held_quantity"`
+	AverageCost  decimal.Decimal `json:"average_cost"`
+	CreatedAt    Time            `json:"created_at"`
+	UpdatedAt    Time            `json:"updated_at"`
+	Version      int64           `json:"version"`
+}
+
+// Available returns Quantity - HeldQuantity.
+func (b *AssetBalance) Available() decimal.Decimal { return b.Quantity.Sub(b.HeldQuantity) }
+
+// AddBought adds qty bought at price to the holding and updates the average
+// cost: (quantity×average + qty×price) / (quantity + qty), rounded half-even to
+// PriceScale places. It does not touch UpdatedAt or Version.
+func (b *AssetBalance) AddBought(qty, price decimal.Decimal) {
+	total := b.Quantity.Add(qty)
+	if total.IsPositive() {
+		cost := b.Quantity.Mul(b.AverageCost).Add(qty.Mul(price))
+		avg, err := cost.Quo(total, PriceScale, decimal.HalfEven)
+		if err == nil {
+			b.AverageCost = avg
+		}
+	}
+	b.Quantity = total
+}
+
+// AssetHoldingResponse is the body of GET /balance/asset/{asset_id}.
+type AssetHoldingResponse struct {
+	AssetID      string `json:"asset_id"`
+	AssetName    string `json:"asset_name"`
+	Quantity     string `json:"quantity"`
+	HeldQuantity string `json:"held_quantity"`
+	Available    string `json:"available"`
+	CurrentPrice string `json:"current_price"`
+	TotalValue   string `json:"total_value"`
+	AverageCost  string `json:"average_cost"`
+	CreatedAt    Time   `json:"created_at"`
+	UpdatedAt    Time   `json:"updated_at"`
+}
+
+// HoldingResponse returns b's API shape valued at a's price: total_value =
+// quantity × price in USD (2 places, half-even).
+func (b *AssetBalance) HoldingResponse(a *Asset) AssetHoldingResponse {
+	return AssetHoldingResponse{
+		AssetID: b.AssetID, AssetName: a.Name,
+		Quantity: b.Quantity.String(), HeldQuantity: b.HeldQuantity.String(), Available: b.Available().String(),
+		CurrentPrice: FormatPrice(a.PriceUSD), TotalValue: USD.Format(b.Quantity.Mul(a.PriceUSD)),
+		AverageCost: FormatPrice(b.AverageCost), CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,
+	}
+}
+
+// FormatPrice returns a USD price with at least 2 decimal places and all its
+// digits ("65000.50", "0.00001234").
+func FormatPrice(p decimal.Decimal) string {
+	if p.Scale() < 2 {
+		return p.StringFixed(2)
+	}
+	return p.String()
+}
+
+// AssetTxType is the direction of an asset movement.
+type AssetTxType string
+
+// Asset movement directions.
+const (
+	AssetBuy  AssetTxType = "BUY"
+	AssetSell AssetTxType = "SELL"
+)
+
+// AssetTransaction is one asset movement (GET /assets/{asset_id}/transactions):
+// Quantity is positive, TransactionType gives the direction; TotalAmount =
+// quantity × price in USD (2 places).
+type AssetTransaction struct {
+	TransactionID   string            `json:"transaction_id"`
+	Username        string            `json:"username"`
+	AssetID         string            `json:"asset_id"`
+	TransactionType AssetTxType       `json:"transaction_type"`
+	Quantity        decimal.Decimal   `json:"quantity"`
+	Price           decimal.Decimal   `json:"price"`
+	TotalAmount     decimal.Decimal   `json:"total_amount"`
+	OrderID         string            `json:"order_id"`
+	Status          TransactionStatus `json:"status"`
+	Timestamp       Time              `json:"timestamp"`
+}
+
+// Effect returns the movement's signed change of the holding's quantity:
+// +Quantity for a completed BUY, -Quantity for a completed SELL, else 0.
+func (t *AssetTransaction) Effect() decimal.Decimal {
+	if t.Status != TxCompleted {
+		return decimal.Zero
+	}
+	if t.TransactionType == AssetSell {
+		return t.Quantity.Neg()
+	}
+	return t.Quantity
+}
+
+// AssetTransactionResponse is the API shape of an asset movement.
+type AssetTransactionResponse struct {
+	TransactionID   string            `json:"transaction_id"`
+	AssetID         string            `json:"asset_id"`
+	TransactionType AssetTxType       `json:"transaction_type"`
+	Quantity        string            `json:"quantity"`
+	Price           string            `json:"price"`
+	TotalAmount     string            `json:"total_amount"`
+	OrderID         string            `json:"order_id"`
+	Status          TransactionStatus `json:"status"`
+	Timestamp       Time              `json:"timestamp"`
+}
+
+// Response returns t's API shape.
+func (t *AssetTransaction) Response() AssetTransactionResponse {
+	return AssetTransactionResponse{
+		TransactionID: t.TransactionID, AssetID: t.AssetID, TransactionType: t.TransactionType,
+		Quantity: t.Quantity.String(), Price: FormatPrice(t.Price), TotalAmount: USD.Format(t.TotalAmount),
+		OrderID: t.OrderID, Status: t.Status, Timestamp: t.Timestamp,
+	}
+}

@@ -1,0 +1,116 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderprocessor/orderprocessor/auth"
+)
+
+// Defaults (API.md's general rules).
+const (
+	DefaultRateLimit        = 10000
+	DefaultRateWindow       = time.Minute
+	DefaultLoginMaxFailures = 5
+	DefaultLoginWindow      = 5 * time.Minute
+	DefaultLoginBlock       = 5 * time.Minute
+	DefaultLoginPath        = "/api/v1/auth/login"
+	DefaultMaxBodyBytes     = 64 << 10
+	DefaultReadyTimeout     = 2 * time.Second
+	DefaultServiceName      = "gateway"
+)
+
+// Config is the gateway's behaviour. Start from DefaultConfig: for
+// RateLimit and LoginMaxFailures the zero value means "disabled"; for the
+// other fields zero means the default.
+type Config struct {
+	// RateLimit is the number of requests allowed per RateWindow to each
+	// client IP and, separately, to each authenticated user. 0 disables rate
+	// limiting (and its headers).
+	RateLimit  int
+	RateWindow time.Duration // DefaultRateWindow when 0
+
+	// LoginMaxFailures failed logins (401 answers to POST LoginPath) from one
+	// client IP within LoginWindow block that IP's login requests with 403
+	// for LoginBlock. 0 disables login throttling.
+	LoginMaxFailures int
+	LoginWindow      time.Duration // DefaultLoginWindow when 0
+	LoginBlock       time.Duration // DefaultLoginBlock when 0
+	LoginPath        string        // DefaultLoginPath when ""
+
+	// MaxBodyBytes bounds request bodies (413 above it). DefaultMaxBodyBytes when 0.
+	MaxBodyBytes int64
+
+	// AllowedOrigins lists the origins allowed to call the API from a
+	// browser. Empty, or containing "*", allows any origin.
+	AllowedOrigins []string
+
+	// TrustProxy makes the client IP the right-most valid address of
+	// X-Forwarded-For (the one the trusted proxy in front of us appended)
+	// instead of the connection's remote address.
+	TrustProxy bool
+
+	// UnmatchedAccess is the access required by requests that match no
+	// route. User when 0 (unknown paths answer 401 without a token, so the
+	// route table cannot be probed anonymously).
+	UnmatchedAccess Access
+
+	// ReadyTimeout bounds /health/ready. DefaultReadyTimeout when 0.
+	ReadyTimeout time.Duration
+
+	// ServiceName and Version are reported by /health.
+	ServiceName string // DefaultServiceName when ""
+	Version     string
+}
+
+// DefaultConfig returns the defaults of API.md: 10,000 requests per minute
+// per IP and per user, 5 failed logins in 5 minutes block for 5 minutes,
+// 64 KiB bodies, any CORS origin, no proxy trusted.
+func DefaultConfig() Config {
+	return Config{
+		RateLimit:        DefaultRateLimit,
+		RateWindow:       DefaultRateWindow,
+		LoginMaxFailures: DefaultLoginMaxFailures,
+		LoginWindow:      DefaultLoginWindow,
+		LoginBlock:       DefaultLoginBlock,
+		LoginPath:        DefaultLoginPath,
+		MaxBodyBytes:     DefaultMaxBodyBytes,
+		UnmatchedAccess:  User,
+		ReadyTimeout:     DefaultReadyTimeout,
+		ServiceName:      DefaultServiceName,
+	}
+}
+
+// TokenVerifier verifies access tokens; *auth.Issuer implements it. Verify
+// returns errors of kind Unauthorized for bad tokens.
+type TokenVerifier interface {
+	Verify(token string) (auth.Claims, error)
+}
+
+// Check is one readiness check of /health/ready. Func must honour ctx.
+type Check struct {
+	Name string
+	Func func(ctx context.Context) error
+}
+
+// Deps are the gateway's collaborators. Only Tokens is required (when any
+// route needs authentication); nil fields take the defaults listed.
+type Deps struct {
+	Tokens  TokenVerifier // verifies bearer tokens
+	Revoker auth.Revoker  // nil: no revocation check
+	// Counter counts rate-limit windows and login failures; nil: a
+	// MemoryCounter with the gateway's clock.
+	Counter Counter
+	// Blocks holds login blocks; nil: Counter when it is also a Marker,
+	// else a MemoryCounter.
+	Blocks Marker
+	// Registry receives the gateway's metrics and is served at /metrics;
+	// nil: a new registry with the Go and process collectors.
+	Registry *prometheus.Registry
+	Logger   *slog.Logger     // nil: slog.Default()
+	Now      func() time.Time // nil: time.Now
+	Ready    []Check          // run by /health/ready
+}

@@ -1,0 +1,301 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/auth"
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/page"
+)
+
+// Route paths of the service.
+const (
+	PathAssets      = "/api/v1/inventory/assets"
+	PathAsset       = "/api/v1/inventory/assets/{asset_id}"
+	PathAdminAssets = "/api/v1/admin/assets"
+	PathAdminAsset  = "/api/v1/admin/assets/{asset_id}"
+	PathAdminPrice  = "/api/v1/admin/assets/{asset_id}/price"
+	PathActivate    = "/api/v1/admin/assets/{asset_id}/activate"
+	PathDeactivate  = "/api/v1/admin/assets/{asset_id}/deactivate"
+)
+
+// List page sizes.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 250
+)
+
+// ListQuery is the query of GET /api/v1/inventory/assets.
+type ListQuery struct {
+	ActiveOnly bool   `query:"active_only" default:"true" doc:"only assets that can be traded"`
+	Limit      int    `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"page size"`
+	Cursor     string `query:"cursor" maxLength:"2048" doc:"next_cursor of the previous page"`
+	Category   string `query:"category" maxLength:"50" doc:"only this category (case-insensitive), e.g. layer-1"`
+}
+
+// AssetPath documents the {asset_id} wildcard.
+type AssetPath struct {
+	AssetID string `path:"asset_id" pattern:"^[A-Za-z0-9]{1,10}$" doc:"asset id, 1-10 letters or digits, case-insensitive"`
+}
+
+// AssetResponse is the body of the single-asset routes: {"data": {...}}.
+type AssetResponse struct {
+	Data entity.AssetDetail `json:"data"`
+}
+
+// Register declares the service's operations on api: the public catalogue
+// reads under /api/v1/inventory and the admin writes under /api/v1/admin.
+// Handlers trust the gateway to enforce each Op's Auth.
+func (s *Service) Register(api *httpapi.API) {
+	pub, adm := []string{"inventory"}, []string{"admin"}
+	api.Handle(httpapi.Op{
+		Method: http.MethodGet, Path: PathAssets, OperationID: "listAssets",
+		Summary:     "List the asset catalogue",
+		Description: "Assets ordered by market-cap rank (unranked last, then by id). `total_count` and `active_count` count the whole catalogue, or the category when filtered.",
+		Tags:        pub, Auth: httpapi.AuthNone,
+		Query: ListQuery{}, Response: entity.AssetListResponse{},
+	}, s.handleList)
+	api.Handle(httpapi.Op{
+		Method: http.MethodGet, Path: PathAsset, OperationID: "getAsset",
+		Summary: "Get one asset with its market data",
+		Tags:    pub, Auth: httpapi.AuthNone,
+		PathParams: AssetPath{}, Response: AssetResponse{}, Errors: []int{http.StatusNotFound},
+	}, s.handleGet)
+	api.Handle(httpapi.Op{
+		Method: http.MethodPost, Path: PathAdminAssets, OperationID: "createAsset",
+		Summary: "Create an asset (admin)",
+		Tags:    adm, Auth: httpapi.AuthAdmin,
+		Request: entity.AssetCreate{}, Response: AssetResponse{}, Status: http.StatusCreated,
+		Errors: []int{http.StatusConflict},
+	}, s.handleCreate)
+	api.Handle(httpapi.Op{
+		Method: http.MethodPut, Path: PathAdminAsset, OperationID: "updateAsset",
+		Summary:     "Update an asset (admin)",
+		Description: "Changes the fields present in the body; `is_active` activates or deactivates the asset; a changed `price_usd` fires the price triggers.",
+		Tags:        adm, Auth: httpapi.AuthAdmin,
+		PathParams: AssetPath{}, Request: entity.AssetUpdate{}, Response: AssetResponse{},
+		Errors: []int{http.StatusNotFound, http.StatusConflict},
+	}, s.handleUpdate)
+	api.Handle(httpapi.Op{
+		Method: http.MethodPut, Path: PathAdminPrice, OperationID: "setAssetPrice",
+		Summary:     "Set an asset's price now (admin)",
+		Description: "Stores the price and fires the price triggers (limit and protective orders).",
+		Tags:        adm, Auth: httpapi.AuthAdmin,
+		PathParams: AssetPath{}, Request: entity.PriceUpdate{}, Response: AssetResponse{},
+		Errors: []int{http.StatusNotFound, http.StatusConflict},
+	}, s.handleSetPrice)
+	api.Handle(httpapi.Op{
+		Method: http.MethodPost, Path: PathActivate, OperationID: "activateAsset",
+		Summary: "Activate an asset (admin)",
+		Tags:    adm, Auth: httpapi.AuthAdmin,
+		PathParams: AssetPath{}, Response: AssetResponse{},
+		Errors: []int{http.StatusNotFound, http.StatusConflict},
+	}, s.activeHandler(true))
+	api.Handle(httpapi.Op{
+		Method: http.MethodPost, Path: PathDeactivate, OperationID: "deactivateAsset",
+		Summary: "Deactivate an asset (admin)",
+		Tags:    adm, Auth: httpapi.AuthAdmin,
+		PathParams: AssetPath{}, Response: AssetResponse{},
+		Errors: []int{http.StatusNotFound, http.StatusConflict},
+	}, s.activeHandler(false))
+}
+
+func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
+	var q ListQuery
+	if err := httpapi.DecodeQuery(r, &q); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	resp, err := s.List(r.Context(), q)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, resp)
+}
+
+// List returns one page of the catalogue (GET /api/v1/inventory/assets).
+// q.Limit is clamped to 1..MaxListLimit. A cursor not made by this query is
+// an Invalid error with loc ["query", "cursor"].
+func (s *Service) List(ctx context.Context, q ListQuery) (*entity.AssetListResponse, error) {
+	category := strings.ToLower(strings.TrimSpace(q.Category))
+	limit := min(max(q.Limit, 1), MaxListLimit)
+	assets, next, err := s.d.Assets.List(ctx, dao.AssetFilter{
+		ActiveOnly: q.ActiveOnly, Category: category, Limit: limit, Cursor: q.Cursor,
+	})
+	if err != nil {
+		if errors.Is(err, page.ErrInvalidCursor) {
+			return nil, &apperr.Error{Kind: apperr.Invalid, Message: "invalid cursor", Err: err,
+				Fields: []apperr.FieldError{{Loc: []string{"query", "cursor"}, Msg: "Invalid cursor: use the next_cursor of the previous page of the same query", Type: "value_error"}}}
+		}
+		return nil, err
+	}
+	// The catalogue is small: count it whole, and use the same read to
+	// tell whether anything matching follows the page (an engine may hand
+	// out a cursor after a page that happened to end exactly at the end).
+	all, err := s.d.Assets.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp := &entity.AssetListResponse{Data: make([]entity.AssetListItem, 0, len(assets))}
+	for _, a := range assets {
+		resp.Data = append(resp.Data, a.ListItem())
+	}
+	lastAt := -1
+	more := false
+	for i, a := range all {
+		if category != "" && a.Category != category {
+			continue
+		}
+		resp.TotalCount++
+		if a.IsActive {
+			resp.ActiveCount++
+		}
+		if len(assets) > 0 && a.AssetID == assets[len(assets)-1].AssetID {
+			lastAt = i
+		} else if lastAt >= 0 && (a.IsActive || !q.ActiveOnly) {
+			more = true
+		}
+	}
+	if next != "" && (lastAt < 0 || more) {
+		resp.NextCursor = &next
+	}
+	return resp, nil
+}
+
+// assetID returns the normalised {asset_id} of r, or an Invalid error at
+// ["path", "asset_id"].
+func assetID(r *http.Request) (string, error) {
+	return entity.ValidateAssetID(r.PathValue("asset_id"), "path", "asset_id")
+}
+
+func writeAsset(w http.ResponseWriter, status int, a *entity.Asset) {
+	httpapi.WriteJSON(w, status, AssetResponse{Data: a.Detail()})
+}
+
+func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
+	id, err := assetID(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	a, err := s.d.Assets.Get(r.Context(), id)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	writeAsset(w, http.StatusOK, a)
+}
+
+func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var req entity.AssetCreate
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if err := req.Validate(); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	a := req.Asset(entity.At(s.now()))
+	if err := s.d.Assets.Create(r.Context(), a); err != nil {
+		if errors.Is(err, dao.ErrAssetExists) {
+			err = apperr.Wrap(apperr.Conflict, err, "asset %s already exists", a.AssetID)
+		}
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	s.audit(r, "inventory: asset created", "asset_id", a.AssetID, "price_usd", a.PriceUSD.String(), "is_active", a.IsActive)
+	writeAsset(w, http.StatusCreated, a)
+}
+
+func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) {
+	id, err := assetID(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var req entity.AssetUpdate
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if err := req.Validate(); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	now := s.now()
+	var old decimal.Decimal
+	var priceChanged bool
+	a, err := s.d.Assets.Modify(r.Context(), id, now, func(a *entity.Asset) error {
+		old = a.PriceUSD
+		priceChanged = req.Apply(a, entity.At(now))
+		return nil
+	})
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	s.audit(r, "inventory: asset updated", "asset_id", id, "price_changed", priceChanged, "is_active", a.IsActive)
+	if priceChanged {
+		s.firePriceChange(r.Context(), id, old, a.PriceUSD)
+	}
+	writeAsset(w, http.StatusOK, a)
+}
+
+func (s *Service) handleSetPrice(w http.ResponseWriter, r *http.Request) {
+	id, err := assetID(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var req entity.PriceUpdate
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if err := req.Validate(); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	a, err := s.setPrice(r.Context(), id, *req.PriceUSD)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	s.audit(r, "inventory: price set", "asset_id", id, "price_usd", a.PriceUSD.String())
+	writeAsset(w, http.StatusOK, a)
+}
+
+func (s *Service) activeHandler(active bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := assetID(r)
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		a, err := s.d.Assets.SetActive(r.Context(), id, active, s.now())
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		s.audit(r, "inventory: asset activation set", "asset_id", id, "is_active", active)
+		writeAsset(w, http.StatusOK, a)
+	}
+}
+
+// audit logs an admin change with the acting user.
+func (s *Service) audit(r *http.Request, msg string, args ...any) {
+	user := ""
+	if p, ok := auth.PrincipalFrom(r.Context()); ok {
+		user = p.Username
+	}
+	s.log.InfoContext(r.Context(), msg, append([]any{"user", user, "request_id", r.Header.Get(httpapi.RequestIDHeader)}, args...)...)
+}

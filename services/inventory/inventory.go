@@ -1,0 +1,194 @@
+// Package inventory is the inventory service: the asset catalogue over HTTP
+// (public reads, admin writes), the seeding of the catalogue on first start,
+// and the price source the price feed moves (pricing.Source).
+//
+// Every price change (an admin price set, an admin update that changes
+// price_usd, a feed tick) is written to the store first and then reported to
+// the hooks registered with OnPriceChange, in the caller's goroutine: the
+// order service's trigger engine subscribes there.
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/pricing"
+)
+
+// PriceChangeFunc is called after a price change was stored, with the price
+// before and after. ctx is the context of the change (the admin's request or
+// the price feed's loop): a hook that works beyond the call must detach from
+// it. Hooks run synchronously and in registration order, so they should be
+// quick or hand the work off; a panicking hook is recovered and logged.
+type PriceChangeFunc func(ctx context.Context, assetID string, old, new decimal.Decimal)
+
+// Service serves the catalogue. Build it with New; it is safe for concurrent use.
+type Service struct {
+	d   *dao.DAOs
+	now func() time.Time
+	log *slog.Logger
+
+	mu    sync.RWMutex
+	hooks []PriceChangeFunc
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock sets the clock (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(s *Service) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Service) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+// OnPriceChange registers fn as a price-change hook (see PriceChangeFunc).
+func OnPriceChange(fn PriceChangeFunc) Option {
+	return func(s *Service) { s.OnPriceChange(fn) }
+}
+
+// New returns the inventory service over d.
+func New(d *dao.DAOs, opts ...Option) *Service {
+	s := &Service{d: d, now: time.Now, log: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// OnPriceChange registers fn as a price-change hook after construction (for
+// a subscriber built later than the service); nil is ignored. Changes stored
+// before the call are not replayed.
+func (s *Service) OnPriceChange(fn PriceChangeFunc) {
+	if fn == nil {
+		return
+	}
+	s.mu.Lock()
+	s.hooks = append(s.hooks, fn)
+	s.mu.Unlock()
+}
+
+// firePriceChange calls every hook; a panic in one is logged and does not
+// stop the others (the change is already stored).
+func (s *Service) firePriceChange(ctx context.Context, id string, old, new decimal.Decimal) {
+	s.mu.RLock()
+	hooks := s.hooks
+	s.mu.RUnlock()
+	for _, h := range hooks {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					s.log.ErrorContext(ctx, "inventory: price-change hook panicked",
+						"asset_id", id, "panic", fmt.Sprint(r))
+				}
+			}()
+			h(ctx, id, old, new)
+		}()
+	}
+}
+
+// setPrice stores price as id's price (and last_updated), fires the hooks
+// and returns the asset.
+func (s *Service) setPrice(ctx context.Context, id string, price decimal.Decimal) (*entity.Asset, error) {
+	now := s.now()
+	var old decimal.Decimal
+	a, err := s.d.Assets.Modify(ctx, id, now, func(a *entity.Asset) error {
+		old = a.PriceUSD // Modify may retry: the last call is the one stored
+		a.PriceUSD = price
+		a.LastUpdated = entity.At(now)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set price of %s: %w", id, err)
+	}
+	s.firePriceChange(ctx, id, old, price)
+	return a, nil
+}
+
+// Prices returns the current price of every active asset (pricing.Source).
+func (s *Service) Prices(ctx context.Context) (map[string]decimal.Decimal, error) {
+	all, err := s.d.Assets.All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read prices: %w", err)
+	}
+	out := make(map[string]decimal.Decimal, len(all))
+	for _, a := range all {
+		if a.IsActive {
+			out[a.AssetID] = a.PriceUSD
+		}
+	}
+	return out, nil
+}
+
+// ApplyTicks stores each tick's price and fires the price-change hooks for
+// it (pricing.Source). A tick is rejected (and reported in the returned
+// error) when its asset id is malformed or unknown or its price breaks the
+// price rules (> 0, <= entity.MaxAssetPrice, <= 8 decimals); the other ticks
+// are still applied. A tick equal to the stored price writes nothing and
+// fires nothing.
+func (s *Service) ApplyTicks(ctx context.Context, ticks []pricing.Tick) error {
+	var errs []error
+	for _, t := range ticks {
+		if err := s.applyTick(ctx, t); err != nil {
+			if ctx.Err() != nil {
+				return errors.Join(append(errs, err)...)
+			}
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) applyTick(ctx context.Context, t pricing.Tick) error {
+	id, ok := entity.NormalizeAssetID(t.AssetID)
+	if !ok {
+		return fmt.Errorf("tick for malformed asset id %q", t.AssetID)
+	}
+	price := t.Price
+	if err := (&entity.PriceUpdate{PriceUSD: &price}).Validate(); err != nil {
+		return fmt.Errorf("tick %s %s: %w", id, price, err)
+	}
+	now := s.now()
+	var old decimal.Decimal
+	changed := false
+	_, err := s.d.Assets.Modify(ctx, id, now, func(a *entity.Asset) error {
+		old, changed = a.PriceUSD, !a.PriceUSD.Equal(price)
+		if !changed {
+			return errUnchanged
+		}
+		a.PriceUSD = price
+		a.LastUpdated = entity.At(now)
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tick %s: %w", id, err)
+	}
+	s.firePriceChange(ctx, id, old, price)
+	return nil
+}
+
+// errUnchanged aborts a Modify that would not change anything.
+var errUnchanged = errors.New("unchanged")
+
+var _ pricing.Source = (*Service)(nil)

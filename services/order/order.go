@@ -1,0 +1,299 @@
+// Package order is the order service: placing, listing, reading and
+// cancelling orders, and the caller's asset movements.
+package order
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/services/handlerkit"
+	"github.com/orderprocessor/orderprocessor/trading"
+)
+
+// Service serves the order routes.
+type Service struct {
+	d      *dao.DAOs
+	trade  *trading.Service
+	orders *prometheus.CounterVec
+}
+
+// New returns the order service; its metrics (orders by type and outcome)
+// register with reg when it is not nil.
+func New(trade *trading.Service, reg prometheus.Registerer) *Service {
+	s := &Service{d: trade.DAOs(), trade: trade,
+		orders: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orderprocessor_orders_total", Help: "Order placements by order type and outcome.",
+		}, []string{"order_type", "outcome"})}
+	if reg != nil {
+		reg.MustRegister(s.orders)
+	}
+	return s
+}
+
+// OrderEnvelope wraps one order.
+type OrderEnvelope struct {
+	Data entity.OrderResponse `json:"data"`
+}
+
+// OrderList is a page of orders, newest first.
+type OrderList struct {
+	Data       []entity.OrderResponse `json:"data"`
+	HasMore    bool                   `json:"has_more"`
+	NextCursor *string                `json:"next_cursor"`
+}
+
+// ListQuery pages and filters orders.
+type ListQuery struct {
+	Limit     int    `query:"limit" default:"50" minimum:"1" maximum:"100"`
+	Offset    int    `query:"offset" default:"0" minimum:"0" maximum:"10000"`
+	Cursor    string `query:"cursor" maxLength:"2048" doc:"next_cursor of the previous page"`
+	Status    string `query:"status" enum:"pending,confirmed,queued,triggered,processing,completed,cancelled,failed,expired"`
+	OrderType string `query:"order_type" enum:"market_buy,market_sell,limit_buy,limit_sell,stop_loss,take_profit,trailing_stop"`
+	AssetID   string `query:"asset_id" maxLength:"10"`
+}
+
+// OrderPath is the path parameter of order routes.
+type OrderPath struct {
+	OrderID string `path:"order_id" doc:"10-50 letters, digits, _ or -" pattern:"^[A-Za-z0-9_-]{10,50}$"`
+}
+
+// AssetPath is the path parameter of asset routes.
+type AssetPath struct {
+	AssetID string `path:"asset_id" doc:"1-10 letters or digits, any case" pattern:"^[A-Za-z0-9]{1,10}$"`
+}
+
+// PageQuery pages a list.
+type PageQuery struct {
+	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"100"`
+	Offset int    `query:"offset" default:"0" minimum:"0" maximum:"10000"`
+	Cursor string `query:"cursor" maxLength:"2048"`
+}
+
+// AssetTransactionItem is one asset movement.
+type AssetTransactionItem struct {
+	AssetID         string             `json:"asset_id"`
+	TransactionType entity.AssetTxType `json:"transaction_type"`
+	Quantity        string             `json:"quantity"`
+	Price           string             `json:"price"`
+	TotalAmount     string             `json:"total_amount"`
+	OrderID         string             `json:"order_id"`
+	Status          string             `json:"status"`
+	Timestamp       entity.Time        `json:"timestamp"`
+}
+
+// AssetTransactionList is a page of asset movements, newest first.
+type AssetTransactionList struct {
+	Data       []AssetTransactionItem `json:"data"`
+	HasMore    bool                   `json:"has_more"`
+	NextCursor *string                `json:"next_cursor"`
+}
+
+// Register declares the order service's operations on api.
+func (s *Service) Register(api *httpapi.API) {
+	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/orders", OperationID: "createOrder",
+		Summary: "Place an order", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
+		Headers: []httpapi.Header{handlerkit.IdempotencyDoc},
+		Request: entity.OrderCreate{}, Response: OrderEnvelope{}, Status: http.StatusCreated, Errors: []int{409}}, s.create)
+	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/orders", OperationID: "listOrders",
+		Summary: "The caller's orders, newest first", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
+		Query: ListQuery{}, Response: OrderList{}}, s.list)
+	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/orders/{order_id}", OperationID: "getOrder",
+		Summary: "One of the caller's orders, with its status history", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
+		PathParams: OrderPath{}, Response: OrderEnvelope{}, Errors: []int{404}}, s.get)
+	api.Handle(httpapi.Op{Method: "DELETE", Path: "/api/v1/orders/{order_id}", OperationID: "cancelOrder",
+		Summary: "Cancel an open order and release its hold", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
+		PathParams: OrderPath{}, Response: OrderEnvelope{}, Errors: []int{404, 409}}, s.cancel)
+	api.Handle(httpapi.Op{Method: "PUT", Path: "/api/v1/orders/{order_id}/cancel", OperationID: "cancelOrderCompat",
+		Summary: "Cancel an open order (for older clients)", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
+		PathParams: OrderPath{}, Response: OrderEnvelope{}, Errors: []int{404, 409}}, s.cancel)
+	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/assets/{asset_id}/transactions", OperationID: "listAssetTransactions",
+		Summary: "The caller's movements of one asset, newest first", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
+		PathParams: AssetPath{}, Query: PageQuery{}, Response: AssetTransactionList{}}, s.assetTransactions)
+}
+
+func (s *Service) create(w http.ResponseWriter, r *http.Request) {
+	p, err := handlerkit.Caller(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var req entity.OrderCreate
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		s.count("unknown", "invalid")
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	typ := string(req.OrderType)
+	if !req.OrderType.Valid() {
+		typ = "unknown"
+	}
+	if err := req.Validate(s.trade.Now()); err != nil {
+		s.count(typ, "invalid")
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "order", req, http.StatusCreated,
+		func(v any) any { return OrderEnvelope{Data: v.(*entity.Order).Response()} })
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	placed, rep, err := s.trade.PlaceOrder(r.Context(), p.Username, req, trading.HashRequest(mustJSON(req)), idem)
+	switch {
+	case err != nil:
+		s.count(typ, string(apperr.KindOf(err)))
+		httpapi.WriteError(w, r, err)
+	case rep != nil:
+		s.count(typ, "replayed")
+		handlerkit.WriteReplay(w, rep)
+	default:
+		outcome := "placed"
+		if placed.Existing {
+			outcome = "replayed"
+		}
+		s.count(typ, outcome)
+		httpapi.WriteJSON(w, http.StatusCreated, OrderEnvelope{Data: placed.Order.Response()})
+	}
+}
+
+func (s *Service) count(typ, outcome string) { s.orders.WithLabelValues(typ, outcome).Inc() }
+
+func (s *Service) list(w http.ResponseWriter, r *http.Request) {
+	p, err := handlerkit.Caller(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var q ListQuery
+	if err := httpapi.DecodeQuery(r, &q); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	f := dao.OrderFilter{Status: entity.OrderStatus(q.Status), OrderType: entity.OrderType(q.OrderType),
+		Limit: q.Offset + q.Limit + 1, Cursor: q.Cursor}
+	if q.AssetID != "" {
+		id, err := entity.ValidateAssetID(q.AssetID, "query", "asset_id")
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		f.AssetID = id
+	}
+	// One extra item tells whether there is more; the cursor then points
+	// after the last item returned, so it is taken from a second, exact read.
+	orders, _, err := s.d.Orders.ListByUser(r.Context(), p.Username, f)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	out := OrderList{Data: []entity.OrderResponse{}}
+	if q.Offset < len(orders) {
+		orders = orders[q.Offset:]
+	} else {
+		orders = nil
+	}
+	if len(orders) > q.Limit {
+		out.HasMore = true
+		orders = orders[:q.Limit]
+		f.Limit = q.Offset + q.Limit
+		_, next, err := s.d.Orders.ListByUser(r.Context(), p.Username, f)
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		out.NextCursor = handlerkit.NextCursor(next)
+	}
+	for _, o := range orders {
+		out.Data = append(out.Data, o.Response())
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+func (s *Service) orderFromPath(w http.ResponseWriter, r *http.Request) (*entity.Order, bool) {
+	p, err := handlerkit.Caller(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return nil, false
+	}
+	id := r.PathValue("order_id")
+	if err := entity.ValidateOrderID(id, "path", "order_id"); err != nil {
+		httpapi.WriteError(w, r, err)
+		return nil, false
+	}
+	o, err := s.d.Orders.Get(r.Context(), p.Username, id)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return nil, false
+	}
+	return o, true
+}
+
+func (s *Service) get(w http.ResponseWriter, r *http.Request) {
+	if o, ok := s.orderFromPath(w, r); ok {
+		httpapi.WriteJSON(w, http.StatusOK, OrderEnvelope{Data: o.Response()})
+	}
+}
+
+func (s *Service) cancel(w http.ResponseWriter, r *http.Request) {
+	o, ok := s.orderFromPath(w, r)
+	if !ok {
+		return
+	}
+	c, err := s.trade.CancelOrder(r.Context(), o)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, OrderEnvelope{Data: c.Response()})
+}
+
+func (s *Service) assetTransactions(w http.ResponseWriter, r *http.Request) {
+	p, err := handlerkit.Caller(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	id, err := entity.ValidateAssetID(r.PathValue("asset_id"), "path", "asset_id")
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var q PageQuery
+	if err := httpapi.DecodeQuery(r, &q); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	txs, next, err := s.d.AssetTxs.List(r.Context(), p.Username, id, q.Offset+q.Limit, q.Cursor)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if q.Offset < len(txs) {
+		txs = txs[q.Offset:]
+	} else {
+		txs = nil
+	}
+	out := AssetTransactionList{Data: make([]AssetTransactionItem, 0, len(txs))}
+	if next != "" {
+		// Peek: is there anything after this page?
+		more, _, err := s.d.AssetTxs.List(r.Context(), p.Username, id, 1, next)
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		if len(more) > 0 {
+			out.HasMore, out.NextCursor = true, handlerkit.NextCursor(next)
+		}
+	}
+	for _, t := range txs {
+		out.Data = append(out.Data, AssetTransactionItem{AssetID: t.AssetID, TransactionType: t.TransactionType,
+			Quantity: t.Quantity.String(), Price: entity.FormatPrice(t.Price), TotalAmount: entity.USD.Format(t.TotalAmount),
+			OrderID: t.OrderID, Status: string(t.Status), Timestamp: t.Timestamp})
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+}

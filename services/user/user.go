@@ -1,0 +1,294 @@
+// Package user is the user service: registration, login, profile, logout,
+// balances, deposits and withdrawals, the ledger, holdings and portfolio.
+package user
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/auth"
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/services/handlerkit"
+	"github.com/orderprocessor/orderprocessor/trading"
+)
+
+// Service serves the user routes.
+type Service struct {
+	d       *dao.DAOs
+	trade   *trading.Service
+	issuer  *auth.Issuer
+	hasher  *auth.Hasher
+	revoker auth.Revoker
+	log     *slog.Logger
+}
+
+// New returns the user service. hasher nil means the default argon2id parameters.
+func New(trade *trading.Service, issuer *auth.Issuer, hasher *auth.Hasher, revoker auth.Revoker, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{d: trade.DAOs(), trade: trade, issuer: issuer, hasher: hasher, revoker: revoker, log: log}
+}
+
+func (s *Service) now() time.Time { return s.trade.Now() }
+
+// MessageResponse is a plain confirmation.
+type MessageResponse struct {
+	Message string `json:"message"`
+}
+
+// LoginResponse is the body of a successful login.
+type LoginResponse struct {
+	AccessToken string             `json:"access_token"`
+	TokenType   string             `json:"token_type"`
+	ExpiresIn   int64              `json:"expires_in"`
+	User        entity.UserProfile `json:"user"`
+}
+
+// ProfileUpdateResponse is the body of PUT /auth/profile.
+type ProfileUpdateResponse struct {
+	Success   bool               `json:"success"`
+	Message   string             `json:"message"`
+	User      entity.UserProfile `json:"user"`
+	Timestamp entity.Time        `json:"timestamp"`
+}
+
+// LogoutRequest is the (empty) body of POST /auth/logout.
+type LogoutRequest struct{}
+
+// Register declares the user service's operations on api.
+func (s *Service) Register(api *httpapi.API) {
+	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/auth/register", OperationID: "register",
+		Summary: "Register a user (with a USD balance of 0)", Tags: []string{"auth"},
+		Request: entity.UserCreate{}, Response: MessageResponse{}, Status: http.StatusCreated,
+		Headers: []httpapi.Header{handlerkit.IdempotencyDoc}, Errors: []int{409}}, s.register)
+	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/auth/login", OperationID: "login",
+		Summary: "Log in and get an access token", Tags: []string{"auth"},
+		Request: entity.UserLogin{}, Response: LoginResponse{}, Errors: []int{401, 403}}, s.login)
+	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/auth/profile", OperationID: "getProfile",
+		Summary: "The caller's profile", Tags: []string{"auth"}, Auth: httpapi.AuthUser,
+		Response: entity.UserProfile{}}, s.getProfile)
+	api.Handle(httpapi.Op{Method: "PUT", Path: "/api/v1/auth/profile", OperationID: "updateProfile",
+		Summary: "Update the caller's profile", Tags: []string{"auth"}, Auth: httpapi.AuthUser,
+		Request: entity.UserProfileUpdate{}, Response: ProfileUpdateResponse{}, Errors: []int{409}}, s.updateProfile)
+	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/auth/logout", OperationID: "logout",
+		Summary: "Revoke the caller's token", Tags: []string{"auth"}, Auth: httpapi.AuthUser,
+		Request: LogoutRequest{}, Response: MessageResponse{}}, s.logout)
+	s.registerMoney(api)
+}
+
+func (s *Service) register(w http.ResponseWriter, r *http.Request) {
+	var req entity.UserCreate
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	now := s.now()
+	if err := req.Validate(now); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	resp := MessageResponse{Message: "User registered successfully"}
+	hashed := req
+	hashed.Password = trading.HashRequest([]byte(req.Password)) // never store the password itself
+	idem, err := handlerkit.Idempotency(r, s.d.Tables, "", "register", hashed, http.StatusCreated, func(any) any { return resp })
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if rep, err := s.trade.Replay(r.Context(), idem); rep != nil || err != nil {
+		s.writeOutcome(w, r, rep, err)
+		return
+	}
+	hash, err := s.hasher.HashPassword(req.Password)
+	if err != nil {
+		httpapi.WriteError(w, r, fmt.Errorf("hash password: %w", err))
+		return
+	}
+	u := req.User(hash, now)
+	writes, err := s.d.Users.CreateWrites(u)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	writes = append(writes, s.d.Balances.CreateWrite(u.Username, entity.USD, now))
+	rep, err := s.trade.Commit(r.Context(), writes, idem, resp, func(i int) error {
+		switch i {
+		case 0, 2:
+			return dao.ErrUsernameTaken
+		case 1:
+			return dao.ErrEmailTaken
+		}
+		return nil
+	})
+	if rep != nil || err != nil {
+		s.writeOutcome(w, r, rep, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, resp)
+}
+
+func (s *Service) writeOutcome(w http.ResponseWriter, r *http.Request, rep *trading.Replay, err error) {
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	handlerkit.WriteReplay(w, rep)
+}
+
+// errBadCredentials is the one answer to a failed login (no user enumeration).
+var errBadCredentials = apperr.New(apperr.Unauthorized, "Invalid username or password")
+
+func (s *Service) login(w http.ResponseWriter, r *http.Request) {
+	var req entity.UserLogin
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if err := req.Validate(); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	u, err := s.d.Users.GetByUsername(r.Context(), req.Username)
+	if err != nil {
+		if !apperr.Is(err, apperr.NotFound) {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		s.hasher.DummyVerify(req.Password) // the same work as a real check
+		httpapi.WriteError(w, r, errBadCredentials)
+		return
+	}
+	ok, err := s.hasher.VerifyPassword(u.PasswordHash, req.Password)
+	if err != nil {
+		httpapi.WriteError(w, r, fmt.Errorf("verify password: %w", err))
+		return
+	}
+	if !ok || !u.IsActive {
+		httpapi.WriteError(w, r, errBadCredentials)
+		return
+	}
+	token, claims, err := s.issuer.Issue(u.Username, auth.Role(u.Role))
+	if err != nil {
+		httpapi.WriteError(w, r, fmt.Errorf("issue token: %w", err))
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, LoginResponse{
+		AccessToken: token, TokenType: "bearer",
+		ExpiresIn: int64(claims.ExpiresAt.Sub(claims.IssuedAt) / time.Second), User: u.Profile(),
+	})
+}
+
+func (s *Service) caller(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
+	p, err := handlerkit.Caller(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return p, false
+	}
+	return p, true
+}
+
+func (s *Service) getProfile(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.caller(w, r)
+	if !ok {
+		return
+	}
+	u, err := s.d.Users.GetByUsername(r.Context(), p.Username)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, u.Profile())
+}
+
+func (s *Service) updateProfile(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.caller(w, r)
+	if !ok {
+		return
+	}
+	var req entity.UserProfileUpdate
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	now := s.now()
+	if err := req.Validate(now); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var u *entity.User
+	for attempt := 0; ; attempt++ {
+		cur, err := s.d.Users.GetByUsername(r.Context(), p.Username)
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		oldEmail := cur.Email
+		req.Apply(cur)
+		err = s.d.Users.Update(r.Context(), cur, oldEmail, now)
+		if err == nil {
+			u = cur
+			break
+		}
+		if err == dao.ErrEmailTaken || !apperr.Is(err, apperr.Conflict) || attempt == 5 {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, ProfileUpdateResponse{Success: true,
+		Message: "Profile updated successfully", User: u.Profile(), Timestamp: entity.At(now)})
+}
+
+func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.caller(w, r)
+	if !ok {
+		return
+	}
+	var req LogoutRequest
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if err := s.revoker.Revoke(r.Context(), p.TokenID, p.ExpiresAt); err != nil {
+		httpapi.WriteError(w, r, fmt.Errorf("revoke token: %w", err))
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, MessageResponse{Message: "Logged out successfully"})
+}
+
+// ProvisionAdmin creates or updates the "admin" user with the admin role and
+// password (ORDERPROCESSOR_ADMIN_PASSWORD), and its USD balance.
+func (s *Service) ProvisionAdmin(ctx context.Context, password string) error {
+	hash, err := s.hasher.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	u, err := s.d.Users.GetByUsername(ctx, "admin")
+	switch {
+	case err == nil:
+		u.PasswordHash, u.Role, u.IsActive = hash, entity.RoleAdmin, true
+		u.UpdatedAt = entity.At(now)
+	case apperr.Is(err, apperr.NotFound):
+		u = &entity.User{Username: "admin", Email: "admin@orderprocessor.local", PasswordHash: hash,
+			FirstName: "Platform", LastName: "Admin", Role: entity.RoleAdmin, IsActive: true,
+			CreatedAt: entity.At(now), UpdatedAt: entity.At(now), Version: 1}
+	default:
+		return err
+	}
+	if err := s.d.Users.Upsert(ctx, u); err != nil {
+		return err
+	}
+	if err := s.d.Balances.Create(ctx, "admin", entity.USD, now); err != nil && !apperr.Is(err, apperr.Conflict) {
+		return err
+	}
+	return nil
+}
+
+

@@ -1,0 +1,603 @@
+// Package embedded is the embedded store engine: store.Store on Pebble
+// (github.com/cockroachdb/pebble/v2), in one directory of the local disk.
+//
+// Durability: every write is one Pebble batch committed with pebble.Sync, so
+// it is in the fsynced write-ahead log before the call returns; Pebble groups
+// the syncs of concurrent commits, so disjoint writes proceed in parallel and
+// share fsyncs. A batch is atomic across a crash: a transaction is whole or
+// absent after kill -9.
+//
+// Isolation: Pebble has atomic batches but no isolation, so the engine
+// serialises conflicting writes itself. Every write locks the stripes of the
+// items it addresses (a fixed array of mutexes indexed by a hash of the item
+// key, acquired in ascending order so that transactions cannot deadlock),
+// reads the current items, evaluates the conditions with store.Cond.Eval,
+// applies updates with store.ApplyActions, writes items and their index
+// entries in one batch, commits it and only then unlocks. Reads take no locks:
+// they see the last committed state (a Query reads one consistent iterator).
+// The engine never returns store.ErrTxConflict: conflicting transactions wait
+// for each other instead.
+//
+// Indexes: every declared GSI is maintained in the same batch as its items; an
+// index entry holds a copy of the item, so a Query reads one iterator. An
+// item is in an index only when it has both index attributes as non-empty
+// strings (sparse); an index attribute longer than store.MaxKeyLen is
+// rejected. Indexes declared after items were written are built at Open.
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// Options tune an embedded store. The zero value is a good default. Writes
+// are always durable; there is no option to relax that.
+type Options struct {
+	// Logger receives Pebble's messages (nil: slog.Default()).
+	Logger *slog.Logger
+	// CacheSize is the block cache size in bytes (0: 64 MiB).
+	CacheSize int64
+	// MemTableSize is the size of one memtable in bytes (0: 64 MiB).
+	MemTableSize uint64
+	// LockStripes is the number of write-lock stripes, rounded up to a power
+	// of two (0: 65536). More stripes mean fewer false conflicts.
+	LockStripes int
+}
+
+// DB is an embedded store. It implements store.Store and is safe for
+// concurrent use.
+type DB struct {
+	pdb    *pebble.DB
+	cache  *pebble.Cache
+	log    *slog.Logger
+	tables map[string]*table
+
+	locks []sync.Mutex
+	mask  uint64
+	seed  maphash.Seed
+
+	// mu is held shared by every operation and exclusively by Close.
+	mu     sync.RWMutex
+	closed bool
+
+	bufs sync.Pool // *[]byte scratch buffers for encoding
+}
+
+var _ store.Store = (*DB)(nil)
+
+// table is a declared table and its indexes.
+type table struct {
+	name    string
+	indexes []store.IndexSchema
+}
+
+func (t *table) index(name string) (store.IndexSchema, bool) {
+	for _, ix := range t.indexes {
+		if ix.Name == name {
+			return ix, true
+		}
+	}
+	return store.IndexSchema{}, false
+}
+
+// errClosed is returned by operations on a closed DB.
+var errClosed = errors.New("embedded: store is closed")
+
+// Open opens (creating if needed) the store in dir with the given tables.
+// Table and index names must be non-empty, unique and free of NUL bytes.
+// Indexes that were not declared when the store was last open are built from
+// the table's items before Open returns.
+func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
+	tables, err := checkSchemas(schemas)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	cacheSize := opts.CacheSize
+	if cacheSize <= 0 {
+		cacheSize = 64 << 20
+	}
+	memTable := opts.MemTableSize
+	if memTable == 0 {
+		memTable = 64 << 20
+	}
+	stripes := 1 << 16
+	if opts.LockStripes > 0 {
+		stripes = 1
+		for stripes < opts.LockStripes {
+			stripes <<= 1
+		}
+	}
+	cache := pebble.NewCache(cacheSize)
+	pdb, err := pebble.Open(dir, &pebble.Options{
+		Cache:              cache,
+		MemTableSize:       memTable,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{log},
+	})
+	if err != nil {
+		cache.Unref()
+		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
+	}
+	db := &DB{
+		pdb:    pdb,
+		cache:  cache,
+		log:    log,
+		tables: tables,
+		locks:  make([]sync.Mutex, stripes),
+		mask:   uint64(stripes - 1),
+		seed:   maphash.MakeSeed(),
+	}
+	db.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	if err := db.syncIndexes(); err != nil {
+		_ = pdb.Close()
+		cache.Unref()
+		return nil, err
+	}
+	return db, nil
+}
+
+func checkSchemas(schemas []store.TableSchema) (map[string]*table, error) {
+	bad := func(s string) bool { return s == "" || len(s) > store.MaxKeyLen || strings.IndexByte(s, 0) >= 0 }
+	tables := make(map[string]*table, len(schemas))
+	for _, s := range schemas {
+		if bad(s.Name) {
+			return nil, fmt.Errorf("embedded: table name %q: %w", s.Name, store.ErrInvalidRequest)
+		}
+		if _, dup := tables[s.Name]; dup {
+			return nil, fmt.Errorf("embedded: table %q declared twice: %w", s.Name, store.ErrInvalidRequest)
+		}
+		t := &table{name: s.Name}
+		for _, ix := range s.Indexes {
+			if bad(ix.Name) || ix.PK == "" || ix.SK == "" {
+				return nil, fmt.Errorf("embedded: index %q of table %q: %w", ix.Name, s.Name, store.ErrInvalidRequest)
+			}
+			if _, dup := t.index(ix.Name); dup {
+				return nil, fmt.Errorf("embedded: index %q of table %q declared twice: %w", ix.Name, s.Name, store.ErrInvalidRequest)
+			}
+			t.indexes = append(t.indexes, ix)
+		}
+		tables[s.Name] = t
+	}
+	return tables, nil
+}
+
+// Close releases the store. Operations after Close fail; Close waits for
+// operations in progress.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return nil
+	}
+	db.closed = true
+	err := db.pdb.Close()
+	db.cache.Unref()
+	if err != nil {
+		return fmt.Errorf("embedded: close: %w", err)
+	}
+	return nil
+}
+
+// enter starts an operation: it checks ctx and takes the shared lock that
+// Close waits for. The caller must call db.mu.RUnlock when enter succeeds.
+func (db *DB) enter(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return errClosed
+	}
+	return nil
+}
+
+// Ping reports whether the store can serve requests: it is open and a read
+// of the underlying database succeeds.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.enter(ctx); err != nil {
+		return fmt.Errorf("embedded: ping: %w", err)
+	}
+	defer db.mu.RUnlock()
+	_, closer, err := db.pdb.Get([]byte{spaceMeta})
+	switch {
+	case err == nil:
+		return closer.Close()
+	case errors.Is(err, pebble.ErrNotFound):
+		return nil
+	}
+	return fmt.Errorf("embedded: ping: %w", err)
+}
+
+func (db *DB) table(name string) (*table, error) {
+	t, ok := db.tables[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown table %q: %w", name, store.ErrInvalidRequest)
+	}
+	return t, nil
+}
+
+// read returns the decoded item at key, nil when there is none.
+func (db *DB) read(key []byte) (store.Item, error) {
+	v, closer, err := db.pdb.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return decodeItem(v)
+}
+
+// Get returns the item with key k, or an error wrapping store.ErrNotFound.
+func (db *DB) Get(ctx context.Context, k store.Key) (store.Item, error) {
+	if err := k.Validate(); err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	if _, err := db.table(k.Table); err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	if err := db.enter(ctx); err != nil {
+		return nil, fmt.Errorf("get %s: %w", k, err)
+	}
+	defer db.mu.RUnlock()
+	var kb [128]byte
+	it, err := db.read(itemKey(kb[:0], k))
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", k, err)
+	}
+	if it == nil {
+		return nil, fmt.Errorf("get %s: %w", k, store.ErrNotFound)
+	}
+	return it, nil
+}
+
+// BatchGet returns the items for keys in the same order, nil for a missing
+// item. It accepts at most store.MaxBatchGet keys.
+func (db *DB) BatchGet(ctx context.Context, keys []store.Key) ([]store.Item, error) {
+	if len(keys) > store.MaxBatchGet {
+		return nil, fmt.Errorf("batch get of %d keys: %w", len(keys), store.ErrInvalidRequest)
+	}
+	for _, k := range keys {
+		if err := k.Validate(); err != nil {
+			return nil, fmt.Errorf("batch get: %w", err)
+		}
+		if _, err := db.table(k.Table); err != nil {
+			return nil, fmt.Errorf("batch get: %w", err)
+		}
+	}
+	if err := db.enter(ctx); err != nil {
+		return nil, fmt.Errorf("batch get: %w", err)
+	}
+	defer db.mu.RUnlock()
+	out := make([]store.Item, len(keys))
+	var kb []byte
+	for i, k := range keys {
+		kb = itemKey(kb[:0], k)
+		it, err := db.read(kb)
+		if err != nil {
+			return nil, fmt.Errorf("batch get %s: %w", k, err)
+		}
+		out[i] = it
+	}
+	return out, nil
+}
+
+// Put writes a whole item if p.Cond holds, else returns an error wrapping
+// store.ErrConditionFailed.
+func (db *DB) Put(ctx context.Context, p store.Put) error {
+	pp := p
+	if _, err := db.single(ctx, store.Write{Put: &pp}, "put"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Update applies u's actions to the item (creating it when absent) if u.Cond
+// holds, and returns the item after the update. A failed condition returns an
+// error wrapping store.ErrConditionFailed.
+func (db *DB) Update(ctx context.Context, u store.Update) (store.Item, error) {
+	uu := u
+	return db.single(ctx, store.Write{Update: &uu}, "update")
+}
+
+// Delete removes the item if d.Cond holds, else returns an error wrapping
+// store.ErrConditionFailed. Deleting a missing item without a condition
+// succeeds.
+func (db *DB) Delete(ctx context.Context, d store.Delete) error {
+	dd := d
+	if _, err := db.single(ctx, store.Write{Delete: &dd}, "delete"); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (db *DB) single(ctx context.Context, w store.Write, verb string) (store.Item, error) {
+	if err := w.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", verb, err)
+	}
+	ws := [1]store.Write{w}
+	var res [1]store.Item
+	failed, err := db.commit(ctx, ws[:], res[:])
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", verb, w.Key(), err)
+	}
+	if failed != nil {
+		return nil, fmt.Errorf("%s %s: %w", verb, w.Key(), store.ErrConditionFailed)
+	}
+	return res[0], nil
+}
+
+// Transact applies all writes atomically or none. When a condition fails it
+// returns a *store.TxCanceledError with one reason per write (nil for the
+// writes whose condition held). 1..store.MaxTransactItems writes, each item
+// at most once; otherwise an error wrapping store.ErrInvalidRequest.
+func (db *DB) Transact(ctx context.Context, writes []store.Write) error {
+	if err := store.ValidateTransaction(writes); err != nil {
+		return fmt.Errorf("transact: %w", err)
+	}
+	failed, err := db.commit(ctx, writes, nil)
+	if err != nil {
+		return fmt.Errorf("transact: %w", err)
+	}
+	if failed != nil {
+		reasons := make([]error, len(writes))
+		for i, f := range failed {
+			if f {
+				reasons[i] = fmt.Errorf("%s: %w", writes[i].Key(), store.ErrConditionFailed)
+			}
+		}
+		return &store.TxCanceledError{Reasons: reasons}
+	}
+	return nil
+}
+
+// prepared is one write of a commit, with its table and encoded key.
+type prepared struct {
+	w   store.Write
+	t   *table
+	key []byte
+}
+
+// commit applies validated writes atomically (see the package comment). It
+// returns failed != nil (one flag per write) when a condition did not hold,
+// and stores each Update's resulting item in results (when non-nil).
+func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.Item) (failed []bool, err error) {
+	var one [1]prepared
+	ps := one[:0]
+	if len(writes) > 1 {
+		ps = make([]prepared, 0, len(writes))
+	}
+	size := 0
+	for _, w := range writes {
+		size += len(w.Key().Table) + len(w.Key().PK) + len(w.Key().SK) + 3
+	}
+	keyBuf := make([]byte, 0, size)
+	for _, w := range writes {
+		k := w.Key()
+		t, err := db.table(k.Table)
+		if err != nil {
+			return nil, err
+		}
+		if w.Put != nil {
+			if err := store.ValidateItem(w.Put.Item); err != nil {
+				return nil, err
+			}
+		}
+		start := len(keyBuf)
+		keyBuf = itemKey(keyBuf, k)
+		ps = append(ps, prepared{w: w, t: t, key: keyBuf[start:len(keyBuf):len(keyBuf)]})
+	}
+
+	if err := db.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer db.mu.RUnlock()
+	unlock := db.lock(ps)
+	defer unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	// Read what the conditions, updates and index maintenance need.
+	olds := make([]store.Item, len(ps))
+	for i, p := range ps {
+		if p.w.Condition() == nil && p.w.Update == nil && len(p.t.indexes) == 0 {
+			continue
+		}
+		if olds[i], err = db.read(p.key); err != nil {
+			return nil, err
+		}
+	}
+	for i, p := range ps {
+		if !p.w.Condition().Eval(olds[i]) {
+			if failed == nil {
+				failed = make([]bool, len(ps))
+			}
+			failed[i] = true
+		}
+	}
+	if failed != nil {
+		return failed, nil
+	}
+
+	b := db.pdb.NewBatch()
+	defer b.Close()
+	bufp := db.bufs.Get().(*[]byte)
+	defer func() { db.bufs.Put(bufp) }()
+	for i, p := range ps {
+		k := p.w.Key()
+		var item store.Item
+		switch {
+		case p.w.Put != nil:
+			item = p.w.Put.Item
+		case p.w.Update != nil:
+			if item, err = store.ApplyActions(k, olds[i], p.w.Update.Actions); err != nil {
+				return nil, err
+			}
+			if err := store.ValidateItem(item); err != nil {
+				return nil, err
+			}
+			if results != nil {
+				results[i] = item
+			}
+		case p.w.Delete != nil:
+			if err := b.Delete(p.key, nil); err != nil {
+				return nil, err
+			}
+			if err := db.deleteIndexEntries(b, p.t, k, olds[i]); err != nil {
+				return nil, err
+			}
+			continue
+		default: // Check: nothing to write
+			continue
+		}
+		enc := appendItem((*bufp)[:0], item, k)
+		*bufp = enc
+		if err := b.Set(p.key, enc, nil); err != nil {
+			return nil, err
+		}
+		if err := db.writeIndexEntries(b, p.t, k, olds[i], item, enc); err != nil {
+			return nil, err
+		}
+	}
+	if b.Empty() {
+		return nil, nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return nil, nil
+}
+
+// lock acquires the stripes of the writes' keys in ascending order (so that
+// two transactions never wait for each other in a cycle) and returns the
+// function that releases them.
+func (db *DB) lock(ps []prepared) func() {
+	if len(ps) == 1 {
+		m := &db.locks[maphash.Bytes(db.seed, ps[0].key)&db.mask]
+		m.Lock()
+		return m.Unlock
+	}
+	idx := make([]uint32, len(ps))
+	for i, p := range ps {
+		idx[i] = uint32(maphash.Bytes(db.seed, p.key) & db.mask)
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	for _, i := range idx {
+		db.locks[i].Lock()
+	}
+	return func() {
+		for j := len(idx) - 1; j >= 0; j-- {
+			db.locks[idx[j]].Unlock()
+		}
+	}
+}
+
+// indexValues returns the index partition and sort key of item in ix, and
+// whether the item is in the index at all. Key attributes come from k.
+func indexValues(ix store.IndexSchema, k store.Key, item store.Item) (ipk, isk string, ok bool, err error) {
+	attr := func(name string) (string, bool) {
+		switch name {
+		case store.AttrPK:
+			return k.PK, true
+		case store.AttrSK:
+			return k.SK, true
+		}
+		v := item[name]
+		return v.Str(), v.Kind() == store.KindString && v.Str() != ""
+	}
+	ipk, ok1 := attr(ix.PK)
+	isk, ok2 := attr(ix.SK)
+	if !ok1 || !ok2 {
+		return "", "", false, nil
+	}
+	if len(ipk) > store.MaxKeyLen || len(isk) > store.MaxKeyLen {
+		return "", "", false, fmt.Errorf("index %q attribute longer than %d bytes: %w", ix.Name, store.MaxKeyLen, store.ErrInvalidRequest)
+	}
+	return ipk, isk, true, nil
+}
+
+// writeIndexEntries adds to b the index changes of replacing old (nil when
+// absent) by item, whose encoding is enc.
+func (db *DB) writeIndexEntries(b *pebble.Batch, t *table, k store.Key, old, item store.Item, enc []byte) error {
+	var oldKey, newKey []byte
+	for _, ix := range t.indexes {
+		ipk, isk, in, err := indexValues(ix, k, item)
+		if err != nil {
+			return err
+		}
+		newKey = newKey[:0]
+		if in {
+			newKey = indexKey(newKey, t.name, ix.Name, ipk, isk, k)
+		}
+		if old != nil {
+			if opk, osk, oin, _ := indexValues(ix, k, old); oin {
+				oldKey = indexKey(oldKey[:0], t.name, ix.Name, opk, osk, k)
+				if !in || !bytes.Equal(oldKey, newKey) {
+					if err := b.Delete(oldKey, nil); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if in {
+			if err := b.Set(newKey, enc, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// deleteIndexEntries adds to b the removal of old's index entries.
+func (db *DB) deleteIndexEntries(b *pebble.Batch, t *table, k store.Key, old store.Item) error {
+	if old == nil {
+		return nil
+	}
+	var key []byte
+	for _, ix := range t.indexes {
+		if ipk, isk, in, _ := indexValues(ix, k, old); in {
+			key = indexKey(key[:0], t.name, ix.Name, ipk, isk, k)
+			if err := b.Delete(key, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// pebbleLogger adapts slog to Pebble's logger: its routine messages at
+// debug level, errors at error level; Fatalf logs and panics.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.log.Error(msg, "component", "pebble", "fatal", true)
+	panic("pebble: " + msg)
+}
