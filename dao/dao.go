@@ -30,7 +30,7 @@ func New(s store.Store, t Tables) *DAOs {
 	return &DAOs{
 		Store: s, Tables: t,
 		Users: &UserDAO{b}, Balances: &BalanceDAO{b}, Holdings: &AssetBalanceDAO{b},
-		AssetTxs: &AssetTransactionDAO{b}, Orders: &OrderDAO{b}, Assets: &AssetDAO{b},
+		AssetTxs: &AssetTransactionDAO{b}, Orders: &OrderDAO{base: b}, Assets: &AssetDAO{b},
 		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b},
 	}
 }

@@ -39,6 +39,18 @@ const (
 	attrTrigPK      = "trig_pk"
 	attrTrigSK      = "trig_sk"
 
+	// IndexTrailing holds open trailing stops by asset, sorted by their
+	// high-water mark: a price above the mark raises it.
+	IndexTrailing = "trail_by_hwm"
+	attrHWMPK     = "hwm_pk"
+	attrHWMSK     = "hwm_sk"
+
+	// IndexExpiry holds open orders that expire, by expiry day, sorted by
+	// expiry time: the expiry sweep's range reads.
+	IndexExpiry = "open_by_expiry"
+	attrExpPK   = "exp_pk"
+	attrExpSK   = "exp_sk"
+
 	// IndexAssetsByRank lists the catalogue ordered by market-cap rank.
 	IndexAssetsByRank = "assets_by_rank"
 	attrRankPK        = "rank_pk"
@@ -56,6 +68,8 @@ func (t Tables) Schemas() []store.TableSchema {
 		{Name: t.Users},
 		{Name: t.Orders, Indexes: []store.IndexSchema{
 			{Name: IndexOpenOrders, PK: attrTrigPK, SK: attrTrigSK},
+			{Name: IndexTrailing, PK: attrHWMPK, SK: attrHWMSK},
+			{Name: IndexExpiry, PK: attrExpPK, SK: attrExpSK},
 		}},
 		{Name: t.Inventory, Indexes: []store.IndexSchema{
 			{Name: IndexAssetsByRank, PK: attrRankPK, SK: attrRankSK},

@@ -16,16 +16,30 @@ import (
 // OrderDAO stores orders, partitioned by user (USER#<name> / ORDER#<id>), and
 // the guards that keep client order ids unique per user. An order is a JSON
 // document plus the attributes conditions, filters and the trigger index use.
-type OrderDAO struct{ base }
+type OrderDAO struct {
+	base
+	indexer Indexer
+}
 
 // ErrClientOrderIDTaken is returned when a client_order_id is already used
 // by another request of the same user.
 var ErrClientOrderIDTaken = apperr.New(apperr.Conflict, "client_order_id already used")
 
-// TriggerKey places a resting order in the trigger index: pk groups the
-// orders a price change of one asset may trigger in one direction, sk sorts
-// them by trigger price. ok is false for orders that are not in the index.
-type TriggerKey func(o *entity.Order) (pk, sk string, ok bool)
+// OrderIndexKeys are the sparse index keys of an open order; empty pairs
+// keep the order out of that index.
+type OrderIndexKeys struct {
+	TriggerPK, TriggerSK string // IndexOpenOrders
+	TrailPK, TrailSK     string // IndexTrailing
+	ExpiryPK, ExpirySK   string // IndexExpiry
+}
+
+// Indexer computes an open order's index keys. The trading layer owns the
+// trigger rules, so it provides this (SetIndexer).
+type Indexer func(o *entity.Order) OrderIndexKeys
+
+// SetIndexer sets how open orders are indexed. Without one, orders are in no
+// index. Call it before use.
+func (d *OrderDAO) SetIndexer(ix Indexer) { d.indexer = ix }
 
 // SortablePrice encodes a non-negative price below 1E+16 with at most 8
 // decimal places as fixed-width text whose byte order is numeric order.
@@ -38,7 +52,7 @@ func SortablePrice(p decimal.Decimal) string {
 	return intPart + "." + frac
 }
 
-func (d *OrderDAO) item(o *entity.Order, trig TriggerKey) (store.Item, error) {
+func (d *OrderDAO) item(o *entity.Order) (store.Item, error) {
 	doc, err := docValue(o)
 	if err != nil {
 		return nil, err
@@ -48,9 +62,16 @@ func (d *OrderDAO) item(o *entity.Order, trig TriggerKey) (store.Item, error) {
 		"order_type": store.S(string(o.OrderType)), "asset_id": store.S(o.AssetID),
 		"version": store.Int(o.Version),
 	}
-	if trig != nil && o.Status.IsOpen() {
-		if pk, sk, ok := trig(o); ok {
-			it[attrTrigPK], it[attrTrigSK] = store.S(pk), store.S(sk)
+	if d.indexer != nil && o.Status.IsOpen() {
+		k := d.indexer(o)
+		for _, kv := range [...][4]string{
+			{attrTrigPK, k.TriggerPK, attrTrigSK, k.TriggerSK},
+			{attrHWMPK, k.TrailPK, attrHWMSK, k.TrailSK},
+			{attrExpPK, k.ExpiryPK, attrExpSK, k.ExpirySK},
+		} {
+			if kv[1] != "" && kv[3] != "" {
+				it[kv[0]], it[kv[2]] = store.S(kv[1]), store.S(kv[3])
+			}
 		}
 	}
 	return it, nil
@@ -71,8 +92,8 @@ func (d *OrderDAO) Decode(it store.Item) (*entity.Order, error) { return d.decod
 // CreateWrites returns the writes that store a new order: the order (must not
 // exist) and, when it has a client order id, the guard that makes it unique
 // for the user (holding reqHash, a digest of the request, for replays).
-func (d *OrderDAO) CreateWrites(o *entity.Order, reqHash string, trig TriggerKey) ([]store.Write, error) {
-	it, err := d.item(o, trig)
+func (d *OrderDAO) CreateWrites(o *entity.Order, reqHash string) ([]store.Write, error) {
+	it, err := d.item(o)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +107,7 @@ func (d *OrderDAO) CreateWrites(o *entity.Order, reqHash string, trig TriggerKey
 
 // Create stores a new order on its own.
 func (d *OrderDAO) Create(ctx context.Context, o *entity.Order) error {
-	ws, err := d.CreateWrites(o, "", nil)
+	ws, err := d.CreateWrites(o, "")
 	if err != nil {
 		return err
 	}
@@ -126,8 +147,8 @@ func (d *OrderDAO) Key(username, orderID string) store.Key { return d.t.orderKey
 // UpdateWrite returns the write that stores o (read at version read) with
 // o.Version incremented by the caller; it requires that the stored order is
 // still at version read and in status from.
-func (d *OrderDAO) UpdateWrite(o *entity.Order, read int64, from entity.OrderStatus, trig TriggerKey) (store.Write, error) {
-	it, err := d.item(o, trig)
+func (d *OrderDAO) UpdateWrite(o *entity.Order, read int64, from entity.OrderStatus) (store.Write, error) {
+	it, err := d.item(o)
 	if err != nil {
 		return store.Write{}, err
 	}
@@ -141,7 +162,7 @@ func (d *OrderDAO) Update(ctx context.Context, o *entity.Order, now time.Time) e
 	read, from := o.Version, o.Status
 	o.Version++
 	o.UpdatedAt = entity.At(now)
-	w, err := d.UpdateWrite(o, read, from, nil)
+	w, err := d.UpdateWrite(o, read, from)
 	if err != nil {
 		return err
 	}
@@ -167,7 +188,7 @@ func (d *OrderDAO) UpdateStatus(ctx context.Context, o *entity.Order, to entity.
 	}
 	o.Version = read + 1
 	o.UpdatedAt = entity.At(now)
-	w, err := d.UpdateWrite(o, read, from, nil)
+	w, err := d.UpdateWrite(o, read, from)
 	if err != nil {
 		*o = snapshot
 		return err
@@ -245,22 +266,13 @@ func (d *OrderDAO) AllByUser(ctx context.Context, username string) ([]*entity.Or
 	return out, nil
 }
 
-// OpenByTrigger returns resting orders of trigger partition pk whose trigger
-// sort key is in [from, to] (either "" for unbounded), ascending, a page at a
-// time.
-func (d *OrderDAO) OpenByTrigger(ctx context.Context, pk, from, to string, limit int, cursor string) ([]*entity.Order, string, error) {
-	q := store.Query{Table: d.t.Orders, Index: IndexOpenOrders, PK: pk, Limit: limit, Cursor: cursor}
-	switch {
-	case from != "" && to != "":
-		q.SK = store.SortCond{Op: store.SortBetween, Value: from, Value2: to}
-	case from != "":
-		q.SK = store.SortCond{Op: store.SortGe, Value: from}
-	case to != "":
-		q.SK = store.SortCond{Op: store.SortLe, Value: to}
-	}
-	p, err := d.s.Query(ctx, q)
+// OpenIn returns open orders of one partition of an open-order index
+// (IndexOpenOrders, IndexTrailing or IndexExpiry) whose index sort key
+// satisfies sk, ascending, a page at a time.
+func (d *OrderDAO) OpenIn(ctx context.Context, index, pk string, sk store.SortCond, limit int, cursor string) ([]*entity.Order, string, error) {
+	p, err := d.s.Query(ctx, store.Query{Table: d.t.Orders, Index: index, PK: pk, SK: sk, Limit: limit, Cursor: cursor})
 	if err != nil {
-		return nil, "", fmt.Errorf("open orders of %s: %w", pk, err)
+		return nil, "", fmt.Errorf("open orders of %s/%s: %w", index, pk, err)
 	}
 	out := make([]*entity.Order, 0, len(p.Items))
 	for _, it := range p.Items {

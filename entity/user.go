@@ -21,6 +21,11 @@ const (
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { return r == RoleCustomer || r == RoleAdmin }
 
+// AdminUsername is the reserved account the platform provisions with the
+// admin role (ORDERPROCESSOR_ADMIN_PASSWORD). It is shorter than registration
+// allows, so no one can register it; login accepts it.
+const AdminUsername = "admin"
+
 // Field limits of users (API.md "Field rules").
 const (
 	UsernameMinLen = 6
@@ -159,7 +164,7 @@ func (r *UserLogin) Validate() error {
 	r.Username = strings.ToLower(r.Username)
 	if r.Username == "" {
 		v.Body("username", "field required", TypeMissing)
-	} else if n := utf8.RuneCountInString(r.Username); n < UsernameMinLen || n > UsernameMaxLen {
+	} else if n := utf8.RuneCountInString(r.Username); r.Username != AdminUsername && (n < UsernameMinLen || n > UsernameMaxLen) {
 		v.Body("username", sprintf("must be %d-%d characters", UsernameMinLen, UsernameMaxLen), TypeValue)
 	}
 	if r.Password == "" {

@@ -7,7 +7,6 @@ package platform
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/pricing"
@@ -48,6 +48,9 @@ type Config struct {
 	PriceFeed     string
 	PriceInterval time.Duration
 	PriceSeed     uint64
+	// EngineInterval is the period of the trigger engine's expiry sweep and
+	// full re-evaluation (5 s when 0).
+	EngineInterval time.Duration
 	// PasswordParams are the argon2id parameters (auth.DefaultParams when zero).
 	PasswordParams auth.Params
 	Logger         *slog.Logger
@@ -63,6 +66,7 @@ type Platform struct {
 	Inventory *inventory.Service
 	Users     *user.Service
 	Issuer    *auth.Issuer
+	Engine    *trading.Engine
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -175,6 +179,16 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		cancel()
 		return nil, fmt.Errorf("unknown price feed %q (static or simulated)", cfg.PriceFeed)
 	}
+	engine := trading.NewEngine(trade, inv.Prices, cfg.EngineInterval)
+	inv.OnPriceChange(func(_ context.Context, assetID string, _, price decimal.Decimal) {
+		engine.PriceChanged(assetID, price)
+	})
+	p.Engine = engine
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		engine.Run(bg)
+	}()
 	if feed != nil {
 		interval := cfg.PriceInterval
 		if interval <= 0 {
@@ -195,6 +209,3 @@ func (p *Platform) Close() error {
 	p.wg.Wait()
 	return p.Store.Close()
 }
-
-// ErrClosed is returned by operations on a closed platform.
-var ErrClosed = errors.New("platform closed")

@@ -2,20 +2,133 @@ package trading
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/store"
 )
 
-// CancelOrder cancels an open order of its owner. Terminal orders answer a
-// conflict ("order ... is already completed"). Market orders complete at once,
-// so until resting orders exist every cancel is a conflict.
+// CancelOrder cancels an open order of its owner (actor user) and releases
+// its hold, with its OCO partner, in one transaction. A terminal order is a
+// conflict ("order ... is already completed"); so is losing a race with the
+// trigger engine, which the caller sees as the order's new state on re-read.
 func (s *Service) CancelOrder(ctx context.Context, o *entity.Order) (*entity.Order, error) {
-	if o.Status.IsTerminal() {
-		return nil, apperr.New(apperr.Conflict, "order %s is already %s", o.OrderID, o.Status)
+	return s.end(ctx, o, entity.ActorUser, "cancelled by user", entity.StatusCancelled)
+}
+
+// end moves an open order along path (ending in a terminal status:
+// cancelled, expired, or triggered then failed) without executing it, and
+// releases its hold, in one transaction. reason goes on the last step.
+func (s *Service) end(ctx context.Context, o *entity.Order, actor entity.Actor, reason string, path ...entity.OrderStatus) (*entity.Order, error) {
+	for attempt := 1; ; attempt++ {
+		if o.Status.IsTerminal() {
+			return nil, apperr.New(apperr.Conflict, "order %s is already %s", o.OrderID, o.Status)
+		}
+		done, err := s.endOnce(ctx, o, actor, reason, path)
+		if err == nil {
+			s.notifyOrder(done)
+			return done, nil
+		}
+		if !errors.Is(err, errRetry) || attempt == maxAttempts {
+			return nil, err
+		}
+		// The order or its partner changed: read it again and decide again.
+		if o, err = s.d.Orders.Get(ctx, o.Username, o.OrderID); err != nil {
+			return nil, err
+		}
 	}
-	if err := s.d.Orders.UpdateStatus(ctx, o, entity.StatusCancelled, entity.ActorUser, "cancelled by user", s.now()); err != nil {
+}
+
+func (s *Service) endOnce(ctx context.Context, orig *entity.Order, actor entity.Actor, reason string, path []entity.OrderStatus) (*entity.Order, error) {
+	now := s.now()
+	o := cloneOrder(orig)
+	read, from := o.Version, o.Status
+	for i, st := range path {
+		why := ""
+		if i == len(path)-1 {
+			why = reason
+		}
+		if err := o.Transition(st, actor, entity.At(now), why); err != nil {
+			return nil, err
+		}
+	}
+	to := o.Status
+	var partner *entity.Order
+	if o.OCOWith != "" {
+		p, err := s.d.Orders.Get(ctx, o.Username, o.OCOWith)
+		if err != nil && !apperr.Is(err, apperr.NotFound) {
+			return nil, err
+		}
+		if err == nil && p.Status.IsOpen() {
+			partner = p
+		}
+	}
+	writes, err := s.releaseWrites(o, partner, now)
+	if err != nil {
 		return nil, err
 	}
-	return o, nil
+	o.HeldAmount, o.HeldQuantity = decimal.Zero, decimal.Zero
+	o.Version++
+	w, err := s.d.Orders.UpdateWrite(o, read, from)
+	if err != nil {
+		return nil, err
+	}
+	iOrder := len(writes)
+	writes = append(writes, w)
+	if partner != nil {
+		pw, err := s.cancelPartnerWrite(partner, fmt.Sprintf("oco: %s %s", o.OrderID, to), now)
+		if err != nil {
+			return nil, err
+		}
+		writes = append(writes, pw)
+	}
+	err = s.d.Store.Transact(ctx, writes)
+	var tx *store.TxCanceledError
+	switch {
+	case err == nil:
+		if partner != nil {
+			s.notifyOrder(partner)
+		}
+		return o, nil
+	case errors.As(err, &tx) && tx.FailedIndex() >= 0:
+		if tx.FailedIndex() == iOrder {
+			cur, gerr := s.d.Orders.Get(ctx, o.Username, o.OrderID)
+			if gerr == nil && cur.Status.IsTerminal() {
+				return nil, apperr.New(apperr.Conflict, "order %s is already %s", o.OrderID, cur.Status)
+			}
+		}
+		return nil, errRetry
+	default:
+		return nil, fmt.Errorf("end order %s: %w", o.OrderID, err)
+	}
+}
+
+// releaseWrites returns the writes that release the hold of o (and of its
+// OCO partner, which shares one asset hold with it).
+func (s *Service) releaseWrites(o, partner *entity.Order, now time.Time) ([]store.Write, error) {
+	var writes []store.Write
+	if o.HeldAmount.IsPositive() {
+		writes = append(writes,
+			s.d.Balances.ChangeWrite(dao.Change{Username: o.Username, Currency: o.Currency, Held: o.HeldAmount.Neg()}, now),
+			s.d.Balances.TransactionStatusWrite(o.Username, o.OrderID, entity.TxPending, entity.TxCancelled))
+	}
+	qty := o.HeldQuantity
+	if partner != nil {
+		qty = qty.Add(partner.HeldQuantity)
+	}
+	if qty.IsPositive() {
+		writes = append(writes, s.d.Holdings.HoldWrite(o.Username, o.AssetID, qty.Neg(), now))
+	}
+	return writes, nil
+}
+
+func cloneOrder(o *entity.Order) *entity.Order {
+	c := *o
+	c.StatusHistory = append([]entity.StatusChange(nil), o.StatusHistory...)
+	return &c
 }

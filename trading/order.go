@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/dao"
@@ -21,8 +22,9 @@ const maxAttempts = 20
 
 // Errors of order placement.
 var (
-	ErrOrderTypeNotSupported = apperr.Field("order_type", "limit and protective orders are not available yet; use market_buy or market_sell", "value_error")
-	ErrNotionalTooSmall      = apperr.Field("quantity", "order value must be at least 0.01", "value_error")
+	ErrNotionalTooSmall = apperr.Field("quantity", "order value must be at least 0.01", "value_error")
+	errRetry            = errors.New("retry")
+	errExisting         = errors.New("existing client order")
 )
 
 // Placed is the result of PlaceOrder.
@@ -33,22 +35,29 @@ type Placed struct {
 	Existing bool
 }
 
-// PlaceOrder validates req and places it for username. Market orders execute
-// at once at the asset's current price: order + ledger entry + balance +
-// holding + asset movement (+ idempotency record) in one transaction.
+// PlaceOrder validates req and places it for username, in ONE transaction:
+//   - market orders, and limit or protective orders that are marketable at
+//     once, execute at the asset's current price: order + ledger entry +
+//     balance + holding + asset movement;
+//   - ioc/fok orders that are not marketable are cancelled (nothing held);
+//   - other orders rest (status queued) with their hold: cash for buys (an
+//     order_hold ledger entry), asset quantity for sells.
+//
+// reqHash identifies the request for client_order_id replays; idem, when not
+// nil, stores the response for Idempotency-Key replays.
 func (s *Service) PlaceOrder(ctx context.Context, username string, req entity.OrderCreate, reqHash string, idem *Idem) (*Placed, *Replay, error) {
 	if err := req.Validate(s.now()); err != nil {
 		return nil, nil, err
-	}
-	if !req.OrderType.IsMarket() {
-		return nil, nil, ErrOrderTypeNotSupported
 	}
 	if rep, err := s.Replay(ctx, idem); rep != nil || err != nil {
 		return nil, rep, err
 	}
 	for attempt := 1; ; attempt++ {
-		p, rep, err := s.placeMarket(ctx, username, &req, reqHash, idem)
+		p, rep, err := s.place(ctx, username, &req, reqHash, idem)
 		if !errors.Is(err, errRetry) {
+			if err == nil && rep == nil {
+				s.notifyOrder(p.Order)
+			}
 			return p, rep, err
 		}
 		if attempt == maxAttempts {
@@ -57,106 +66,136 @@ func (s *Service) PlaceOrder(ctx context.Context, username string, req entity.Or
 	}
 }
 
-var errRetry = errors.New("retry")
+// placement is what place reads before it writes.
+type placement struct {
+	asset   *entity.Asset
+	holding *dao.Holding
+	partner *entity.Order // the open order of oco_with
+}
 
-func (s *Service) placeMarket(ctx context.Context, username string, req *entity.OrderCreate, reqHash string, idem *Idem) (*Placed, *Replay, error) {
-	buy := req.OrderType == entity.MarketBuy
+func (s *Service) readPlacement(ctx context.Context, username string, req *entity.OrderCreate) (*placement, error) {
+	sell := req.OrderType.Side() == entity.Sell
 	keys := []store.Key{s.d.Assets.Key(req.AssetID)}
-	if !buy {
+	if sell {
 		keys = append(keys, s.d.Holdings.Key(username, req.AssetID))
+	}
+	if req.OCOWith != "" {
+		keys = append(keys, s.d.Orders.Key(username, req.OCOWith))
 	}
 	items, err := s.d.Store.BatchGet(ctx, keys)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read asset: %w", err)
+		return nil, fmt.Errorf("read asset: %w", err)
 	}
 	if items[0] == nil {
-		return nil, nil, apperr.Field("asset_id", fmt.Sprintf("asset %s not found", req.AssetID), "value_error")
+		return nil, apperr.Field("asset_id", fmt.Sprintf("asset %s not found", req.AssetID), "value_error")
 	}
-	asset, err := s.d.Assets.Decode(items[0])
+	pl := &placement{}
+	if pl.asset, err = s.d.Assets.Decode(items[0]); err != nil {
+		return nil, err
+	}
+	if !pl.asset.IsActive {
+		return nil, apperr.Field("asset_id", fmt.Sprintf("asset %s is not active", req.AssetID), "value_error")
+	}
+	if sell && items[1] != nil {
+		if pl.holding, err = s.d.Holdings.Decode(items[1]); err != nil {
+			return nil, err
+		}
+	}
+	if req.OCOWith != "" {
+		it := items[len(items)-1]
+		if it == nil {
+			return nil, apperr.Field("oco_with", "no such order", "value_error")
+		}
+		if pl.partner, err = s.d.Orders.Decode(it); err != nil {
+			return nil, err
+		}
+		p := pl.partner
+		switch {
+		case p.Status != entity.StatusQueued:
+			return nil, apperr.Field("oco_with", fmt.Sprintf("order %s is %s, not open", p.OrderID, p.Status), "value_error")
+		case p.OCOWith != "":
+			return nil, apperr.Field("oco_with", fmt.Sprintf("order %s is already linked", p.OrderID), "value_error")
+		case p.AssetID != req.AssetID || p.Side() != entity.Sell || !p.Quantity.Equal(*req.Quantity):
+			return nil, apperr.Field("oco_with", "the linked order must be an open sell-side order of the same asset and quantity", "value_error")
+		}
+	}
+	return pl, nil
+}
+
+func (s *Service) place(ctx context.Context, username string, req *entity.OrderCreate, reqHash string, idem *Idem) (*Placed, *Replay, error) {
+	pl, err := s.readPlacement(ctx, username, req)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !asset.IsActive {
-		return nil, nil, apperr.Field("asset_id", fmt.Sprintf("asset %s is not active", req.AssetID), "value_error")
-	}
-	var holding *dao.Holding
-	if !buy {
-		if items[1] == nil {
-			return nil, nil, dao.ErrInsufficientHoldings
-		}
-		if holding, err = s.d.Holdings.Decode(items[1]); err != nil {
-			return nil, nil, err
-		}
-		if holding.Available().LessThan(*req.Quantity) {
-			return nil, nil, dao.ErrInsufficientHoldings
-		}
-	}
-
 	now := s.now()
 	at := entity.At(now)
-	qty, price := *req.Quantity, asset.PriceUSD
-	cur := req.Currency
-	notional := qty.Mul(price)
-	var gross decimal.Decimal
-	if buy {
-		gross = cur.Round(notional, decimal.Up) // never undercharge
-	} else {
-		gross = cur.Round(notional, decimal.Down) // never overpay
+	price := pl.asset.PriceUSD
+	o := req.Order(s.ids.New(), username, at)
+	if err := o.Transition(entity.StatusConfirmed, entity.ActorSystem, at, ""); err != nil {
+		return nil, nil, err
 	}
-	if gross.LessThan(MinNotional) {
-		return nil, nil, ErrNotionalTooSmall
-	}
-	fee := cur.Round(gross.Mul(s.cfg.FeeRate), decimal.Up)
-	total := gross.Add(fee)
-	if !buy {
-		total = gross.Sub(fee)
+	if o.OrderType == entity.TrailingStop {
+		o.HighWaterMark = &price
 	}
 
-	o := req.Order(s.ids.New(), username, at)
-	o.Price = &price
-	o.ExecutedPrice = &price
-	o.ExecutedQuantity = qty
-	o.TotalAmount = total
-	o.Fee = fee
-	for _, st := range []entity.OrderStatus{entity.StatusConfirmed, entity.StatusProcessing, entity.StatusCompleted} {
-		if err := o.Transition(st, entity.ActorSystem, at, ""); err != nil {
+	var writes []store.Write
+	iBalance, iHolding, iPartner := -1, -1, -1
+	switch {
+	case o.OrderType.IsMarket() || o.ShouldTrigger(price):
+		// Executes now: a market order, or a resting type already marketable.
+		if o.Side() == entity.Sell && (pl.holding == nil || pl.partner == nil && pl.holding.Available().LessThan(o.Quantity)) {
+			return nil, nil, dao.ErrInsufficientHoldings
+		}
+		if o.OrderType.IsMarket() {
+			o.Price = &price
+		}
+		for _, st := range []entity.OrderStatus{entity.StatusProcessing, entity.StatusCompleted} {
+			if err := o.Transition(st, entity.ActorSystem, at, ""); err != nil {
+				return nil, nil, err
+			}
+		}
+		f, err := s.fillWrites(o, price, pl.holding, pl.partner != nil, now)
+		if err != nil {
 			return nil, nil, err
+		}
+		writes, iBalance, iHolding = f.writes, f.iBalance, f.iHolding
+		if pl.partner != nil {
+			w, err := s.cancelPartnerWrite(pl.partner, "oco: "+o.OrderID+" executed", now)
+			if err != nil {
+				return nil, nil, err
+			}
+			iPartner = len(writes)
+			writes = append(writes, w)
+		}
+	case o.TimeInForce == entity.IOC || o.TimeInForce == entity.FOK:
+		reason := fmt.Sprintf("%s: not marketable at %s", o.TimeInForce, entity.FormatPrice(price))
+		if err := o.Transition(entity.StatusCancelled, entity.ActorSystem, at, reason); err != nil {
+			return nil, nil, err
+		}
+	default:
+		if err := o.Transition(entity.StatusQueued, entity.ActorSystem, at, ""); err != nil {
+			return nil, nil, err
+		}
+		ws, ib, ih, err := s.holdWrites(o, pl, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		writes, iBalance, iHolding = ws, ib, ih
+		if pl.partner != nil {
+			iPartner = 0
 		}
 	}
 
-	txType, amount, atxType := entity.TxOrderPayment, total.Neg(), entity.AssetBuy
-	change := dao.Change{Username: username, Currency: cur, Current: total.Neg()}
-	holdingWrite := s.d.Holdings.BuyWrite(username, asset.AssetID, qty, gross, now)
-	desc := fmt.Sprintf("Buy %s %s at %s", qty, asset.AssetID, entity.FormatPrice(price))
-	if !buy {
-		txType, amount, atxType = entity.TxOrderSale, total, entity.AssetSell
-		change = dao.Change{Username: username, Currency: cur, Current: total}
-		holdingWrite = s.d.Holdings.SellWrite(holding, qty, false, now)
-		desc = fmt.Sprintf("Sell %s %s at %s", qty, asset.AssetID, entity.FormatPrice(price))
-	}
-	ledger := &entity.BalanceTransaction{
-		TransactionID: s.ids.New(), Username: username, TransactionType: txType, Amount: amount,
-		Currency: cur, Status: entity.TxCompleted, Description: desc, ReferenceID: o.OrderID, CreatedAt: at,
-	}
-	movement := &entity.AssetTransaction{
-		TransactionID: s.ids.New(), Username: username, AssetID: asset.AssetID, TransactionType: atxType,
-		Quantity: qty, Price: price, TotalAmount: total, OrderID: o.OrderID, Status: entity.TxCompleted, Timestamp: at,
-	}
-
-	orderWrites, err := s.d.Orders.CreateWrites(o, reqHash, nil)
+	orderWrites, err := s.d.Orders.CreateWrites(o, reqHash)
 	if err != nil {
 		return nil, nil, err
 	}
-	// Order of writes matters for the failure mapping below.
-	writes := make([]store.Write, 0, 7)
-	writes = append(writes, s.d.Balances.ChangeWrite(change, now), holdingWrite,
-		s.d.Balances.TransactionWrite(ledger), s.d.AssetTxs.Write(movement))
+	iOrder := len(writes)
 	writes = append(writes, orderWrites...)
-	const (
-		iBalance = 0
-		iHolding = 1
-		iCOID    = 5
-	)
+	iCOID := -1
+	if o.ClientOrderID != "" {
+		iCOID = iOrder + 1
+	}
 	var existing *Placed
 	var retry bool
 	rep, err := s.Commit(ctx, writes, idem, o, func(i int) error {
@@ -164,13 +203,19 @@ func (s *Service) placeMarket(ctx context.Context, username string, req *entity.
 		case iBalance:
 			return dao.ErrInsufficientFunds
 		case iHolding:
-			// Either the quantity is gone or a buy changed the average cost.
-			h, herr := s.d.Holdings.Get(ctx, username, asset.AssetID)
-			if herr == nil && !h.Available().LessThan(qty) {
-				retry = true
-				return errRetry
+			if o.Status == entity.StatusCompleted && o.Side() == entity.Sell && pl.partner == nil {
+				// Either the quantity is gone or a buy changed the average cost.
+				h, herr := s.d.Holdings.Get(ctx, username, o.AssetID)
+				if herr == nil && !h.Available().LessThan(o.Quantity) {
+					retry = true
+					return errRetry
+				}
 			}
 			return dao.ErrInsufficientHoldings
+		case iPartner:
+			// The OCO partner changed since it was read: read it again.
+			retry = true
+			return errRetry
 		case iCOID:
 			p, cerr := s.existingClientOrder(ctx, username, o.ClientOrderID, reqHash)
 			existing = p
@@ -192,7 +237,126 @@ func (s *Service) placeMarket(ctx context.Context, username string, req *entity.
 	return &Placed{Order: o}, nil, nil
 }
 
-var errExisting = errors.New("existing client order")
+// holdWrites returns the writes that rest o: its hold and, for an OCO link,
+// the partner's update (the pair shares the partner's asset hold).
+func (s *Service) holdWrites(o *entity.Order, pl *placement, now time.Time) (writes []store.Write, iBalance, iHolding int, err error) {
+	iBalance, iHolding = -1, -1
+	if o.Side() == entity.Buy {
+		cur := o.Currency
+		gross := cur.Round(o.Quantity.Mul(*o.LimitPrice), decimal.Up)
+		if gross.LessThan(MinNotional) {
+			return nil, 0, 0, ErrNotionalTooSmall
+		}
+		hold := gross.Add(cur.Round(gross.Mul(s.cfg.FeeRate), decimal.Up))
+		o.HeldAmount = hold
+		entry := &entity.BalanceTransaction{
+			TransactionID: o.OrderID, Username: o.Username, TransactionType: entity.TxOrderHold, Amount: hold,
+			Currency: cur, Status: entity.TxPending, ReferenceID: o.OrderID, CreatedAt: entity.At(now),
+			Description: fmt.Sprintf("Hold for %s %s %s at %s", o.OrderType, o.Quantity, o.AssetID, entity.FormatPrice(*o.LimitPrice)),
+		}
+		return []store.Write{
+			s.d.Balances.ChangeWrite(dao.Change{Username: o.Username, Currency: cur, Held: hold}, now),
+			s.d.Balances.TransactionWrite(entry),
+		}, 0, -1, nil
+	}
+	if pl.partner != nil {
+		// The partner already holds the quantity; link both ways.
+		p := *pl.partner
+		read := p.Version
+		p.OCOWith = o.OrderID
+		p.Version++
+		p.UpdatedAt = entity.At(now)
+		w, err := s.d.Orders.UpdateWrite(&p, read, entity.StatusQueued)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		return []store.Write{w}, -1, -1, nil
+	}
+	if pl.holding == nil || pl.holding.Available().LessThan(o.Quantity) {
+		return nil, 0, 0, dao.ErrInsufficientHoldings
+	}
+	o.HeldQuantity = o.Quantity
+	return []store.Write{s.d.Holdings.HoldWrite(o.Username, o.AssetID, o.Quantity, now)}, -1, 0, nil
+}
+
+// fill is the writes that execute an order.
+type fill struct {
+	writes             []store.Write
+	iBalance, iHolding int
+}
+
+// fillWrites returns the writes that execute o (whose status the caller has
+// set) at price: the cash movement (consuming a buy's hold and releasing the
+// rest), the holding change (a resting sell consumes held quantity: its own
+// or, with sharedHold, its OCO partner's), the ledger entry, the asset
+// movement, and the completion of the hold entry. It sets o's execution fields.
+func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Holding, sharedHold bool, now time.Time) (fill, error) {
+	buy := o.Side() == entity.Buy
+	cur, qty := o.Currency, o.Quantity
+	notional := qty.Mul(price)
+	gross := cur.Round(notional, decimal.Down) // never overpay a seller
+	if buy {
+		gross = cur.Round(notional, decimal.Up) // never undercharge a buyer
+	}
+	if gross.LessThan(MinNotional) {
+		return fill{}, ErrNotionalTooSmall
+	}
+	fee := cur.Round(gross.Mul(s.cfg.FeeRate), decimal.Up)
+	at := entity.At(now)
+	f := fill{iBalance: 0, iHolding: 1}
+	var (
+		change   = dao.Change{Username: o.Username, Currency: cur}
+		entry    *entity.BalanceTransaction
+		movement = &entity.AssetTransaction{TransactionID: s.ids.New(), Username: o.Username, AssetID: o.AssetID,
+			Quantity: qty, Price: price, OrderID: o.OrderID, Status: entity.TxCompleted, Timestamp: at}
+		holding store.Write
+	)
+	if buy {
+		total := gross.Add(fee)
+		change.Current, change.Held = total.Neg(), o.HeldAmount.Neg()
+		entry = &entity.BalanceTransaction{TransactionType: entity.TxOrderPayment, Amount: total.Neg(),
+			Description: fmt.Sprintf("Buy %s %s at %s", qty, o.AssetID, entity.FormatPrice(price))}
+		movement.TransactionType, movement.TotalAmount = entity.AssetBuy, total
+		holding = s.d.Holdings.BuyWrite(o.Username, o.AssetID, qty, gross, now)
+		o.TotalAmount = total
+	} else {
+		if h == nil {
+			return fill{}, dao.ErrInsufficientHoldings
+		}
+		total := gross.Sub(fee)
+		change.Current = total
+		entry = &entity.BalanceTransaction{TransactionType: entity.TxOrderSale, Amount: total,
+			Description: fmt.Sprintf("Sell %s %s at %s", qty, o.AssetID, entity.FormatPrice(price))}
+		movement.TransactionType, movement.TotalAmount = entity.AssetSell, total
+		holding = s.d.Holdings.SellWrite(h, qty, o.HeldQuantity.IsPositive() || sharedHold, now)
+		o.TotalAmount = total
+	}
+	entry.TransactionID, entry.Username, entry.Currency = s.ids.New(), o.Username, cur
+	entry.Status, entry.ReferenceID, entry.CreatedAt = entity.TxCompleted, o.OrderID, at
+	f.writes = append(f.writes, s.d.Balances.ChangeWrite(change, now), holding,
+		s.d.Balances.TransactionWrite(entry), s.d.AssetTxs.Write(movement))
+	if buy && o.HeldAmount.IsPositive() {
+		f.writes = append(f.writes, s.d.Balances.TransactionStatusWrite(o.Username, o.OrderID, entity.TxPending, entity.TxCompleted))
+	}
+	o.Fee = fee
+	o.ExecutedQuantity = qty
+	o.ExecutedPrice = &price
+	o.HeldAmount, o.HeldQuantity = decimal.Zero, decimal.Zero
+	return f, nil
+}
+
+// cancelPartnerWrite returns the write that cancels p, the OCO partner of an
+// order that executes or is cancelled. The pair's shared hold is consumed or
+// released by the caller's writes, so p holds nothing afterwards.
+func (s *Service) cancelPartnerWrite(p *entity.Order, reason string, now time.Time) (store.Write, error) {
+	read, from := p.Version, p.Status
+	if err := p.Transition(entity.StatusCancelled, entity.ActorSystem, entity.At(now), reason); err != nil {
+		return store.Write{}, err
+	}
+	p.HeldQuantity, p.HeldAmount = decimal.Zero, decimal.Zero
+	p.Version++
+	return s.d.Orders.UpdateWrite(p, read, from)
+}
 
 // existingClientOrder returns the order placed earlier with clientOrderID when
 // it came from the same request, else ErrClientOrderIDTaken.

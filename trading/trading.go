@@ -45,6 +45,8 @@ type Service struct {
 	now func() time.Time
 	ids *ids.Generator
 	log *slog.Logger
+
+	notifier Notifier
 }
 
 // Option configures a Service.
@@ -63,6 +65,7 @@ func New(d *dao.DAOs, cfg Config, opts ...Option) *Service {
 		o(s)
 	}
 	s.ids = ids.NewGenerator(s.now, nil)
+	d.Orders.SetIndexer(indexKeys)
 	return s
 }
 

@@ -27,6 +27,10 @@ import (
 // the price feed's loop): a hook that works beyond the call must detach from
 // it. Hooks run synchronously and in registration order, so they should be
 // quick or hand the work off; a panicking hook is recovered and logged.
+// Calls for concurrent changes of one asset (an admin set racing a feed
+// tick) may arrive in either order: new is what this change stored, which
+// a later change may already have replaced, so a subscriber that needs the
+// current price reads it.
 type PriceChangeFunc func(ctx context.Context, assetID string, old, new decimal.Decimal)
 
 // Service serves the catalogue. Build it with New; it is safe for concurrent use.

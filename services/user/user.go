@@ -265,18 +265,21 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 // ProvisionAdmin creates or updates the "admin" user with the admin role and
 // password (ORDERPROCESSOR_ADMIN_PASSWORD), and its USD balance.
 func (s *Service) ProvisionAdmin(ctx context.Context, password string) error {
+	if !entity.ValidPassword(password) {
+		return apperr.New(apperr.Invalid, "ORDERPROCESSOR_ADMIN_PASSWORD must follow the password rules: 12-20 characters with an upper-case letter, a lower-case letter, a digit and one of !@#$%%^&*()-_=+")
+	}
 	hash, err := s.hasher.HashPassword(password)
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	u, err := s.d.Users.GetByUsername(ctx, "admin")
+	u, err := s.d.Users.GetByUsername(ctx, entity.AdminUsername)
 	switch {
 	case err == nil:
 		u.PasswordHash, u.Role, u.IsActive = hash, entity.RoleAdmin, true
 		u.UpdatedAt = entity.At(now)
 	case apperr.Is(err, apperr.NotFound):
-		u = &entity.User{Username: "admin", Email: "admin@orderprocessor.local", PasswordHash: hash,
+		u = &entity.User{Username: entity.AdminUsername, Email: "admin@orderprocessor.local", PasswordHash: hash,
 			FirstName: "Platform", LastName: "Admin", Role: entity.RoleAdmin, IsActive: true,
 			CreatedAt: entity.At(now), UpdatedAt: entity.At(now), Version: 1}
 	default:
@@ -285,7 +288,7 @@ func (s *Service) ProvisionAdmin(ctx context.Context, password string) error {
 	if err := s.d.Users.Upsert(ctx, u); err != nil {
 		return err
 	}
-	if err := s.d.Balances.Create(ctx, "admin", entity.USD, now); err != nil && !apperr.Is(err, apperr.Conflict) {
+	if err := s.d.Balances.Create(ctx, entity.AdminUsername, entity.USD, now); err != nil && !apperr.Is(err, apperr.Conflict) {
 		return err
 	}
 	return nil

@@ -1,0 +1,378 @@
+package trading
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// The trigger engine. Every price change of an asset finds the resting orders
+// it makes executable with range reads of the trigger index (never a scan),
+// and executes each at the new price in its own transaction. The transition
+// out of queued is a conditional write, so an order executes at most once
+// even when several engines (replicas) see the same price, and a cancel
+// racing a trigger has exactly one winner.
+
+// triggerPage is how many resting orders one index read returns.
+const triggerPage = 200
+
+// triggerWorkers bounds the executions running at once for one price change
+// (concurrent transactions share fsyncs in the embedded store).
+const triggerWorkers = 16
+
+// OnPrice executes every resting order of assetID that price triggers, and
+// raises the high-water marks of trailing stops below it. It returns how
+// many orders it executed (or ended as failed).
+func (s *Service) OnPrice(ctx context.Context, assetID string, price decimal.Decimal) (int, error) {
+	if !price.IsPositive() {
+		return 0, nil
+	}
+	if err := s.raiseTrailing(ctx, assetID, price); err != nil {
+		return 0, err
+	}
+	sp := dao.SortablePrice(price)
+	n := 0
+	for _, q := range []struct {
+		dir string
+		sk  store.SortCond
+	}{
+		{dirLE, store.SortCond{Op: store.SortGe, Value: sp}},       // level >= price
+		{dirGE, store.SortCond{Op: store.SortLt, Value: sp + "$"}}, // level <= price ('$' sorts after '#')
+	} {
+		k, err := s.triggerPartition(ctx, triggerPK(assetID, q.dir), q.sk, price)
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// triggerPartition executes the orders of one trigger partition in range.
+// Each page is read after the previous one executed, so it starts again from
+// the beginning: executed orders have left the index.
+func (s *Service) triggerPartition(ctx context.Context, pk string, sk store.SortCond, price decimal.Decimal) (int, error) {
+	total := 0
+	cursor := ""
+	for {
+		orders, next, err := s.d.Orders.OpenIn(ctx, dao.IndexOpenOrders, pk, sk, triggerPage, cursor)
+		if err != nil {
+			return total, err
+		}
+		n, err := s.executeAll(ctx, orders, price)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if next == "" {
+			return total, nil
+		}
+		cursor = next
+	}
+}
+
+func (s *Service) executeAll(ctx context.Context, orders []*entity.Order, price decimal.Decimal) (int, error) {
+	var (
+		mu    sync.Mutex
+		count int
+		first error
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, triggerWorkers)
+	)
+	for _, o := range orders {
+		if !o.ShouldTrigger(price) {
+			continue // the index read is a superset only at equal keys
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(o *entity.Order) {
+			defer func() { <-sem; wg.Done() }()
+			ok, err := s.Execute(ctx, o, price)
+			mu.Lock()
+			defer mu.Unlock()
+			if ok {
+				count++
+			}
+			if err != nil && first == nil {
+				first = err
+			}
+		}(o)
+	}
+	wg.Wait()
+	return count, first
+}
+
+// Execute fills the resting order o (as read) at price on behalf of the
+// engine: queued -> triggered -> processing -> completed, consuming its hold,
+// cancelling its OCO partner. It reports false, without error, when another
+// actor moved the order first (executed, cancelled or expired it).
+func (s *Service) Execute(ctx context.Context, o *entity.Order, price decimal.Decimal) (bool, error) {
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		ok, err := s.executeOnce(ctx, o, price)
+		if !errors.Is(err, errRetry) {
+			return ok, err
+		}
+		cur, err := s.d.Orders.Get(ctx, o.Username, o.OrderID)
+		if err != nil {
+			return false, err
+		}
+		if cur.Status != entity.StatusQueued {
+			return false, nil
+		}
+		o = cur
+	}
+	return false, apperr.New(apperr.Unavailable, "order %s: too much contention", o.OrderID)
+}
+
+func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price decimal.Decimal) (bool, error) {
+	if orig.Status != entity.StatusQueued {
+		return false, nil
+	}
+	now := s.now()
+	at := entity.At(now)
+	o := cloneOrder(orig)
+	read := o.Version
+	var holding *dao.Holding
+	var partner *entity.Order
+	keys := []store.Key{}
+	if o.Side() == entity.Sell {
+		keys = append(keys, s.d.Holdings.Key(o.Username, o.AssetID))
+	}
+	if o.OCOWith != "" {
+		keys = append(keys, s.d.Orders.Key(o.Username, o.OCOWith))
+	}
+	if len(keys) > 0 {
+		items, err := s.d.Store.BatchGet(ctx, keys)
+		if err != nil {
+			return false, err
+		}
+		i := 0
+		if o.Side() == entity.Sell {
+			if items[0] != nil {
+				if holding, err = s.d.Holdings.Decode(items[0]); err != nil {
+					return false, err
+				}
+			}
+			i++
+		}
+		if o.OCOWith != "" && items[i] != nil {
+			p, err := s.d.Orders.Decode(items[i])
+			if err != nil {
+				return false, err
+			}
+			if p.Status.IsOpen() {
+				partner = p
+			}
+		}
+	}
+	reason := fmt.Sprintf("%s at %s", o.OrderType, entity.FormatPrice(price))
+	for _, st := range []entity.OrderStatus{entity.StatusTriggered, entity.StatusProcessing} {
+		if err := o.Transition(st, entity.ActorEngine, at, reason); err != nil {
+			return false, err
+		}
+		reason = ""
+	}
+	f, err := s.fillWrites(o, price, holding, partner != nil, now)
+	if err != nil {
+		// The order cannot execute (too small at this price, holding gone):
+		// it fails, and its hold is released.
+		s.log.Warn("order failed at trigger", "order_id", o.OrderID, "err", err)
+		if _, ferr := s.end(ctx, orig, entity.ActorEngine, apperr.MessageOf(err), entity.StatusTriggered, entity.StatusFailed); ferr != nil && !apperr.Is(ferr, apperr.Conflict) {
+			return false, ferr
+		}
+		return true, nil
+	}
+	if err := o.Transition(entity.StatusCompleted, entity.ActorEngine, at, ""); err != nil {
+		return false, err
+	}
+	o.Version = read + 1
+	w, err := s.d.Orders.UpdateWrite(o, read, entity.StatusQueued)
+	if err != nil {
+		return false, err
+	}
+	writes := append(f.writes, w)
+	iOrder := len(writes) - 1
+	if partner != nil {
+		pw, err := s.cancelPartnerWrite(partner, "oco: "+o.OrderID+" executed", now)
+		if err != nil {
+			return false, err
+		}
+		writes = append(writes, pw)
+	}
+	err = s.d.Store.Transact(ctx, writes)
+	var tx *store.TxCanceledError
+	switch {
+	case err == nil:
+		s.notifyOrder(o)
+		if partner != nil {
+			s.notifyOrder(partner)
+		}
+		return true, nil
+	case errors.As(err, &tx) && tx.FailedIndex() == iOrder:
+		return false, nil // another engine or a cancel moved it first
+	case errors.As(err, &tx) && tx.FailedIndex() >= 0:
+		return false, errRetry // the holding or the partner changed
+	default:
+		return false, fmt.Errorf("execute order %s: %w", o.OrderID, err)
+	}
+}
+
+// raiseTrailing raises the high-water mark of every trailing stop of the
+// asset whose mark is below price (moving its trigger level up with it).
+func (s *Service) raiseTrailing(ctx context.Context, assetID string, price decimal.Decimal) error {
+	cursor := ""
+	for {
+		orders, next, err := s.d.Orders.OpenIn(ctx, dao.IndexTrailing, assetID,
+			store.SortCond{Op: store.SortLt, Value: dao.SortablePrice(price)}, triggerPage, cursor)
+		if err != nil {
+			return err
+		}
+		for _, o := range orders {
+			if !o.RaiseHighWaterMark(price) {
+				continue
+			}
+			if err := s.d.Orders.Update(ctx, o, s.now()); err != nil && !apperr.Is(err, apperr.Conflict) {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// ExpireDue expires every resting order whose expiry is at or before now,
+// releasing its hold. lookbackDays bounds how many past expiry days it reads
+// (the sweep runs often; a restart after a long stop passes a larger value).
+func (s *Service) ExpireDue(ctx context.Context, now time.Time, lookbackDays int) (int, error) {
+	n := 0
+	limit := entity.At(now).String() + "$"
+	for d := lookbackDays; d >= 0; d-- {
+		day := now.UTC().AddDate(0, 0, -d).Format("2006-01-02")
+		for {
+			orders, _, err := s.d.Orders.OpenIn(ctx, dao.IndexExpiry, "EXP#"+day,
+				store.SortCond{Op: store.SortLt, Value: limit}, triggerPage, "")
+			if err != nil {
+				return n, err
+			}
+			progressed := false
+			for _, o := range orders {
+				if o.ExpiresAt == nil || o.ExpiresAt.After(now) {
+					continue
+				}
+				_, err := s.end(ctx, o, entity.ActorEngine, "expired", entity.StatusExpired)
+				switch {
+				case err == nil:
+					n++
+					progressed = true
+				case apperr.Is(err, apperr.Conflict):
+					progressed = true // someone else ended it
+				default:
+					return n, err
+				}
+			}
+			if len(orders) < triggerPage || !progressed {
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+// Engine runs the trigger engine in the background: price changes are
+// queued (the latest price per asset wins) and evaluated by one worker;
+// expiry runs on a schedule; every asset is re-evaluated at its current
+// price at start and periodically, so a missed event loses nothing.
+type Engine struct {
+	s        *Service
+	prices   func(ctx context.Context) (map[string]decimal.Decimal, error)
+	mu       sync.Mutex
+	pending  map[string]decimal.Decimal
+	wake     chan struct{}
+	interval time.Duration
+	log      *slog.Logger
+}
+
+// NewEngine returns an engine over s; prices returns the current price of
+// every active asset; interval is the period of the expiry sweep and of the
+// full re-evaluation.
+func NewEngine(s *Service, prices func(ctx context.Context) (map[string]decimal.Decimal, error), interval time.Duration) *Engine {
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	return &Engine{s: s, prices: prices, pending: map[string]decimal.Decimal{}, wake: make(chan struct{}, 1),
+		interval: interval, log: s.log}
+}
+
+// PriceChanged queues a price change for evaluation. It never blocks.
+func (e *Engine) PriceChanged(assetID string, price decimal.Decimal) {
+	e.mu.Lock()
+	e.pending[assetID] = price
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run evaluates queued price changes and runs the sweeps until ctx is done.
+func (e *Engine) Run(ctx context.Context) {
+	e.sweep(ctx, 120)
+	t := time.NewTicker(e.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.wake:
+			e.drain(ctx)
+		case <-t.C:
+			e.sweep(ctx, 1)
+		}
+	}
+}
+
+func (e *Engine) drain(ctx context.Context) {
+	for {
+		e.mu.Lock()
+		batch := e.pending
+		e.pending = map[string]decimal.Decimal{}
+		e.mu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		for id, p := range batch {
+			if _, err := e.s.OnPrice(ctx, id, p); err != nil && ctx.Err() == nil {
+				e.log.Warn("trigger engine", "asset_id", id, "err", err)
+			}
+		}
+	}
+}
+
+// sweep expires due orders and re-evaluates every asset at its current price.
+func (e *Engine) sweep(ctx context.Context, lookbackDays int) {
+	if _, err := e.s.ExpireDue(ctx, e.s.now(), lookbackDays); err != nil && ctx.Err() == nil {
+		e.log.Warn("expiry sweep", "err", err)
+	}
+	prices, err := e.prices(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("trigger sweep: read prices", "err", err)
+		}
+		return
+	}
+	for id, p := range prices {
+		e.PriceChanged(id, p)
+	}
+	e.drain(ctx)
+}

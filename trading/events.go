@@ -1,0 +1,44 @@
+package trading
+
+import (
+	"github.com/orderprocessor/orderprocessor/entity"
+)
+
+// Event kinds published after a commit.
+const (
+	EventOrder   = "order"   // an order was placed or changed status
+	EventBalance = "balance" // a user's cash or holdings changed
+)
+
+// Event is a change a user may want to see live. It is published after its
+// transaction committed; delivery is best effort (the store is the truth).
+type Event struct {
+	Kind     string
+	Username string
+	Order    *entity.Order // EventOrder
+	Currency string        // EventBalance
+	AssetID  string        // EventBalance (holding) or EventOrder
+}
+
+// Notifier receives events. Publish must not block.
+type Notifier interface {
+	Publish(Event)
+}
+
+// WithNotifier sets where events go (the live stream).
+func WithNotifier(n Notifier) Option { return func(s *Service) { s.notifier = n } }
+
+func (s *Service) publish(e Event) {
+	if s.notifier != nil {
+		s.notifier.Publish(e)
+	}
+}
+
+func (s *Service) notifyOrder(o *entity.Order) {
+	if o == nil {
+		return
+	}
+	cp := *o
+	s.publish(Event{Kind: EventOrder, Username: o.Username, Order: &cp, AssetID: o.AssetID})
+	s.publish(Event{Kind: EventBalance, Username: o.Username, Currency: string(o.Currency), AssetID: o.AssetID})
+}
