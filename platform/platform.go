@@ -35,6 +35,10 @@ const Version = "0.1.0"
 
 // Config configures a platform.
 type Config struct {
+	// Store, when set, is the engine to run on (the platform closes it);
+	// otherwise the embedded engine opens DataDir.
+	Store   store.Store
+	Tables  dao.Tables // dao.DefaultTables when zero
 	DataDir string
 	// JWTSecret signs access tokens (at least 32 bytes); a random one when empty.
 	JWTSecret []byte
@@ -84,10 +88,16 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	if now == nil {
 		now = time.Now
 	}
-	tables := dao.DefaultTables
-	db, err := embedded.Open(cfg.DataDir, tables.Schemas(), embedded.Options{Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
+	tables := cfg.Tables
+	if tables == (dao.Tables{}) {
+		tables = dao.DefaultTables
+	}
+	db := cfg.Store
+	if db == nil {
+		var err error
+		if db, err = embedded.Open(cfg.DataDir, tables.Schemas(), embedded.Options{Logger: log}); err != nil {
+			return nil, fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
+		}
 	}
 	p, err := build(ctx, cfg, db, tables, log, now)
 	if err != nil {
