@@ -114,6 +114,7 @@ func (s *Service) Register(api *httpapi.API) {
 	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/assets/{asset_id}/transactions", OperationID: "listAssetTransactions",
 		Summary: "The caller's movements of one asset, newest first", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
 		PathParams: AssetPath{}, Query: PageQuery{}, Response: AssetTransactionList{}}, s.assetTransactions)
+	s.registerBatch(api)
 }
 
 func (s *Service) create(w http.ResponseWriter, r *http.Request) {
@@ -143,7 +144,11 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	placed, rep, err := s.trade.PlaceOrder(r.Context(), p.Username, req, trading.HashRequest(mustJSON(req)), idem)
+	hash := "" // identifies the request for client_order_id replays
+	if req.ClientOrderID != "" {
+		hash = trading.HashRequest(mustJSON(req))
+	}
+	placed, rep, err := s.trade.PlaceOrder(r.Context(), p.Username, req, hash, idem)
 	switch {
 	case err != nil:
 		s.count(typ, string(apperr.KindOf(err)))

@@ -1,0 +1,89 @@
+package order
+
+import (
+	"net/http"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/services/handlerkit"
+	"github.com/orderprocessor/orderprocessor/trading"
+)
+
+// MaxBatch is the most orders one batch request may carry.
+const MaxBatch = 100
+
+// BatchRequest places several orders of the caller, in order.
+type BatchRequest struct {
+	Orders []entity.OrderCreate `json:"orders"`
+}
+
+// BatchResult is the outcome of one order of a batch: Status is the HTTP
+// status the order would have had on its own; Data (success) or Error is set.
+type BatchResult struct {
+	Status int                   `json:"status"`
+	Data   *entity.OrderResponse `json:"data,omitempty"`
+	Error  *httpapi.ErrorBody    `json:"error,omitempty"`
+}
+
+// BatchResponse lists one result per order, in request order.
+type BatchResponse struct {
+	Data      []BatchResult `json:"data"`
+	Succeeded int           `json:"succeeded"`
+	Failed    int           `json:"failed"`
+}
+
+func (s *Service) registerBatch(api *httpapi.API) {
+	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/orders/batch", OperationID: "createOrderBatch",
+		Summary: "Place up to 100 orders, each with its own result", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
+		Description: "Orders are applied one after another, each in its own transaction: an order that fails does not undo the others. " +
+			"Use client_order_id on each order to make a retried batch safe.",
+		Request: BatchRequest{}, Response: BatchResponse{}}, s.batch)
+}
+
+func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
+	p, err := handlerkit.Caller(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	var req BatchRequest
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if len(req.Orders) == 0 || len(req.Orders) > MaxBatch {
+		httpapi.WriteError(w, r, apperr.Field("orders", "must hold 1 to 100 orders", "value_error"))
+		return
+	}
+	out := BatchResponse{Data: make([]BatchResult, 0, len(req.Orders))}
+	for _, oc := range req.Orders {
+		typ := string(oc.OrderType)
+		if !oc.OrderType.Valid() {
+			typ = "unknown"
+		}
+		hash := ""
+		if oc.ClientOrderID != "" {
+			hash = trading.HashRequest(mustJSON(oc))
+		}
+		placed, _, err := s.trade.PlaceOrder(r.Context(), p.Username, oc, hash, nil)
+		if err != nil {
+			s.count(typ, string(apperr.KindOf(err)))
+			out.Failed++
+			out.Data = append(out.Data, BatchResult{Status: apperr.HTTPStatus(apperr.KindOf(err)), Error: errorBody(err)})
+			continue
+		}
+		s.count(typ, "placed")
+		resp := placed.Order.Response()
+		out.Succeeded++
+		out.Data = append(out.Data, BatchResult{Status: http.StatusCreated, Data: &resp})
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+func errorBody(err error) *httpapi.ErrorBody {
+	if fs := apperr.FieldsOf(err); len(fs) > 0 {
+		return &httpapi.ErrorBody{Detail: fs, Code: string(apperr.Invalid)}
+	}
+	return &httpapi.ErrorBody{Detail: apperr.MessageOf(err), Code: string(apperr.KindOf(err))}
+}
