@@ -248,24 +248,25 @@ func (c *checker) checkLedger(heldCash *sums) {
 		if !b.Currency.Valid() {
 			c.report(subj, "unknown currency")
 		}
+		m := func(d decimal.Decimal) string { return money(d, b.Currency) }
 		if want := effect.get(cur); !b.CurrentBalance.Equal(want) {
-			c.report(subj, "current_balance %s != %s, the sum of its completed ledger entries", b.CurrentBalance, want)
+			c.report(subj, "current_balance %s != %s, the sum of its completed ledger entries", m(b.CurrentBalance), m(want))
 		}
 		if want := holds.get(cur); !b.HeldBalance.Equal(want) {
-			c.report(subj, "held_balance %s != %s, the sum of its pending order_hold entries", b.HeldBalance, want)
+			c.report(subj, "held_balance %s != %s, the sum of its pending order_hold entries", m(b.HeldBalance), m(want))
 		}
 		if want := heldCash.get(cur); !b.HeldBalance.Equal(want) {
-			c.report(subj, "held_balance %s != %s, the held_amount of its open buy orders", b.HeldBalance, want)
+			c.report(subj, "held_balance %s != %s, the held_amount of its open buy orders", m(b.HeldBalance), m(want))
 		}
 		if b.HeldBalance.IsNegative() {
-			c.report(subj, "held_balance %s is negative", b.HeldBalance)
+			c.report(subj, "held_balance %s is negative", m(b.HeldBalance))
 		}
 		avail := b.Available()
 		if avail.IsNegative() {
-			c.report(subj, "available balance %s (current %s - held %s) is negative", avail, b.CurrentBalance, b.HeldBalance)
+			c.report(subj, "available balance %s (current %s - held %s) is negative", m(avail), m(b.CurrentBalance), m(b.HeldBalance))
 		}
 		if !b.StoredAvailable.Equal(avail) {
-			c.report(subj, "stored available %s != current_balance - held_balance = %s", b.StoredAvailable, avail)
+			c.report(subj, "stored available %s != current_balance - held_balance = %s", m(b.StoredAvailable), m(avail))
 		}
 	}
 	// Money recorded in a currency that has no balance item.
@@ -277,7 +278,8 @@ func (c *checker) checkLedger(heldCash *sums) {
 		if e.IsZero() && h.IsZero() && o.IsZero() {
 			continue
 		}
-		c.report("balance "+cur, "missing, but its completed ledger entries sum to %s, its pending holds to %s and its open buy orders hold %s", e, h, o)
+		m := func(d decimal.Decimal) string { return money(d, entity.Currency(cur)) }
+		c.report("balance "+cur, "missing, but its completed ledger entries sum to %s, its pending holds to %s and its open buy orders hold %s", m(e), m(h), m(o))
 	}
 }
 
@@ -338,9 +340,10 @@ func (c *checker) checkHoldings(heldQty *sums) {
 	var qty sums
 	for _, m := range c.recs.moves {
 		subj := "movement " + m.TransactionID
-		side := entity.Buy
+		var side entity.Side // "" for an unknown type: no side to compare
 		switch m.TransactionType {
 		case entity.AssetBuy:
+			side = entity.Buy
 		case entity.AssetSell:
 			side = entity.Sell
 		default:
@@ -363,7 +366,7 @@ func (c *checker) checkHoldings(heldQty *sums) {
 			continue
 		case o.Status != entity.StatusCompleted:
 			c.report(subj, "references order %s, which is %s, not completed", o.OrderID, o.Status)
-		case o.Side() != side:
+		case side != "" && o.Side() != side:
 			c.report(subj, "%s movement references %s order %s", m.TransactionType, o.Side(), o.OrderID)
 		case o.AssetID != m.AssetID:
 			c.report(subj, "movement of %s references order %s of %s", m.AssetID, o.OrderID, o.AssetID)
@@ -426,21 +429,21 @@ func (c *checker) checkOrders() {
 		switch {
 		case o.Status.IsTerminal():
 			if !o.HeldAmount.IsZero() || !o.HeldQuantity.IsZero() {
-				c.report(subj, "%s order still holds held_amount %s and held_quantity %s", o.Status, o.HeldAmount, o.HeldQuantity)
+				c.report(subj, "%s order still holds held_amount %s and held_quantity %s", o.Status, money(o.HeldAmount, o.Currency), o.HeldQuantity)
 			}
 		case o.Side() == entity.Buy:
 			if !o.HeldQuantity.IsZero() {
 				c.report(subj, "buy order holds held_quantity %s", o.HeldQuantity)
 			}
 			if o.HeldAmount.IsNegative() {
-				c.report(subj, "held_amount %s is negative", o.HeldAmount)
+				c.report(subj, "held_amount %s is negative", money(o.HeldAmount, o.Currency))
 			}
 			if !o.HeldAmount.Equal(r.pendingHold) {
-				c.report(subj, "held_amount %s != %s, its pending order_hold entries", o.HeldAmount, r.pendingHold)
+				c.report(subj, "held_amount %s != %s, its pending order_hold entries", money(o.HeldAmount, o.Currency), money(r.pendingHold, o.Currency))
 			}
 		default:
 			if !o.HeldAmount.IsZero() {
-				c.report(subj, "sell order holds held_amount %s", o.HeldAmount)
+				c.report(subj, "sell order holds held_amount %s", money(o.HeldAmount, o.Currency))
 			}
 			if o.HeldQuantity.IsNegative() {
 				c.report(subj, "held_quantity %s is negative", o.HeldQuantity)
@@ -467,7 +470,7 @@ func (c *checker) checkSettlement(o *entity.Order, r *orderRefs) {
 		t := r.settlements[0]
 		if t.TransactionType != typ || !t.Amount.Equal(want) || t.Currency != o.Currency {
 			c.report(subj, "%s entry %s is %s %s %s, want %s %s %s", typ, t.TransactionID,
-				t.TransactionType, t.Amount, t.Currency, typ, want, o.Currency)
+				t.TransactionType, money(t.Amount, t.Currency), t.Currency, typ, money(want, o.Currency), o.Currency)
 		}
 	default:
 		c.report(subj, "completed order has %d settlement entries (%s), want one %s", n, txIDs(r.settlements), typ)
@@ -486,6 +489,15 @@ func (c *checker) checkSettlement(o *entity.Order, r *orderRefs) {
 		}
 		c.report(subj, "completed order has %d asset movements (%s), want one", n, strings.Join(ids, ", "))
 	}
+}
+
+// money formats a cash amount with at least c's decimal places and all of its
+// own ("599.50", "0.00", "10.001").
+func money(d decimal.Decimal, c entity.Currency) string {
+	if d.Scale() < c.Scale() {
+		return d.StringFixed(c.Scale())
+	}
+	return d.String()
 }
 
 // historyProblem describes what is wrong with o's status history, or "".

@@ -62,8 +62,9 @@ func verifyMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fs.Usage()
 		return verifyError
 	}
-	if st, err := os.Stat(dataDir); err != nil || !st.IsDir() {
-		fmt.Fprintf(stderr, "orderprocessor verify: no store at %s: not a directory\n", dataDir)
+	// Opening creates a store; verifying a store that is not there is an error.
+	if entries, err := os.ReadDir(dataDir); err != nil || len(entries) == 0 {
+		fmt.Fprintf(stderr, "orderprocessor verify: no store at %s\n", dataDir)
 		return verifyError
 	}
 	tables := dao.DefaultTables
