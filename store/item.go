@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/cockroachdb/apd/v3"
 )
@@ -81,3 +82,120 @@ func numberFits(text string) bool {
 // it. text must be what NumText returned for a valid number (engines use it
 // to decode numbers they stored, on the hot path); use N for any other text.
 func NumberText(text string) Value { return Value{kind: KindNumber, s: text} }
+
+// Fast paths for the common numbers (at most 18 significant digits, as
+// money amounts are): exact int64 arithmetic on the canonical decimal text,
+// giving the same results and texts as apd. Anything else returns ok=false
+// and takes the apd path.
+
+// maxSmallDigits keeps a coefficient, and the sum of two, inside int64.
+const maxSmallDigits = 18
+
+var pow10 = func() (p [maxSmallDigits + 1]int64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// parseSmall parses canonical decimal text ("-12.340") into coefficient and
+// scale (-1234 0, 3) and its digit count.
+func parseSmall(s string) (coef int64, scale, digits int, ok bool) {
+	neg := false
+	if len(s) > 0 && s[0] == '-' {
+		neg, s = true, s[1:]
+	}
+	if s == "" {
+		return 0, 0, 0, false
+	}
+	dot := -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == maxSmallDigits {
+				return 0, 0, 0, false
+			}
+			coef = coef*10 + int64(c-'0')
+			digits++
+		case c == '.' && dot < 0 && i > 0 && i < len(s)-1:
+			dot = i
+		default:
+			return 0, 0, 0, false
+		}
+	}
+	if dot >= 0 {
+		scale = len(s) - dot - 1
+	}
+	if neg {
+		coef = -coef
+	}
+	return coef, scale, digits, true
+}
+
+// alignSmall brings two parsed numbers to the same scale (the larger), or
+// returns ok=false when a coefficient would leave the small range.
+func alignSmall(a, b string) (ca, cb int64, scale int, ok bool) {
+	ca, sa, da, ok1 := parseSmall(a)
+	cb, sb, db, ok2 := parseSmall(b)
+	if !ok1 || !ok2 {
+		return 0, 0, 0, false
+	}
+	switch {
+	case sa < sb:
+		if da+sb-sa > maxSmallDigits {
+			return 0, 0, 0, false
+		}
+		ca *= pow10[sb-sa]
+		sa = sb
+	case sb < sa:
+		if db+sa-sb > maxSmallDigits {
+			return 0, 0, 0, false
+		}
+		cb *= pow10[sa-sb]
+	}
+	return ca, cb, sa, true
+}
+
+func compareSmall(a, b string) (int, bool) {
+	ca, cb, _, ok := alignSmall(a, b)
+	if !ok {
+		return 0, false
+	}
+	switch {
+	case ca < cb:
+		return -1, true
+	case ca > cb:
+		return 1, true
+	}
+	return 0, true
+}
+
+// addSmall returns the canonical text of a+b.
+func addSmall(a, b string) (string, bool) {
+	ca, cb, scale, ok := alignSmall(a, b)
+	if !ok {
+		return "", false
+	}
+	sum := ca + cb // |ca|, |cb| < 10^18: no overflow
+	neg := sum < 0
+	if neg {
+		sum = -sum
+	}
+	var buf [24]byte
+	digits := strconv.AppendInt(buf[:0], sum, 10)
+	for len(digits) <= scale { // leading zeros: 5 at scale 3 is 0.005
+		digits = append([]byte{'0'}, digits...)
+	}
+	out := make([]byte, 0, len(digits)+2)
+	if neg {
+		out = append(out, '-')
+	}
+	out = append(out, digits[:len(digits)-scale]...)
+	if scale > 0 {
+		out = append(out, '.')
+		out = append(out, digits[len(digits)-scale:]...)
+	}
+	return string(out), true
+}

@@ -139,6 +139,9 @@ func Compare(a, b Value) (c int, ok bool) {
 		if a.s == b.s {
 			return 0, true
 		}
+		if c, ok := compareSmall(a.s, b.s); ok {
+			return c, true
+		}
 		da, _, err1 := apd.NewFromString(a.s)
 		db, _, err2 := apd.NewFromString(b.s)
 		if err1 != nil || err2 != nil {
@@ -216,6 +219,12 @@ func ApplyActions(k Key, old Item, actions []Action) (Item, error) {
 		case ActRemove:
 			delete(out, a.Attr)
 		case ActAdd:
+			if cur, ok := out[a.Attr]; ok && cur.kind == KindNumber {
+				if sum, ok := addSmall(cur.s, a.Value.s); ok {
+					out[a.Attr] = Value{kind: KindNumber, s: sum}
+					continue
+				}
+			}
 			delta, err := a.Value.Decimal()
 			if err != nil {
 				return nil, err

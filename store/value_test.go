@@ -250,3 +250,40 @@ func TestItemValidate(t *testing.T) {
 		t.Fatalf("ItemSize = %d", n)
 	}
 }
+
+// TestSmallNumberFastPaths checks that the int64 fast paths of Add and
+// Compare agree with apd, text for text, on a grid of numbers.
+func TestSmallNumberFastPaths(t *testing.T) {
+	texts := []string{"0", "0.0", "0.00", "1", "-1", "0.1", "0.2", "-0.3", "10.50", "-10.5", "0.005",
+		"123456789012345678", "-123456789012345678", "999999999999999999", "0.000000000000000001",
+		"12345678.12345678", "-0.00000001", "1000000", "5.5", "-5.5", "1234567890123456789", "0.1234567890123456789"}
+	ctx := apd.BaseContext.WithPrecision(38)
+	for _, a := range texts {
+		for _, b := range texts {
+			va, vb := MustN(a), MustN(b)
+			da, _ := va.Decimal()
+			db, _ := vb.Decimal()
+			if c, ok := compareSmall(va.s, vb.s); ok && c != da.Cmp(db) {
+				t.Fatalf("compareSmall(%s, %s) = %d, apd says %d", a, b, c, da.Cmp(db))
+			}
+			var sum apd.Decimal
+			if _, err := ctx.Add(&sum, da, db); err != nil {
+				t.Fatal(err)
+			}
+			if got, ok := addSmall(va.s, vb.s); ok && got != sum.Text('f') {
+				t.Fatalf("addSmall(%s, %s) = %s, apd says %s", a, b, got, sum.Text('f'))
+			}
+		}
+	}
+	for _, bad := range []string{"", "-", "1.", ".5", "1e5", "1.2.3", "x", "-", "1234567890123456789"} {
+		if _, _, _, ok := parseSmall(bad); ok {
+			t.Fatalf("parseSmall(%q) accepted", bad)
+		}
+	}
+	if _, ok := addSmall("1", "x"); ok {
+		t.Fatal("addSmall of garbage")
+	}
+	if _, ok := compareSmall("0.00000000000000001", "100000000000000000"); ok {
+		t.Fatal("compareSmall outside the small range")
+	}
+}

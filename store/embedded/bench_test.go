@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
@@ -64,6 +66,7 @@ func benchTransact(b *testing.B, writers int) {
 	qty := store.MustN("0.00012345")
 	var next atomic.Int64
 	var failures atomic.Int64
+	syncs0, syncNanos0 := fsyncStats(b, db)
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
@@ -108,6 +111,25 @@ func benchTransact(b *testing.B, writers int) {
 		b.Fatalf("%d failed transactions", f)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "txns/s")
+	if syncs, syncNanos := fsyncStats(b, db); syncs > syncs0 {
+		n := float64(syncs - syncs0)
+		b.ReportMetric(float64(b.N)/n, "txns/fsync")
+		b.ReportMetric((syncNanos-syncNanos0)/n/1e3, "µs/fsync")
+	}
+}
+
+// fsyncStats returns the number of WAL fsyncs so far and their total
+// latency in nanoseconds.
+func fsyncStats(b *testing.B, db *DB) (uint64, float64) {
+	h := db.pdb.Metrics().LogWriter.FsyncLatency
+	if h == nil {
+		return 0, 0
+	}
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		b.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
 }
 
 // benchWriters returns the writer counts to measure: 1 and 16, or the list

@@ -123,12 +123,13 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 		}
 	}
 	cache := pebble.NewCache(cacheSize)
-	pdb, err := pebble.Open(dir, &pebble.Options{
+	popts := &pebble.Options{
 		Cache:              cache,
 		MemTableSize:       memTable,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{log},
-	})
+	}
+	pdb, err := pebble.Open(dir, popts)
 	if err != nil {
 		cache.Unref()
 		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T, schemas []store.TableSchema) stor
 		{"Delete", testDelete},
 		{"Transact", testTransact},
 		{"Query", testQuery},
+		{"Scan", testScan},
 		{"Index", testIndex},
 		{"Ping", testPing},
 		{"Context", testContext},
