@@ -12,6 +12,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
 	"github.com/orderprocessor/orderprocessor/trading"
 	"github.com/orderprocessor/orderprocessor/verify"
@@ -514,3 +515,33 @@ func BenchmarkTrigger1000(b *testing.B) {
 }
 
 var _ = errors.Is
+
+func TestConvertRecordsBothLegs(t *testing.T) {
+	e := newEnv(t, "100", "1000")
+	c, _, err := e.s.Convert(e.ctx, "alice", entity.ConvertRequest{FromCurrency: "usd", ToCurrency: "EUR", Amount: decp("108")}, pricing.DefaultFXRates(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.From.Amount.Equal(dec("-108")) || !c.To.Amount.Equal(dec("100")) || c.From.ReferenceID != c.To.ReferenceID {
+		t.Fatalf("legs %s / %s", c.From.Amount, c.To.Amount)
+	}
+	e.cash("alice", "892", "0")
+	eur, err := e.d.Balances.Get(e.ctx, "alice", entity.EUR)
+	if err != nil || !eur.CurrentBalance.Equal(dec("100")) {
+		t.Fatalf("EUR %v %v", eur, err)
+	}
+	// 1 JPY is 0.0067 USD: 10 JPY buy 0.06 USD (rounded down, never up).
+	if _, _, err := e.s.Convert(e.ctx, "alice", entity.ConvertRequest{FromCurrency: "EUR", ToCurrency: "JPY", Amount: decp("1")}, pricing.DefaultFXRates(), nil); err != nil {
+		t.Fatal(err)
+	}
+	jpy, _ := e.d.Balances.Get(e.ctx, "alice", entity.JPY)
+	if !jpy.CurrentBalance.Equal(dec("161")) { // 1.08 / 0.0067 = 161.19...
+		t.Fatalf("JPY %s", jpy.CurrentBalance)
+	}
+	_, _, err = e.s.Convert(e.ctx, "alice", entity.ConvertRequest{FromCurrency: "USD", ToCurrency: "EUR", Amount: decp("893")}, pricing.DefaultFXRates(), nil)
+	if !apperr.Is(err, apperr.InsufficientFunds) {
+		t.Fatalf("over-convert: %v", err)
+	}
+	e.cash("alice", "892", "0")
+	e.verify()
+}

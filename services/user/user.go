@@ -14,6 +14,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/services/handlerkit"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
@@ -25,6 +26,7 @@ type Service struct {
 	issuer  *auth.Issuer
 	hasher  *auth.Hasher
 	revoker auth.Revoker
+	rates   pricing.FXRates
 	log     *slog.Logger
 }
 
@@ -33,7 +35,8 @@ func New(trade *trading.Service, issuer *auth.Issuer, hasher *auth.Hasher, revok
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{d: trade.DAOs(), trade: trade, issuer: issuer, hasher: hasher, revoker: revoker, log: log}
+	return &Service{d: trade.DAOs(), trade: trade, issuer: issuer, hasher: hasher, revoker: revoker,
+		rates: pricing.DefaultFXRates(), log: log}
 }
 
 func (s *Service) now() time.Time { return s.trade.Now() }
@@ -81,6 +84,7 @@ func (s *Service) Register(api *httpapi.API) {
 		Summary: "Revoke the caller's token", Tags: []string{"auth"}, Auth: httpapi.AuthUser,
 		Request: LogoutRequest{}, Response: MessageResponse{}}, s.logout)
 	s.registerMoney(api)
+	s.registerConvert(api)
 }
 
 func (s *Service) register(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,63 @@
+package user
+
+import (
+	"net/http"
+
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/services/handlerkit"
+	"github.com/orderprocessor/orderprocessor/trading"
+)
+
+// ConvertResponse is the body of a currency conversion: both ledger legs.
+type ConvertResponse struct {
+	Success      bool                       `json:"success"`
+	Message      string                     `json:"message"`
+	Rate         string                     `json:"rate"`
+	Debit        entity.TransactionResponse `json:"debit"`
+	Credit       entity.TransactionResponse `json:"credit"`
+	FromCurrency entity.Currency            `json:"from_currency"`
+	ToCurrency   entity.Currency            `json:"to_currency"`
+}
+
+func convertResponse(c *trading.Conversion) ConvertResponse {
+	return ConvertResponse{Success: true, Rate: c.Rate.String(),
+		Message: "Converted " + c.From.Currency.Format(c.From.Amount.Abs()) + " " + string(c.From.Currency) +
+			" to " + c.To.Currency.Format(c.To.Amount) + " " + string(c.To.Currency),
+		Debit: c.From.Response(), Credit: c.To.Response(), FromCurrency: c.From.Currency, ToCurrency: c.To.Currency}
+}
+
+func (s *Service) registerConvert(api *httpapi.API) {
+	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/balance/convert", OperationID: "convertCurrency",
+		Summary: "Convert cash between currencies at the current rate (both legs in one transaction)",
+		Tags:    []string{"balances"}, Auth: httpapi.AuthUser, Headers: []httpapi.Header{handlerkit.IdempotencyDoc},
+		Request: entity.ConvertRequest{}, Response: ConvertResponse{}, Status: http.StatusCreated, Errors: []int{409}}, s.convert)
+}
+
+func (s *Service) convert(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.caller(w, r)
+	if !ok {
+		return
+	}
+	var req entity.ConvertRequest
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if err := req.Validate(); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "convert", req, http.StatusCreated,
+		func(v any) any { return convertResponse(v.(*trading.Conversion)) })
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	c, rep, err := s.trade.Convert(r.Context(), p.Username, req, s.rates, idem)
+	if rep != nil || err != nil {
+		s.writeOutcome(w, r, rep, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, convertResponse(c))
+}

@@ -1,0 +1,70 @@
+package trading
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/pricing"
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// Conversion is the result of a currency conversion: both ledger legs.
+type Conversion struct {
+	From, To *entity.BalanceTransaction
+	Rate     decimal.Decimal
+}
+
+// Convert exchanges req.Amount of req.FromCurrency for req.ToCurrency at
+// rates, in one transaction: a negative currency_conversion entry and debit
+// on one balance, a positive entry and credit (rounded down to the target
+// currency's places: the platform never pays out more than the rate gives)
+// on the other. insufficient_funds when the amount exceeds the available balance.
+func (s *Service) Convert(ctx context.Context, username string, req entity.ConvertRequest, rates pricing.FXRates, idem *Idem) (*Conversion, *Replay, error) {
+	if err := req.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if rep, err := s.Replay(ctx, idem); rep != nil || err != nil {
+		return nil, rep, err
+	}
+	rate, err := rates.Rate(string(req.FromCurrency), string(req.ToCurrency))
+	if err != nil {
+		return nil, nil, apperr.Field("to_currency", err.Error(), "value_error")
+	}
+	amount := *req.Amount
+	credit, err := rates.Convert(amount, string(req.FromCurrency), string(req.ToCurrency), req.ToCurrency.Scale())
+	if err != nil || !credit.IsPositive() {
+		return nil, nil, apperr.Field("amount", "too small to convert", "value_error")
+	}
+	now := s.now()
+	at := entity.At(now)
+	id := s.ids.New()
+	c := &Conversion{Rate: rate,
+		From: &entity.BalanceTransaction{TransactionID: s.ids.New(), Username: username, TransactionType: entity.TxCurrencyConversion,
+			Amount: amount.Neg(), Currency: req.FromCurrency, Status: entity.TxCompleted, ReferenceID: id, CreatedAt: at,
+			Description: fmt.Sprintf("Convert %s %s to %s %s at %s", req.FromCurrency.Format(amount), req.FromCurrency, req.ToCurrency.Format(credit), req.ToCurrency, rate)},
+		To: &entity.BalanceTransaction{TransactionID: s.ids.New(), Username: username, TransactionType: entity.TxCurrencyConversion,
+			Amount: credit, Currency: req.ToCurrency, Status: entity.TxCompleted, ReferenceID: id, CreatedAt: at,
+			Description: fmt.Sprintf("Converted from %s %s at %s", req.FromCurrency.Format(amount), req.FromCurrency, rate)},
+	}
+	writes := []store.Write{
+		s.d.Balances.ChangeWrite(dao.Change{Username: username, Currency: req.FromCurrency, Current: amount.Neg()}, now),
+		s.d.Balances.ChangeWrite(dao.Change{Username: username, Currency: req.ToCurrency, Current: credit}, now),
+		s.d.Balances.TransactionWrite(c.From), s.d.Balances.TransactionWrite(c.To),
+	}
+	rep, err := s.Commit(ctx, writes, idem, c, func(i int) error {
+		if i == 0 {
+			return dao.ErrInsufficientFunds
+		}
+		return nil
+	})
+	if err != nil || rep != nil {
+		return nil, rep, err
+	}
+	s.publish(Event{Kind: EventBalance, Username: username, Currency: string(req.FromCurrency)})
+	s.publish(Event{Kind: EventBalance, Username: username, Currency: string(req.ToCurrency)})
+	return c, nil, nil
+}
