@@ -69,12 +69,12 @@ type PortfolioAsset struct {
 
 // PortfolioResponse is the caller's holdings and cash, valued in USD.
 type PortfolioResponse struct {
-	Assets           []PortfolioAsset         `json:"assets"`
-	Cash             []entity.BalanceResponse `json:"cash"`
-	TotalValue       string                   `json:"total_value"`
-	AssetsValue      string                   `json:"assets_value"`
-	CashValue        string                   `json:"cash_value"`
-	TotalUnrealized  string                   `json:"total_unrealized_pnl"`
+	Assets            []PortfolioAsset         `json:"assets"`
+	Cash              []entity.BalanceResponse `json:"cash"`
+	TotalValue        string                   `json:"total_value"`
+	AssetsValue       string                   `json:"assets_value"`
+	CashValue         string                   `json:"cash_value"`
+	TotalUnrealized   string                   `json:"total_unrealized_pnl"`
 	ValuationCurrency string                   `json:"valuation_currency"`
 }
 

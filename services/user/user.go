@@ -297,5 +297,3 @@ func (s *Service) ProvisionAdmin(ctx context.Context, password string) error {
 	}
 	return nil
 }
-
-
