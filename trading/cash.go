@@ -71,5 +71,6 @@ func (s *Service) cash(ctx context.Context, username string, typ entity.Transact
 	if err != nil || rep != nil {
 		return nil, rep, err
 	}
+	s.publish(Event{Kind: EventBalance, Username: username, Currency: string(cur)})
 	return tx, nil, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/platform"
+	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
 
@@ -24,18 +25,23 @@ func runServe(args []string) int {
 	f := newEnvFlags("serve")
 	var (
 		addr, dataDir, storeKind, role, feed, logFormat, origins string
-		deposit, withdraw, fee                                    string
-		rateLimit, loginFailures                                  int
-		priceInterval, tokenTTL                                   time.Duration
-		production, trustProxy                                    bool
-		seed                                                      int
+		priceURL, priceKey, priceKeyHeader                       string
+		deposit, withdraw, fee                                   string
+		rateLimit, loginFailures                                 int
+		priceInterval, tokenTTL                                  time.Duration
+		production, trustProxy                                   bool
+		seed                                                     int
 	)
 	f.String(&addr, "addr", ":8080", "listen address")
 	f.String(&dataDir, "data-dir", "./data", "directory of the embedded store")
 	f.String(&storeKind, "store", "embedded", "store engine: embedded")
 	f.String(&role, "role", "all", "what to run: all")
-	f.String(&feed, "price-feed", "simulated", "price feed: simulated or static")
-	f.Duration(&priceInterval, "price-interval", 2*time.Second, "price feed tick period")
+	f.String(&feed, "price-feed", "simulated", "price feed: simulated, static or http (a CoinGecko-compatible markets API)")
+	f.Duration(&priceInterval, "price-interval", 2*time.Second, "price feed tick period (default 1m for --price-feed http)")
+	f.String(&priceURL, "price-url", "https://api.coingecko.com/api/v3", "base URL of the http price feed's API")
+	// Not f.String: its default would show the secret in -help.
+	f.StringVar(&priceKey, "price-api-key", "", "API key of the http price feed (prefer $"+envName("price-api-key")+")")
+	f.String(&priceKeyHeader, "price-api-key-header", pricing.DefaultAPIKeyHeader, "header carrying the http price feed's API key")
 	f.Int(&seed, "price-seed", 1, "seed of the simulated price feed")
 	f.String(&logFormat, "log-format", "text", "log format: text or json")
 	f.String(&origins, "cors-origins", "*", "comma-separated origins allowed by CORS (* for any)")
@@ -53,6 +59,13 @@ func runServe(args []string) int {
 		}
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		return 2
+	}
+
+	if priceKey == "" {
+		priceKey = os.Getenv(envName("price-api-key"))
+	}
+	if feed == "http" && !f.isSet("price-interval") {
+		priceInterval = time.Minute // a free API key allows a few calls a minute
 	}
 
 	var handler slog.Handler = slog.NewTextHandler(os.Stderr, nil)
@@ -106,6 +119,7 @@ func runServe(args []string) int {
 		DataDir: dataDir, JWTSecret: []byte(secret), TokenLifetime: tokenTTL,
 		AdminPassword: os.Getenv("ORDERPROCESSOR_ADMIN_PASSWORD"), Gateway: gcfg, Trading: tcfg,
 		PriceFeed: feed, PriceInterval: priceInterval, PriceSeed: uint64(seed), Logger: log,
+		PriceHTTP: pricing.HTTPConfig{URL: priceURL, APIKey: priceKey, APIKeyHeader: priceKeyHeader},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
@@ -124,6 +138,7 @@ func runServe(args []string) int {
 	}
 	srv := &http.Server{Handler: p.Handler, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	srv.RegisterOnShutdown(p.Stream.Close) // end the live streams, or Shutdown waits for them
 	url := "http://" + displayAddr(ln.Addr())
 	log.Info("orderprocessor listening", "addr", ln.Addr().String(), "data_dir", dataDir, "price_feed", feed)
 	fmt.Printf("Order Processor is listening on %s  (API docs: %s/docs, health: %s/health)\n", url, url, url)

@@ -1,0 +1,337 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/auth"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/httpapi"
+)
+
+// Path is the stream's route.
+const Path = "/api/v1/stream"
+
+// Defaults of HandlerOptions.
+const (
+	DefaultKeepalive    = 15 * time.Second
+	DefaultWriteTimeout = 30 * time.Second
+	DefaultRetry        = 2 * time.Second
+	// MaxAssets bounds the ?assets= filter.
+	MaxAssets = 100
+	// maxBatch bounds the events written between two flushes.
+	maxBatch = 64
+)
+
+// BalanceReader reads a user's cash balance (*dao.BalanceDAO is one).
+type BalanceReader interface {
+	Get(ctx context.Context, username string, c entity.Currency) (*entity.Balance, error)
+}
+
+// HandlerOptions configure a Handler.
+type HandlerOptions struct {
+	// Balances, when set, makes balance events carry the balance as it is
+	// when the event is sent (BalanceData); otherwise they carry a
+	// BalanceHint telling the client what to re-read.
+	Balances BalanceReader
+	// Keepalive is the period of the ": keepalive" comment (DefaultKeepalive when 0).
+	Keepalive time.Duration
+	// WriteTimeout bounds each write to the client: the connection's write
+	// deadline is moved to now+WriteTimeout before every write, which also
+	// lifts the server's http.Server.WriteTimeout for the stream
+	// (DefaultWriteTimeout when 0).
+	WriteTimeout time.Duration
+	// Retry is the reconnection delay announced to clients (DefaultRetry when 0).
+	Retry time.Duration
+	// Logger logs dropped clients and read errors (slog.Default() when nil).
+	Logger *slog.Logger
+}
+
+// Handler serves GET /api/v1/stream. Build it with NewHandler.
+type Handler struct {
+	b    *Broker
+	opts HandlerOptions
+}
+
+// NewHandler returns the stream handler over b.
+func NewHandler(b *Broker, opts HandlerOptions) *Handler {
+	if opts.Keepalive <= 0 {
+		opts.Keepalive = DefaultKeepalive
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	if opts.Retry <= 0 {
+		opts.Retry = DefaultRetry
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Handler{b: b, opts: opts}
+}
+
+// Query is the stream's query string.
+type Query struct {
+	Assets      string `query:"assets" maxLength:"1100" doc:"comma-separated asset ids: price ticks of these assets only (default: all)"`
+	LastEventID string `query:"last_event_id" maxLength:"20" doc:"resume after this event id, for clients that cannot send the Last-Event-ID header (the header wins)"`
+}
+
+// BalanceData is the data of a balance event when the handler reads
+// balances: Balance is the user's cash balance in Currency when the event
+// was sent (it may already include later changes), null when unreadable.
+type BalanceData struct {
+	Currency string                  `json:"currency"`
+	AssetID  string                  `json:"asset_id"`
+	Balance  *entity.BalanceResponse `json:"balance"`
+}
+
+// ResetData is the data of a reset event.
+type ResetData struct {
+	Reason string `json:"reason"` // "history_expired" or "unknown_id"
+	Detail string `json:"detail"`
+}
+
+const description = "Server-Sent Events (`text/event-stream`) for the caller. The stream starts with `retry: 2000` " +
+	"and an `id:` line giving the current position. Events:\n\n" +
+	"- `order` — data: the order (as in `GET /api/v1/orders/{order_id}`), after each committed change of one of the caller's orders;\n" +
+	"- `balance` — data: `{\"currency\", \"asset_id\", \"balance\"}`: the cash balance (as in `GET /api/v1/balance`) when the event is sent, after a change of the caller's cash or holding of `asset_id`;\n" +
+	"- `price` — data: `{\"asset_id\", \"price_usd\", \"at\"}` for every asset, or those of `?assets=`;\n" +
+	"- `reset` — data: `{\"reason\", \"detail\"}`: the events after `Last-Event-ID` are no longer kept; re-read orders and balances.\n\n" +
+	"Every event has an `id:`. A client that reconnects with `Last-Event-ID` (EventSource does it by itself) first gets the events it missed. " +
+	"A `: keepalive` comment is sent every 15 s. A client too slow to read is disconnected and resumes by reconnecting. " +
+	"Delivery is best effort: the REST resources are the truth."
+
+// Register declares GET /api/v1/stream on api (Auth: user).
+func (h *Handler) Register(api *httpapi.API) {
+	api.Handle(httpapi.Op{Method: http.MethodGet, Path: Path, OperationID: "streamEvents",
+		Summary: "Live order, balance and price events (Server-Sent Events)", Description: description,
+		Tags: []string{"stream"}, Auth: httpapi.AuthUser, Query: Query{},
+		Headers: []httpapi.Header{{Name: "Last-Event-ID", Description: "resume after this event id (sent by EventSource when it reconnects)"}}},
+		h.ServeHTTP)
+}
+
+// ServeHTTP streams the caller's events until the client leaves, the broker
+// closes (server shutdown) or the client is too slow (its subscription
+// dropped). It answers 401 without a principal and 422 for a bad query; a
+// HEAD request gets the stream's headers and no body.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p, ok := auth.PrincipalFrom(r.Context())
+	if !ok || p.Username == "" {
+		httpapi.WriteError(w, r, apperr.New(apperr.Unauthorized, "not authenticated"))
+		return
+	}
+	var q Query
+	if err := httpapi.DecodeQuery(r, &q); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	assets, err := parseAssets(q.Assets)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	opts := SubscribeOptions{Username: p.Username, Assets: assets}
+	last := r.Header.Get("Last-Event-ID")
+	if last == "" {
+		last = q.LastEventID
+	}
+	var badID bool
+	if last = strings.TrimSpace(last); last != "" {
+		opts.Resume = true
+		if opts.LastEventID, err = strconv.ParseUint(last, 10, 64); err != nil {
+			badID = true
+		}
+	}
+	if r.Method == http.MethodHead {
+		setStreamHeaders(w.Header())
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	sub, c := h.b.Subscribe(opts)
+	defer sub.Close()
+	if badID {
+		c.Reset, c.Events = true, nil
+	}
+
+	setStreamHeaders(w.Header())
+	rc := http.NewResponseController(w)
+	s := &sender{h: h, w: w, rc: rc, ctx: r.Context(), user: p.Username}
+	s.extend()
+	w.WriteHeader(http.StatusOK)
+
+	s.buf.WriteString("retry: ")
+	s.buf.WriteString(strconv.FormatInt(h.opts.Retry.Milliseconds(), 10))
+	s.buf.WriteString("\n\n")
+	if c.Reset {
+		reason, detail := "history_expired", "the events after Last-Event-ID are no longer kept: re-read orders and balances"
+		if badID || opts.LastEventID > c.Cursor {
+			reason, detail = "unknown_id", "Last-Event-ID was not issued by this server: re-read orders and balances"
+		}
+		writeEvent(&s.buf, c.Cursor, KindReset, encodeLine(ResetData{Reason: reason, Detail: detail}))
+	} else {
+		for _, ev := range c.Events {
+			s.add(ev)
+		}
+		if n := len(c.Events); n == 0 || c.Events[n-1].ID != c.Cursor {
+			// An id without data sets the client's Last-Event-ID without
+			// dispatching an event: the position to resume from.
+			s.buf.WriteString("id: ")
+			s.buf.WriteString(strconv.FormatUint(c.Cursor, 10))
+			s.buf.WriteString("\n\n")
+		}
+	}
+	if !s.flush() {
+		return
+	}
+
+	keepalive := time.NewTicker(h.opts.Keepalive)
+	defer keepalive.Stop()
+	events := sub.Events()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-h.b.Done():
+			return
+		case <-keepalive.C:
+			s.buf.WriteString(": keepalive\n\n")
+		case ev, ok := <-events:
+			if !ok {
+				// Dropped (too slow) or broker closed: what was buffered has
+				// been sent; the client reconnects with its Last-Event-ID.
+				if sub.Dropped() {
+					h.opts.Logger.Info("stream: slow client dropped", "user", p.Username)
+				}
+				s.flush()
+				return
+			}
+			s.add(ev)
+			for i := 1; i < maxBatch && len(events) > 0; i++ {
+				if ev, ok = <-events; !ok {
+					break
+				}
+				s.add(ev)
+			}
+		}
+		if !s.flush() {
+			return
+		}
+	}
+}
+
+// setStreamHeaders sets the headers of an event stream: no caching, and no
+// buffering by proxies (X-Accel-Buffering for nginx).
+func setStreamHeaders(hdr http.Header) {
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	hdr.Del("Content-Length")
+}
+
+// sender writes one stream.
+type sender struct {
+	h    *Handler
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	ctx  context.Context
+	user string
+	buf  bytes.Buffer
+}
+
+// add appends ev to the buffer.
+func (s *sender) add(ev Event) {
+	data := ev.JSON()
+	if ev.Kind == KindBalance && s.h.opts.Balances != nil {
+		d := BalanceData{Currency: ev.Currency, AssetID: ev.AssetID}
+		if b, err := s.h.opts.Balances.Get(s.ctx, s.user, entity.Currency(ev.Currency)); err == nil {
+			resp := b.Response()
+			d.Balance = &resp
+		} else if !apperr.Is(err, apperr.NotFound) && s.ctx.Err() == nil {
+			s.h.opts.Logger.Warn("stream: read balance", "user", s.user, "currency", ev.Currency, "err", err)
+		}
+		data = encodeLine(d)
+	}
+	writeEvent(&s.buf, ev.ID, ev.Kind, data)
+}
+
+// writeEvent appends one event block; data is one line of JSON.
+func writeEvent(buf *bytes.Buffer, id uint64, kind string, data []byte) {
+	buf.WriteString("id: ")
+	buf.WriteString(strconv.FormatUint(id, 10))
+	buf.WriteString("\nevent: ")
+	buf.WriteString(kind)
+	buf.WriteString("\ndata: ")
+	buf.Write(data)
+	buf.WriteString("\n\n")
+}
+
+// extend moves the write deadline to now+WriteTimeout (when the
+// ResponseWriter supports deadlines).
+func (s *sender) extend() {
+	if err := s.rc.SetWriteDeadline(time.Now().Add(s.h.opts.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.h.opts.Logger.Debug("stream: set write deadline", "err", err)
+	}
+}
+
+// flush writes and flushes the buffer; false when the client is gone.
+func (s *sender) flush() bool {
+	if s.buf.Len() > 0 {
+		s.extend()
+		_, err := s.w.Write(s.buf.Bytes())
+		s.buf.Reset()
+		if err != nil {
+			return false
+		}
+	}
+	return s.rc.Flush() == nil
+}
+
+// parseAssets splits a comma-separated list of asset ids, upper-cased and
+// de-duplicated; nil for an empty list.
+func parseAssets(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) > MaxAssets {
+		return nil, assetsError("at most " + strconv.Itoa(MaxAssets) + " asset ids")
+	}
+	out := make([]string, 0, len(parts))
+	seen := make(map[string]bool, len(parts))
+	for _, p := range parts {
+		id := strings.ToUpper(strings.TrimSpace(p))
+		if !validAssetID(id) {
+			return nil, assetsError("each asset id must be 1-10 letters or digits")
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+func validAssetID(id string) bool {
+	if len(id) == 0 || len(id) > 10 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func assetsError(msg string) error {
+	return &apperr.Error{Kind: apperr.Invalid, Message: "invalid query parameter assets: " + msg,
+		Fields: []apperr.FieldError{{Loc: []string{"query", "assets"}, Msg: msg, Type: "value_error"}}}
+}
