@@ -56,15 +56,27 @@ func (d *AssetDAO) decode(it store.Item) (*entity.Asset, error) {
 	return &a, nil
 }
 
-// Create stores a new asset (version 1); ErrAssetExists when the id is taken.
+// Create stores a new asset (version 1) and its first price point (at its
+// LastUpdated, else CreatedAt), in one transaction; ErrAssetExists when the
+// id is taken.
 func (d *AssetDAO) Create(ctx context.Context, a *entity.Asset) error {
 	a.Version = 1
 	it, err := d.item(a)
 	if err != nil {
 		return err
 	}
-	if err := d.s.Put(ctx, store.Put{Key: d.t.assetKey(a.AssetID), Item: it, Cond: store.ItemNotExists()}); err != nil {
-		if errors.Is(err, store.ErrConditionFailed) {
+	at := a.LastUpdated.Time
+	if at.IsZero() {
+		at = a.CreatedAt.Time
+	}
+	writes := []store.Write{putNew(d.t.assetKey(a.AssetID), it), d.PricePointWrite(a.AssetID, a.PriceUSD, at, a.Version)}
+	err = d.s.Transact(ctx, writes)
+	for attempt := 0; attempt < 5 && errors.Is(err, store.ErrTxConflict) && !errors.Is(err, store.ErrConditionFailed); attempt++ {
+		err = d.s.Transact(ctx, writes) // a concurrent create of the same id: retry to learn who won
+	}
+	if err != nil {
+		var tc *store.TxCanceledError
+		if errors.As(err, &tc) && tc.FailedIndex() == 0 {
 			return ErrAssetExists
 		}
 		return fmt.Errorf("create asset %s: %w", a.AssetID, err)
@@ -89,17 +101,31 @@ func (d *AssetDAO) Decode(it store.Item) (*entity.Asset, error) { return d.decod
 
 // Update stores a (read at a.Version) if it did not change since, and
 // increments a.Version. A conflict error when it changed; not_found when gone.
+// It records no price point: change prices with Modify or SetPrice.
 func (d *AssetDAO) Update(ctx context.Context, a *entity.Asset, now time.Time) error {
+	return d.update(ctx, a, now, false)
+}
+
+// update is Update, also recording a.PriceUSD as a price point at now in
+// the same transaction when point is set.
+func (d *AssetDAO) update(ctx context.Context, a *entity.Asset, now time.Time, point bool) error {
 	read := a.Version
 	a.Version++
 	a.UpdatedAt = entity.At(now)
 	it, err := d.item(a)
 	if err != nil {
+		a.Version = read
 		return err
 	}
-	if err := d.s.Put(ctx, store.Put{Key: d.t.assetKey(a.AssetID), Item: it, Cond: store.VersionIs(read)}); err != nil {
+	put := store.Put{Key: d.t.assetKey(a.AssetID), Item: it, Cond: store.VersionIs(read)}
+	if point {
+		err = d.s.Transact(ctx, []store.Write{{Put: &put}, d.PricePointWrite(a.AssetID, a.PriceUSD, now, a.Version)})
+	} else {
+		err = d.s.Put(ctx, put)
+	}
+	if err != nil {
 		a.Version = read
-		if errors.Is(err, store.ErrConditionFailed) {
+		if errors.Is(err, store.ErrConditionFailed) || errors.Is(err, store.ErrTxConflict) {
 			return apperr.New(apperr.Conflict, "asset %s changed concurrently; retry", a.AssetID)
 		}
 		return fmt.Errorf("update asset %s: %w", a.AssetID, err)
@@ -108,17 +134,20 @@ func (d *AssetDAO) Update(ctx context.Context, a *entity.Asset, now time.Time) e
 }
 
 // Modify reads the asset, applies fn and stores it, retrying when a
-// concurrent change wins. fn may be called more than once.
+// concurrent change wins. fn may be called more than once. When fn changes
+// the price, the new price is recorded as a price point at now in the same
+// transaction (see PriceHistory).
 func (d *AssetDAO) Modify(ctx context.Context, id string, now time.Time, fn func(*entity.Asset) error) (*entity.Asset, error) {
 	for attempt := 0; ; attempt++ {
 		a, err := d.Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
+		old := a.PriceUSD
 		if err := fn(a); err != nil {
 			return nil, err
 		}
-		err = d.Update(ctx, a, now)
+		err = d.update(ctx, a, now, !a.PriceUSD.Equal(old))
 		if err == nil {
 			return a, nil
 		}
@@ -133,7 +162,8 @@ func (d *AssetDAO) SetActive(ctx context.Context, id string, active bool, now ti
 	return d.Modify(ctx, id, now, func(a *entity.Asset) error { a.IsActive = active; return nil })
 }
 
-// SetPrice sets an asset's price (and last_updated).
+// SetPrice sets an asset's price (and last_updated), recording a price point
+// when it changes.
 func (d *AssetDAO) SetPrice(ctx context.Context, id string, price decimal.Decimal, now time.Time) (*entity.Asset, error) {
 	return d.Modify(ctx, id, now, func(a *entity.Asset) error {
 		a.PriceUSD = price

@@ -27,6 +27,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/services/user"
 	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
+	"github.com/orderprocessor/orderprocessor/stream"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
 
@@ -48,10 +49,13 @@ type Config struct {
 	AdminPassword string
 	Gateway       gateway.Config
 	Trading       trading.Config
-	// PriceFeed is "static" or "simulated"; PriceInterval the tick period.
+	// PriceFeed is "static", "simulated" or "http"; PriceInterval the tick
+	// period (2 s when 0; 60 s for the http feed).
 	PriceFeed     string
 	PriceInterval time.Duration
 	PriceSeed     uint64
+	// PriceHTTP configures the "http" feed (URL required).
+	PriceHTTP pricing.HTTPConfig
 	// EngineInterval is the period of the trigger engine's expiry sweep and
 	// full re-evaluation (5 s when 0).
 	EngineInterval time.Duration
@@ -71,6 +75,9 @@ type Platform struct {
 	Users     *user.Service
 	Issuer    *auth.Issuer
 	Engine    *trading.Engine
+	// Stream is the live-event broker behind GET /api/v1/stream; it is
+	// closed (every stream ends) when the platform closes.
+	Stream *stream.Broker
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -109,7 +116,8 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 
 func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time) (*Platform, error) {
 	d := dao.New(db, tables)
-	trade := trading.New(d, cfg.Trading, trading.WithClock(now), trading.WithLogger(log))
+	broker := stream.NewBroker(stream.Options{Now: now})
+	trade := trading.New(d, cfg.Trading, trading.WithClock(now), trading.WithLogger(log), trading.WithNotifier(broker))
 
 	secret := cfg.JWTSecret
 	if len(secret) == 0 {
@@ -132,7 +140,9 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	inv := inventory.New(d, inventory.WithClock(now), inventory.WithLogger(log))
+	// The broker's price hook is registered before the trigger engine's, so
+	// that a price event precedes the order events it triggers.
+	inv := inventory.New(d, inventory.WithClock(now), inventory.WithLogger(log), inventory.OnPriceChange(broker.PriceChanged))
 	users := user.New(trade, issuer, hasher, revoker, log)
 	orders := order.New(trade, reg)
 
@@ -141,6 +151,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	users.Register(api)
 	inv.Register(api)
 	orders.Register(api)
+	stream.NewHandler(broker, stream.HandlerOptions{Balances: d.Balances, Logger: log}).Register(api)
 
 	routes := gateway.RouteTable{
 		{Method: "GET", Pattern: httpapi.SpecPath, Access: gateway.Public},
@@ -179,15 +190,28 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
-		Issuer: issuer, cancel: cancel, log: log}
+		Issuer: issuer, Stream: broker, cancel: cancel, log: log}
+	p.wg.Add(1)
+	go func() { // streams end when the platform closes
+		defer p.wg.Done()
+		<-bg.Done()
+		broker.Close()
+	}()
 	var feed pricing.Feed
 	switch cfg.PriceFeed {
 	case "", "static":
 	case "simulated":
 		feed = pricing.NewSimulated(cfg.PriceSeed)
+	case "http":
+		h, err := pricing.NewHTTP(cfg.PriceHTTP)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		feed = h
 	default:
 		cancel()
-		return nil, fmt.Errorf("unknown price feed %q (static or simulated)", cfg.PriceFeed)
+		return nil, fmt.Errorf("unknown price feed %q (static, simulated or http)", cfg.PriceFeed)
 	}
 	engine := trading.NewEngine(trade, inv.Prices, cfg.EngineInterval)
 	inv.OnPriceChange(func(_ context.Context, assetID string, _, price decimal.Decimal) {
@@ -201,7 +225,11 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	}()
 	if feed != nil {
 		interval := cfg.PriceInterval
-		if interval <= 0 {
+		switch {
+		case interval > 0:
+		case cfg.PriceFeed == "http":
+			interval = time.Minute
+		default:
 			interval = 2 * time.Second
 		}
 		p.wg.Add(1)

@@ -1,6 +1,7 @@
 // Package pricing produces asset price movements: a static feed (prices stay
 // as they are), a simulated feed (a seeded, reproducible, bounded random walk
-// per asset) and the loop that applies a feed's ticks on a schedule.
+// per asset), an HTTP feed polling a CoinGecko-compatible markets endpoint
+// (HTTP), and the loop that applies a feed's ticks on a schedule (Run).
 package pricing
 
 import (
@@ -13,22 +14,40 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 )
 
-// Tick is a new price of one asset.
+// Tick is a new price of one asset, with optional market data.
 type Tick struct {
 	AssetID string
 	Price   decimal.Decimal
+	// Market, when set, carries market data observed with the price (a
+	// provider's figures); nil for feeds that only move prices.
+	Market *Market
 }
 
-// Feed proposes the next prices given the current ones (asset id -> price).
+// Market is market data that comes with a tick. A nil field is unknown: the
+// stored value is kept.
+type Market struct {
+	MarketCap                *decimal.Decimal
+	TotalVolume24h           *decimal.Decimal
+	High24h                  *decimal.Decimal
+	Low24h                   *decimal.Decimal
+	PriceChange24h           *decimal.Decimal
+	PriceChangePercentage24h *decimal.Decimal
+}
+
+// Feed proposes the next prices given the current ones (asset id -> price of
+// every active asset). A feed may do I/O under ctx. It returns the ticks it
+// has, and an error describing what went wrong (the ticks returned with an
+// error are still valid: a feed that polls in parts returns the parts that
+// worked). A failing feed changes no price: the last good prices stay.
 type Feed interface {
-	Next(current map[string]decimal.Decimal) []Tick
+	Next(ctx context.Context, current map[string]decimal.Decimal) ([]Tick, error)
 }
 
 // Static is a feed under which prices only change when an admin sets them.
 type Static struct{}
 
 // Next returns no ticks.
-func (Static) Next(map[string]decimal.Decimal) []Tick { return nil }
+func (Static) Next(context.Context, map[string]decimal.Decimal) ([]Tick, error) { return nil, nil }
 
 // Simulated moves each price by a random step of at most MaxStep (a fraction,
 // e.g. 0.005 = 0.5%) per tick, never leaving [Floor, Ceil] times the asset's
@@ -47,8 +66,9 @@ func NewSimulated(seed uint64) *Simulated {
 		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), anchor: map[string]decimal.Decimal{}}
 }
 
-// Next returns one tick per asset, in asset id order.
-func (s *Simulated) Next(current map[string]decimal.Decimal) []Tick {
+// Next returns one tick per asset, in asset id order, and never an error. It
+// is not safe for concurrent use (Run calls it from one goroutine).
+func (s *Simulated) Next(_ context.Context, current map[string]decimal.Decimal) ([]Tick, error) {
 	ids := make([]string, 0, len(current))
 	for id := range current {
 		ids = append(ids, id)
@@ -83,7 +103,7 @@ func (s *Simulated) Next(current map[string]decimal.Decimal) []Tick {
 		}
 		ticks = append(ticks, Tick{AssetID: id, Price: next})
 	}
-	return ticks
+	return ticks, nil
 }
 
 // Source reads current prices and applies new ones (the inventory service).
@@ -92,8 +112,15 @@ type Source interface {
 	ApplyTicks(ctx context.Context, ticks []Tick) error
 }
 
-// Run applies feed's ticks to src every interval until ctx is done.
+// Run applies feed's ticks to src every interval until ctx is done. An HTTP
+// feed is also polled once at start, so that real prices replace the seeded
+// ones without waiting an interval. Errors (reading prices, the feed's,
+// applying ticks) are logged and the loop goes on: prices a step could not
+// obtain stay as they were.
 func Run(ctx context.Context, feed Feed, src Source, interval time.Duration, log *slog.Logger) {
+	if _, ok := feed.(*HTTP); ok {
+		Step(ctx, feed, src, log)
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -102,17 +129,30 @@ func Run(ctx context.Context, feed Feed, src Source, interval time.Duration, log
 			return
 		case <-t.C:
 		}
-		prices, err := src.Prices(ctx)
-		if err != nil {
-			log.Warn("price feed: read prices", "err", err)
-			continue
-		}
-		ticks := feed.Next(prices)
-		if len(ticks) == 0 {
-			continue
-		}
-		if err := src.ApplyTicks(ctx, ticks); err != nil && ctx.Err() == nil {
-			log.Warn("price feed: apply ticks", "err", err, "ticks", len(ticks))
-		}
+		Step(ctx, feed, src, log)
 	}
+}
+
+// Step runs one round of Run: it reads the current prices from src, asks
+// feed for ticks and applies them, and returns how many ticks it applied or
+// tried to apply. Errors are logged (unless ctx is done), not returned.
+func Step(ctx context.Context, feed Feed, src Source, log *slog.Logger) int {
+	prices, err := src.Prices(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("price feed: read prices", "err", err)
+		}
+		return 0
+	}
+	ticks, err := feed.Next(ctx, prices)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("price feed: next prices", "err", err, "ticks", len(ticks))
+	}
+	if len(ticks) == 0 {
+		return 0
+	}
+	if err := src.ApplyTicks(ctx, ticks); err != nil && ctx.Err() == nil {
+		log.Warn("price feed: apply ticks", "err", err, "ticks", len(ticks))
+	}
+	return len(ticks)
 }

@@ -1,6 +1,7 @@
 package pricing
 
 import (
+	"context"
 	"testing"
 
 	"github.com/orderprocessor/orderprocessor/decimal"
@@ -18,7 +19,7 @@ func TestSimulatedIsReproducibleAndBounded(t *testing.T) {
 	a, b := NewSimulated(42), NewSimulated(42)
 	pa, pb := prices(), prices()
 	for step := 0; step < 2000; step++ {
-		ta, tb := a.Next(pa), b.Next(pb)
+		ta, tb := next(t, a, pa), next(t, b, pb)
 		if len(ta) != len(tb) {
 			t.Fatalf("step %d: %d vs %d ticks", step, len(ta), len(tb))
 		}
@@ -48,7 +49,7 @@ func TestSimulatedStepIsAtMostMaxStep(t *testing.T) {
 	s := NewSimulated(7)
 	p := prices()
 	for step := 0; step < 500; step++ {
-		for _, tk := range s.Next(p) {
+		for _, tk := range next(t, s, p) {
 			old := p[tk.AssetID]
 			// |new - old| <= old * 0.005 plus one unit of rounding.
 			diff := tk.Price.Sub(old).Abs()
@@ -62,7 +63,17 @@ func TestSimulatedStepIsAtMostMaxStep(t *testing.T) {
 }
 
 func TestStaticNeverMoves(t *testing.T) {
-	if ticks := (Static{}).Next(prices()); ticks != nil {
-		t.Fatalf("static feed ticked: %v", ticks)
+	if ticks, err := (Static{}).Next(context.Background(), prices()); ticks != nil || err != nil {
+		t.Fatalf("static feed ticked: %v, %v", ticks, err)
 	}
+}
+
+// next calls f.Next and fails the test on an error.
+func next(t *testing.T, f Feed, current map[string]decimal.Decimal) []Tick {
+	t.Helper()
+	ticks, err := f.Next(context.Background(), current)
+	if err != nil {
+		t.Fatalf("Next: %v", err)
+	}
+	return ticks
 }

@@ -81,3 +81,14 @@ func (f *envFlags) Parse(args []string) error {
 	}
 	return f.FlagSet.Parse(args)
 }
+
+// isSet reports whether flag name was given on the command line or by its
+// environment variable (call after Parse).
+func (f *envFlags) isSet(name string) bool {
+	if _, ok := f.env(name); ok {
+		return true
+	}
+	set := false
+	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}

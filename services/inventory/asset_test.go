@@ -281,6 +281,7 @@ func TestOperations(t *testing.T) {
 	want := []opSummary{
 		{"GET", "/api/v1/inventory/assets", "listAssets", httpapi.AuthNone, 200, "inventory"},
 		{"GET", "/api/v1/inventory/assets/{asset_id}", "getAsset", httpapi.AuthNone, 200, "inventory"},
+		{"GET", "/api/v1/inventory/assets/{asset_id}/history", "getAssetPriceHistory", httpapi.AuthNone, 200, "inventory"},
 		{"POST", "/api/v1/admin/assets", "createAsset", httpapi.AuthAdmin, 201, "admin"},
 		{"PUT", "/api/v1/admin/assets/{asset_id}", "updateAsset", httpapi.AuthAdmin, 200, "admin"},
 		{"PUT", "/api/v1/admin/assets/{asset_id}/price", "setAssetPrice", httpapi.AuthAdmin, 200, "admin"},

@@ -68,6 +68,7 @@ func (s *Service) Register(api *httpapi.API) {
 		Tags:    pub, Auth: httpapi.AuthNone,
 		PathParams: AssetPath{}, Response: AssetResponse{}, Errors: []int{http.StatusNotFound},
 	}, s.handleGet)
+	s.registerHistory(api)
 	api.Handle(httpapi.Op{
 		Method: http.MethodPost, Path: PathAdminAssets, OperationID: "createAsset",
 		Summary: "Create an asset (admin)",

@@ -3,9 +3,11 @@
 // and the price source the price feed moves (pricing.Source).
 //
 // Every price change (an admin price set, an admin update that changes
-// price_usd, a feed tick) is written to the store first and then reported to
-// the hooks registered with OnPriceChange, in the caller's goroutine: the
-// order service's trigger engine subscribes there.
+// price_usd, a feed tick) is written to the store first, together with a
+// point of the asset's price history (dao.AssetDAO.PriceHistory, served by
+// GET /api/v1/inventory/assets/{asset_id}/history), and then reported to the
+// hooks registered with OnPriceChange, in the caller's goroutine: the order
+// service's trigger engine subscribes there.
 package inventory
 
 import (
@@ -41,6 +43,8 @@ type Service struct {
 
 	mu    sync.RWMutex
 	hooks []PriceChangeFunc
+
+	historyScan int // MaxHistoryScan; smaller in tests
 }
 
 // Option configures a Service.
@@ -71,7 +75,7 @@ func OnPriceChange(fn PriceChangeFunc) Option {
 
 // New returns the inventory service over d.
 func New(d *dao.DAOs, opts ...Option) *Service {
-	s := &Service{d: d, now: time.Now, log: slog.Default()}
+	s := &Service{d: d, now: time.Now, log: slog.Default(), historyScan: MaxHistoryScan}
 	for _, o := range opts {
 		o(s)
 	}
@@ -142,12 +146,15 @@ func (s *Service) Prices(ctx context.Context) (map[string]decimal.Decimal, error
 	return out, nil
 }
 
-// ApplyTicks stores each tick's price and fires the price-change hooks for
-// it (pricing.Source). A tick is rejected (and reported in the returned
-// error) when its asset id is malformed or unknown or its price breaks the
-// price rules (> 0, <= entity.MaxAssetPrice, <= 8 decimals); the other ticks
-// are still applied. A tick equal to the stored price writes nothing and
-// fires nothing.
+// ApplyTicks stores each tick's price (recording a price point) and its
+// market data, and fires the price-change hooks for a changed price
+// (pricing.Source). A tick is rejected (and reported in the returned error)
+// when its asset id is malformed or unknown, its price breaks the price
+// rules (> 0, <= entity.MaxAssetPrice, <= 8 decimals) or its market data the
+// asset rules (caps, volumes, highs, lows >= 0); the other ticks are still
+// applied. A tick equal to the stored price and market data writes nothing
+// and fires nothing; one that changes only market data writes it, records
+// no point and fires nothing.
 func (s *Service) ApplyTicks(ctx context.Context, ticks []pricing.Tick) error {
 	var errs []error
 	for _, t := range ticks {
@@ -170,16 +177,25 @@ func (s *Service) applyTick(ctx context.Context, t pricing.Tick) error {
 	if err := (&entity.PriceUpdate{PriceUSD: &price}).Validate(); err != nil {
 		return fmt.Errorf("tick %s %s: %w", id, price, err)
 	}
+	upd := entity.AssetUpdate{PriceUSD: &price}
+	if m := t.Market; m != nil {
+		upd.MarketData = entity.MarketData{
+			MarketCap: m.MarketCap, TotalVolume24h: m.TotalVolume24h, High24h: m.High24h, Low24h: m.Low24h,
+			PriceChange24h: m.PriceChange24h, PriceChangePercentage24h: m.PriceChangePercentage24h,
+		}
+		if err := upd.Validate(); err != nil {
+			return fmt.Errorf("tick %s market data: %w", id, err)
+		}
+	}
 	now := s.now()
 	var old decimal.Decimal
 	changed := false
 	_, err := s.d.Assets.Modify(ctx, id, now, func(a *entity.Asset) error {
 		old, changed = a.PriceUSD, !a.PriceUSD.Equal(price)
-		if !changed {
+		if !changed && !marketChanges(&a.MarketData, &upd.MarketData) {
 			return errUnchanged
 		}
-		a.PriceUSD = price
-		a.LastUpdated = entity.At(now)
+		upd.Apply(a, entity.At(now))
 		return nil
 	})
 	if errors.Is(err, errUnchanged) {
@@ -188,8 +204,20 @@ func (s *Service) applyTick(ctx context.Context, t pricing.Tick) error {
 	if err != nil {
 		return fmt.Errorf("tick %s: %w", id, err)
 	}
-	s.firePriceChange(ctx, id, old, price)
+	if changed {
+		s.firePriceChange(ctx, id, old, price)
+	}
 	return nil
+}
+
+// marketChanges reports whether applying the market data of a tick (the
+// fields a feed sets) to cur would change it.
+func marketChanges(cur, tick *entity.MarketData) bool {
+	differs := func(c, t *decimal.Decimal) bool { return t != nil && (c == nil || !c.Equal(*t)) }
+	return differs(cur.MarketCap, tick.MarketCap) || differs(cur.TotalVolume24h, tick.TotalVolume24h) ||
+		differs(cur.High24h, tick.High24h) || differs(cur.Low24h, tick.Low24h) ||
+		differs(cur.PriceChange24h, tick.PriceChange24h) ||
+		differs(cur.PriceChangePercentage24h, tick.PriceChangePercentage24h)
 }
 
 // errUnchanged aborts a Modify that would not change anything.
