@@ -38,7 +38,12 @@ func (d *IdempotencyDAO) Get(ctx context.Context, k store.Key) (*IdemRecord, err
 	if err != nil {
 		return nil, notFound(err, "idempotency record not found")
 	}
-	return &IdemRecord{ReqHash: it.Str("req_hash"), Status: int(it.Int("status")), Body: []byte(it.Str("body"))}, nil
+	return d.Decode(it), nil
+}
+
+// Decode returns the record of an item read with its key.
+func (d *IdempotencyDAO) Decode(it store.Item) *IdemRecord {
+	return &IdemRecord{ReqHash: it.Str("req_hash"), Status: int(it.Int("status")), Body: []byte(it.Str("body"))}
 }
 
 // ScanDAO reads whole tables: the verify command and admin analytics.

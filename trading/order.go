@@ -49,9 +49,6 @@ func (s *Service) PlaceOrder(ctx context.Context, username string, req entity.Or
 	if err := req.Validate(s.now()); err != nil {
 		return nil, nil, err
 	}
-	if rep, err := s.Replay(ctx, idem); rep != nil || err != nil {
-		return nil, rep, err
-	}
 	for attempt := 1; ; attempt++ {
 		p, rep, err := s.place(ctx, username, &req, reqHash, idem)
 		if !errors.Is(err, errRetry) {
@@ -66,14 +63,15 @@ func (s *Service) PlaceOrder(ctx context.Context, username string, req entity.Or
 	}
 }
 
-// placement is what place reads before it writes.
+// placement is what place reads before it writes, in one round trip.
 type placement struct {
+	replay  *Replay // the stored response of an earlier request with the same key
 	asset   *entity.Asset
 	holding *dao.Holding
 	partner *entity.Order // the open order of oco_with
 }
 
-func (s *Service) readPlacement(ctx context.Context, username string, req *entity.OrderCreate) (*placement, error) {
+func (s *Service) readPlacement(ctx context.Context, username string, req *entity.OrderCreate, idem *Idem) (*placement, error) {
 	sell := req.OrderType.Side() == entity.Sell
 	keys := []store.Key{s.d.Assets.Key(req.AssetID)}
 	if sell {
@@ -82,9 +80,20 @@ func (s *Service) readPlacement(ctx context.Context, username string, req *entit
 	if req.OCOWith != "" {
 		keys = append(keys, s.d.Orders.Key(username, req.OCOWith))
 	}
+	if idem != nil {
+		keys = append(keys, idem.Key)
+	}
 	items, err := s.d.Store.BatchGet(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("read asset: %w", err)
+	}
+	if idem != nil {
+		// A replayed request answers before anything else is checked again.
+		rep, err := s.replayOf(idem, items[len(items)-1])
+		if rep != nil || err != nil {
+			return &placement{replay: rep}, err
+		}
+		items = items[:len(items)-1]
 	}
 	if items[0] == nil {
 		return nil, apperr.Field("asset_id", fmt.Sprintf("asset %s not found", req.AssetID), "value_error")
@@ -123,9 +132,12 @@ func (s *Service) readPlacement(ctx context.Context, username string, req *entit
 }
 
 func (s *Service) place(ctx context.Context, username string, req *entity.OrderCreate, reqHash string, idem *Idem) (*Placed, *Replay, error) {
-	pl, err := s.readPlacement(ctx, username, req)
+	pl, err := s.readPlacement(ctx, username, req, idem)
 	if err != nil {
 		return nil, nil, err
+	}
+	if pl.replay != nil {
+		return nil, pl.replay, nil
 	}
 	now := s.now()
 	at := entity.At(now)

@@ -138,6 +138,19 @@ func (s *Service) Commit(ctx context.Context, writes []store.Write, idem *Idem, 
 	return nil, err
 }
 
+// replayOf interprets an idempotency record read with the operation's other
+// reads (it, nil when absent): the stored response, ErrIdemMismatch, or nil.
+func (s *Service) replayOf(idem *Idem, it store.Item) (*Replay, error) {
+	if idem == nil || it == nil {
+		return nil, nil
+	}
+	rec := s.d.Idem.Decode(it)
+	if rec.ReqHash != idem.ReqHash {
+		return nil, ErrIdemMismatch
+	}
+	return rec, nil
+}
+
 // Replay returns the response stored for idem, ErrIdemMismatch when the key
 // was used with another request, or (nil, nil) when nothing is stored.
 func (s *Service) Replay(ctx context.Context, idem *Idem) (*Replay, error) {
