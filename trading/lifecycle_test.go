@@ -544,3 +544,32 @@ func TestConvertRecordsBothLegs(t *testing.T) {
 	e.cash("alice", "892", "0")
 	e.verify()
 }
+
+// A retried order with a client_order_id answers with the order it placed,
+// even when the balance or holding no longer covers it.
+func TestClientOrderIDRetryAfterExecution(t *testing.T) {
+	e := newEnv(t, "100", "150")
+	buy := entity.OrderCreate{OrderType: entity.MarketBuy, AssetID: "XYZ", Quantity: decp("1"), ClientOrderID: "buy-1"}
+	first, _, err := e.s.PlaceOrder(e.ctx, "alice", buy, "hash-buy", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := e.s.PlaceOrder(e.ctx, "alice", buy, "hash-buy", nil)
+	if err != nil || !again.Existing || again.Order.OrderID != first.Order.OrderID {
+		t.Fatalf("retry of an executed buy: %+v %v", again, err)
+	}
+	sell := entity.OrderCreate{OrderType: entity.MarketSell, AssetID: "XYZ", Quantity: decp("1"), ClientOrderID: "sell-1"}
+	sold, _, err := e.s.PlaceOrder(e.ctx, "alice", sell, "hash-sell", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _, err = e.s.PlaceOrder(e.ctx, "alice", sell, "hash-sell", nil)
+	if err != nil || !again.Existing || again.Order.OrderID != sold.Order.OrderID {
+		t.Fatalf("retry of an executed sell: %+v %v", again, err)
+	}
+	if _, _, err := e.s.PlaceOrder(e.ctx, "alice", sell, "another-body", nil); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("same client_order_id, other request: %v", err)
+	}
+	e.cash("alice", "150", "0")
+	e.verify()
+}

@@ -51,6 +51,9 @@ func (s *Service) PlaceOrder(ctx context.Context, username string, req entity.Or
 	}
 	for attempt := 1; ; attempt++ {
 		p, rep, err := s.place(ctx, username, &req, reqHash, idem)
+		if err != nil && !errors.Is(err, errRetry) {
+			p, rep, err = s.settle(ctx, username, &req, reqHash, idem, err)
+		}
 		if !errors.Is(err, errRetry) {
 			if err == nil && rep == nil {
 				s.notifyOrder(p.Order)
@@ -208,45 +211,55 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 	if o.ClientOrderID != "" {
 		iCOID = iOrder + 1
 	}
-	var existing *Placed
-	var retry bool
-	rep, err := s.Commit(ctx, writes, idem, o, func(i int) error {
-		switch i {
-		case iBalance:
-			return dao.ErrInsufficientFunds
-		case iHolding:
-			if o.Status == entity.StatusCompleted && o.Side() == entity.Sell && pl.partner == nil {
-				// Either the quantity is gone or a buy changed the average cost.
-				h, herr := s.d.Holdings.Get(ctx, username, o.AssetID)
-				if herr == nil && !h.Available().LessThan(o.Quantity) {
-					retry = true
-					return errRetry
-				}
-			}
-			return dao.ErrInsufficientHoldings
-		case iPartner:
-			// The OCO partner changed since it was read: read it again.
-			retry = true
-			return errRetry
-		case iCOID:
-			p, cerr := s.existingClientOrder(ctx, username, o.ClientOrderID, reqHash)
-			existing = p
-			if cerr != nil {
-				return cerr
-			}
-			return errExisting
-		}
-		return nil
-	})
+	rep, tx, err := s.commit(ctx, writes, idem, o)
 	switch {
-	case errors.Is(err, errExisting):
-		return existing, nil, nil
-	case retry:
-		return nil, nil, errRetry
-	case err != nil || rep != nil:
+	case rep != nil:
+		return nil, rep, nil
+	case tx == nil && err != nil:
+		return nil, nil, err
+	case tx == nil:
+		return &Placed{Order: o}, nil, nil
+	// The client order id first: a retried order that executed before is
+	// answered with that order, whatever its effect on balances since.
+	case failed(tx, iCOID):
+		p, err := s.existingClientOrder(ctx, username, o.ClientOrderID, reqHash)
+		return p, nil, err
+	case failed(tx, iPartner):
+		return nil, nil, errRetry // the OCO partner changed since it was read
+	case failed(tx, iBalance):
+		return nil, nil, dao.ErrInsufficientFunds
+	case failed(tx, iHolding):
+		if o.Status == entity.StatusCompleted && o.Side() == entity.Sell {
+			// Either the quantity is gone or a buy changed the average cost.
+			h, herr := s.d.Holdings.Get(ctx, username, o.AssetID)
+			if herr == nil && (pl.partner != nil || !h.Available().LessThan(o.Quantity)) {
+				return nil, nil, errRetry
+			}
+		}
+		return nil, nil, dao.ErrInsufficientHoldings
+	}
+	return nil, nil, err
+}
+
+
+// settle re-reads what a retried request may have done before a refusal
+// based on state read before the transaction (e.g. the holding a first
+// attempt already sold): the stored response of its Idempotency-Key, or the
+// order of its client_order_id, wins over the refusal.
+func (s *Service) settle(ctx context.Context, username string, req *entity.OrderCreate, reqHash string, idem *Idem, cause error) (*Placed, *Replay, error) {
+	if apperr.KindOf(cause) == apperr.Internal || apperr.KindOf(cause) == apperr.Unavailable {
+		return nil, nil, cause
+	}
+	if rep, err := s.Replay(ctx, idem); rep != nil || err != nil {
 		return nil, rep, err
 	}
-	return &Placed{Order: o}, nil, nil
+	if req.ClientOrderID != "" {
+		p, err := s.existingClientOrder(ctx, username, req.ClientOrderID, reqHash)
+		if !apperr.Is(err, apperr.NotFound) {
+			return p, nil, err
+		}
+	}
+	return nil, nil, cause
 }
 
 // holdWrites returns the writes that rest o: its hold and, for an OCO link,

@@ -108,34 +108,50 @@ var ErrIdemMismatch = apperr.New(apperr.Conflict, "Idempotency-Key reused with a
 // Commit runs writes as one transaction, plus the idempotency record of idem
 // (when not nil) holding the rendered result. On a failed condition it returns
 // the stored response when the key was used before (replay), or mapErr's
-// interpretation of the failure (index = the failed write).
+// interpretation of the failure (index = the first failed write).
 func (s *Service) Commit(ctx context.Context, writes []store.Write, idem *Idem, result any, mapErr func(idx int) error) (*Replay, error) {
+	rep, tx, err := s.commit(ctx, writes, idem, result)
+	if tx != nil && mapErr != nil {
+		if e := mapErr(tx.FailedIndex()); e != nil {
+			return nil, e
+		}
+	}
+	return rep, err
+}
+
+// commit is Commit for callers that interpret the failed writes themselves:
+// tx is the cancellation (nil unless a condition of writes failed).
+func (s *Service) commit(ctx context.Context, writes []store.Write, idem *Idem, result any) (*Replay, *store.TxCanceledError, error) {
 	idemIdx := -1
 	if idem != nil {
 		status, body, err := idem.Render(result)
 		if err != nil {
-			return nil, fmt.Errorf("render idempotent response: %w", err)
+			return nil, nil, fmt.Errorf("render idempotent response: %w", err)
 		}
 		idemIdx = len(writes)
 		writes = append(writes, s.d.Idem.Write(idem.Key, dao.IdemRecord{ReqHash: idem.ReqHash, Status: status, Body: body}, s.now()))
 	}
 	err := s.d.Store.Transact(ctx, writes)
 	if err == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var tx *store.TxCanceledError
 	if !errors.As(err, &tx) {
-		return nil, err
+		return nil, nil, err
 	}
-	if idemIdx >= 0 && idemIdx < len(tx.Reasons) && tx.Reasons[idemIdx] != nil && errors.Is(tx.Reasons[idemIdx], store.ErrConditionFailed) {
-		return s.Replay(ctx, idem)
+	if failed(tx, idemIdx) {
+		rep, err := s.Replay(ctx, idem)
+		return rep, nil, err
 	}
-	if i := tx.FailedIndex(); i >= 0 && mapErr != nil {
-		if e := mapErr(i); e != nil {
-			return nil, e
-		}
+	if tx.FailedIndex() < 0 {
+		return nil, nil, err
 	}
-	return nil, err
+	return nil, tx, err
+}
+
+// failed reports whether write i of a cancelled transaction failed its condition.
+func failed(tx *store.TxCanceledError, i int) bool {
+	return i >= 0 && i < len(tx.Reasons) && tx.Reasons[i] != nil && errors.Is(tx.Reasons[i], store.ErrConditionFailed)
 }
 
 // replayOf interprets an idempotency record read with the operation's other

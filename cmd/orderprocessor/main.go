@@ -11,7 +11,9 @@ const usage = `usage: orderprocessor <command> [flags]
 
 commands:
   serve     run the platform (gateway + user, inventory and order services)
+  migrate   create the DynamoDB tables and indexes (idempotent)
   verify    check the ledger invariants of a stopped store
+  loadtest  drive a running server with orders and report throughput and latency
 
 Every flag has an environment variable: --data-dir is ORDERPROCESSOR_DATA_DIR.
 Run "orderprocessor <command> -h" for its flags.
@@ -29,8 +31,12 @@ func run(args []string) int {
 	switch args[0] {
 	case "serve":
 		return runServe(args[1:])
+	case "migrate":
+		return runMigrate(args[1:])
 	case "verify":
 		return runVerify(args[1:])
+	case "loadtest":
+		return runLoadtest(args[1:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return 0
