@@ -241,7 +241,6 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 	return nil, nil, err
 }
 
-
 // settle re-reads what a retried request may have done before a refusal
 // based on state read before the transaction (e.g. the holding a first
 // attempt already sold): the stored response of its Idempotency-Key, or the
