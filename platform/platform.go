@@ -7,6 +7,7 @@ package platform
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,8 @@ import (
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/pricing"
+	"github.com/orderprocessor/orderprocessor/proxy"
+	"github.com/orderprocessor/orderprocessor/redisstate"
 	"github.com/orderprocessor/orderprocessor/services/inventory"
 	"github.com/orderprocessor/orderprocessor/services/order"
 	"github.com/orderprocessor/orderprocessor/services/user"
@@ -59,10 +62,23 @@ type Config struct {
 	// EngineInterval is the period of the trigger engine's expiry sweep and
 	// full re-evaluation (5 s when 0).
 	EngineInterval time.Duration
+	// Role is the part of the system this process runs (RoleAll when "");
+	// Upstreams, UpstreamTimeout and Breaker configure RoleGateway's proxies
+	// (see Role).
+	Role            Role
+	Upstreams       Upstreams
+	UpstreamTimeout time.Duration // proxy.DefaultTimeout when 0
+	Breaker         proxy.BreakerConfig
 	// PasswordParams are the argon2id parameters (auth.DefaultParams when zero).
 	PasswordParams auth.Params
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// RedisURL, when set, keeps token revocation, rate-limit counters and
+	// login throttling in that Redis (package redisstate), shared by every
+	// replica using it with the same RedisPrefix, and adds a "redis"
+	// readiness check; otherwise that state lives in this process.
+	RedisURL    string
+	RedisPrefix string // redisstate.DefaultPrefix when ""
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Platform is a running platform.
@@ -78,14 +94,21 @@ type Platform struct {
 	// Stream is the live-event broker behind GET /api/v1/stream; it is
 	// closed (every stream ends) when the platform closes.
 	Stream *stream.Broker
+	// Role is the part of the system the platform runs.
+	Role Role
+	// Proxies are the gateway role's proxies, one per service.
+	Proxies []*proxy.Proxy
 
+	redis  *redisstate.Client // nil without Config.RedisURL
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	log    *slog.Logger
 }
 
-// Open opens the store in cfg.DataDir, seeds the catalogue on first start,
-// provisions the admin user, and starts the background workers.
+// Open opens the store in cfg.DataDir (unless cfg.Store is set, or the
+// role is RoleGateway, which runs without a store unless given one), seeds
+// the catalogue on first start, provisions the admin user, and starts the
+// background workers, as far as cfg.Role runs them (see Role).
 func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -100,27 +123,49 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		tables = dao.DefaultTables
 	}
 	db := cfg.Store
-	if db == nil {
+	if db == nil && cfg.Role != RoleGateway {
 		var err error
 		if db, err = embedded.Open(cfg.DataDir, tables.Schemas(), embedded.Options{Logger: log}); err != nil {
 			return nil, fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
 		}
 	}
-	p, err := build(ctx, cfg, db, tables, log, now)
+	var shared *redisstate.Client
+	if cfg.RedisURL != "" {
+		var err error
+		if shared, err = redisstate.New(ctx, cfg.RedisURL, redisstate.Options{Prefix: cfg.RedisPrefix, Now: now}); err != nil {
+			if db != nil {
+				_ = db.Close()
+			}
+			return nil, fmt.Errorf("shared state: %w", err)
+		}
+	}
+	p, err := build(ctx, cfg, db, tables, log, now, shared)
 	if err != nil {
-		_ = db.Close()
+		if db != nil {
+			_ = db.Close()
+		}
+		if shared != nil {
+			_ = shared.Close()
+		}
 		return nil, err
 	}
 	return p, nil
 }
 
-func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time) (*Platform, error) {
+func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time, shared *redisstate.Client) (*Platform, error) {
+	role := cfg.Role
+	if role == "" {
+		role = RoleAll
+	}
 	d := dao.New(db, tables)
 	broker := stream.NewBroker(stream.Options{Now: now})
 	trade := trading.New(d, cfg.Trading, trading.WithClock(now), trading.WithLogger(log), trading.WithNotifier(broker))
 
 	secret := cfg.JWTSecret
 	if len(secret) == 0 {
+		if role != RoleAll {
+			return nil, fmt.Errorf("role %s: the JWT secret must be set (it is shared by the gateway and the services)", role)
+		}
 		secret = []byte(rand.Text() + rand.Text())
 	}
 	issuer, err := auth.NewIssuer(secret, auth.IssuerOptions{Lifetime: cfg.TokenLifetime, Now: now})
@@ -135,7 +180,14 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	if err != nil {
 		return nil, fmt.Errorf("password hasher: %w", err)
 	}
-	revoker := auth.NewMemoryRevoker(auth.MemoryRevokerOptions{Now: now})
+	var revoker auth.Revoker
+	if shared != nil {
+		revoker = shared // every process of every replica sees a logout at once
+	} else if role == RoleAll || db == nil {
+		revoker = auth.NewMemoryRevoker(auth.MemoryRevokerOptions{Now: now})
+	} else {
+		revoker = NewStoreRevoker(db, tables, now) // a logout must reach every gateway
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -144,14 +196,42 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	// that a price event precedes the order events it triggers.
 	inv := inventory.New(d, inventory.WithClock(now), inventory.WithLogger(log), inventory.OnPriceChange(broker.PriceChanged))
 	users := user.New(trade, issuer, hasher, revoker, log)
-	orders := order.New(trade, reg)
+	var orderReg prometheus.Registerer = reg
+	if role == RoleGateway {
+		orderReg = nil // the gateway only reads the order service's declarations
+	}
+	orders := order.New(trade, orderReg)
+	streamH := stream.NewHandler(broker, stream.HandlerOptions{Balances: d.Balances, Logger: log})
+	register := func(api *httpapi.API, r Role) {
+		switch r {
+		case RoleUser:
+			users.Register(api)
+		case RoleInventory:
+			inv.Register(api)
+		case RoleOrder:
+			orders.Register(api)
+			streamH.Register(api)
+		}
+	}
 
 	api := httpapi.New(httpapi.Options{Title: "Order Processor API", Version: Version,
 		Description: "Users, balances and a ledger, an asset catalogue, and orders whose effect on balances is atomic."})
-	users.Register(api)
-	inv.Register(api)
-	orders.Register(api)
-	stream.NewHandler(broker, stream.HandlerOptions{Balances: d.Balances, Logger: log}).Register(api)
+	var proxies []*proxy.Proxy
+	switch role {
+	case RoleAll:
+		users.Register(api)
+		inv.Register(api)
+		orders.Register(api)
+		streamH.Register(api)
+	case RoleUser, RoleOrder, RoleInventory:
+		register(api, role)
+	case RoleGateway:
+		if proxies, err = proxyAll(api, cfg, reg, log, register); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("unknown role %q (all, gateway, user, order or inventory)", role)
+	}
 
 	routes := gateway.RouteTable{
 		{Method: "GET", Pattern: httpapi.SpecPath, Access: gateway.Public},
@@ -169,20 +249,39 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	}
 	gcfg := cfg.Gateway
 	gcfg.Version = Version
-	gw, err := gateway.New(gcfg, routes, api, gateway.Deps{
-		Tokens: issuer, Revoker: revoker, Registry: reg, Logger: log, Now: now,
-		Ready: []gateway.Check{{Name: "store", Func: db.Ping}},
-	})
+	deps := gateway.Deps{Tokens: issuer, Revoker: revoker, Registry: reg, Logger: log, Now: now}
+	if db != nil {
+		deps.Ready = []gateway.Check{{Name: "store", Func: db.Ping}}
+	}
+	if shared != nil {
+		deps.Counter, deps.Blocks = shared, shared
+		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping})
+	}
+	switch role {
+	case RoleUser, RoleOrder, RoleInventory:
+		// Behind the gateway: it limits traffic and throttles logins, and
+		// its proxy sets X-Forwarded-For to the client IP it saw. The
+		// service still verifies the bearer token itself (signature, expiry,
+		// role; revocation is the gateway's check), so a request that did
+		// not pass the gateway gets no identity it cannot prove.
+		gcfg.RateLimit, gcfg.LoginMaxFailures, gcfg.TrustProxy = 0, 0, true
+		gcfg.AllowedOrigins = nil
+		gcfg.ServiceName = string(role)
+		deps.Revoker = nil
+	}
+	gw, err := gateway.New(gcfg, routes, api, deps)
 	if err != nil {
 		return nil, err
 	}
 
-	if n, err := inv.Seed(ctx); err != nil {
-		return nil, fmt.Errorf("seed catalogue: %w", err)
-	} else if n > 0 {
-		log.Info("seeded the asset catalogue", "assets", n)
+	if role == RoleAll || role == RoleInventory {
+		if n, err := inv.Seed(ctx); err != nil {
+			return nil, fmt.Errorf("seed catalogue: %w", err)
+		} else if n > 0 {
+			log.Info("seeded the asset catalogue", "assets", n)
+		}
 	}
-	if cfg.AdminPassword != "" {
+	if cfg.AdminPassword != "" && (role == RoleAll || role == RoleUser) {
 		if err := users.ProvisionAdmin(ctx, cfg.AdminPassword); err != nil {
 			return nil, fmt.Errorf("provision admin: %w", err)
 		}
@@ -190,7 +289,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
-		Issuer: issuer, Stream: broker, cancel: cancel, log: log}
+		Issuer: issuer, Stream: broker, Role: role, Proxies: proxies, redis: shared, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()
@@ -198,11 +297,12 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		broker.Close()
 	}()
 	var feed pricing.Feed
-	switch cfg.PriceFeed {
-	case "", "static":
-	case "simulated":
+	switch {
+	case role != RoleAll && role != RoleInventory:
+	case cfg.PriceFeed == "" || cfg.PriceFeed == "static":
+	case cfg.PriceFeed == "simulated":
 		feed = pricing.NewSimulated(cfg.PriceSeed)
-	case "http":
+	case cfg.PriceFeed == "http":
 		h, err := pricing.NewHTTP(cfg.PriceHTTP)
 		if err != nil {
 			cancel()
@@ -213,16 +313,19 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		cancel()
 		return nil, fmt.Errorf("unknown price feed %q (static, simulated or http)", cfg.PriceFeed)
 	}
-	engine := trading.NewEngine(trade, inv.Prices, cfg.EngineInterval)
-	inv.OnPriceChange(func(_ context.Context, assetID string, _, price decimal.Decimal) {
-		engine.PriceChanged(assetID, price)
-	})
-	p.Engine = engine
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		engine.Run(bg)
-	}()
+	switch role {
+	case RoleAll:
+		engine := trading.NewEngine(trade, inv.Prices, cfg.EngineInterval)
+		inv.OnPriceChange(func(_ context.Context, assetID string, _, price decimal.Decimal) {
+			engine.PriceChanged(assetID, price)
+		})
+		p.startEngine(bg, engine)
+	case RoleOrder:
+		// Prices change in the inventory service's process: the engine sees
+		// them at its periodic sweep (EngineInterval), which also publishes
+		// the changes it sees to this process's stream.
+		p.startEngine(bg, trading.NewEngine(trade, sweepPrices(inv.Prices, broker), cfg.EngineInterval))
+	}
 	if feed != nil {
 		interval := cfg.PriceInterval
 		switch {
@@ -241,9 +344,17 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	return p, nil
 }
 
-// Close stops the background workers and closes the store.
+// Close stops the background workers and closes the store and the Redis
+// connections.
 func (p *Platform) Close() error {
 	p.cancel()
 	p.wg.Wait()
-	return p.Store.Close()
+	var err error
+	if p.Store != nil { // the gateway role may run without a store
+		err = p.Store.Close()
+	}
+	if p.redis != nil {
+		err = errors.Join(err, p.redis.Close())
+	}
+	return err
 }

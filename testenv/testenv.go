@@ -43,36 +43,44 @@ var (
 // is the table names it was opened with (prefixed on DynamoDB).
 func Store(t testing.TB) (store.Store, dao.Tables) {
 	t.Helper()
+	db, tables, cleanup, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	return db, tables
+}
+
+// Open is Store for stores that outlive one test (a suite's shared server):
+// dir is the embedded engine's directory; cleanup closes (and deletes) it.
+func Open(dir string) (db store.Store, tables dao.Tables, cleanup func(), err error) {
 	switch Engine() {
 	case "embedded":
-		db, err := embedded.Open(t.TempDir(), dao.DefaultTables.Schemas(), embedded.Options{})
+		e, err := embedded.Open(dir, dao.DefaultTables.Schemas(), embedded.Options{})
 		if err != nil {
-			t.Fatal(err)
+			return nil, dao.Tables{}, nil, err
 		}
-		t.Cleanup(func() { _ = db.Close() })
-		return db, dao.DefaultTables
+		return e, dao.DefaultTables, func() { _ = e.Close() }, nil
 	case "dynamodb":
 		ep := os.Getenv("DYNAMODB_ENDPOINT")
 		if ep == "" {
-			t.Fatal("STORE_ENGINE=dynamodb needs DYNAMODB_ENDPOINT (scripts/dynamodb-local start)")
+			return nil, dao.Tables{}, nil, fmt.Errorf("STORE_ENGINE=dynamodb needs DYNAMODB_ENDPOINT (scripts/dynamodb-local start)")
 		}
 		client := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
 			Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""), HTTPClient: dynamodb.HTTPClient()})
 		tables := dao.DefaultTables.WithPrefix(fmt.Sprintf("%s%d_", runPrefix, opened.Add(1)))
-		db, err := dynamodb.Open(context.Background(), dynamodb.Config{Client: client, Schemas: tables.Schemas(),
+		d, err := dynamodb.Open(context.Background(), dynamodb.Config{Client: client, Schemas: tables.Schemas(),
 			Logger: slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond})
 		if err != nil {
-			t.Fatal(err)
+			return nil, dao.Tables{}, nil, err
 		}
-		if err := db.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
+		if err := d.Migrate(context.Background()); err != nil {
+			return nil, dao.Tables{}, nil, err
 		}
-		t.Cleanup(func() {
-			_ = db.DeleteTables(context.Background())
-			_ = db.Close()
-		})
-		return db, tables
+		return d, tables, func() {
+			_ = d.DeleteTables(context.Background())
+			_ = d.Close()
+		}, nil
 	}
-	t.Fatalf("unknown STORE_ENGINE %q (embedded or dynamodb)", Engine())
-	return nil, dao.Tables{}
+	return nil, dao.Tables{}, nil, fmt.Errorf("unknown STORE_ENGINE %q (embedded or dynamodb)", Engine())
 }

@@ -49,6 +49,10 @@ func (s *Service) PlaceOrder(ctx context.Context, username string, req entity.Or
 	if err := req.Validate(s.now()); err != nil {
 		return nil, nil, err
 	}
+	if req.Currency != entity.USD {
+		// Assets are priced in USD; other cash is converted first (POST /balance/convert).
+		return nil, nil, apperr.Field("currency", "orders settle in USD; convert other currencies first", "value_error")
+	}
 	for attempt := 1; ; attempt++ {
 		p, rep, err := s.place(ctx, username, &req, reqHash, idem)
 		if err != nil && !errors.Is(err, errRetry) {

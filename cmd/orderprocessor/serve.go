@@ -14,10 +14,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/platform"
 	"github.com/orderprocessor/orderprocessor/pricing"
+	"github.com/orderprocessor/orderprocessor/proxy"
+	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
 
@@ -26,6 +29,11 @@ func runServe(args []string) int {
 	var (
 		addr, dataDir, storeKind, role, feed, logFormat, origins string
 		priceURL, priceKey, priceKeyHeader                       string
+		redisURL                                                 string
+		userURL, orderURL, inventoryURL                          string
+		upstreamTimeout, breakerCoolDown, engineInterval         time.Duration
+		breakerFailures                                          int
+		dyn                                                      dynamoFlags
 		deposit, withdraw, fee                                   string
 		rateLimit, loginFailures                                 int
 		priceInterval, tokenTTL                                  time.Duration
@@ -34,8 +42,16 @@ func runServe(args []string) int {
 	)
 	f.String(&addr, "addr", ":8080", "listen address")
 	f.String(&dataDir, "data-dir", "./data", "directory of the embedded store")
-	f.String(&storeKind, "store", "embedded", "store engine: embedded")
-	f.String(&role, "role", "all", "what to run: all")
+	f.String(&storeKind, "store", "embedded", "store engine: embedded or dynamodb (shared by every process of a microservice deployment)")
+	dyn.register(f)
+	f.String(&role, "role", "all", "what to run: all, or one part of the microservice deployment: gateway, user, order or inventory")
+	f.String(&userURL, "user-url", "", "base URL of the user service (role gateway)")
+	f.String(&orderURL, "order-url", "", "base URL of the order service (role gateway)")
+	f.String(&inventoryURL, "inventory-url", "", "base URL of the inventory service (role gateway)")
+	f.Duration(&upstreamTimeout, "upstream-timeout", 30*time.Second, "how long the gateway waits for a service's response headers (role gateway)")
+	f.Int(&breakerFailures, "breaker-failures", 5, "consecutive failures (transport errors, timeouts, 5xx) that open a service's circuit breaker (role gateway)")
+	f.Duration(&breakerCoolDown, "breaker-cooldown", 10*time.Second, "how long an open circuit breaker refuses requests before it lets a probe through (role gateway)")
+	f.Duration(&engineInterval, "engine-interval", 5*time.Second, "period of the trigger engine's full sweep; in role order also how late it sees price changes")
 	f.String(&feed, "price-feed", "simulated", "price feed: simulated, static or http (a CoinGecko-compatible markets API)")
 	f.Duration(&priceInterval, "price-interval", 2*time.Second, "price feed tick period (default 1m for --price-feed http)")
 	f.String(&priceURL, "price-url", "https://api.coingecko.com/api/v3", "base URL of the http price feed's API")
@@ -52,6 +68,8 @@ func runServe(args []string) int {
 	f.String(&deposit, "deposit-daily-limit", "10000", "daily deposit limit per currency (0: none)")
 	f.String(&withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit per currency (0: none)")
 	f.String(&fee, "fee-rate", "0", "order fee as a fraction of the order value (0.001 = 0.1%)")
+	// Not f.String: a password in the URL would show in -help.
+	f.StringVar(&redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica; in process when empty ($"+envName("redis-url")+")")
 	f.Bool(&production, "production", false, "production mode: refuse to start without ORDERPROCESSOR_JWT_SECRET, JSON logs")
 	if err := f.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -64,6 +82,9 @@ func runServe(args []string) int {
 	if priceKey == "" {
 		priceKey = os.Getenv(envName("price-api-key"))
 	}
+	if redisURL == "" {
+		redisURL = os.Getenv(envName("redis-url"))
+	}
 	if feed == "http" && !f.isSet("price-interval") {
 		priceInterval = time.Minute // a free API key allows a few calls a minute
 	}
@@ -75,8 +96,18 @@ func runServe(args []string) int {
 	log := slog.New(handler)
 	slog.SetDefault(log)
 
-	if storeKind != "embedded" || role != "all" {
-		fmt.Fprintf(os.Stderr, "serve: --store %s --role %s: only the embedded store and role all exist in this build\n", storeKind, role)
+	switch platform.Role(role) {
+	case platform.RoleAll, platform.RoleGateway, platform.RoleUser, platform.RoleOrder, platform.RoleInventory:
+	default:
+		fmt.Fprintf(os.Stderr, "serve: --role %q: want all, gateway, user, order or inventory\n", role)
+		return 2
+	}
+	if storeKind != "embedded" && storeKind != "dynamodb" {
+		fmt.Fprintf(os.Stderr, "serve: --store %q: want embedded or dynamodb\n", storeKind)
+		return 2
+	}
+	if role != "all" && os.Getenv("ORDERPROCESSOR_JWT_SECRET") == "" {
+		fmt.Fprintln(os.Stderr, "serve: --role "+role+" needs ORDERPROCESSOR_JWT_SECRET, shared by the gateway and the services")
 		return 2
 	}
 	tcfg := trading.DefaultConfig()
@@ -115,11 +146,25 @@ func runServe(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	var db store.Store
+	tables := dao.DefaultTables
+	if storeKind == "dynamodb" {
+		ddb, t, err := dyn.open(ctx)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "serve:", err)
+			return 1
+		}
+		db, tables = ddb, t // the platform closes it
+	}
 	p, err := platform.Open(ctx, platform.Config{
+		Store: db, Tables: tables, Role: platform.Role(role), EngineInterval: engineInterval,
+		Upstreams:       platform.Upstreams{User: userURL, Order: orderURL, Inventory: inventoryURL},
+		UpstreamTimeout: upstreamTimeout, Breaker: proxy.BreakerConfig{FailureThreshold: breakerFailures, CoolDown: breakerCoolDown},
 		DataDir: dataDir, JWTSecret: []byte(secret), TokenLifetime: tokenTTL,
 		AdminPassword: os.Getenv("ORDERPROCESSOR_ADMIN_PASSWORD"), Gateway: gcfg, Trading: tcfg,
 		PriceFeed: feed, PriceInterval: priceInterval, PriceSeed: uint64(seed), Logger: log,
 		PriceHTTP: pricing.HTTPConfig{URL: priceURL, APIKey: priceKey, APIKeyHeader: priceKeyHeader},
+		RedisURL:  redisURL,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
@@ -140,7 +185,7 @@ func runServe(args []string) int {
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 	srv.RegisterOnShutdown(p.Stream.Close) // end the live streams, or Shutdown waits for them
 	url := "http://" + displayAddr(ln.Addr())
-	log.Info("orderprocessor listening", "addr", ln.Addr().String(), "data_dir", dataDir, "price_feed", feed)
+	log.Info("orderprocessor listening", "addr", ln.Addr().String(), "role", role, "store", storeKind, "data_dir", dataDir, "price_feed", feed)
 	fmt.Printf("Order Processor is listening on %s  (API docs: %s/docs, health: %s/health)\n", url, url, url)
 
 	errc := make(chan error, 1)

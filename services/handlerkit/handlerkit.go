@@ -60,7 +60,8 @@ func Idempotency(r *http.Request, t dao.Tables, username, scope string, req any,
 		ReqHash: trading.HashRequest([]byte(r.Method), []byte(r.URL.Path), body),
 		Render: func(result any) (int, []byte, error) {
 			b, err := json.Marshal(render(result))
-			return status, b, err
+			// The same bytes as httpapi.WriteJSON writes (it ends with a newline).
+			return status, append(b, '\n'), err
 		},
 	}, nil
 }

@@ -308,8 +308,10 @@ func (s *Service) getPortfolio(w http.ResponseWriter, r *http.Request) {
 	out := PortfolioResponse{Assets: make([]PortfolioAsset, 0, len(rows)), Cash: make([]entity.BalanceResponse, 0, len(bs)), ValuationCurrency: "USD"}
 	for _, b := range bs {
 		out.Cash = append(out.Cash, b.Response())
-		if b.Currency == entity.USD {
-			cashValue = cashValue.Add(b.CurrentBalance)
+		// Cash in other currencies counts at the reference rates (exact until
+		// the one rounding of the totals).
+		if rate, ok := s.rates[string(b.Currency)]; ok {
+			cashValue = cashValue.Add(b.CurrentBalance.Mul(rate))
 		}
 	}
 	total := assetsValue.Add(cashValue)
@@ -331,7 +333,7 @@ func (s *Service) getPortfolio(w http.ResponseWriter, r *http.Request) {
 	}
 	out.TotalValue = entity.USD.Format(total.Round(2, decimal.HalfEven))
 	out.AssetsValue = entity.USD.Format(assetsValue.Round(2, decimal.HalfEven))
-	out.CashValue = entity.USD.Format(cashValue)
+	out.CashValue = entity.USD.Format(cashValue.Round(2, decimal.HalfEven))
 	out.TotalUnrealized = entity.USD.Format(unrealized.Round(2, decimal.HalfEven))
 	httpapi.WriteJSON(w, http.StatusOK, out)
 }

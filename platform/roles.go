@@ -1,0 +1,127 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/proxy"
+	"github.com/orderprocessor/orderprocessor/stream"
+	"github.com/orderprocessor/orderprocessor/trading"
+)
+
+// Role is the part of the system a process runs. RoleAll is the
+// all-in-one deployment; the others form the microservice deployment, where
+// every process shares one store (DynamoDB; the embedded store allows one
+// process per data directory, so it only suits tests of a single role):
+//
+//   - RoleGateway: the gateway (authentication with revocation, rate limits,
+//     login throttling, CORS, body limits, /health, /metrics) in front of
+//     one reverse proxy (package proxy) per service, with the route table
+//     and the OpenAPI document of all services. It needs no store; with one,
+//     it reads token revocations from it (see StoreRevoker) and checks it
+//     for readiness.
+//   - RoleUser: auth, profile, balances, ledger, portfolio, conversions.
+//   - RoleOrder: orders and the live stream (GET /api/v1/stream), plus the
+//     trigger engine. Price changes happen in the inventory process, so the
+//     engine sees them at its periodic sweep (Config.EngineInterval, 5 s by
+//     default) instead of at once as in RoleAll: limit and protective orders
+//     trigger up to one interval later, at the price read then. The sweep
+//     also publishes the changes it sees as the stream's price events. The
+//     stream carries the order service's events (orders and the balance
+//     changes they make); deposits, withdrawals and conversions happen in
+//     the user service and do not appear in it.
+//   - RoleInventory: the catalogue and the admin asset routes, plus the
+//     price feed; it seeds the catalogue on first start.
+//
+// A service role serves its own operations, /openapi.json, /docs, /health,
+// /health/live, /health/ready and /metrics through a gateway.Gateway with
+// rate limits and login throttling off (the public gateway applies them)
+// that verifies bearer tokens itself: the public gateway forwards the
+// client's Authorization header unchanged and no identity travels in any
+// other header, so a service trusts only what the shared JWT secret proves.
+// Logout writes the revocation to the store, where every gateway reads it.
+type Role string
+
+// The roles.
+const (
+	RoleAll       Role = "all"
+	RoleGateway   Role = "gateway"
+	RoleUser      Role = "user"
+	RoleOrder     Role = "order"
+	RoleInventory Role = "inventory"
+)
+
+// Upstreams are the base URLs of the services, e.g. "http://user:8080".
+type Upstreams struct {
+	User      string
+	Order     string
+	Inventory string
+}
+
+func (p *Platform) startEngine(ctx context.Context, engine *trading.Engine) {
+	p.Engine = engine
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		engine.Run(ctx)
+	}()
+}
+
+// sweepPrices wraps the engine's price reader so that the prices it reads
+// that differ from the previous read are published to the stream. The
+// engine calls it from one goroutine.
+func sweepPrices(read func(context.Context) (map[string]decimal.Decimal, error), broker *stream.Broker) func(context.Context) (map[string]decimal.Decimal, error) {
+	last := map[string]decimal.Decimal{}
+	return func(ctx context.Context) (map[string]decimal.Decimal, error) {
+		prices, err := read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for id, price := range prices {
+			if old, ok := last[id]; ok && !old.Equal(price) {
+				broker.PublishPrice(id, price)
+			}
+			last[id] = price
+		}
+		return prices, nil
+	}
+}
+
+// proxyAll declares on api every operation of the user, order and
+// inventory services (read from the services' own declarations, so the
+// route table and the OpenAPI document are those of RoleAll), each handled
+// by the proxy to the service that owns it.
+func proxyAll(api *httpapi.API, cfg Config, reg prometheus.Registerer, log *slog.Logger, register func(*httpapi.API, Role)) ([]*proxy.Proxy, error) {
+	metrics, err := proxy.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	var proxies []*proxy.Proxy
+	for _, up := range []struct {
+		role Role
+		url  string
+	}{{RoleUser, cfg.Upstreams.User}, {RoleOrder, cfg.Upstreams.Order}, {RoleInventory, cfg.Upstreams.Inventory}} {
+		if up.url == "" {
+			return nil, fmt.Errorf("role gateway: the %s service URL is not set", up.role)
+		}
+		p, err := proxy.New(proxy.Options{Name: string(up.role), URL: up.url, Timeout: cfg.UpstreamTimeout,
+			Breaker: cfg.Breaker, Metrics: metrics, Logger: log,
+			// The gateway answers CORS; the service must not add its own.
+			DropRequestHeaders: []string{"Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"}})
+		if err != nil {
+			return nil, err
+		}
+		proxies = append(proxies, p)
+		decl := httpapi.New(httpapi.Options{NoDocs: true})
+		register(decl, up.role)
+		for _, op := range decl.Operations() {
+			api.Handle(op, p.ServeHTTP)
+		}
+	}
+	return proxies, nil
+}

@@ -1,0 +1,329 @@
+package platform
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/auth"
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/gateway"
+	"github.com/orderprocessor/orderprocessor/proxy"
+	"github.com/orderprocessor/orderprocessor/store"
+	"github.com/orderprocessor/orderprocessor/store/embedded"
+	"github.com/orderprocessor/orderprocessor/stream"
+)
+
+// sharedStore lets several platforms of one test use one engine: the test
+// closes it, not the platforms.
+type sharedStore struct{ store.Store }
+
+func (sharedStore) Close() error { return nil }
+
+var fastParams = auth.Params{MemoryKiB: 64, Iterations: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+const (
+	testSecret    = "0123456789abcdef0123456789abcdef-roles"
+	adminPassword = "Admin-Passw0rd!"
+	userPassword  = "Str0ng-Passw0rd!"
+)
+
+// client drives a server over HTTP.
+type client struct {
+	t    *testing.T
+	base string
+}
+
+type reply struct {
+	status int
+	hdr    http.Header
+	body   []byte
+}
+
+func (c client) do(method, path, token string, body any, hdr ...string) reply {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return reply{resp.StatusCode, resp.Header, b}
+}
+
+func (r reply) want(t *testing.T, status int) map[string]any {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	var m map[string]any
+	if len(r.body) > 0 && r.body[0] == '{' {
+		if err := json.Unmarshal(r.body, &m); err != nil {
+			t.Fatalf("body %q: %v", r.body, err)
+		}
+	}
+	return m
+}
+
+// startRoles starts the three services and a gateway in one process over
+// one embedded store, each on its own loopback server.
+func startRoles(t *testing.T, breaker proxy.BreakerConfig) (gw client, servers map[Role]*httptest.Server, db store.Store) {
+	t.Helper()
+	edb, err := embedded.Open(t.TempDir(), dao.DefaultTables.Schemas(), embedded.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = edb.Close() })
+	base := Config{Store: sharedStore{edb}, JWTSecret: []byte(testSecret), Logger: quiet(),
+		PasswordParams: fastParams, Gateway: gateway.DefaultConfig(), PriceFeed: "static", AdminPassword: adminPassword}
+	servers = map[Role]*httptest.Server{}
+	open := func(cfg Config) *httptest.Server {
+		p, err := Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("open %s: %v", cfg.Role, err)
+		}
+		srv := httptest.NewServer(p.Handler)
+		t.Cleanup(func() {
+			srv.Close()
+			if err := p.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		return srv
+	}
+	for _, r := range []Role{RoleInventory, RoleUser, RoleOrder} {
+		cfg := base
+		cfg.Role = r
+		servers[r] = open(cfg)
+	}
+	cfg := base
+	cfg.Role, cfg.Breaker = RoleGateway, breaker
+	cfg.Upstreams = Upstreams{User: servers[RoleUser].URL, Order: servers[RoleOrder].URL, Inventory: servers[RoleInventory].URL}
+	servers[RoleGateway] = open(cfg)
+	return client{t, servers[RoleGateway].URL}, servers, edb
+}
+
+func login(t *testing.T, c client, name, password string) string {
+	t.Helper()
+	m := c.do("POST", "/api/v1/auth/login", "", map[string]string{"username": name, "password": password}).want(t, 200)
+	tok, _ := m["access_token"].(string)
+	if tok == "" {
+		t.Fatalf("login %v", m)
+	}
+	return tok
+}
+
+// TestRolesThroughGateway runs the microservice deployment in one process:
+// register -> deposit -> buy -> sell -> portfolio through the gateway, with
+// exact values; logout reaches the gateway through the store; a service
+// trusts only tokens it can verify; a dead order service trips its breaker
+// while the other services keep answering.
+func TestRolesThroughGateway(t *testing.T) {
+	gw, servers, _ := startRoles(t, proxy.BreakerConfig{FailureThreshold: 2, CoolDown: time.Hour})
+
+	if m := gw.do("GET", "/health", "", nil).want(t, 200); m["service"] != "gateway" {
+		t.Errorf("gateway health %v", m)
+	}
+	for _, r := range []Role{RoleUser, RoleOrder, RoleInventory} {
+		c := client{t, servers[r].URL}
+		if m := c.do("GET", "/health", "", nil).want(t, 200); m["service"] != string(r) {
+			t.Errorf("%s health %v", r, m)
+		}
+		if m := c.do("GET", "/health/ready", "", nil).want(t, 200); m["status"] != "ready" {
+			t.Errorf("%s ready %v", r, m)
+		}
+	}
+
+	admin := login(t, gw, "admin", adminPassword)
+	gw.do("POST", "/api/v1/admin/assets", admin, map[string]any{
+		"asset_id": "ROLE1", "name": "Role asset", "category": "test", "price_usd": "100"}).want(t, 201)
+
+	gw.do("POST", "/api/v1/auth/register", "", map[string]any{"username": "role_user_1", "email": "role1@example.com",
+		"password": userPassword, "first_name": "Role", "last_name": "User"}).want(t, 201)
+	tok := login(t, gw, "role_user_1", userPassword)
+	dep := gw.do("POST", "/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}, "Idempotency-Key", "dep-1")
+	if m := dep.want(t, 201); m["message"] != "Successfully deposited $1000.00" {
+		t.Fatalf("deposit %v", m)
+	}
+	if again := gw.do("POST", "/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}, "Idempotency-Key", "dep-1"); again.status != 201 || !bytes.Equal(bytes.TrimSpace(again.body), bytes.TrimSpace(dep.body)) || again.hdr.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replayed deposit %d %s, want the first response %s", again.status, again.body, dep.body)
+	}
+	buy := gw.do("POST", "/api/v1/orders", tok, map[string]any{"order_type": "market_buy", "asset_id": "role1", "quantity": "2"}).want(t, 201)
+	if d := buy["data"].(map[string]any); d["status"] != "completed" || d["total_amount"] != "200.00" {
+		t.Fatalf("buy %v", d)
+	}
+	sell := gw.do("POST", "/api/v1/orders", tok, map[string]any{"order_type": "market_sell", "asset_id": "ROLE1", "quantity": "0.5"}).want(t, 201)
+	if d := sell["data"].(map[string]any); d["status"] != "completed" || d["total_amount"] != "50.00" {
+		t.Fatalf("sell %v", d)
+	}
+	gw.do("PUT", "/api/v1/admin/assets/ROLE1/price", admin, map[string]any{"price_usd": "150"}).want(t, 200)
+	p := gw.do("GET", "/api/v1/portfolio", tok, nil).want(t, 200)
+	assets, _ := p["assets"].([]any)
+	if len(assets) != 1 || p["total_value"] != "1075.00" {
+		t.Fatalf("portfolio %v", p)
+	}
+	want := map[string]any{"asset_id": "ROLE1", "quantity": "1.5", "current_price": "150.00", "market_value": "225.00",
+		"percentage": "20.93", "average_cost": "100.00", "unrealized_pnl": "75.00"}
+	if a := assets[0].(map[string]any); !maps.EqualFunc(want, a, func(w, g any) bool { return w == g }) {
+		for k := range want {
+			if a[k] != want[k] {
+				t.Errorf("portfolio asset %s = %v, want %v", k, a[k], want[k])
+			}
+		}
+	}
+	if b := gw.do("GET", "/api/v1/balance", tok, nil).want(t, 200); b["current_balance"] != "850.00" || b["available_balance"] != "850.00" {
+		t.Fatalf("balance %v", b)
+	}
+
+	// The gateway publishes the whole API.
+	var spec struct{ Paths map[string]any }
+	if err := json.Unmarshal(gw.do("GET", "/openapi.json", "", nil).body, &spec); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/v1/auth/register", "/api/v1/portfolio", "/api/v1/orders", "/api/v1/stream", "/api/v1/inventory/assets"} {
+		if _, ok := spec.Paths[path]; !ok {
+			t.Errorf("gateway spec lacks %s (has %v)", path, slices.Sorted(maps.Keys(spec.Paths)))
+		}
+	}
+
+	// A service trusts only a token it can verify.
+	order := client{t, servers[RoleOrder].URL}
+	other, err := auth.NewIssuer([]byte(strings.Repeat("x", 32)), auth.IssuerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _, err := other.Issue("role_user_1", auth.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]reply{
+		"no token":      order.do("GET", "/api/v1/orders", "", nil, "X-Internal-User", "role_user_1", "X-User", "role_user_1"),
+		"foreign token": order.do("GET", "/api/v1/orders", forged, nil),
+	} {
+		if r.status != 401 {
+			t.Errorf("%s: direct call to the order service: %d %s", name, r.status, r.body)
+		}
+	}
+	inventory := client{t, servers[RoleInventory].URL}
+	if r := inventory.do("PUT", "/api/v1/admin/assets/ROLE1/price", tok, map[string]any{"price_usd": "1"}); r.status != 403 {
+		t.Errorf("customer token on the inventory admin route: %d %s", r.status, r.body)
+	}
+
+	// Logout (user service) revokes the token at the gateway.
+	gw.do("POST", "/api/v1/auth/logout", tok, map[string]any{}).want(t, 200)
+	if r := gw.do("GET", "/api/v1/orders", tok, nil); r.status != 401 || !strings.Contains(string(r.body), `"UNAUTHORIZED"`) {
+		t.Fatalf("revoked token through the gateway: %d %s", r.status, r.body)
+	}
+	tok = login(t, gw, "role_user_1", userPassword)
+
+	// The order service dies: its routes fail, then the breaker answers.
+	servers[RoleOrder].CloseClientConnections()
+	servers[RoleOrder].Close()
+	for i, wantStatus := range []int{502, 502, 503, 503} {
+		r := gw.do("GET", "/api/v1/orders", tok, nil)
+		code := map[int]string{502: gateway.CodeBadGateway, 503: gateway.CodeServiceUnavailable}[wantStatus]
+		if r.status != wantStatus || !strings.Contains(string(r.body), `"code":"`+code+`"`) {
+			t.Fatalf("request %d to the dead order service: %d %s, want %d %s", i, r.status, r.body, wantStatus, code)
+		}
+	}
+	if b := gw.do("GET", "/api/v1/balance", tok, nil).want(t, 200); b["current_balance"] != "850.00" {
+		t.Fatalf("balance with the order service down: %v", b)
+	}
+	gw.do("GET", "/api/v1/inventory/assets/ROLE1", "", nil).want(t, 200)
+}
+
+func TestRoleConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Role: "cashier", JWTSecret: []byte(testSecret)}, `unknown role "cashier"`},
+		{Config{Role: RoleOrder}, "role order: the JWT secret must be set"},
+		{Config{Role: RoleGateway, JWTSecret: []byte(testSecret), Upstreams: Upstreams{User: "http://u", Order: "http://o"}},
+			"role gateway: the inventory service URL is not set"},
+		{Config{Role: RoleGateway, JWTSecret: []byte(testSecret), Upstreams: Upstreams{User: "u:1", Order: "http://o", Inventory: "http://i"}},
+			`upstream URL "u:1"`},
+	} {
+		tc.cfg.DataDir, tc.cfg.Logger, tc.cfg.PasswordParams = t.TempDir(), quiet(), fastParams
+		p, err := Open(context.Background(), tc.cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			if p != nil {
+				_ = p.Close()
+			}
+			t.Errorf("Open(%s) = %v, want %q", tc.cfg.Role, err, tc.want)
+		}
+	}
+}
+
+// TestSweepPrices: the order role's engine publishes the price changes its
+// sweeps see, and only changes (not the first read, not an unchanged price).
+func TestSweepPrices(t *testing.T) {
+	broker := stream.NewBroker(stream.Options{})
+	defer broker.Close()
+	sub, _ := broker.Subscribe(stream.SubscribeOptions{})
+	reads := []map[string]string{
+		{"BTC": "100", "ETH": "10"},
+		{"BTC": "100.00", "ETH": "11"}, // 100 = 100.00: no change
+		{"BTC": "101", "ETH": "11", "SOL": "5"},
+	}
+	i := 0
+	read := sweepPrices(func(context.Context) (map[string]decimal.Decimal, error) {
+		m := map[string]decimal.Decimal{}
+		for k, v := range reads[i] {
+			m[k] = decimal.MustParse(v)
+		}
+		i++
+		return m, nil
+	}, broker)
+	for range reads {
+		if _, err := read(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for len(got) < 2 {
+		ev := <-sub.Events()
+		got = append(got, ev.AssetID+"="+ev.PriceUSD)
+	}
+	select {
+	case ev := <-sub.Events():
+		t.Fatalf("unexpected event %s=%s", ev.AssetID, ev.PriceUSD)
+	default:
+	}
+	if want := []string{"ETH=11.00", "BTC=101.00"}; !slices.Equal(got, want) {
+		t.Fatalf("published %q, want %q", got, want)
+	}
+}
