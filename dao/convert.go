@@ -36,14 +36,6 @@ func (r *reader) dec(name string) decimal.Decimal {
 	return d
 }
 
-func (r *reader) decPtr(name string) *decimal.Decimal {
-	if _, ok := r.it[name]; !ok {
-		return nil
-	}
-	d := r.dec(name)
-	return &d
-}
-
 func (r *reader) time(name string) time.Time {
 	s := r.it.Str(name)
 	if s == "" {
@@ -54,14 +46,6 @@ func (r *reader) time(name string) time.Time {
 		r.err = fmt.Errorf("attribute %s: %w", name, err)
 	}
 	return t
-}
-
-func (r *reader) timePtr(name string) *time.Time {
-	if _, ok := r.it[name]; !ok {
-		return nil
-	}
-	t := r.time(name)
-	return &t
 }
 
 func (r *reader) int(name string) int64 { return r.it.Int(name) }

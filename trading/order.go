@@ -24,7 +24,6 @@ const maxAttempts = 20
 var (
 	ErrNotionalTooSmall = apperr.Field("quantity", "order value must be at least 0.01", "value_error")
 	errRetry            = errors.New("retry")
-	errExisting         = errors.New("existing client order")
 )
 
 // Placed is the result of PlaceOrder.
