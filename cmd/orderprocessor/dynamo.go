@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/dao"
@@ -24,11 +25,24 @@ func (d *dynamoFlags) register(f *envFlags) {
 // tables returns the table names with the prefix.
 func (d *dynamoFlags) tables() dao.Tables { return dao.DefaultTables.WithPrefix(d.prefix) }
 
+// clientConfig resolves the role to assume: --aws-role-arn, else
+// $AWS_ROLE_ARN when no web identity token is configured (with one, the
+// default chain already assumes $AWS_ROLE_ARN by web identity, as on EKS).
+func (d *dynamoFlags) clientConfig() dynamodb.ClientConfig {
+	role, session := d.roleARN, d.session
+	if role == "" && os.Getenv("AWS_WEB_IDENTITY_TOKEN_FILE") == "" {
+		role = os.Getenv("AWS_ROLE_ARN")
+	}
+	if s := os.Getenv("AWS_ROLE_SESSION_NAME"); s != "" && session == "orderprocessor" {
+		session = s
+	}
+	return dynamodb.ClientConfig{Region: d.region, Endpoint: d.endpoint, RoleARN: role, SessionName: session}
+}
+
 // open connects to DynamoDB through the default credential chain
 // (environment, shared config, web identity), assuming roleARN when set.
 func (d *dynamoFlags) open(ctx context.Context) (*dynamodb.DB, dao.Tables, error) {
-	client, err := dynamodb.NewClient(ctx, dynamodb.ClientConfig{Region: d.region, Endpoint: d.endpoint,
-		RoleARN: d.roleARN, SessionName: d.session})
+	client, err := dynamodb.NewClient(ctx, d.clientConfig())
 	if err != nil {
 		return nil, dao.Tables{}, err
 	}
