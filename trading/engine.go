@@ -139,6 +139,13 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 	}
 	now := s.now()
 	at := entity.At(now)
+	if orig.ExpiresAt != nil && !orig.ExpiresAt.After(now) {
+		// Past its expiry, not yet swept: it expires, it never fills late.
+		if _, err := s.end(ctx, orig, entity.ActorEngine, "expired", entity.StatusExpired); err != nil && !apperr.Is(err, apperr.Conflict) {
+			return false, err
+		}
+		return false, nil
+	}
 	o := cloneOrder(orig)
 	read := o.Version
 	var holding *dao.Holding

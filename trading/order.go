@@ -351,6 +351,9 @@ func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Hold
 			return fill{}, dao.ErrInsufficientHoldings
 		}
 		total := gross.Sub(fee)
+		if total.LessThan(MinNotional) {
+			return fill{}, ErrNotionalTooSmall // nothing would be left after the fee
+		}
 		change.Current = total
 		entry = &entity.BalanceTransaction{TransactionType: entity.TxOrderSale, Amount: total,
 			Description: fmt.Sprintf("Sell %s %s at %s", qty, o.AssetID, entity.FormatPrice(price))}
