@@ -155,7 +155,8 @@ func TestStreamEvents(t *testing.T) {
 			t.Errorf("%s: %q, want %q", k, got, want)
 		}
 	}
-	if got := s.blocks(t, 2); got[0] != "retry: 2000\n\n" || got[1] != "id: 0\n\n" {
+	// The deposit published event 1 (a balance change) before the stream opened.
+	if got := s.blocks(t, 2); got[0] != "retry: 2000\n\n" || got[1] != "id: 1\n\n" {
 		t.Fatalf("prelude %q", got)
 	}
 	e.b.Publish(orderEvent("bob", "order-b-0001"))
@@ -166,13 +167,13 @@ func TestStreamEvents(t *testing.T) {
 	e.b.PublishPrice("ETH", decimal.MustParse("3100.5"))
 
 	got := s.blocks(t, 4)
-	want := []string{orderBlock(t, "2", "alice", "order-a-0001"), "", "", priceBlock("6", "ETH", "3100.50")}
+	want := []string{orderBlock(t, "3", "alice", "order-a-0001"), "", "", priceBlock("7", "ETH", "3100.50")}
 	var bal struct {
 		Currency string                  `json:"currency"`
 		AssetID  string                  `json:"asset_id"`
 		Balance  *entity.BalanceResponse `json:"balance"`
 	}
-	for i, prefix := range []string{"id: 4\nevent: balance\ndata: ", "id: 5\nevent: balance\ndata: "} {
+	for i, prefix := range []string{"id: 5\nevent: balance\ndata: ", "id: 6\nevent: balance\ndata: "} {
 		data, ok := strings.CutPrefix(got[1+i], prefix)
 		if !ok {
 			t.Fatalf("block %d: %q, want prefix %q", 1+i, got[1+i], prefix)
