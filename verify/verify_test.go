@@ -13,7 +13,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/store"
-	"github.com/orderprocessor/orderprocessor/store/embedded"
+	"github.com/orderprocessor/orderprocessor/testenv"
 	"github.com/orderprocessor/orderprocessor/trading"
 	"github.com/orderprocessor/orderprocessor/verify"
 )
@@ -35,7 +35,7 @@ func dec(s string) decimal.Decimal { return decimal.MustParse(s) }
 // quantity 0.006, held 0.002; bob's USD is 50.00, his BTC 0.005.
 type fixture struct {
 	ctx context.Context
-	db  *embedded.DB
+	db  store.Store
 	d   *dao.DAOs
 	svc *trading.Service
 
@@ -48,15 +48,15 @@ type fixture struct {
 	extra                       *entity.Order // made by a test case
 }
 
+// testTables are the table names of the fixture's store (prefixed on DynamoDB).
+var testTables = dao.DefaultTables
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := embedded.Open(t.TempDir(), dao.DefaultTables.Schemas(), embedded.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	d := dao.New(db, dao.DefaultTables)
+	db, tables := testenv.Store(t)
+	testTables = tables
+	d := dao.New(db, tables)
 	f := &fixture{ctx: ctx, db: db, d: d,
 		svc: trading.New(d, trading.DefaultConfig(), trading.WithClock(func() time.Time { return t0 }))}
 
@@ -192,19 +192,19 @@ func (f *fixture) movement(t *testing.T, user, orderID string) *entity.AssetTran
 
 // Raw keys of the key design (docs/data-model.md), for corrupting the store.
 func balanceKey(user, cur string) store.Key {
-	return store.Key{Table: "users", PK: "USER#" + user, SK: "BALANCE#" + cur}
+	return store.Key{Table: testTables.Users, PK: "USER#" + user, SK: "BALANCE#" + cur}
 }
 func txKey(user, id string) store.Key {
-	return store.Key{Table: "users", PK: "USER#" + user, SK: "TX#" + id}
+	return store.Key{Table: testTables.Users, PK: "USER#" + user, SK: "TX#" + id}
 }
 func holdingKey(user, asset string) store.Key {
-	return store.Key{Table: "users", PK: "USER#" + user, SK: "ASSET#" + asset}
+	return store.Key{Table: testTables.Users, PK: "USER#" + user, SK: "ASSET#" + asset}
 }
 func moveKey(m *entity.AssetTransaction) store.Key {
-	return store.Key{Table: "users", PK: "USER#" + m.Username, SK: "ATX#" + m.AssetID + "#" + m.TransactionID}
+	return store.Key{Table: testTables.Users, PK: "USER#" + m.Username, SK: "ATX#" + m.AssetID + "#" + m.TransactionID}
 }
 func orderKey(o *entity.Order) store.Key {
-	return store.Key{Table: "orders", PK: "USER#" + o.Username, SK: "ORDER#" + o.OrderID}
+	return store.Key{Table: testTables.Orders, PK: "USER#" + o.Username, SK: "ORDER#" + o.OrderID}
 }
 
 func (f *fixture) update(t *testing.T, k store.Key, acts ...store.Action) {
@@ -342,12 +342,8 @@ func TestRunAfterOrderLifecycles(t *testing.T) {
 }
 
 func TestRunEmptyStore(t *testing.T) {
-	db, err := embedded.Open(t.TempDir(), dao.DefaultTables.Schemas(), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rep, err := verify.Run(context.Background(), dao.New(db, dao.DefaultTables))
+	db, tables := testenv.Store(t)
+	rep, err := verify.Run(context.Background(), dao.New(db, tables))
 	if err != nil || !rep.OK() || rep.Users != 0 || rep.Violations == nil {
 		t.Fatalf("Run = %+v, %v", rep, err)
 	}
