@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
@@ -98,6 +99,21 @@ func (d *AssetDAO) Key(id string) store.Key { return d.t.assetKey(id) }
 
 // Decode decodes an asset item read with Key.
 func (d *AssetDAO) Decode(it store.Item) (*entity.Asset, error) { return d.decode(it) }
+
+// Quote is what trading needs of an asset: read from the item's attributes
+// without decoding its document (the hot path of every order).
+type Quote struct {
+	AssetID  string
+	PriceUSD decimal.Decimal
+	IsActive bool
+}
+
+// DecodeQuote returns the quote of an asset item read with Key.
+func (d *AssetDAO) DecodeQuote(it store.Item) (Quote, error) {
+	r := reader{it: it}
+	q := Quote{AssetID: strings.TrimPrefix(r.str(store.AttrPK), pkAsset), PriceUSD: r.dec("price_usd"), IsActive: it.Bool("is_active")}
+	return q, r.err
+}
 
 // Update stores a (read at a.Version) if it did not change since, and
 // increments a.Version. A conflict error when it changed; not_found when gone.

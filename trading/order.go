@@ -72,7 +72,7 @@ func (s *Service) PlaceOrder(ctx context.Context, username string, req entity.Or
 // placement is what place reads before it writes, in one round trip.
 type placement struct {
 	replay  *Replay // the stored response of an earlier request with the same key
-	asset   *entity.Asset
+	asset   dao.Quote
 	holding *dao.Holding
 	partner *entity.Order // the open order of oco_with
 }
@@ -105,7 +105,7 @@ func (s *Service) readPlacement(ctx context.Context, username string, req *entit
 		return nil, apperr.Field("asset_id", fmt.Sprintf("asset %s not found", req.AssetID), "value_error")
 	}
 	pl := &placement{}
-	if pl.asset, err = s.d.Assets.Decode(items[0]); err != nil {
+	if pl.asset, err = s.d.Assets.DecodeQuote(items[0]); err != nil {
 		return nil, err
 	}
 	if !pl.asset.IsActive {
