@@ -318,7 +318,12 @@ func (d *BalanceDAO) AllTransactions(ctx context.Context, username string) ([]*e
 func (d *BalanceDAO) DailyLimitWrite(username, kind string, c entity.Currency, day string, amount, limit decimal.Decimal) store.Write {
 	k := store.Key{Table: d.t.Users, PK: userPK(username), SK: "DAILY#" + kind + "#" + string(c) + "#" + day}
 	room := limit.Sub(amount)
+	cond := store.Or(store.AttrNotExists("total"), store.Le("total", num(room)))
+	if room.IsNegative() {
+		// amount alone exceeds the limit: fail even on the day's first write
+		// (a comparison with an absent total is false).
+		cond = store.Le("total", num(room))
+	}
 	return store.Write{Update: &store.Update{Key: k,
-		Actions: []store.Action{store.Add("total", num(amount))},
-		Cond:    store.Or(store.AttrNotExists("total"), store.Le("total", num(room)))}}
+		Actions: []store.Action{store.Add("total", num(amount))}, Cond: cond}}
 }

@@ -95,7 +95,7 @@ func (b base) filterPage(ctx context.Context, q store.Query, limit, maxScan int,
 	var out []store.Item
 	scanned := 0
 	for {
-		q.Limit = limit - len(out)
+		q.Limit = min(limit-len(out), store.MaxQueryLimit)
 		p, err := b.s.Query(ctx, q)
 		if err != nil {
 			return nil, "", err

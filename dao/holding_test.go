@@ -1,0 +1,302 @@
+package dao_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/page"
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// holdingState renders a holding as
+// "quantity/held/available cost=<cost_basis> avg=<average> buys=<n> v<version>".
+func holdingState(h *dao.Holding) string {
+	return fmt.Sprintf("%s/%s/%s cost=%s avg=%s buys=%d v%d", h.Quantity, h.HeldQuantity, h.StoredAvailable,
+		h.CostBasis, h.AverageCost, h.Buys, h.Version)
+}
+
+func getHolding(t *testing.T, d *dao.DAOs, user, asset string) *dao.Holding {
+	t.Helper()
+	h, err := d.Holdings.Get(context.Background(), user, asset)
+	if err != nil {
+		t.Fatalf("Get holding %s/%s: %v", user, asset, err)
+	}
+	if !h.StoredAvailable.Equal(h.Available()) {
+		t.Fatalf("stored available %s != %s - %s", h.StoredAvailable, h.Quantity, h.HeldQuantity)
+	}
+	return h
+}
+
+func transact(d *dao.DAOs, ws ...store.Write) error {
+	return d.Store.Transact(context.Background(), ws)
+}
+
+func TestHoldingBuySellHold(t *testing.T) {
+	d := newDAOs(t)
+	ctx := context.Background()
+	t1 := t0.Add(time.Minute)
+
+	// A first buy creates the holding.
+	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("2"), dec("30000.50"), t0)); err != nil {
+		t.Fatal(err)
+	}
+	h := getHolding(t, d, "alice", "BTC")
+	want := &dao.Holding{AssetBalance: entity.AssetBalance{Username: "alice", AssetID: "BTC", Quantity: dec("2"),
+		AverageCost: dec("15000.25"), CreatedAt: entity.At(t0), UpdatedAt: entity.At(t0), Version: 1},
+		CostBasis: dec("30000.5"), Buys: 1, StoredAvailable: dec("2")}
+	if !reflect.DeepEqual(h, want) {
+		t.Fatalf("after buy %+v\nwant %+v", h, want)
+	}
+	steps := []struct {
+		name string
+		w    func(h *dao.Holding) store.Write
+		ok   bool
+		want string
+	}{
+		{"buy more", func(*dao.Holding) store.Write { return d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("10000"), t1) },
+			true, "3/0/3 cost=40000.5 avg=13333.5 buys=2 v2"},
+		// A sale takes cost out at the average: the average stays.
+		{"sell 1", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("1"), false, t1) },
+			true, "2/0/2 cost=26667 avg=13333.5 buys=2 v3"},
+		{"sell beyond available", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("2.00000001"), false, t1) },
+			false, "2/0/2 cost=26667 avg=13333.5 buys=2 v3"},
+		{"hold", func(*dao.Holding) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("1.5"), t1) },
+			true, "2/1.5/0.5 cost=26667 avg=13333.5 buys=2 v4"},
+		{"hold beyond available", func(*dao.Holding) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("0.50000001"), t1) },
+			false, "2/1.5/0.5 cost=26667 avg=13333.5 buys=2 v4"},
+		{"sell available below held", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("0.6"), false, t1) },
+			false, "2/1.5/0.5 cost=26667 avg=13333.5 buys=2 v4"},
+		{"release beyond held", func(*dao.Holding) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("-1.50000001"), t1) },
+			false, "2/1.5/0.5 cost=26667 avg=13333.5 buys=2 v4"},
+		{"release part", func(*dao.Holding) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("-0.5"), t1) },
+			true, "2/1/1 cost=26667 avg=13333.5 buys=2 v5"},
+		// A sale from held consumes the hold, available unchanged.
+		{"sell from held", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("0.5"), true, t1) },
+			true, "1.5/0.5/1 cost=20000.25 avg=13333.5 buys=2 v6"},
+		{"sell from held beyond held", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("0.6"), true, t1) },
+			false, "1.5/0.5/1 cost=20000.25 avg=13333.5 buys=2 v6"},
+		// Selling everything takes the whole cost basis.
+		{"sell rest from held", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("0.5"), true, t1) },
+			true, "1/0/1 cost=13333.5 avg=13333.5 buys=2 v7"},
+		{"sell all", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("1"), false, t1) },
+			true, "0/0/0 cost=0 avg=0 buys=2 v8"},
+		{"sell from empty", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("0.00000001"), false, t1) },
+			false, "0/0/0 cost=0 avg=0 buys=2 v8"},
+		// A new buy after selling out starts a fresh average.
+		{"buy again", func(*dao.Holding) store.Write { return d.Holdings.BuyWrite("alice", "BTC", dec("3"), dec("1"), t1) },
+			true, "3/0/3 cost=1 avg=0.33333333 buys=3 v9"},
+		// Pro rata at 10 places: 1 * 1/3 = 0.3333333333 out.
+		{"sell a third", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("1"), false, t1) },
+			true, "2/0/2 cost=0.6666666667 avg=0.33333333 buys=3 v10"},
+	}
+	for _, s := range steps {
+		h := getHolding(t, d, "alice", "BTC")
+		err := transact(d, s.w(h))
+		if s.ok != (err == nil) {
+			t.Fatalf("%s: %v, want ok=%v", s.name, err, s.ok)
+		}
+		if !s.ok && !errors.Is(err, store.ErrConditionFailed) {
+			t.Fatalf("%s: %v, want a condition failure", s.name, err)
+		}
+		if got := holdingState(getHolding(t, d, "alice", "BTC")); got != s.want {
+			t.Fatalf("%s: %s\nwant %s", s.name, got, s.want)
+		}
+	}
+	if h := getHolding(t, d, "alice", "BTC"); !h.CreatedAt.Equal(t0) || !h.UpdatedAt.Equal(t1) {
+		t.Fatalf("timestamps %v %v", h.CreatedAt, h.UpdatedAt)
+	}
+
+	// A sale written from a read older than a buy fails on the buys
+	// counter, although the quantity is there; a re-read succeeds (1.5 of 3
+	// takes 5.6666666667 * 1.5 / 3 = 2.83333333335 -> 2.8333333334 half-even).
+	stale := getHolding(t, d, "alice", "BTC")
+	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("5"), t1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := transact(d, d.Holdings.SellWrite(stale, dec("1"), false, t1)); !errors.Is(err, store.ErrConditionFailed) {
+		t.Fatalf("sale after a concurrent buy: %v", err)
+	}
+	fresh := getHolding(t, d, "alice", "BTC")
+	if got := holdingState(fresh); got != "3/0/3 cost=5.6666666667 avg=1.88888889 buys=4 v11" {
+		t.Fatalf("after concurrent buy: %s", got)
+	}
+	if err := transact(d, d.Holdings.SellWrite(fresh, dec("1.5"), false, t1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := holdingState(getHolding(t, d, "alice", "BTC")); got != "1.5/0/1.5 cost=2.8333333333 avg=1.88888889 buys=4 v12" {
+		t.Fatalf("after re-read sale: %s", got)
+	}
+
+	// Holds and releases of a missing holding fail and create nothing.
+	for _, q := range []string{"1", "-1"} {
+		if err := transact(d, d.Holdings.HoldWrite("alice", "ETH", dec(q), t1)); !errors.Is(err, store.ErrConditionFailed) {
+			t.Fatalf("hold %s of a missing holding: %v", q, err)
+		}
+	}
+	_, err := d.Holdings.Get(ctx, "alice", "ETH")
+	wantKind(t, "Get ETH", err, apperr.NotFound)
+	if msg := apperr.MessageOf(err); msg != "no holding of ETH" {
+		t.Fatalf("message %q", msg)
+	}
+	_, err = d.Holdings.Get(canceled(), "alice", "BTC")
+	if !errors.Is(err, context.Canceled) || apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("Get canceled: %v", err)
+	}
+}
+
+func TestHoldingListKeyDecode(t *testing.T) {
+	d := newDAOs(t)
+	ctx := context.Background()
+	if err := transact(d,
+		d.Holdings.BuyWrite("alice", "ETH", dec("4"), dec("10"), t0),
+		d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("3"), t0),
+		d.Holdings.BuyWrite("bobby1", "BTC", dec("9"), dec("9"), t0),
+		d.Balances.CreateWrite("alice", entity.USD, t0),
+		d.AssetTxs.Write(&entity.AssetTransaction{TransactionID: "01", Username: "alice", AssetID: "BTC",
+			TransactionType: entity.AssetBuy, Quantity: dec("1"), Price: dec("3"), TotalAmount: dec("3"), Status: entity.TxCompleted}),
+	); err != nil {
+		t.Fatal(err)
+	}
+	list, err := d.Holdings.List(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range list {
+		got = append(got, h.AssetID+" "+holdingState(h))
+	}
+	if s := strings.Join(got, "; "); s != "BTC 1/0/1 cost=3 avg=3 buys=1 v1; ETH 4/0/4 cost=10 avg=2.5 buys=1 v1" {
+		t.Fatalf("List = %s", s)
+	}
+	// Key and Decode: a batch read decodes to what Get returns.
+	items, err := d.Store.BatchGet(ctx, []store.Key{d.Holdings.Key("alice", "ETH"), d.Holdings.Key("alice", "XRP"), d.Holdings.Key("bobby1", "BTC")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items[1] != nil {
+		t.Fatalf("XRP: %v", items[1])
+	}
+	for i, k := range [][2]string{{"alice", "ETH"}, {}, {"bobby1", "BTC"}} {
+		if items[i] == nil {
+			continue
+		}
+		h, err := d.Holdings.Decode(items[i])
+		if err != nil || !reflect.DeepEqual(h, getHolding(t, d, k[0], k[1])) {
+			t.Fatalf("Decode %v = %+v, %v", k, h, err)
+		}
+	}
+	if list, err := d.Holdings.List(ctx, "nobody"); err != nil || len(list) != 0 {
+		t.Fatalf("List(nobody) = %v, %v", list, err)
+	}
+	_, err = d.Holdings.List(canceled(), "alice")
+	wantCanceled(t, "List", err, "list holdings: ")
+}
+
+func newAssetTx(id, asset, typ string, qty string, at time.Time) *entity.AssetTransaction {
+	return &entity.AssetTransaction{TransactionID: id, Username: "alice", AssetID: asset, TransactionType: entity.AssetTxType(typ),
+		Quantity: dec(qty), Price: dec("2.5"), TotalAmount: dec(qty).Mul(dec("2.5")), OrderID: "ORD-" + id,
+		Status: entity.TxCompleted, Timestamp: entity.At(at)}
+}
+
+func TestAssetTransactions(t *testing.T) {
+	d := newDAOs(t)
+	ctx := context.Background()
+	var btc, eth []*entity.AssetTransaction
+	for i := range 7 {
+		tx := newAssetTx(fmt.Sprintf("01J%03d", i), "BTC", []string{"BUY", "SELL"}[i%2], fmt.Sprint(i+1), t0.Add(time.Duration(i)*time.Second))
+		if err := d.AssetTxs.Create(ctx, tx); err != nil {
+			t.Fatal(err)
+		}
+		btc = append(btc, tx)
+	}
+	for i := range 3 {
+		tx := newAssetTx(fmt.Sprintf("01J%03d", 100+i), "ETH", "BUY", "0.5", t0)
+		if err := transact(d, d.AssetTxs.Write(tx)); err != nil {
+			t.Fatal(err)
+		}
+		eth = append(eth, tx)
+	}
+	// A holding of the same asset is in the partition too, not a movement.
+	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("1"), t0)); err != nil {
+		t.Fatal(err)
+	}
+	err := d.AssetTxs.Create(ctx, btc[0])
+	if !errors.Is(err, store.ErrConditionFailed) || !strings.HasPrefix(err.Error(), "create asset transaction: ") {
+		t.Fatalf("duplicate Create: %v", err)
+	}
+	wantCanceled(t, "Create", d.AssetTxs.Create(canceled(), newAssetTx("X", "BTC", "BUY", "1", t0)), "create asset transaction: ")
+
+	reversed := func(txs []*entity.AssetTransaction) []*entity.AssetTransaction {
+		out := make([]*entity.AssetTransaction, len(txs))
+		for i, tx := range txs {
+			out[len(txs)-1-i] = tx
+		}
+		return out
+	}
+	tests := []struct {
+		asset string
+		limit int
+		want  []*entity.AssetTransaction
+	}{
+		{"BTC", 3, reversed(btc)},
+		{"BTC", 7, reversed(btc)},
+		{"BTC", 1, reversed(btc)},
+		{"ETH", 2, reversed(eth)},
+		{"DOGE", 5, nil},
+		// All assets: key order, descending (asset, then id).
+		{"", 4, append(reversed(eth), reversed(btc)...)},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/%d", tc.asset, tc.limit), func(t *testing.T) {
+			var got []*entity.AssetTransaction
+			cursor := ""
+			for pages := 0; ; pages++ {
+				if pages > 20 {
+					t.Fatal("paging does not end")
+				}
+				txs, next, err := d.AssetTxs.List(ctx, "alice", tc.asset, tc.limit, cursor)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(txs) > tc.limit || (next != "" && len(txs) != tc.limit) {
+					t.Fatalf("page of %d, limit %d, next %q", len(txs), tc.limit, next)
+				}
+				got = append(got, txs...)
+				if cursor = next; cursor == "" {
+					break
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %d movements, want %d: %+v", len(got), len(tc.want), got)
+			}
+		})
+	}
+	// Limit 0 reads one.
+	if txs, next, err := d.AssetTxs.List(ctx, "alice", "BTC", 0, ""); err != nil || len(txs) != 1 || txs[0].TransactionID != "01J006" || next == "" {
+		t.Fatalf("limit 0: %v %q %v", txs, next, err)
+	}
+	_, next, _ := d.AssetTxs.List(ctx, "alice", "BTC", 2, "")
+	if _, _, err := d.AssetTxs.List(ctx, "alice", "ETH", 2, next); !errors.Is(err, page.ErrInvalidCursor) {
+		t.Fatalf("cursor of another asset: %v", err)
+	}
+	all, err := d.AssetTxs.All(ctx, "alice")
+	if err != nil || !reflect.DeepEqual(all, append(append([]*entity.AssetTransaction(nil), btc...), eth...)) {
+		t.Fatalf("All = %d items, %v", len(all), err)
+	}
+	if all, err := d.AssetTxs.All(ctx, "bobby1"); err != nil || len(all) != 0 {
+		t.Fatalf("All(bobby1) = %v, %v", all, err)
+	}
+	_, _, err = d.AssetTxs.List(canceled(), "alice", "BTC", 2, "")
+	wantCanceled(t, "List", err, "list asset transactions: ")
+	if _, err := d.AssetTxs.All(canceled(), "alice"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("All canceled: %v", err)
+	}
+}
