@@ -133,7 +133,7 @@ func (d *UserDAO) Update(ctx context.Context, u *entity.User, oldEmail string, n
 	return nil
 }
 
-// SetPasswordAndRole creates or updates the user u with its password hash and
+// Upsert creates or replaces the user u with its password hash and
 // role (used to provision the admin account at start).
 func (d *UserDAO) Upsert(ctx context.Context, u *entity.User) error {
 	it, err := d.item(u)
