@@ -81,6 +81,37 @@ func (s *Service) triggerPartition(ctx context.Context, pk string, sk store.Sort
 }
 
 func (s *Service) executeAll(ctx context.Context, orders []*entity.Order, price decimal.Decimal) (int, error) {
+	// One user's orders that touch the same holding (a sale with anything
+	// else, an OCO pair) run one after another in index order, so that the
+	// outcome does not depend on goroutine scheduling; buys of one user
+	// commute and run concurrently, and so do different users.
+	var groups [][]*entity.Order
+	byUser := map[string]int{}
+	sells := map[string]bool{}
+	for _, o := range orders {
+		if !o.ShouldTrigger(price) {
+			continue // the index read is a superset only at equal keys
+		}
+		if o.Side() == entity.Sell || o.OCOWith != "" {
+			sells[o.Username] = true
+		}
+	}
+	for _, o := range orders {
+		if !o.ShouldTrigger(price) {
+			continue
+		}
+		if !sells[o.Username] {
+			groups = append(groups, []*entity.Order{o})
+			continue
+		}
+		i, ok := byUser[o.Username]
+		if !ok {
+			i = len(groups)
+			byUser[o.Username] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], o)
+	}
 	var (
 		mu    sync.Mutex
 		count int
@@ -88,24 +119,23 @@ func (s *Service) executeAll(ctx context.Context, orders []*entity.Order, price 
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, triggerWorkers)
 	)
-	for _, o := range orders {
-		if !o.ShouldTrigger(price) {
-			continue // the index read is a superset only at equal keys
-		}
+	for _, g := range groups {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(o *entity.Order) {
+		go func(g []*entity.Order) {
 			defer func() { <-sem; wg.Done() }()
-			ok, err := s.Execute(ctx, o, price)
-			mu.Lock()
-			defer mu.Unlock()
-			if ok {
-				count++
+			for _, o := range g {
+				ok, err := s.Execute(ctx, o, price)
+				mu.Lock()
+				if ok {
+					count++
+				}
+				if err != nil && first == nil {
+					first = err
+				}
+				mu.Unlock()
 			}
-			if err != nil && first == nil {
-				first = err
-			}
-		}(o)
+		}(g)
 	}
 	wg.Wait()
 	return count, first
