@@ -40,13 +40,14 @@ func verifyMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := newEnvFlags("verify")
 	fs.SetOutput(stderr)
 	var (
-		dataDir string
-		asJSON  bool
+		dataDir, url string
+		asJSON       bool
 	)
 	fs.String(&dataDir, "data-dir", "./data", "directory of the embedded store")
+	fs.String(&url, "url", "", "verify a running server instead (GET /api/v1/admin/verify as admin, with $ORDERPROCESSOR_ADMIN_PASSWORD)")
 	fs.Bool(&asJSON, "json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: orderprocessor verify [--data-dir DIR] [--json]")
+		fmt.Fprintln(stderr, "usage: orderprocessor verify [--data-dir DIR | --url URL] [--json]")
 		fmt.Fprintln(stderr, "Checks every ledger invariant of the store; exit 0 when all hold, 1 with violations, 2 on errors.")
 		fs.PrintDefaults()
 	}
@@ -61,6 +62,14 @@ func verifyMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "orderprocessor verify: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
 		return verifyError
+	}
+	if url != "" {
+		rep, err := verifyRemote(ctx, url, os.Getenv("ORDERPROCESSOR_ADMIN_PASSWORD"))
+		if err != nil {
+			fmt.Fprintf(stderr, "orderprocessor verify: %v\n", err)
+			return verifyError
+		}
+		return reportVerify(stdout, stderr, url, rep, asJSON)
 	}
 	// Opening creates a store; verifying a store that is not there is an error.
 	if entries, err := os.ReadDir(dataDir); err != nil || len(entries) == 0 {
@@ -91,6 +100,11 @@ func verifyMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "orderprocessor verify: %v\n", err)
 		return verifyError
 	}
+	return reportVerify(stdout, stderr, dataDir, rep, asJSON)
+}
+
+// reportVerify prints the report of the store at where and returns the exit code.
+func reportVerify(stdout, stderr io.Writer, where string, rep verify.Report, asJSON bool) int {
 	if asJSON {
 		out := struct {
 			OK bool `json:"ok"`
@@ -103,7 +117,7 @@ func verifyMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return verifyError
 		}
 	} else {
-		printReport(stdout, dataDir, rep)
+		printReport(stdout, where, rep)
 	}
 	if !rep.OK() {
 		return verifyViolations

@@ -85,6 +85,7 @@ func (s *Service) Register(api *httpapi.API) {
 		Request: LogoutRequest{}, Response: MessageResponse{}}, s.logout)
 	s.registerMoney(api)
 	s.registerConvert(api)
+	s.registerVerify(api)
 }
 
 func (s *Service) register(w http.ResponseWriter, r *http.Request) {
