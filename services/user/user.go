@@ -86,6 +86,7 @@ func (s *Service) Register(api *httpapi.API) {
 	s.registerMoney(api)
 	s.registerConvert(api)
 	s.registerVerify(api)
+	s.registerAnalytics(api)
 }
 
 func (s *Service) register(w http.ResponseWriter, r *http.Request) {
