@@ -211,13 +211,9 @@ func (d *AssetDAO) List(ctx context.Context, f AssetFilter) ([]*entity.Asset, st
 	if err != nil {
 		return nil, "", fmt.Errorf("list assets: %w", err)
 	}
-	out := make([]*entity.Asset, 0, len(items))
-	for _, it := range items {
-		a, err := d.decode(it)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, a)
+	out, err := decodeAll(items, d.decode)
+	if err != nil {
+		return nil, "", err
 	}
 	return out, next, nil
 }
@@ -228,13 +224,9 @@ func (d *AssetDAO) All(ctx context.Context) ([]*entity.Asset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list assets: %w", err)
 	}
-	out := make([]*entity.Asset, 0, len(items))
-	for _, it := range items {
-		a, err := d.decode(it)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
+	out, err := decodeAll(items, d.decode)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

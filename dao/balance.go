@@ -80,13 +80,9 @@ func (d *BalanceDAO) List(ctx context.Context, username string) ([]*entity.Balan
 	if err != nil {
 		return nil, fmt.Errorf("list balances: %w", err)
 	}
-	out := make([]*entity.Balance, 0, len(items))
-	for _, it := range items {
-		b, err := d.decode(it)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
+	out, err := decodeAll(items, d.decode)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -266,13 +262,9 @@ func (d *BalanceDAO) ListTransactions(ctx context.Context, username string, f Tx
 	if err != nil {
 		return nil, "", fmt.Errorf("list transactions: %w", err)
 	}
-	out := make([]*entity.BalanceTransaction, 0, len(items))
-	for _, it := range items {
-		t, err := d.decodeTx(it)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
+	out, err := decodeAll(items, d.decodeTx)
+	if err != nil {
+		return nil, "", err
 	}
 	return out, next, nil
 }
@@ -301,13 +293,9 @@ func (d *BalanceDAO) AllTransactions(ctx context.Context, username string) ([]*e
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*entity.BalanceTransaction, 0, len(items))
-	for _, it := range items {
-		t, err := d.decodeTx(it)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
+	out, err := decodeAll(items, d.decodeTx)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

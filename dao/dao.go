@@ -112,3 +112,16 @@ func (b base) filterPage(ctx context.Context, q store.Query, limit, maxScan int,
 		q.Cursor = p.Cursor
 	}
 }
+
+// decodeAll decodes items with decode, stopping at the first error.
+func decodeAll[T any](items []store.Item, decode func(store.Item) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(items))
+	for _, it := range items {
+		v, err := decode(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -82,13 +82,9 @@ func (d *AssetBalanceDAO) List(ctx context.Context, username string) ([]*Holding
 	if err != nil {
 		return nil, fmt.Errorf("list holdings: %w", err)
 	}
-	out := make([]*Holding, 0, len(items))
-	for _, it := range items {
-		h, err := d.decode(it)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, h)
+	out, err := decodeAll(items, d.decode)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -198,13 +194,9 @@ func (d *AssetTransactionDAO) List(ctx context.Context, username, assetID string
 	if err != nil {
 		return nil, "", fmt.Errorf("list asset transactions: %w", err)
 	}
-	out := make([]*entity.AssetTransaction, 0, len(items))
-	for _, it := range items {
-		t, err := d.decode(it)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
+	out, err := decodeAll(items, d.decode)
+	if err != nil {
+		return nil, "", err
 	}
 	return out, next, nil
 }
@@ -216,13 +208,9 @@ func (d *AssetTransactionDAO) All(ctx context.Context, username string) ([]*enti
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*entity.AssetTransaction, 0, len(items))
-	for _, it := range items {
-		t, err := d.decode(it)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
+	out, err := decodeAll(items, d.decode)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -227,13 +227,9 @@ func (d *OrderDAO) ListByUser(ctx context.Context, username string, f OrderFilte
 	if err != nil {
 		return nil, "", fmt.Errorf("list orders: %w", err)
 	}
-	out := make([]*entity.Order, 0, len(items))
-	for _, it := range items {
-		o, err := d.decode(it)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, o)
+	out, err := decodeAll(items, d.decode)
+	if err != nil {
+		return nil, "", err
 	}
 	return out, next, nil
 }
@@ -255,13 +251,9 @@ func (d *OrderDAO) AllByUser(ctx context.Context, username string) ([]*entity.Or
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*entity.Order, 0, len(items))
-	for _, it := range items {
-		o, err := d.decode(it)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
+	out, err := decodeAll(items, d.decode)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -274,13 +266,9 @@ func (d *OrderDAO) OpenIn(ctx context.Context, index, pk string, sk store.SortCo
 	if err != nil {
 		return nil, "", fmt.Errorf("open orders of %s/%s: %w", index, pk, err)
 	}
-	out := make([]*entity.Order, 0, len(p.Items))
-	for _, it := range p.Items {
-		o, err := d.decode(it)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, o)
+	out, err := decodeAll(p.Items, d.decode)
+	if err != nil {
+		return nil, "", err
 	}
 	return out, p.Cursor, nil
 }
