@@ -63,7 +63,10 @@ func runServe(args []string) int {
 	f.String(&logFormat, "log-format", "text", "log format: text or json")
 	f.String(&origins, "cors-origins", "*", "comma-separated origins allowed by CORS (* for any)")
 	f.Int(&rateLimit, "rate-limit", gateway.DefaultRateLimit, "requests per minute per client IP and per user (0 disables)")
-	f.Int(&loginFailures, "login-max-failures", gateway.DefaultLoginMaxFailures, "failed logins per IP in 5 minutes before a 5-minute block (0 disables)")
+	f.Int(&loginFailures, "login-max-failures", gateway.DefaultLoginMaxFailures, "failed logins per client IP within --login-window before a --login-block (0 disables)")
+	var loginWindow, loginBlock time.Duration
+	f.Duration(&loginWindow, "login-window", gateway.DefaultLoginWindow, "window in which failed logins are counted")
+	f.Duration(&loginBlock, "login-block", gateway.DefaultLoginBlock, "how long a throttled client IP's logins are refused (403)")
 	f.Bool(&trustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For")
 	f.Duration(&tokenTTL, "token-ttl", time.Hour, "access token lifetime")
 	f.String(&deposit, "deposit-daily-limit", "10000", "daily deposit limit per currency (0: none)")
@@ -142,6 +145,7 @@ func runServe(args []string) int {
 	gcfg := gateway.DefaultConfig()
 	gcfg.RateLimit = rateLimit
 	gcfg.LoginMaxFailures = loginFailures
+	gcfg.LoginWindow, gcfg.LoginBlock = loginWindow, loginBlock
 	gcfg.TrustProxy = trustProxy
 	if origins != "" && origins != "*" {
 		gcfg.AllowedOrigins = strings.Split(origins, ",")
