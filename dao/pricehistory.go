@@ -23,9 +23,13 @@ import (
 // it is in no GSI (the catalogue indexes stay assets only). Points are
 // written in the same transaction as the asset item (AssetDAO.Create, and
 // AssetDAO.Modify when the price changes), so the history is exactly the
-// sequence of stored prices. Retention is unbounded for now: a TTL attribute
-// or a periodic trim of old points is future work.
+// sequence of stored prices. Each point carries expires_at (Unix seconds,
+// PriceHistoryTTL after it was recorded): DynamoDB's TTL deletes old points;
+// the embedded engine keeps them (a trim job is future work).
 const skPrice = "PRICE#"
+
+// PriceHistoryTTL is how long DynamoDB keeps a price point.
+const PriceHistoryTTL = 90 * 24 * time.Hour
 
 // PricePoint is one recorded price of an asset.
 type PricePoint struct {
@@ -50,7 +54,8 @@ func (t Tables) pricePointKey(assetID string, at time.Time, seq int64) store.Key
 // stores it. It fails (condition) if that point exists.
 func (d *AssetDAO) PricePointWrite(id string, price decimal.Decimal, at time.Time, seq int64) store.Write {
 	at = at.UTC().Truncate(time.Microsecond)
-	return putNew(d.t.pricePointKey(id, at, seq), store.Item{"price_usd": num(price), "at": tsv(at)})
+	return putNew(d.t.pricePointKey(id, at, seq), store.Item{"price_usd": num(price), "at": tsv(at),
+		"expires_at": store.Int(at.Add(PriceHistoryTTL).Unix())})
 }
 
 // PriceHistory returns asset id's price points with from <= at <= to, oldest

@@ -172,3 +172,20 @@ func TestPriceChangeIsAtomic(t *testing.T) {
 		t.Fatalf("history %s", got)
 	}
 }
+
+// A price point expires (DynamoDB TTL) PriceHistoryTTL after it was recorded.
+func TestPricePointExpiry(t *testing.T) {
+	d := newDAOs(t)
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	w := d.Assets.PricePointWrite("XYZ", decimal.MustParse("1.5"), at, 7)
+	if err := d.Store.Transact(context.Background(), []store.Write{w}); err != nil {
+		t.Fatal(err)
+	}
+	it, err := d.Store.Get(context.Background(), w.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := it.Int("expires_at"), at.Add(dao.PriceHistoryTTL).Unix(); got != want || want != 1803384000 {
+		t.Fatalf("expires_at = %d, want %d", got, want)
+	}
+}
