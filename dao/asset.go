@@ -116,7 +116,8 @@ func (d *AssetDAO) DecodeQuote(it store.Item) (Quote, error) {
 }
 
 // Update stores a (read at a.Version) if it did not change since, and
-// increments a.Version. A conflict error when it changed; not_found when gone.
+// increments a.Version. A conflict error when it changed or is gone (assets are
+// never deleted).
 // It records no price point: change prices with Modify or SetPrice.
 func (d *AssetDAO) Update(ctx context.Context, a *entity.Asset, now time.Time) error {
 	return d.update(ctx, a, now, false)
@@ -224,9 +225,5 @@ func (d *AssetDAO) All(ctx context.Context) ([]*entity.Asset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list assets: %w", err)
 	}
-	out, err := decodeAll(items, d.decode)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return decodeAll(items, d.decode)
 }

@@ -75,16 +75,11 @@ func (d *BalanceDAO) Get(ctx context.Context, username string, c entity.Currency
 
 // List returns every balance of the user, by currency.
 func (d *BalanceDAO) List(ctx context.Context, username string) ([]*entity.Balance, error) {
-	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
-		SK: store.SortCond{Op: store.SortBeginsWith, Value: skBalance}}, 1000)
+	items, err := d.userItems(ctx, d.t.Users, username, skBalance, 1000)
 	if err != nil {
 		return nil, fmt.Errorf("list balances: %w", err)
 	}
-	out, err := decodeAll(items, d.decode)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return decodeAll(items, d.decode)
 }
 
 // StoredBalance is a balance with its stored available attribute, which every
@@ -96,8 +91,7 @@ type StoredBalance struct {
 
 // ListStored is List with each balance's stored available attribute (verify).
 func (d *BalanceDAO) ListStored(ctx context.Context, username string) ([]StoredBalance, error) {
-	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
-		SK: store.SortCond{Op: store.SortBeginsWith, Value: skBalance}}, 1000)
+	items, err := d.userItems(ctx, d.t.Users, username, skBalance, 1000)
 	if err != nil {
 		return nil, fmt.Errorf("list balances: %w", err)
 	}
@@ -272,8 +266,7 @@ func (d *BalanceDAO) ListTransactions(ctx context.Context, username string, f Tx
 // CountTransactions counts the user's ledger entries that match f (Limit and
 // Cursor ignored), reading at most maxScan entries.
 func (d *BalanceDAO) CountTransactions(ctx context.Context, username string, f TxFilter, maxScan int) (int, error) {
-	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
-		SK: store.SortCond{Op: store.SortBeginsWith, Value: skTx}}, maxScan)
+	items, err := d.userItems(ctx, d.t.Users, username, skTx, maxScan)
 	if err != nil {
 		return 0, fmt.Errorf("count transactions: %w", err)
 	}
@@ -288,16 +281,11 @@ func (d *BalanceDAO) CountTransactions(ctx context.Context, username string, f T
 
 // AllTransactions returns every ledger entry of the user, oldest first (verify).
 func (d *BalanceDAO) AllTransactions(ctx context.Context, username string) ([]*entity.BalanceTransaction, error) {
-	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
-		SK: store.SortCond{Op: store.SortBeginsWith, Value: skTx}}, 1<<30)
+	items, err := d.userItems(ctx, d.t.Users, username, skTx, 1<<30)
 	if err != nil {
 		return nil, err
 	}
-	out, err := decodeAll(items, d.decodeTx)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return decodeAll(items, d.decodeTx)
 }
 
 // DailyLimitWrite returns the write that adds amount to the user's daily

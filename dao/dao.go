@@ -89,6 +89,13 @@ func (b base) queryAll(ctx context.Context, q store.Query, max int) ([]store.Ite
 	}
 }
 
+// userItems reads the items of username's partition of table whose sort
+// key starts with prefix, in sort-key order (at most max).
+func (b base) userItems(ctx context.Context, table, username, prefix string, max int) ([]store.Item, error) {
+	return b.queryAll(ctx, store.Query{Table: table, PK: userPK(username),
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: prefix}}, max)
+}
+
 // filterPage reads up to limit items of q that keep accepts, reading at most
 // maxScan items, and returns them with the cursor after the last item read.
 func (b base) filterPage(ctx context.Context, q store.Query, limit, maxScan int, keep func(store.Item) bool) ([]store.Item, string, error) {

@@ -77,16 +77,11 @@ func (d *AssetBalanceDAO) Get(ctx context.Context, username, assetID string) (*H
 
 // List returns every holding of the user, by asset id.
 func (d *AssetBalanceDAO) List(ctx context.Context, username string) ([]*Holding, error) {
-	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
-		SK: store.SortCond{Op: store.SortBeginsWith, Value: skHolding}}, 100000)
+	items, err := d.userItems(ctx, d.t.Users, username, skHolding, 100000)
 	if err != nil {
 		return nil, fmt.Errorf("list holdings: %w", err)
 	}
-	out, err := decodeAll(items, d.decode)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return decodeAll(items, d.decode)
 }
 
 func holdingActs(username, assetID string, now time.Time) []store.Action {
@@ -180,8 +175,8 @@ func (d *AssetTransactionDAO) Create(ctx context.Context, t *entity.AssetTransac
 	return nil
 }
 
-// List returns the user's movements of assetID ("" for all assets) newest
-// first, and the next page's cursor.
+// List returns the user's movements of assetID newest first ("" for all
+// assets: by asset id descending, then newest first), and the next page's cursor.
 func (d *AssetTransactionDAO) List(ctx context.Context, username, assetID string, limit int, cursor string) ([]*entity.AssetTransaction, string, error) {
 	prefix := skAssetTx
 	if assetID != "" {
@@ -201,16 +196,11 @@ func (d *AssetTransactionDAO) List(ctx context.Context, username, assetID string
 	return out, next, nil
 }
 
-// All returns every movement of the user, oldest first (verify).
+// All returns every movement of the user, by asset, then oldest first (verify).
 func (d *AssetTransactionDAO) All(ctx context.Context, username string) ([]*entity.AssetTransaction, error) {
-	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
-		SK: store.SortCond{Op: store.SortBeginsWith, Value: skAssetTx}}, 1<<30)
+	items, err := d.userItems(ctx, d.t.Users, username, skAssetTx, 1<<30)
 	if err != nil {
 		return nil, err
 	}
-	out, err := decodeAll(items, d.decode)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return decodeAll(items, d.decode)
 }

@@ -246,16 +246,11 @@ func (d *OrderDAO) ListByUserAndStatus(ctx context.Context, username string, s e
 
 // AllByUser returns every order of the user (verify).
 func (d *OrderDAO) AllByUser(ctx context.Context, username string) ([]*entity.Order, error) {
-	items, err := d.queryAll(ctx, store.Query{Table: d.t.Orders, PK: userPK(username),
-		SK: store.SortCond{Op: store.SortBeginsWith, Value: skOrder}}, 1<<30)
+	items, err := d.userItems(ctx, d.t.Orders, username, skOrder, 1<<30)
 	if err != nil {
 		return nil, err
 	}
-	out, err := decodeAll(items, d.decode)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return decodeAll(items, d.decode)
 }
 
 // OpenIn returns open orders of one partition of an open-order index
