@@ -92,3 +92,28 @@ func NextCursor(c string) *string {
 	}
 	return &c
 }
+
+// Decode reads the JSON body of r into dst and runs validate (nil for none),
+// writing the error response and reporting false when either fails.
+func Decode(w http.ResponseWriter, r *http.Request, dst any, validate func() error) bool {
+	err := httpapi.DecodeJSON(r, dst)
+	if err == nil && validate != nil {
+		err = validate()
+	}
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// CallerOrError returns the authenticated caller, writing the error response
+// and reporting false when there is none.
+func CallerOrError(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
+	p, err := Caller(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return p, false
+	}
+	return p, true
+}

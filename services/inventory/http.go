@@ -13,6 +13,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/page"
+	"github.com/orderprocessor/orderprocessor/services/handlerkit"
 )
 
 // Route paths of the service.
@@ -197,12 +198,7 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 	var req entity.AssetCreate
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	if err := req.Validate(); err != nil {
-		httpapi.WriteError(w, r, err)
+	if !handlerkit.Decode(w, r, &req, req.Validate) {
 		return
 	}
 	a := req.Asset(entity.At(s.now()))
@@ -224,12 +220,7 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req entity.AssetUpdate
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	if err := req.Validate(); err != nil {
-		httpapi.WriteError(w, r, err)
+	if !handlerkit.Decode(w, r, &req, req.Validate) {
 		return
 	}
 	now := s.now()
@@ -258,12 +249,7 @@ func (s *Service) handleSetPrice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req entity.PriceUpdate
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	if err := req.Validate(); err != nil {
-		httpapi.WriteError(w, r, err)
+	if !handlerkit.Decode(w, r, &req, req.Validate) {
 		return
 	}
 	a, err := s.setPrice(r.Context(), id, *req.PriceUSD)

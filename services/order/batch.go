@@ -42,9 +42,8 @@ func (s *Service) registerBatch(api *httpapi.API) {
 }
 
 func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
-	p, err := handlerkit.Caller(r)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
+	p, ok := handlerkit.CallerOrError(w, r)
+	if !ok {
 		return
 	}
 	var req BatchRequest

@@ -118,9 +118,8 @@ func (s *Service) Register(api *httpapi.API) {
 }
 
 func (s *Service) create(w http.ResponseWriter, r *http.Request) {
-	p, err := handlerkit.Caller(r)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
+	p, ok := handlerkit.CallerOrError(w, r)
+	if !ok {
 		return
 	}
 	var req entity.OrderCreate
@@ -169,9 +168,8 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 func (s *Service) count(typ, outcome string) { s.orders.WithLabelValues(typ, outcome).Inc() }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) {
-	p, err := handlerkit.Caller(r)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
+	p, ok := handlerkit.CallerOrError(w, r)
+	if !ok {
 		return
 	}
 	var q ListQuery
@@ -220,9 +218,8 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) orderFromPath(w http.ResponseWriter, r *http.Request) (*entity.Order, bool) {
-	p, err := handlerkit.Caller(r)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
+	p, ok := handlerkit.CallerOrError(w, r)
+	if !ok {
 		return nil, false
 	}
 	id := r.PathValue("order_id")
@@ -258,9 +255,8 @@ func (s *Service) cancel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) assetTransactions(w http.ResponseWriter, r *http.Request) {
-	p, err := handlerkit.Caller(r)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
+	p, ok := handlerkit.CallerOrError(w, r)
+	if !ok {
 		return
 	}
 	id, err := entity.ValidateAssetID(r.PathValue("asset_id"), "path", "asset_id")

@@ -9,6 +9,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/services/handlerkit"
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
@@ -60,7 +61,7 @@ func (s *Service) registerAnalytics(api *httpapi.API) {
 }
 
 func (s *Service) pnl(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.caller(w, r)
+	p, ok := handlerkit.CallerOrError(w, r)
 	if !ok {
 		return
 	}

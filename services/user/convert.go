@@ -35,17 +35,12 @@ func (s *Service) registerConvert(api *httpapi.API) {
 }
 
 func (s *Service) convert(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.caller(w, r)
+	p, ok := handlerkit.CallerOrError(w, r)
 	if !ok {
 		return
 	}
 	var req entity.ConvertRequest
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	if err := req.Validate(); err != nil {
-		httpapi.WriteError(w, r, err)
+	if !handlerkit.Decode(w, r, &req, req.Validate) {
 		return
 	}
 	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "convert", req, http.StatusCreated,

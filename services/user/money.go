@@ -104,7 +104,7 @@ func (s *Service) registerMoney(api *httpapi.API) {
 }
 
 func (s *Service) getBalance(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.caller(w, r)
+	p, ok := handlerkit.CallerOrError(w, r)
 	if !ok {
 		return
 	}
@@ -132,7 +132,7 @@ func (s *Service) getBalance(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) listBalances(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.caller(w, r)
+	p, ok := handlerkit.CallerOrError(w, r)
 	if !ok {
 		return
 	}
@@ -167,17 +167,12 @@ func (s *Service) deposit(w http.ResponseWriter, r *http.Request) { s.cash(w, r,
 func (s *Service) withdraw(w http.ResponseWriter, r *http.Request) { s.cash(w, r, entity.TxWithdraw) }
 
 func (s *Service) cash(w http.ResponseWriter, r *http.Request, typ entity.TransactionType) {
-	p, ok := s.caller(w, r)
+	p, ok := handlerkit.CallerOrError(w, r)
 	if !ok {
 		return
 	}
 	var req entity.DepositRequest
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	if err := req.Validate(); err != nil {
-		httpapi.WriteError(w, r, err)
+	if !handlerkit.Decode(w, r, &req, req.Validate) {
 		return
 	}
 	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, string(typ), req, http.StatusCreated,
@@ -201,7 +196,7 @@ func (s *Service) cash(w http.ResponseWriter, r *http.Request, typ entity.Transa
 }
 
 func (s *Service) listTransactions(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.caller(w, r)
+	p, ok := handlerkit.CallerOrError(w, r)
 	if !ok {
 		return
 	}
@@ -243,7 +238,7 @@ func (s *Service) listTransactions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) getAssetBalance(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.caller(w, r)
+	p, ok := handlerkit.CallerOrError(w, r)
 	if !ok {
 		return
 	}
@@ -268,7 +263,7 @@ func (s *Service) getAssetBalance(w http.ResponseWriter, r *http.Request) {
 var hundred = decimal.FromInt(100)
 
 func (s *Service) getPortfolio(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.caller(w, r)
+	p, ok := handlerkit.CallerOrError(w, r)
 	if !ok {
 		return
 	}

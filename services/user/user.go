@@ -91,13 +91,8 @@ func (s *Service) Register(api *httpapi.API) {
 
 func (s *Service) register(w http.ResponseWriter, r *http.Request) {
 	var req entity.UserCreate
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
 	now := s.now()
-	if err := req.Validate(now); err != nil {
-		httpapi.WriteError(w, r, err)
+	if !handlerkit.Decode(w, r, &req, func() error { return req.Validate(now) }) {
 		return
 	}
 	resp := MessageResponse{Message: "User registered successfully"}
@@ -153,12 +148,7 @@ var errBadCredentials = apperr.New(apperr.Unauthorized, "Invalid username or pas
 
 func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	var req entity.UserLogin
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	if err := req.Validate(); err != nil {
-		httpapi.WriteError(w, r, err)
+	if !handlerkit.Decode(w, r, &req, req.Validate) {
 		return
 	}
 	u, err := s.d.Users.GetByUsername(r.Context(), req.Username)
@@ -191,17 +181,8 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) caller(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
-	p, err := handlerkit.Caller(r)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return p, false
-	}
-	return p, true
-}
-
 func (s *Service) getProfile(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.caller(w, r)
+	p, ok := handlerkit.CallerOrError(w, r)
 	if !ok {
 		return
 	}
@@ -214,18 +195,13 @@ func (s *Service) getProfile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) updateProfile(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.caller(w, r)
+	p, ok := handlerkit.CallerOrError(w, r)
 	if !ok {
 		return
 	}
 	var req entity.UserProfileUpdate
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
 	now := s.now()
-	if err := req.Validate(now); err != nil {
-		httpapi.WriteError(w, r, err)
+	if !handlerkit.Decode(w, r, &req, func() error { return req.Validate(now) }) {
 		return
 	}
 	var u *entity.User
@@ -252,7 +228,7 @@ func (s *Service) updateProfile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.caller(w, r)
+	p, ok := handlerkit.CallerOrError(w, r)
 	if !ok {
 		return
 	}
