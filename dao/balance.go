@@ -193,7 +193,7 @@ func (d *BalanceDAO) decodeTx(it store.Item) (*entity.BalanceTransaction, error)
 
 // TransactionWrite returns the write that records a new ledger entry.
 func (d *BalanceDAO) TransactionWrite(t *entity.BalanceTransaction) store.Write {
-	return putNew(d.t.txKey(t.Username, t.TransactionID), d.txItem(t))
+	return putFresh(d.t.txKey(t.Username, t.TransactionID), d.txItem(t))
 }
 
 // CreateTransaction records a ledger entry on its own (entries that move

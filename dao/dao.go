@@ -49,6 +49,12 @@ func putNew(k store.Key, it store.Item) store.Write {
 	return store.Write{Put: &store.Put{Key: k, Item: it, Cond: store.ItemNotExists()}}
 }
 
+// putFresh is putNew for a key that embeds an id generated for this write
+// (store.Put.Fresh): engines need not look the key up.
+func putFresh(k store.Key, it store.Item) store.Write {
+	return store.Write{Put: &store.Put{Key: k, Item: it, Cond: store.ItemNotExists(), Fresh: true}}
+}
+
 // docValue stores v as a JSON document attribute.
 func docValue(v any) (store.Value, error) {
 	b, err := json.Marshal(v)

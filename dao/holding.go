@@ -164,7 +164,7 @@ func (d *AssetTransactionDAO) decode(it store.Item) (*entity.AssetTransaction, e
 
 // Write returns the write that records t.
 func (d *AssetTransactionDAO) Write(t *entity.AssetTransaction) store.Write {
-	return putNew(d.t.assetTxKey(t.Username, t.AssetID, t.TransactionID), d.item(t))
+	return putFresh(d.t.assetTxKey(t.Username, t.AssetID, t.TransactionID), d.item(t))
 }
 
 // Create records t on its own.

@@ -228,9 +228,8 @@ func TestAssetTransactions(t *testing.T) {
 	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("1"), t0)); err != nil {
 		t.Fatal(err)
 	}
-	err := d.AssetTxs.Create(ctx, btc[0])
-	if !errors.Is(err, store.ErrConditionFailed) || !strings.HasPrefix(err.Error(), "create asset transaction: ") {
-		t.Fatalf("duplicate Create: %v", err)
+	if w := d.AssetTxs.Write(btc[0]); w.Put == nil || !w.Put.Fresh || w.Put.Cond.Op != store.CondNotExists {
+		t.Fatalf("AssetTxs.Write = %+v, want a fresh put that must not exist", w)
 	}
 	wantCanceled(t, "Create", d.AssetTxs.Create(canceled(), newAssetTx("X", "BTC", "BUY", "1", t0)), "create asset transaction: ")
 

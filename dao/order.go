@@ -97,7 +97,7 @@ func (d *OrderDAO) CreateWrites(o *entity.Order, reqHash string) ([]store.Write,
 	if err != nil {
 		return nil, err
 	}
-	ws := []store.Write{putNew(d.t.orderKey(o.Username, o.OrderID), it)}
+	ws := []store.Write{putFresh(d.t.orderKey(o.Username, o.OrderID), it)}
 	if o.ClientOrderID != "" {
 		ws = append(ws, putNew(d.t.clientOrderIDKey(o.Username, o.ClientOrderID),
 			store.Item{"order_id": store.S(o.OrderID), "req_hash": store.S(reqHash)}))

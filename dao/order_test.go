@@ -92,10 +92,13 @@ func TestOrderCreateGet(t *testing.T) {
 	if id, h, err := d.Orders.ClientOrder(ctx, "bobby1", "my-order-1"); id != "01C" || h != "" || err != nil {
 		t.Fatalf("bob's ClientOrder = %q %q %v", id, h, err)
 	}
-	// An existing order id is a plain condition failure.
-	err = d.Orders.Create(ctx, newOrder("01A", "alice", entity.LimitBuy, "BTC", entity.StatusPending))
-	if !errors.Is(err, store.ErrConditionFailed) || errors.Is(err, dao.ErrClientOrderIDTaken) || !strings.HasPrefix(err.Error(), "create order: ") {
-		t.Fatalf("Create of an existing id: %v", err)
+	// Order ids are generated for the order: the order is a fresh put; the
+	// client order id guard is not (the client chose it).
+	created := newOrder("01D", "alice", entity.LimitBuy, "BTC", entity.StatusPending)
+	created.ClientOrderID = "mine"
+	ws, err = d.Orders.CreateWrites(created, "")
+	if err != nil || len(ws) != 2 || !ws[0].Put.Fresh || ws[0].Put.Cond.Op != store.CondNotExists || ws[1].Put.Fresh || ws[1].Put.Cond.Op != store.CondNotExists {
+		t.Fatalf("CreateWrites = %+v, %v: want a fresh order put and a checked guard", ws, err)
 	}
 
 	// Another user's order is not found: the key holds the owner.

@@ -180,6 +180,14 @@ type Put struct {
 	Key  Key
 	Item Item
 	Cond *Cond
+	// Fresh declares that Key embeds an id generated for this very write
+	// (ids.Generator: unique within the process, time-ordered across
+	// restarts), so no item can be at Key yet. Cond must then be nil or
+	// ItemNotExists. An engine may rely on it instead of reading the item:
+	// the embedded engine writes a fresh item without a lookup (on a busy
+	// store the lookup of a missing key was the largest single cost of an
+	// order), DynamoDB still evaluates Cond on the server at no extra cost.
+	Fresh bool
 }
 
 // Update changes attributes of one item.
@@ -266,6 +274,9 @@ func (w Write) Validate() error {
 	}
 	if w.Put != nil && w.Put.Item == nil {
 		return fmt.Errorf("put without item: %w", ErrInvalidRequest)
+	}
+	if w.Put != nil && w.Put.Fresh && w.Put.Cond != nil && (w.Put.Cond.Op != CondNotExists || w.Put.Cond.Attr != "") {
+		return fmt.Errorf("fresh put with a condition other than ItemNotExists: %w", ErrInvalidRequest)
 	}
 	if c := w.Condition(); c != nil {
 		if err := c.Validate(); err != nil {

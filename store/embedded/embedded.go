@@ -54,6 +54,9 @@ type Options struct {
 	// LockStripes is the number of write-lock stripes, rounded up to a power
 	// of two (0: 65536). More stripes mean fewer false conflicts.
 	LockStripes int
+	// ItemCacheSize bounds the in-memory cache of updated and read items, in
+	// bytes (0: 32 MiB; negative: no cache). See itemCache.
+	ItemCacheSize int64
 }
 
 // DB is an embedded store. It implements store.Store and is safe for
@@ -67,6 +70,7 @@ type DB struct {
 	locks []sync.Mutex
 	mask  uint64
 	seed  maphash.Seed
+	items *itemCache // nil when disabled
 
 	// mu is held shared by every operation and exclusively by Close.
 	mu     sync.RWMutex
@@ -151,6 +155,12 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 		locks:  make([]sync.Mutex, stripes),
 		mask:   uint64(stripes - 1),
 		seed:   maphash.MakeSeed(),
+	}
+	switch {
+	case opts.ItemCacheSize == 0:
+		db.items = newItemCache(32 << 20)
+	case opts.ItemCacheSize > 0:
+		db.items = newItemCache(opts.ItemCacheSize)
 	}
 	db.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	if err := db.syncIndexes(); err != nil {
@@ -242,8 +252,13 @@ func (db *DB) table(name string) (*table, error) {
 	return t, nil
 }
 
-// read returns the decoded item at key, nil when there is none.
-func (db *DB) read(key []byte) (store.Item, error) {
+// read returns the decoded item at key, nil when there is none. The caller
+// holds key's stripe (the cache is only coherent under it); with fill, an
+// item read from Pebble is also cached.
+func (db *DB) read(key []byte, fill bool) (store.Item, error) {
+	if enc, ok := db.items.get(key); ok {
+		return decodeItem(enc)
+	}
 	v, closer, err := db.pdb.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
@@ -252,7 +267,30 @@ func (db *DB) read(key []byte) (store.Item, error) {
 		return nil, err
 	}
 	defer closer.Close()
+	if fill {
+		db.items.set(key, bytes.Clone(v))
+	}
 	return decodeItem(v)
+}
+
+// readUnlocked is read for callers that hold no stripe (Get, BatchGet): a
+// cached item is current; on a miss it takes key's stripe, so that it waits
+// for a commit of key in flight, and caches what it reads.
+func (db *DB) readUnlocked(key []byte) (store.Item, error) {
+	if db.items != nil {
+		if enc, ok := db.items.get(key); ok {
+			return decodeItem(enc)
+		}
+		m := db.stripe(key)
+		m.Lock()
+		defer m.Unlock()
+	}
+	return db.read(key, true)
+}
+
+// stripe returns the lock of key's stripe.
+func (db *DB) stripe(key []byte) *sync.Mutex {
+	return &db.locks[maphash.Bytes(db.seed, key)&db.mask]
 }
 
 // Get returns the item with key k, or an error wrapping store.ErrNotFound.
@@ -268,7 +306,7 @@ func (db *DB) Get(ctx context.Context, k store.Key) (store.Item, error) {
 	}
 	defer db.mu.RUnlock()
 	var kb [128]byte
-	it, err := db.read(itemKey(kb[:0], k))
+	it, err := db.readUnlocked(itemKey(kb[:0], k))
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", k, err)
 	}
@@ -300,7 +338,7 @@ func (db *DB) BatchGet(ctx context.Context, keys []store.Key) ([]store.Item, err
 	var kb []byte
 	for i, k := range keys {
 		kb = itemKey(kb[:0], k)
-		it, err := db.read(kb)
+		it, err := db.readUnlocked(kb)
 		if err != nil {
 			return nil, fmt.Errorf("batch get %s: %w", k, err)
 		}
@@ -428,10 +466,10 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 	// Read what the conditions, updates and index maintenance need.
 	olds := make([]store.Item, len(ps))
 	for i, p := range ps {
-		if p.w.Condition() == nil && p.w.Update == nil && len(p.t.indexes) == 0 {
+		if p.w.Condition() == nil && p.w.Update == nil && len(p.t.indexes) == 0 || p.w.Put != nil && p.w.Put.Fresh {
 			continue
 		}
-		if olds[i], err = db.read(p.key); err != nil {
+		if olds[i], err = db.read(p.key, false); err != nil {
 			return nil, err
 		}
 	}
@@ -451,6 +489,12 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 	defer b.Close()
 	bufp := db.bufs.Get().(*[]byte)
 	defer func() { db.bufs.Put(bufp) }()
+	// fills[i] is the encoding to cache for write i after the commit: items
+	// that were updated or replaced (hot, mutable), not new ones.
+	var fills [][]byte
+	if db.items != nil {
+		fills = make([][]byte, len(ps))
+	}
 	for i, p := range ps {
 		k := p.w.Key()
 		var item store.Item
@@ -480,6 +524,9 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		}
 		enc := appendItem((*bufp)[:0], item, k)
 		*bufp = enc
+		if fills != nil && (p.w.Update != nil || olds[i] != nil) {
+			fills[i] = bytes.Clone(enc)
+		}
 		if err := b.Set(p.key, enc, nil); err != nil {
 			return nil, err
 		}
@@ -490,8 +537,22 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 	if b.Empty() {
 		return nil, nil
 	}
+	if db.items != nil {
+		// No cached value of a written key from here until the commit is
+		// done: readers that miss wait for the stripe (see itemCache).
+		for _, p := range ps {
+			if p.w.Put != nil || p.w.Update != nil || p.w.Delete != nil {
+				db.items.remove(p.key)
+			}
+		}
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
+	}
+	for i, enc := range fills {
+		if enc != nil {
+			db.items.set(ps[i].key, enc)
+		}
 	}
 	return nil, nil
 }
@@ -501,7 +562,7 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 // function that releases them.
 func (db *DB) lock(ps []prepared) func() {
 	if len(ps) == 1 {
-		m := &db.locks[maphash.Bytes(db.seed, ps[0].key)&db.mask]
+		m := db.stripe(ps[0].key)
 		m.Lock()
 		return m.Unlock
 	}

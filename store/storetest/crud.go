@@ -215,6 +215,32 @@ func testPut(t *testing.T, open OpenFunc) {
 		}
 		sameItem(t, mustGet(t, s, k), before)
 	})
+	t.Run("fresh put", func(t *testing.T) {
+		// A fresh put (a key with an id generated for the write) stores the
+		// item and its index entries like any put that must not exist.
+		fk := key(TableItems, "P", "FRESH#01")
+		w := store.Write{Put: &store.Put{Key: fk, Item: store.Item{"owner": store.S("fresh-owner"), "created": store.S("c1")},
+			Cond: store.ItemNotExists(), Fresh: true}}
+		if err := s.Transact(ctx, []store.Write{w}); err != nil {
+			t.Fatal(err)
+		}
+		sameItem(t, mustGet(t, s, fk), withKey(fk, store.Item{"owner": store.S("fresh-owner"), "created": store.S("c1")}))
+		got := queryAll(t, s, store.Query{Table: TableItems, Index: IndexOwner, PK: "fresh-owner"}, 10)
+		if len(got) != 1 || got[0].Str(store.AttrSK) != "FRESH#01" {
+			t.Fatalf("index after a fresh put = %v", got)
+		}
+		// Without a condition too.
+		fk2 := key(TableItems, "P", "FRESH#02")
+		if err := s.Put(ctx, store.Put{Key: fk2, Item: store.Item{"v": store.Int(2)}, Fresh: true}); err != nil {
+			t.Fatal(err)
+		}
+		sameItem(t, mustGet(t, s, fk2), withKey(fk2, store.Item{"v": store.Int(2)}))
+		// Fresh promises absence, so any other condition is a caller error.
+		err := s.Put(ctx, store.Put{Key: key(TableItems, "P", "FRESH#03"), Item: store.Item{"v": store.Int(3)},
+			Cond: store.Eq("v", store.Int(1)), Fresh: true})
+		wantErr(t, err, store.ErrInvalidRequest, apperr.Invalid)
+		wantMissing(t, s, key(TableItems, "P", "FRESH#03"))
+	})
 	t.Run("condition failed leaves the item", func(t *testing.T) {
 		before := mustGet(t, s, k)
 		err := s.Put(ctx, store.Put{Key: k, Item: store.Item{"x": store.Int(1)}, Cond: store.ItemNotExists()})

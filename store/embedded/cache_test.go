@@ -1,0 +1,125 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/orderprocessor/orderprocessor/store"
+	"github.com/orderprocessor/orderprocessor/store/storetest"
+)
+
+// The contract holds whatever the item cache does: with no cache, and with
+// a cache so small that it evicts on almost every fill.
+func TestContractCacheSizes(t *testing.T) {
+	for _, size := range []int64{-1, 4096} {
+		t.Run(fmt.Sprintf("cache=%d", size), func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T, schemas []store.TableSchema) store.Store {
+				opts := testOptions
+				opts.ItemCacheSize = size
+				db, err := Open(t.TempDir(), schemas, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = db.Close() })
+				return db
+			})
+		})
+	}
+}
+
+// Readers never see a cached value older than one they saw before, while a
+// writer updates the item (the cache is refilled after every commit).
+func TestCacheMonotonicReads(t *testing.T) {
+	db := openTest(t, t.TempDir(), storetest.Schemas())
+	ctx := context.Background()
+	k := store.Key{Table: storetest.TableLedger, PK: "P", SK: "counter"}
+	const updates = 300
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	errs := make(chan error, 8)
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			last := int64(-1)
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				var it store.Item
+				var err error
+				if r%2 == 0 {
+					it, err = db.Get(ctx, k)
+				} else {
+					var its []store.Item
+					its, err = db.BatchGet(ctx, []store.Key{k})
+					if err == nil {
+						it = its[0]
+					}
+				}
+				if err != nil || it == nil {
+					continue // not written yet
+				}
+				n := it.Int("n")
+				if n < last {
+					errs <- fmt.Errorf("reader %d saw n=%d after n=%d", r, n, last)
+					return
+				}
+				last = n
+			}
+		}(r)
+	}
+	for i := 0; i < updates; i++ {
+		if _, err := db.Update(ctx, store.Update{Key: k, Actions: []store.Action{store.Add("n", store.Int(1))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got, err := db.Get(ctx, k); err != nil || got.Int("n") != updates {
+		t.Fatalf("final item = %v, %v; want n=%d", got, err, updates)
+	}
+}
+
+// A failed condition, a delete and a replacing put leave no stale entry.
+func TestCacheFollowsWrites(t *testing.T) {
+	db := openTest(t, t.TempDir(), storetest.Schemas())
+	ctx := context.Background()
+	k := store.Key{Table: storetest.TableItems, PK: "P", SK: "S"}
+	if _, err := db.Update(ctx, store.Update{Key: k, Actions: []store.Action{store.Set("v", store.Int(1))}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := db.items.get(itemKey(nil, k)); !ok {
+		t.Fatal("an updated item is not cached")
+	}
+	_, err := db.Update(ctx, store.Update{Key: k, Actions: []store.Action{store.Set("v", store.Int(2))}, Cond: store.Eq("v", store.Int(9))})
+	if err == nil {
+		t.Fatal("update with a false condition succeeded")
+	}
+	if got, _ := db.Get(ctx, k); got.Int("v") != 1 {
+		t.Fatalf("after a failed update v = %d, want 1", got.Int("v"))
+	}
+	if err := db.Put(ctx, store.Put{Key: k, Item: store.Item{"v": store.Int(3)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Get(ctx, k); got.Int("v") != 3 {
+		t.Fatalf("after a put v = %d, want 3", got.Int("v"))
+	}
+	if err := db.Delete(ctx, store.Delete{Key: k}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(ctx, k); err == nil {
+		t.Fatal("deleted item still readable")
+	}
+	if _, ok := db.items.get(itemKey(nil, k)); ok {
+		t.Fatal("deleted item still cached")
+	}
+}
