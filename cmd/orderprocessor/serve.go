@@ -18,6 +18,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
+	"github.com/orderprocessor/orderprocessor/logbuf"
 	"github.com/orderprocessor/orderprocessor/platform"
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/proxy"
@@ -95,11 +96,15 @@ func runServe(args []string) int {
 		priceInterval = time.Minute // a free API key allows a few calls a minute
 	}
 
-	var handler slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+	// Logs are buffered (one write a tenth of a second instead of one per
+	// request); warnings and errors are written at once.
+	logOut := logbuf.New(os.Stderr, 100*time.Millisecond, 64<<10)
+	defer logOut.Close()
+	var handler slog.Handler = slog.NewTextHandler(logOut, nil)
 	if logFormat == "json" || production {
-		handler = slog.NewJSONHandler(os.Stderr, nil)
+		handler = slog.NewJSONHandler(logOut, nil)
 	}
-	log := slog.New(handler)
+	log := slog.New(logbuf.Handler(handler, logOut, slog.LevelWarn))
 	slog.SetDefault(log)
 
 	switch platform.Role(role) {
