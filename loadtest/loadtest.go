@@ -77,6 +77,10 @@ type Config struct {
 	Progress io.Writer
 	// Timeout bounds each request (30 s when 0).
 	Timeout time.Duration
+	// Batch, from 2 to 100, sends every buy and sell as one POST
+	// /api/v1/orders/batch of Batch identical orders (limit orders and
+	// reads stay single); 0 or 1 sends single orders.
+	Batch int
 }
 
 func (c *Config) defaults() error {
@@ -120,6 +124,8 @@ func (c *Config) defaults() error {
 		return errors.New("durations must not be negative")
 	case c.Mix.total() <= 0:
 		return errors.New("mix: the weights sum to 0")
+	case c.Batch < 0 || c.Batch > 100:
+		return fmt.Errorf("batch %d: want 0..100", c.Batch)
 	}
 	for i, a := range c.Assets {
 		a = strings.ToUpper(strings.TrimSpace(a))
@@ -141,6 +147,9 @@ type Report struct {
 	Mix         string    `json:"mix"`
 	Assets      []string  `json:"assets"`
 	Quantity    string    `json:"quantity"`
+	// Batch is the number of orders in each buy and sell request (1: single
+	// orders).
+	Batch int `json:"batch"`
 	// WarmupSeconds and DurationSeconds are the configured periods;
 	// ElapsedSeconds is the measured period as it ran (up to the last answer
 	// of a request sent in it), shorter when interrupted.
@@ -150,7 +159,8 @@ type Report struct {
 	Interrupted     bool    `json:"interrupted"`
 	// Orders sums the order operations (buy, sell, limit).
 	Orders Stats `json:"orders"`
-	// OrdersPerSecond counts the orders placed (2xx answers).
+	// OrdersPerSecond counts the orders placed: 2xx answers to single
+	// orders, the succeeded orders of batches.
 	OrdersPerSecond float64 `json:"orders_per_second"`
 	// RequestsPerSecond counts every request of the measured period.
 	RequestsPerSecond float64 `json:"requests_per_second"`
@@ -170,6 +180,9 @@ type Stats struct {
 	Attempts  int64 `json:"attempts"`
 	Successes int64 `json:"successes"`
 	Errors    int64 `json:"errors"`
+	// Placed counts the orders the requests placed (a 2xx single order is
+	// one; a batch counts its succeeded orders); 0 for reads.
+	Placed int64 `json:"placed,omitempty"`
 	// ErrorsByStatus counts the errors by HTTP status ("422"), and by
 	// "transport" for requests that got no answer.
 	ErrorsByStatus map[string]int64 `json:"errors_by_status"`
@@ -219,12 +232,15 @@ func (r *Report) ServerErrors() int64 {
 // opStats accumulates one worker's requests of one kind.
 type opStats struct {
 	attempts, ok int64
+	placed       int64
 	errs         map[int]int64 // by status; 0 = no answer
 	hist         histogram
 }
 
-func (s *opStats) add(status int, d time.Duration) {
+// add records a request answered with status after d that placed placed orders.
+func (s *opStats) add(status int, d time.Duration, placed int64) {
 	s.attempts++
+	s.placed += placed
 	s.hist.record(d)
 	if status >= 200 && status < 300 {
 		s.ok++
@@ -239,6 +255,7 @@ func (s *opStats) add(status int, d time.Duration) {
 func (s *opStats) merge(o *opStats) {
 	s.attempts += o.attempts
 	s.ok += o.ok
+	s.placed += o.placed
 	for k, v := range o.errs {
 		if s.errs == nil {
 			s.errs = make(map[int]int64)
@@ -249,7 +266,7 @@ func (s *opStats) merge(o *opStats) {
 }
 
 func (s *opStats) stats() Stats {
-	st := Stats{Attempts: s.attempts, Successes: s.ok, Errors: s.attempts - s.ok,
+	st := Stats{Attempts: s.attempts, Successes: s.ok, Errors: s.attempts - s.ok, Placed: s.placed,
 		ErrorsByStatus: map[string]int64{}, Latency: s.hist.latency()}
 	for k, v := range s.errs {
 		key := "transport"
@@ -293,7 +310,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 
 	rep := &Report{URL: cfg.URL, StartedAt: time.Now().UTC(), Users: cfg.Users, Concurrency: cfg.Concurrency,
-		Mix: cfg.Mix.String(), Assets: cfg.Assets, Quantity: qty.String(),
+		Mix: cfg.Mix.String(), Assets: cfg.Assets, Quantity: qty.String(), Batch: max(cfg.Batch, 1),
 		WarmupSeconds: cfg.Warmup.Seconds(), DurationSeconds: cfg.Duration.Seconds(), Ops: map[string]Stats{}}
 
 	hdr, err := c.call(ctx, http.MethodGet, CeilingPath, "", "", nil, http.StatusOK, nil)
@@ -304,7 +321,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf(
 			"the server rate-limits each client to %s requests per window: expect 429s (start it with --rate-limit 0)", l))
 	}
-	assets, err := c.loadAssets(ctx, cfg.Assets, qty)
+	assets, err := c.loadAssets(ctx, cfg.Assets, qty, cfg.Batch)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +341,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	r := &runner{c: c, cfg: &cfg, assets: assets, reqCtx: context.WithoutCancel(ctx),
-		ordersURL: cfg.URL + "/api/v1/orders"}
+		ordersURL: cfg.URL + "/api/v1/orders", marketURL: cfg.URL + "/api/v1/orders"}
+	if cfg.Batch > 1 {
+		r.marketURL = cfg.URL + "/api/v1/orders/batch"
+	}
 	for _, p := range readPaths {
 		r.readURLs = append(r.readURLs, cfg.URL+p)
 	}
@@ -365,7 +385,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.Orders = orders.stats()
 	if elapsed > 0 {
-		rep.OrdersPerSecond = round2(float64(orders.ok) / elapsed.Seconds())
+		rep.OrdersPerSecond = round2(float64(orders.placed) / elapsed.Seconds())
 		rep.RequestsPerSecond = round2(float64(total.attempts) / elapsed.Seconds())
 	}
 
@@ -390,6 +410,8 @@ type runner struct {
 	// counted.
 	reqCtx    context.Context
 	ordersURL string
+	// marketURL receives the buys and sells: ordersURL, or the batch route.
+	marketURL string
 	readURLs  []string
 	// Live counters of the phase running, for the progress lines.
 	okOrders, okOther, errs atomic.Int64
@@ -464,7 +486,7 @@ func (r *runner) ceiling(ctx context.Context, d time.Duration) *Ceiling {
 				return
 			}
 			status := r.send(http.MethodGet, url, "", "", nil, nil)
-			stats[i].add(status, time.Since(t0))
+			stats[i].add(status, time.Since(t0), 0)
 			if status == http.StatusOK {
 				r.okOther.Add(1)
 			} else {
@@ -576,15 +598,15 @@ func (w *worker) loop(ctx context.Context, measureFrom, end time.Time) {
 		}
 		acc := w.accounts[w.next]
 		w.next = (w.next + 1) % len(w.accounts)
-		op, status := w.one(acc, w.r.cfg.Mix.pick(w.rng.IntN(total)))
+		op, status, placed := w.one(acc, w.r.cfg.Mix.pick(w.rng.IntN(total)))
 		if !t0.Before(measureFrom) {
-			w.stats[op].add(status, time.Since(t0))
+			w.stats[op].add(status, time.Since(t0), placed)
 		}
 		switch { // progress counts the warmup too
 		case status < 200 || status > 299:
 			w.r.errs.Add(1)
 		case op.isOrder():
-			w.r.okOrders.Add(1)
+			w.r.okOrders.Add(placed)
 		default:
 			w.r.okOther.Add(1)
 		}
@@ -594,8 +616,8 @@ func (w *worker) loop(ctx context.Context, measureFrom, end time.Time) {
 // one sends op for acc, or the op that can be sent instead (a buy when
 // there is nothing to sell, a sell when there is no cash left, a cancel of
 // the limit order placed before, a read when nothing else can be sent), and
-// returns the op sent and its status.
-func (w *worker) one(acc *account, op Op) (Op, int) {
+// returns the op sent, its status and the number of orders it placed.
+func (w *worker) one(acc *account, op Op) (Op, int, int64) {
 	ai := 0
 	if len(w.r.assets) > 1 {
 		ai = w.rng.IntN(len(w.r.assets))
@@ -622,7 +644,7 @@ func (w *worker) one(acc *account, op Op) (Op, int) {
 		op = OpRead
 	case OpLimit:
 		if len(w.open[acc]) > 0 {
-			return OpCancel, w.cancel(acc)
+			return OpCancel, w.cancel(acc), 0
 		}
 		// The hold of a limit buy at half price is below as.costCents.
 		if !acc.reserveBuy(as) {
@@ -632,16 +654,28 @@ func (w *worker) one(acc *account, op Op) (Op, int) {
 	if op == OpRead {
 		u := w.r.readURLs[w.reads%len(w.r.readURLs)]
 		w.reads++
-		return op, w.r.send(http.MethodGet, u, acc.auth, "", nil, nil)
+		return op, w.r.send(http.MethodGet, u, acc.auth, "", nil, nil), 0
 	}
 	w.seq++
 	w.keyBuf = strconv.AppendUint(append(w.keyBuf[:0], w.idemPrefix...), w.seq, 10)
 	var into *bytes.Buffer
-	if op == OpLimit {
+	url := w.r.ordersURL
+	batch := op != OpLimit && w.r.cfg.Batch > 1
+	if op == OpLimit || batch {
 		into = &w.body
 	}
-	status := w.r.send(http.MethodPost, w.r.ordersURL, acc.auth, string(w.keyBuf), as.bodies[op], into)
+	if batch {
+		url = w.r.marketURL
+	}
+	status := w.r.send(http.MethodPost, url, acc.auth, string(w.keyBuf), as.bodies[op], into)
 	ok := status >= 200 && status < 300
+	var placed int64
+	switch {
+	case ok && batch:
+		placed = succeeded(w.body.Bytes())
+	case ok:
+		placed = 1
+	}
 	switch {
 	case op == OpBuy && ok:
 		acc.held[ai].Add(1)
@@ -659,7 +693,26 @@ func (w *worker) one(acc *account, op Op) (Op, int) {
 	default: // a buy or limit buy that failed
 		acc.cashCents.Add(as.costCents)
 	}
-	return op, status
+	return op, status, placed
+}
+
+// succeededKey precedes the count of placed orders in a batch's answer.
+var succeededKey = []byte(`"succeeded":`)
+
+// succeeded returns the "succeeded" count of a batch's answer (0 when absent).
+func succeeded(b []byte) int64 {
+	i := bytes.LastIndex(b, succeededKey)
+	if i < 0 {
+		return 0
+	}
+	var n int64
+	for _, c := range b[i+len(succeededKey):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
 }
 
 // cancel cancels the last limit order w placed for acc. Its cash comes back

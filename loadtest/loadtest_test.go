@@ -105,6 +105,9 @@ func TestRunAgainstPlatform(t *testing.T) {
 	if got, want := rep.Orders.Successes, buy.Successes+sell.Successes+limit.Successes; got != want {
 		t.Errorf("orders.successes = %d, want buy+sell+limit = %d", got, want)
 	}
+	if rep.Orders.Placed != rep.Orders.Successes || rep.Batch != 1 {
+		t.Errorf("single orders: placed %d, successes %d, batch %d", rep.Orders.Placed, rep.Orders.Successes, rep.Batch)
+	}
 	// Every other limit op of a client for a user cancels the order placed
 	// by the one before.
 	if cancel.Attempts > limit.Attempts || limit.Attempts > cancel.Attempts+4 {
@@ -403,15 +406,15 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestOpStats(t *testing.T) {
 	var a, b opStats
-	for _, st := range []int{201, 422, 0, 201} {
-		a.add(st, time.Millisecond)
+	for i, st := range []int{201, 422, 0, 201} {
+		a.add(st, time.Millisecond, []int64{1, 0, 0, 1}[i])
 	}
-	for _, st := range []int{503, 422, 200} {
-		b.add(st, 3*time.Millisecond)
+	for i, st := range []int{503, 422, 200} {
+		b.add(st, 3*time.Millisecond, []int64{0, 0, 20}[i])
 	}
 	a.merge(&b)
 	got := a.stats()
-	want := Stats{Attempts: 7, Successes: 3, Errors: 4,
+	want := Stats{Attempts: 7, Successes: 3, Errors: 4, Placed: 22,
 		ErrorsByStatus: map[string]int64{"422": 2, "503": 1, "transport": 1}}
 	lat := got.Latency
 	got.Latency = Latency{}
@@ -448,6 +451,52 @@ func TestOrderID(t *testing.T) {
 	for _, tt := range tests {
 		if got := orderID([]byte(tt.body)); got != tt.want {
 			t.Errorf("orderID(%s) = %q, want %q", tt.body, got, tt.want)
+		}
+	}
+}
+
+// With Batch, buys and sells go to the batch route: every request places
+// Batch orders, and the report counts orders, not requests.
+func TestRunBatches(t *testing.T) {
+	p, url := startPlatform(t, trading.DefaultConfig())
+	rep, err := Run(context.Background(), Config{
+		URL: url, Users: 2, Concurrency: 2, Duration: time.Second, Batch: 5,
+		Mix: Mix{OpBuy: 50, OpSell: 50}, Deposit: "10000",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buy, sell := rep.Ops["buy"], rep.Ops["sell"]
+	if buy.Successes == 0 || sell.Successes == 0 || buy.Errors != 0 || sell.Errors != 0 {
+		t.Fatalf("ops %+v: want buys and sells, all answered 2xx", rep.Ops)
+	}
+	if buy.Placed != 5*buy.Successes || sell.Placed != 5*sell.Successes || rep.Orders.Placed != buy.Placed+sell.Placed {
+		t.Fatalf("placed: buy %d of %d requests, sell %d of %d, orders %d", buy.Placed, buy.Successes, sell.Placed, sell.Successes, rep.Orders.Placed)
+	}
+	if rep.Batch != 5 {
+		t.Errorf("report batch = %d, want 5", rep.Batch)
+	}
+	vr, err := verify.Run(context.Background(), p.DAOs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !vr.OK() || int64(vr.Orders) != rep.Orders.Placed {
+		t.Fatalf("store: %d orders, violations %v; want %d orders", vr.Orders, vr.Violations, rep.Orders.Placed)
+	}
+	if _, err := Run(context.Background(), Config{URL: url, Batch: 101}); err == nil || !strings.Contains(err.Error(), "batch 101") {
+		t.Errorf("batch 101: %v", err)
+	}
+}
+
+func TestSucceeded(t *testing.T) {
+	for in, want := range map[string]int64{
+		`{"data":[],"succeeded":17,"failed":3}`: 17,
+		`{"succeeded":0}`:                       0,
+		`{"data":[]}`:                           0,
+		`{"succeeded":`:                         0,
+	} {
+		if got := succeeded([]byte(in)); got != want {
+			t.Errorf("succeeded(%s) = %d, want %d", in, got, want)
 		}
 	}
 }

@@ -27,6 +27,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			line("  "+op, s)
 		}
 	}
+	if r.Batch > 1 {
+		fmt.Fprintf(&b, "batches of %d orders: %d orders placed by %d requests\n", r.Batch, r.Orders.Placed, r.Orders.Successes)
+	}
 	fmt.Fprintf(&b, "throughput: %.1f orders/s placed, %.1f requests/s in all, over %.1fs\n",
 		r.OrdersPerSecond, r.RequestsPerSecond, r.ElapsedSeconds)
 	if c := r.Ceiling; c != nil {

@@ -21,7 +21,8 @@ const password = "Loadtest!Pass1"
 type asset struct {
 	id string
 	// costCents is what the generator reserves from a user's cash for one
-	// buy: quantity x price plus 2% (a moving price), rounded up to a cent.
+	// buy request: quantity x price plus 2% (a moving price), rounded up to
+	// a cent, times the orders of a batch.
 	costCents int64
 	bodies    [numOps][]byte // OpBuy, OpSell, OpLimit
 }
@@ -118,7 +119,9 @@ func snippet(b []byte) string {
 }
 
 // loadAssets reads each asset's price and builds its order bodies.
-func (c *client) loadAssets(ctx context.Context, ids []string, qty decimal.Decimal) ([]*asset, error) {
+// With batch > 1, a buy or sell is a POST /api/v1/orders/batch of batch
+// identical orders, and costCents covers all of them.
+func (c *client) loadAssets(ctx context.Context, ids []string, qty decimal.Decimal, batch int) ([]*asset, error) {
 	out := make([]*asset, 0, len(ids))
 	margin := decimal.MustParse("1.02")
 	for _, id := range ids {
@@ -143,10 +146,10 @@ func (c *client) loadAssets(ctx context.Context, ids []string, qty decimal.Decim
 		if !ok {
 			return nil, fmt.Errorf("asset %s: order value out of range", id)
 		}
-		as := &asset{id: detail.Data.AssetID, costCents: max(cents, 1)}
+		as := &asset{id: detail.Data.AssetID, costCents: max(cents, 1) * int64(max(batch, 1))}
 		q := qty.String()
-		as.bodies[OpBuy] = orderBody("market_buy", as.id, q, "")
-		as.bodies[OpSell] = orderBody("market_sell", as.id, q, "")
+		as.bodies[OpBuy] = batchBody(orderBody("market_buy", as.id, q, ""), batch)
+		as.bodies[OpSell] = batchBody(orderBody("market_sell", as.id, q, ""), batch)
 		// Far below the market: it would rest on the book, never execute.
 		limit, err := price.Quo(decimal.FromInt(2), 2, decimal.Down)
 		if err != nil {
@@ -156,6 +159,22 @@ func (c *client) loadAssets(ctx context.Context, ids []string, qty decimal.Decim
 		out = append(out, as)
 	}
 	return out, nil
+}
+
+// batchBody returns order itself when batch <= 1, else the body of a batch
+// of batch copies of it.
+func batchBody(order []byte, batch int) []byte {
+	if batch <= 1 {
+		return order
+	}
+	b := append([]byte(nil), `{"orders":[`...)
+	for i := range batch {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, order...)
+	}
+	return append(b, "]}"...)
 }
 
 func orderBody(typ, assetID, qty, limit string) []byte {

@@ -54,6 +54,7 @@ func loadtestMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	f.String(&cfg.Deposit, "deposit", loadtest.DefaultDeposit, "USD deposited for each user (within the server's daily deposit limit)")
 	f.Duration(&reqTimeout, "request-timeout", 30*time.Second, "timeout of each request")
 	f.String(&jsonFile, "json-out", "", "also write the report as JSON to this file (- for stdout)")
+	f.Int(&cfg.Batch, "batch", 0, "send buys and sells as POST /api/v1/orders/batch of this many orders (2-100; 0: single orders)")
 	f.Usage = func() {
 		fmt.Fprintln(stderr, "usage: orderprocessor loadtest [flags]")
 		fmt.Fprintln(stderr, "Registers and funds users on a running server, drives orders from concurrent clients and reports")
