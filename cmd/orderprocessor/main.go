@@ -14,6 +14,7 @@ commands:
   migrate   create the DynamoDB tables and indexes (idempotent)
   verify    check the ledger invariants of a stopped store
   loadtest  drive a running server with orders and report throughput and latency
+  prefill   fill a stopped embedded store with orders (for measurements of a large store)
 
 Every flag has an environment variable: --data-dir is ORDERPROCESSOR_DATA_DIR.
 Run "orderprocessor <command> -h" for its flags.
@@ -37,6 +38,8 @@ func run(args []string) int {
 		return runVerify(args[1:])
 	case "loadtest":
 		return runLoadtest(args[1:])
+	case "prefill":
+		return runPrefill(args[1:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return 0
