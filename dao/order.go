@@ -53,12 +53,14 @@ func SortablePrice(p decimal.Decimal) string {
 }
 
 func (d *OrderDAO) item(o *entity.Order) (store.Item, error) {
-	doc, err := docValue(o)
+	// AppendJSON writes encoding/json's bytes without reflection (and without
+	// HTML escaping, which decodeDoc does not care about).
+	doc, err := o.AppendJSON(nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encode document: %w", err)
 	}
 	it := store.Item{
-		"doc": doc, "order_id": store.S(o.OrderID), "status": store.S(string(o.Status)),
+		"doc": store.S(string(doc)), "order_id": store.S(o.OrderID), "status": store.S(string(o.Status)),
 		"order_type": store.S(string(o.OrderType)), "asset_id": store.S(o.AssetID),
 		"version": store.Int(o.Version),
 	}

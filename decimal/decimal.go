@@ -259,6 +259,13 @@ func (d Decimal) String() string {
 	return string(d.appendText(nil))
 }
 
+// Append appends the canonical text of d (the text of String) to dst and
+// returns the extended slice. Unlike MarshalJSON it writes no quotes and
+// never fails: a value beyond Parse's range is written in scientific form.
+func (d Decimal) Append(dst []byte) []byte {
+	return d.appendText(dst)
+}
+
 func (d Decimal) appendText(buf []byte) []byte {
 	if d.d.Exponent > 0 && adjusted(&d.d) >= MaxDigits {
 		return d.d.Append(buf, 'E')

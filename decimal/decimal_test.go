@@ -553,3 +553,33 @@ func TestJSONSchema(t *testing.T) {
 		t.Errorf("Number schema = %v", n)
 	}
 }
+
+func TestAppend(t *testing.T) {
+	huge := MustParse("1e100").Mul(MustParse("1e100"))
+	tests := []struct {
+		d    Decimal
+		want string
+	}{
+		{Zero, "0"},
+		{MustParse("1000.00"), "1000"},
+		{MustParse("-0.50"), "-0.5"},
+		{MustParse("0.00000001"), "0.00000001"},
+		{MustParse("65000.12345678"), "65000.12345678"},
+		{MustParse("1.5e40"), "1.5E+40"},
+		{huge, "1E+200"},
+	}
+	for _, tt := range tests {
+		got := tt.d.Append([]byte("x="))
+		if string(got) != "x="+tt.want {
+			t.Errorf("Append(%s) = %q, want %q", tt.want, got, "x="+tt.want)
+		}
+		if s := tt.d.String(); s != tt.want {
+			t.Errorf("String() = %q, want %q", s, tt.want)
+		}
+	}
+	// Append reuses dst's capacity: no allocation for a fitting buffer.
+	d, buf := MustParse("65000.12345678"), make([]byte, 0, 64)
+	if n := testing.AllocsPerRun(100, func() { _ = d.Append(buf[:0]) }); n != 0 {
+		t.Errorf("Append allocates %v times", n)
+	}
+}

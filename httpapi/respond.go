@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -23,10 +24,23 @@ var (
 	bodyMethodNotAllowed = []byte(`{"detail":"Method Not Allowed","code":"method_not_allowed"}` + "\n")
 )
 
+// JSONAppender is a value that encodes itself as JSON without reflection.
+// AppendJSON appends the value's JSON to dst and returns the extended slice;
+// its output must be exactly what json.Encoder with SetEscapeHTML(false)
+// writes for the value, without the trailing newline. On error it returns
+// the error (the returned slice is then ignored). WriteJSON calls it on any
+// value that has it, nil pointers included.
+type JSONAppender interface {
+	AppendJSON(dst []byte) ([]byte, error)
+}
+
 // WriteJSON writes v as a JSON response with the given status code and
-// Content-Type application/json. Statuses without a body (204, 304, 1xx)
-// write no body. If v cannot be encoded (a programming error), the error is
-// logged and a 500 internal error is written instead.
+// Content-Type application/json: v's AppendJSON output when v is a
+// JSONAppender, otherwise encoding/json's encoding without HTML escaping;
+// either way followed by a newline, like json.Encoder.Encode. Statuses
+// without a body (204, 304, 1xx) write no body. If v cannot be encoded (a
+// programming error), the error is logged and a 500 internal error is
+// written instead.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	if !bodyAllowed(status) {
 		w.WriteHeader(status)
@@ -39,14 +53,27 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 			encPool.Put(buf)
 		}
 	}()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false) // JSON, not HTML: "must be > 0" stays readable
-	if err := enc.Encode(v); err != nil {
+	if err := encodeJSON(buf, v); err != nil {
 		slog.Error("httpapi: encode response", "err", err, "status", status)
 		writeRaw(w, http.StatusInternalServerError, bodyInternal)
 		return
 	}
 	writeRaw(w, status, buf.Bytes())
+}
+
+// encodeJSON writes v's JSON and a newline to buf (empty).
+func encodeJSON(buf *bytes.Buffer, v any) error {
+	if a, ok := v.(JSONAppender); ok {
+		b, err := a.AppendJSON(buf.AvailableBuffer())
+		if err != nil {
+			return fmt.Errorf("append %T: %w", v, err)
+		}
+		buf.Write(append(b, '\n'))
+		return nil
+	}
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false) // JSON, not HTML: "must be > 0" stays readable
+	return enc.Encode(v)
 }
 
 func bodyAllowed(status int) bool {

@@ -342,7 +342,7 @@ func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Hold
 		total := gross.Add(fee)
 		change.Current, change.Held = total.Neg(), o.HeldAmount.Neg()
 		entry = &entity.BalanceTransaction{TransactionType: entity.TxOrderPayment, Amount: total.Neg(),
-			Description: fmt.Sprintf("Buy %s %s at %s", qty, o.AssetID, entity.FormatPrice(price))}
+			Description: "Buy " + qty.String() + " " + o.AssetID + " at " + entity.FormatPrice(price)}
 		movement.TransactionType, movement.TotalAmount = entity.AssetBuy, total
 		holding = s.d.Holdings.BuyWrite(o.Username, o.AssetID, qty, gross, now)
 		o.TotalAmount = total
@@ -356,7 +356,7 @@ func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Hold
 		}
 		change.Current = total
 		entry = &entity.BalanceTransaction{TransactionType: entity.TxOrderSale, Amount: total,
-			Description: fmt.Sprintf("Sell %s %s at %s", qty, o.AssetID, entity.FormatPrice(price))}
+			Description: "Sell " + qty.String() + " " + o.AssetID + " at " + entity.FormatPrice(price)}
 		movement.TransactionType, movement.TotalAmount = entity.AssetSell, total
 		holding = s.d.Holdings.SellWrite(h, qty, o.HeldQuantity.IsPositive() || sharedHold, now)
 		o.TotalAmount = total

@@ -40,6 +40,15 @@ type OrderEnvelope struct {
 	Data entity.OrderResponse `json:"data"`
 }
 
+// AppendJSON appends e's JSON to dst (httpapi.JSONAppender): the bytes
+// encoding/json writes for e with HTML escaping off, without reflection. It
+// never fails.
+func (e OrderEnvelope) AppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, `{"data":`...)
+	dst = e.Data.AppendJSON(dst)
+	return append(dst, '}'), nil
+}
+
 // OrderList is a page of orders, newest first.
 type OrderList struct {
 	Data       []entity.OrderResponse `json:"data"`
