@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/store/storetest"
@@ -121,5 +122,33 @@ func TestCacheFollowsWrites(t *testing.T) {
 	}
 	if _, ok := db.items.get(itemKey(nil, k)); ok {
 		t.Fatal("deleted item still cached")
+	}
+}
+
+// Syncs are spaced only while enough commits are in flight.
+func TestSyncDelay(t *testing.T) {
+	db := openTest(t, t.TempDir(), storetest.Schemas())
+	if db.syncEvery != time.Millisecond {
+		t.Fatalf("default MinSyncInterval = %v, want 1ms", db.syncEvery)
+	}
+	for _, tc := range []struct {
+		inFlight int32
+		want     time.Duration
+	}{{0, 0}, {1, 0}, {busyCommits - 1, 0}, {busyCommits, time.Millisecond}, {100, time.Millisecond}} {
+		db.committing.Store(tc.inFlight)
+		if got := db.syncDelay(); got != tc.want {
+			t.Errorf("%d commits in flight: delay %v, want %v", tc.inFlight, got, tc.want)
+		}
+	}
+	db.committing.Store(0)
+	opts := testOptions
+	opts.MinSyncInterval = -1
+	off, err := Open(t.TempDir(), storetest.Schemas(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Close()
+	if off.syncEvery >= 0 {
+		t.Fatalf("MinSyncInterval -1 kept %v", off.syncEvery)
 	}
 }
