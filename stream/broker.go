@@ -54,7 +54,7 @@ type Event struct {
 	ID       uint64
 	Kind     string                // KindOrder, KindBalance or KindPrice
 	Username string                // the owner; "" for price ticks (everyone's)
-	Order    *entity.OrderResponse // KindOrder: the order as committed
+	Order    *entity.Order // KindOrder: a snapshot of the order as committed
 	Currency string                // KindBalance: the cash currency that may have changed
 	AssetID  string                // the asset (order, holding or price)
 	PriceUSD string                // KindPrice: the new price, formatted as entity.FormatPrice
@@ -86,20 +86,24 @@ type PriceTick struct {
 // a balance event a BalanceHint, for a price event a PriceTick.
 func (e Event) JSON() []byte {
 	if e.data == nil {
-		return encodeLine(e.payload())
+		return e.encode()
 	}
-	e.data.once.Do(func() { e.data.b = encodeLine(e.payload()) })
+	e.data.once.Do(func() { e.data.b = e.encode() })
 	return e.data.b
 }
 
-func (e Event) payload() any {
+func (e Event) encode() []byte {
 	switch e.Kind {
 	case KindOrder:
-		return e.Order
+		if e.Order == nil {
+			return []byte("null")
+		}
+		r := e.Order.Response()
+		return r.AppendJSON(nil)
 	case KindPrice:
-		return PriceTick{AssetID: e.AssetID, PriceUSD: e.PriceUSD, At: entity.At(e.At)}
+		return encodeLine(PriceTick{AssetID: e.AssetID, PriceUSD: e.PriceUSD, At: entity.At(e.At)})
 	default:
-		return BalanceHint{Currency: e.Currency, AssetID: e.AssetID}
+		return encodeLine(BalanceHint{Currency: e.Currency, AssetID: e.AssetID})
 	}
 }
 
@@ -180,13 +184,14 @@ func (b *Broker) Publish(e trading.Event) {
 		if e.Order == nil {
 			return
 		}
-		// The response is a snapshot of strings: later changes of the order
-		// by the trading layer cannot reach it.
-		r := e.Order.Response()
-		r.StatusHistory = slices.Clone(r.StatusHistory)
-		ev.Order = &r
+		// A copy (its API shape is only built when a subscriber needs it):
+		// later changes of the order by the trading layer cannot reach it,
+		// its decimals are immutable values.
+		o := *e.Order
+		o.StatusHistory = slices.Clone(o.StatusHistory)
+		ev.Order = &o
 		if ev.AssetID == "" {
-			ev.AssetID = r.AssetID
+			ev.AssetID = o.AssetID
 		}
 	case trading.EventBalance:
 		ev.Currency = e.Currency
