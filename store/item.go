@@ -18,17 +18,21 @@ const MaxAttrNameLen = MaxKeyLen
 func ItemSize(it Item) int {
 	n := 0
 	for name, v := range it {
-		n += len(name)
-		switch v.kind {
-		case KindString:
-			n += len(v.s)
-		case KindNumber:
-			n += len(v.s)/2 + 1
-		case KindBool:
-			n++
-		}
+		n += attrSize(name, v)
 	}
 	return n
+}
+
+func attrSize(name string, v Value) int {
+	switch v.kind {
+	case KindString:
+		return len(name) + len(v.s)
+	case KindNumber:
+		return len(name) + len(v.s)/2 + 1
+	case KindBool:
+		return len(name) + 1
+	}
+	return len(name)
 }
 
 // ValidateItem checks that an item can be stored: every attribute name is
@@ -37,6 +41,7 @@ func ItemSize(it Item) int {
 // ItemSize is at most MaxItemSize. It returns an error wrapping
 // ErrInvalidRequest otherwise.
 func ValidateItem(it Item) error {
+	size := 0 // ItemSize, in the same pass
 	for name, v := range it {
 		if name == "" || len(name) > MaxAttrNameLen {
 			return fmt.Errorf("attribute name of %d bytes: %w", len(name), ErrInvalidRequest)
@@ -50,9 +55,10 @@ func ValidateItem(it Item) error {
 		default:
 			return fmt.Errorf("attribute %q has no value: %w", name, ErrInvalidRequest)
 		}
+		size += attrSize(name, v)
 	}
-	if n := ItemSize(it); n > MaxItemSize {
-		return fmt.Errorf("item of %d bytes exceeds %d: %w", n, MaxItemSize, ErrInvalidRequest)
+	if size > MaxItemSize {
+		return fmt.Errorf("item of %d bytes exceeds %d: %w", size, MaxItemSize, ErrInvalidRequest)
 	}
 	return nil
 }
