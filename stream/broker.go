@@ -52,13 +52,13 @@ const (
 // shared between subscribers: do not modify them.
 type Event struct {
 	ID       uint64
-	Kind     string                // KindOrder, KindBalance or KindPrice
-	Username string                // the owner; "" for price ticks (everyone's)
+	Kind     string        // KindOrder, KindBalance or KindPrice
+	Username string        // the owner; "" for price ticks (everyone's)
 	Order    *entity.Order // KindOrder: a snapshot of the order as committed
-	Currency string                // KindBalance: the cash currency that may have changed
-	AssetID  string                // the asset (order, holding or price)
-	PriceUSD string                // KindPrice: the new price, formatted as entity.FormatPrice
-	At       time.Time             // when the broker received it
+	Currency string        // KindBalance: the cash currency that may have changed
+	AssetID  string        // the asset (order, holding or price)
+	PriceUSD string        // KindPrice: the new price, formatted as entity.FormatPrice
+	At       time.Time     // when the broker received it
 
 	data *lazyJSON
 }
