@@ -44,6 +44,9 @@ type Config struct {
 	Store   store.Store
 	Tables  dao.Tables // dao.DefaultTables when zero
 	DataDir string
+	// SyncInterval is the embedded store's MinSyncInterval (its default
+	// when 0; negative: none).
+	SyncInterval time.Duration
 	// JWTSecret signs access tokens (at least 32 bytes); a random one when empty.
 	JWTSecret []byte
 	// TokenLifetime is the access tokens' lifetime (auth.DefaultLifetime when 0).
@@ -125,7 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	db := cfg.Store
 	if db == nil && cfg.Role != RoleGateway {
 		var err error
-		if db, err = embedded.Open(cfg.DataDir, tables.Schemas(), embedded.Options{Logger: log}); err != nil {
+		if db, err = embedded.Open(cfg.DataDir, tables.Schemas(), embedded.Options{Logger: log, MinSyncInterval: cfg.SyncInterval}); err != nil {
 			return nil, fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -34,6 +35,7 @@ func runServe(args []string) int {
 		redisURL                                                 string
 		userURL, orderURL, inventoryURL                          string
 		upstreamTimeout, breakerCoolDown, engineInterval         time.Duration
+		syncInterval                                             time.Duration
 		breakerFailures                                          int
 		dyn                                                      dynamoFlags
 		deposit, withdraw, fee                                   string
@@ -45,6 +47,7 @@ func runServe(args []string) int {
 	f.String(&addr, "addr", ":8080", "listen address")
 	f.String(&dataDir, "data-dir", "./data", "directory of the embedded store")
 	f.String(&storeKind, "store", "embedded", "store engine: embedded or dynamodb (shared by every process of a microservice deployment)")
+	f.Duration(&syncInterval, "sync-interval", time.Millisecond, "embedded store: shortest time between two fsyncs of its log while 8+ commits are in flight (fewer fsyncs under load, up to this much more latency); 0 syncs at once")
 	dyn.register(f)
 	f.String(&role, "role", "all", "what to run: all, or one part of the microservice deployment: gateway, user, order or inventory")
 	f.String(&userURL, "user-url", "", "base URL of the user service (role gateway)")
@@ -172,7 +175,7 @@ func runServe(args []string) int {
 		Store: db, Tables: tables, Role: platform.Role(role), EngineInterval: engineInterval,
 		Upstreams:       platform.Upstreams{User: userURL, Order: orderURL, Inventory: inventoryURL},
 		UpstreamTimeout: upstreamTimeout, Breaker: proxy.BreakerConfig{FailureThreshold: breakerFailures, CoolDown: breakerCoolDown},
-		DataDir: dataDir, JWTSecret: []byte(secret), TokenLifetime: tokenTTL,
+		DataDir: dataDir, SyncInterval: cmp.Or(syncInterval, -1), JWTSecret: []byte(secret), TokenLifetime: tokenTTL,
 		AdminPassword: os.Getenv("ORDERPROCESSOR_ADMIN_PASSWORD"), Gateway: gcfg, Trading: tcfg,
 		PriceFeed: feed, PriceInterval: priceInterval, PriceSeed: uint64(seed), Logger: log,
 		PriceHTTP: pricing.HTTPConfig{URL: priceURL, APIKey: priceKey, APIKeyHeader: priceKeyHeader},
