@@ -13,10 +13,13 @@
 // key, acquired in ascending order so that transactions cannot deadlock),
 // reads the current items, evaluates the conditions with store.Cond.Eval,
 // applies updates with store.ApplyActions, writes items and their index
-// entries in one batch, commits it and only then unlocks. Reads take no locks:
-// they see the last committed state (a Query reads one consistent iterator).
-// The engine never returns store.ErrTxConflict: conflicting transactions wait
-// for each other instead.
+// entries in one batch, commits it and only then unlocks. Reads see the last
+// committed state (a Query reads one consistent iterator); Get and BatchGet
+// serve hot items from an in-memory cache kept coherent by the same locks
+// (see itemCache), and take an item's lock only when it is not cached. The
+// engine never returns store.ErrTxConflict: conflicting transactions wait
+// for each other instead. A Put marked Fresh is written without reading its
+// key (store.Put.Fresh).
 //
 // Indexes: every declared GSI is maintained in the same batch as its items; an
 // index entry holds a copy of the item, so a Query reads one iterator. An
