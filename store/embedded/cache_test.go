@@ -12,9 +12,9 @@ import (
 )
 
 // The contract holds whatever the item cache does: with no cache, and with
-// a cache so small that it evicts on almost every fill.
+// a cache so small (1 KiB a shard) that it evicts all the time.
 func TestContractCacheSizes(t *testing.T) {
-	for _, size := range []int64{-1, 4096} {
+	for _, size := range []int64{-1, 64 << 10} {
 		t.Run(fmt.Sprintf("cache=%d", size), func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T, schemas []store.TableSchema) store.Store {
 				opts := testOptions
@@ -150,5 +150,50 @@ func TestSyncDelay(t *testing.T) {
 	defer off.Close()
 	if off.syncEvery >= 0 {
 		t.Fatalf("MinSyncInterval -1 kept %v", off.syncEvery)
+	}
+}
+
+// The cache stays within its bytes, keeps what it just stored, and refuses
+// entries larger than a quarter of a shard.
+func TestItemCacheBounds(t *testing.T) {
+	c := newItemCache(cacheShards * 1024) // 1 KiB a shard
+	val := make([]byte, 100)
+	for i := 0; i < 5000; i++ {
+		k := []byte(fmt.Sprintf("key-%05d", i))
+		c.set(k, val)
+		if got, ok := c.get(k); !ok || len(got) != 100 {
+			t.Fatalf("entry %d not cached right after set", i)
+		}
+	}
+	entries := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		if s.bytes > c.limit {
+			t.Fatalf("shard %d holds %d bytes, limit %d", i, s.bytes, c.limit)
+		}
+		n := 0
+		for k, v := range s.m {
+			n += len(k) + len(v) + entryOverhead
+		}
+		if n != s.bytes {
+			t.Fatalf("shard %d counts %d bytes, holds %d", i, s.bytes, n)
+		}
+		entries += len(s.m)
+	}
+	if entries == 0 || entries >= 5000 {
+		t.Fatalf("%d entries after 5000 sets into a 64 KiB cache", entries)
+	}
+	big := []byte("big")
+	c.set(big, make([]byte, 300))
+	if _, ok := c.get(big); ok {
+		t.Fatal("an entry larger than a quarter of a shard was cached")
+	}
+	if !c.remove([]byte("key-04999")) || c.remove([]byte("key-04999")) {
+		t.Fatal("remove of the last entry: want true once, then false")
+	}
+	var none *itemCache
+	none.set(big, val)
+	if _, ok := none.get(big); ok || none.remove(big) {
+		t.Fatal("a nil cache stored something")
 	}
 }
