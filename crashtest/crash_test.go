@@ -1002,43 +1002,29 @@ type movement struct {
 }
 
 func (h *harness) movements(a *account, asset string) []movement {
-	var all []movement
-	cursor := ""
-	for {
-		var page struct {
-			Data       []movement `json:"data"`
-			HasMore    bool       `json:"has_more"`
-			NextCursor *string    `json:"next_cursor"`
-		}
-		path := "/api/v1/assets/" + asset + "/transactions?limit=100"
-		if cursor != "" {
-			path += "&cursor=" + url.QueryEscape(cursor)
-		}
-		if err := h.client.JSON(h.ctx, Request{Method: "GET", Path: path, Token: a.token}, 200, &page); err != nil {
-			h.t.Fatal(err)
-		}
-		all = append(all, page.Data...)
-		if !page.HasMore || page.NextCursor == nil {
-			return all
-		}
-		cursor = *page.NextCursor
-	}
+	return listAll[movement](h, a, "/api/v1/assets/"+asset+"/transactions?limit=100")
 }
 
 func (h *harness) orders(a *account) []orderBody {
-	var all []orderBody
+	return listAll[orderBody](h, a, "/api/v1/orders?limit=100")
+}
+
+// listAll returns every item of a list route answering {data, has_more,
+// next_cursor}, following the cursor.
+func listAll[T any](h *harness, a *account, path string) []T {
+	var all []T
 	cursor := ""
 	for {
 		var page struct {
-			Data       []orderBody `json:"data"`
-			HasMore    bool        `json:"has_more"`
-			NextCursor *string     `json:"next_cursor"`
+			Data       []T     `json:"data"`
+			HasMore    bool    `json:"has_more"`
+			NextCursor *string `json:"next_cursor"`
 		}
-		path := "/api/v1/orders?limit=100"
+		p := path
 		if cursor != "" {
-			path += "&cursor=" + url.QueryEscape(cursor)
+			p += "&cursor=" + url.QueryEscape(cursor)
 		}
-		if err := h.client.JSON(h.ctx, Request{Method: "GET", Path: path, Token: a.token}, 200, &page); err != nil {
+		if err := h.client.JSON(h.ctx, Request{Method: "GET", Path: p, Token: a.token}, 200, &page); err != nil {
 			h.t.Fatal(err)
 		}
 		all = append(all, page.Data...)

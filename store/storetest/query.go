@@ -43,16 +43,29 @@ func reversed(s []string) []string {
 func queryAll(t *testing.T, s store.Store, q store.Query, limit int) []store.Item {
 	t.Helper()
 	q.Limit = limit
+	return readPages(t, limit, limit, func(cursor string) (store.Page, error) {
+		q.Cursor = cursor
+		return s.Query(context.Background(), q)
+	})
+}
+
+// readPages reads pages from fetch, first with an empty cursor, then with
+// each page's cursor, until one has none. Every page holds at most max items
+// (limit is the page size asked for, for messages), and a page with a
+// cursor is never empty.
+func readPages(t *testing.T, limit, max int, fetch func(cursor string) (store.Page, error)) []store.Item {
+	t.Helper()
 	var all []store.Item
+	cursor := ""
 	for pages := 0; ; pages++ {
-		if pages > 1000 {
-			t.Fatal("query does not end")
+		if pages > 10000 {
+			t.Fatal("reading pages does not end")
 		}
-		p, err := s.Query(context.Background(), q)
+		p, err := fetch(cursor)
 		if err != nil {
-			t.Fatalf("query %+v: %v", q, err)
+			t.Fatalf("page after cursor %q: %v", cursor, err)
 		}
-		if len(p.Items) > limit {
+		if len(p.Items) > max {
 			t.Fatalf("page of %d items for limit %d", len(p.Items), limit)
 		}
 		all = append(all, p.Items...)
@@ -62,7 +75,7 @@ func queryAll(t *testing.T, s store.Store, q store.Query, limit int) []store.Ite
 		if len(p.Items) == 0 {
 			t.Fatal("empty page with a cursor")
 		}
-		q.Cursor = p.Cursor
+		cursor = p.Cursor
 	}
 }
 

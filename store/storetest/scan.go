@@ -21,27 +21,10 @@ func scanAll(t *testing.T, s store.Store, table string, limit int) []store.Item 
 	if max == 0 {
 		max = store.MaxQueryLimit
 	}
-	var all []store.Item
-	for pages := 0; ; pages++ {
-		if pages > 10000 {
-			t.Fatal("scan does not end")
-		}
-		p, err := s.Scan(context.Background(), sc)
-		if err != nil {
-			t.Fatalf("scan %+v: %v", sc, err)
-		}
-		if len(p.Items) > max {
-			t.Fatalf("page of %d items for limit %d", len(p.Items), limit)
-		}
-		all = append(all, p.Items...)
-		if p.Cursor == "" {
-			return all
-		}
-		if len(p.Items) == 0 {
-			t.Fatal("empty page with a cursor")
-		}
-		sc.Cursor = p.Cursor
-	}
+	return readPages(t, limit, max, func(cursor string) (store.Page, error) {
+		sc.Cursor = cursor
+		return s.Scan(context.Background(), sc)
+	})
 }
 
 // testScan checks Scan: every item of the table exactly once, whole, with
