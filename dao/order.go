@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
@@ -52,15 +53,24 @@ func SortablePrice(p decimal.Decimal) string {
 	return intPart + "." + frac
 }
 
+// docBufs holds scratch buffers for order documents: AppendJSON grows its
+// buffer to an upper bound first, the item keeps an exact copy.
+var docBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
 func (d *OrderDAO) item(o *entity.Order) (store.Item, error) {
 	// AppendJSON writes encoding/json's bytes without reflection (and without
 	// HTML escaping, which decodeDoc does not care about).
-	doc, err := o.AppendJSON(nil)
+	bp := docBufs.Get().(*[]byte)
+	doc, err := o.AppendJSON((*bp)[:0])
 	if err != nil {
+		docBufs.Put(bp)
 		return nil, fmt.Errorf("encode document: %w", err)
 	}
+	docText := string(doc)
+	*bp = doc[:0]
+	docBufs.Put(bp)
 	it := store.Item{
-		"doc": store.S(string(doc)), "order_id": store.S(o.OrderID), "status": store.S(string(o.Status)),
+		"doc": store.S(docText), "order_id": store.S(o.OrderID), "status": store.S(string(o.Status)),
 		"order_type": store.S(string(o.OrderType)), "asset_id": store.S(o.AssetID),
 		"version": store.Int(o.Version),
 	}

@@ -15,7 +15,11 @@ import (
 // RequestIDHeader carries the request id set by the gateway (API.md).
 const RequestIDHeader = "X-Request-ID"
 
-var encPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// encPool holds response buffers. They start at 4 KiB: an AppendJSON
+// grows its buffer to an upper bound of what it writes before writing (an
+// order: ~1 KiB), so a buffer sized to the last response would be regrown,
+// and copied, on every use.
+var encPool = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 4<<10)) }}
 
 // Fixed bodies, encoded once.
 var (

@@ -3,6 +3,8 @@ package embedded
 import (
 	"hash/maphash"
 	"sync"
+
+	"github.com/orderprocessor/orderprocessor/store"
 )
 
 // itemCache keeps the encodings of recently updated or read items in memory,
@@ -18,11 +20,14 @@ import (
 // reader that finds no entry while a commit is in flight takes the stripe
 // lock (see DB.cachedRead), so it cannot see the old value after the new one.
 //
-// Entries are encodings ([]byte, no pointers for the GC to scan), bounded in
-// bytes per shard; when a shard is full, arbitrary entries (Go's map
-// iteration order) are evicted. Items created by a Put are not added: they
-// are mostly written once (orders, ledger entries) and would only push the
-// hot items out.
+// Entries are decoded items, shared and never modified: a commit reads its
+// conditions' items from the cache without decoding them (and caches the
+// item its update made, as it is), Get and BatchGet hand out copies. They
+// are bounded in bytes per shard, charged by the size of their encoding
+// (entrySize); when a shard is full, arbitrary entries (Go's map iteration
+// order) are evicted. Items created by a Put are not added: they are mostly
+// written once (orders, ledger entries) and would only push the hot items
+// out.
 type itemCache struct {
 	seed   maphash.Seed
 	shards [cacheShards]cacheShard
@@ -33,17 +38,26 @@ const cacheShards = 64
 
 type cacheShard struct {
 	mu    sync.Mutex
-	m     map[string][]byte
+	m     map[string]cacheEntry
 	bytes int
 }
 
-// entryOverhead approximates the bytes of an entry beyond its key and value.
-const entryOverhead = 64
+type cacheEntry struct {
+	item store.Item // shared: never modified
+	size int        // bytes charged for the entry
+}
+
+// entrySize is what an entry of key whose item encodes in encLen bytes is
+// charged: the decoded item holds its encoding's text in one string, plus
+// map slots and value headers (about as much again).
+func entrySize(key []byte, encLen int) int {
+	return len(key) + 2*encLen + 64
+}
 
 func newItemCache(size int64) *itemCache {
 	c := &itemCache{seed: maphash.MakeSeed(), limit: int(size / cacheShards)}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string][]byte)
+		c.shards[i].m = make(map[string]cacheEntry)
 	}
 	return c
 }
@@ -52,25 +66,25 @@ func (c *itemCache) shard(key []byte) *cacheShard {
 	return &c.shards[maphash.Bytes(c.seed, key)%cacheShards]
 }
 
-// get returns the cached encoding of key. The caller must not modify it.
-func (c *itemCache) get(key []byte) ([]byte, bool) {
+// get returns the cached item of key. It is shared: nobody may modify it.
+func (c *itemCache) get(key []byte) (store.Item, bool) {
 	if c == nil {
 		return nil, false
 	}
 	s := c.shard(key)
 	s.mu.Lock()
-	v, ok := s.m[string(key)]
+	e, ok := s.m[string(key)]
 	s.mu.Unlock()
-	return v, ok
+	return e.item, ok
 }
 
-// set caches enc (which it keeps: the caller must not modify it afterwards)
-// as key's value. The caller holds key's stripe.
-func (c *itemCache) set(key, enc []byte) {
+// set caches item, whose encoding is encLen bytes long, as key's value. It
+// keeps item: nobody may modify it afterwards. The caller holds key's stripe.
+func (c *itemCache) set(key []byte, item store.Item, encLen int) {
 	if c == nil {
 		return
 	}
-	size := len(key) + len(enc) + entryOverhead
+	size := entrySize(key, encLen)
 	if size > c.limit/4 {
 		c.remove(key)
 		return
@@ -78,16 +92,16 @@ func (c *itemCache) set(key, enc []byte) {
 	s := c.shard(key)
 	s.mu.Lock()
 	if old, ok := s.m[string(key)]; ok {
-		s.bytes -= len(key) + len(old) + entryOverhead
+		s.bytes -= old.size
 	}
 	for k, old := range s.m {
 		if s.bytes+size <= c.limit {
 			break
 		}
-		s.bytes -= len(k) + len(old) + entryOverhead
+		s.bytes -= old.size
 		delete(s.m, k)
 	}
-	s.m[string(key)] = enc
+	s.m[string(key)] = cacheEntry{item: item, size: size}
 	s.bytes += size
 	s.mu.Unlock()
 }
@@ -102,7 +116,7 @@ func (c *itemCache) remove(key []byte) bool {
 	s.mu.Lock()
 	old, ok := s.m[string(key)]
 	if ok {
-		s.bytes -= len(key) + len(old) + entryOverhead
+		s.bytes -= old.size
 		delete(s.m, string(key))
 	}
 	s.mu.Unlock()

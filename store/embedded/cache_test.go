@@ -125,6 +125,49 @@ func TestCacheFollowsWrites(t *testing.T) {
 	}
 }
 
+// The cache shares its items with nobody: changing what Get, BatchGet and
+// Update returned, or the item given to Put, changes nothing stored.
+func TestCacheItemsAreNotShared(t *testing.T) {
+	db := openTest(t, t.TempDir(), storetest.Schemas())
+	ctx := context.Background()
+	k := store.Key{Table: storetest.TableItems, PK: "P", SK: "S"}
+	put := store.Item{"v": store.Int(1)}
+	if err := db.Put(ctx, store.Put{Key: k, Item: put}); err != nil {
+		t.Fatal(err)
+	}
+	// A replacing put is cached (an item over an old one).
+	if err := db.Put(ctx, store.Put{Key: k, Item: put}); err != nil {
+		t.Fatal(err)
+	}
+	put["v"] = store.Int(100)
+	want := func(step string, v int64) {
+		t.Helper()
+		if _, ok := db.items.get(itemKey(nil, k)); !ok {
+			t.Fatalf("%s: the item is not cached", step)
+		}
+		got, err := db.Get(ctx, k)
+		if err != nil || got.Int("v") != v || got.Str(store.AttrPK) != "P" || got.Str(store.AttrSK) != "S" {
+			t.Fatalf("%s: Get = %v, %v; want v=%d PK=P SK=S", step, got, err, v)
+		}
+	}
+	want("after changing the put item", 1)
+	got, _ := db.Get(ctx, k)
+	got["v"] = store.Int(200)
+	want("after changing what Get returned", 1)
+	its, err := db.BatchGet(ctx, []store.Key{k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	its[0]["v"] = store.Int(300)
+	want("after changing what BatchGet returned", 1)
+	upd, err := db.Update(ctx, store.Update{Key: k, Actions: []store.Action{store.Add("v", store.Int(1))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd["v"] = store.Int(400)
+	want("after changing what Update returned", 2)
+}
+
 // Syncs are spaced only while enough commits are in flight.
 func TestSyncDelay(t *testing.T) {
 	db := openTest(t, t.TempDir(), storetest.Schemas())
@@ -157,11 +200,10 @@ func TestSyncDelay(t *testing.T) {
 // entries larger than a quarter of a shard.
 func TestItemCacheBounds(t *testing.T) {
 	c := newItemCache(cacheShards * 1024) // 1 KiB a shard
-	val := make([]byte, 100)
 	for i := 0; i < 5000; i++ {
 		k := []byte(fmt.Sprintf("key-%05d", i))
-		c.set(k, val)
-		if got, ok := c.get(k); !ok || len(got) != 100 {
+		c.set(k, store.Item{"n": store.Int(int64(i))}, 20)
+		if got, ok := c.get(k); !ok || got["n"].NumText() != fmt.Sprint(i) {
 			t.Fatalf("entry %d not cached right after set", i)
 		}
 	}
@@ -172,8 +214,11 @@ func TestItemCacheBounds(t *testing.T) {
 			t.Fatalf("shard %d holds %d bytes, limit %d", i, s.bytes, c.limit)
 		}
 		n := 0
-		for k, v := range s.m {
-			n += len(k) + len(v) + entryOverhead
+		for k, e := range s.m {
+			if e.size != entrySize([]byte(k), 20) {
+				t.Fatalf("entry %q charged %d bytes, want %d", k, e.size, entrySize([]byte(k), 20))
+			}
+			n += e.size
 		}
 		if n != s.bytes {
 			t.Fatalf("shard %d counts %d bytes, holds %d", i, s.bytes, n)
@@ -184,7 +229,7 @@ func TestItemCacheBounds(t *testing.T) {
 		t.Fatalf("%d entries after 5000 sets into a 64 KiB cache", entries)
 	}
 	big := []byte("big")
-	c.set(big, make([]byte, 300))
+	c.set(big, store.Item{"n": store.Int(1)}, 120)
 	if _, ok := c.get(big); ok {
 		t.Fatal("an entry larger than a quarter of a shard was cached")
 	}
@@ -192,7 +237,7 @@ func TestItemCacheBounds(t *testing.T) {
 		t.Fatal("remove of the last entry: want true once, then false")
 	}
 	var none *itemCache
-	none.set(big, val)
+	none.set(big, store.Item{"n": store.Int(1)}, 20)
 	if _, ok := none.get(big); ok || none.remove(big) {
 		t.Fatal("a nil cache stored something")
 	}

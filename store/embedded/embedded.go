@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -168,6 +169,18 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{log},
 	}
+	// A write-heavy shape: L0 collects up to 16 sublevels before it is
+	// compacted into a 256 MiB base level, so each compaction merges more
+	// new data into each rewrite of the level below (less write
+	// amplification; reads of hot items come from the item cache, and the
+	// bloom filters keep point reads of absent keys off the extra files).
+	// Measured on a store of 5 million orders over 60 s: 6,980 against
+	// 4,792 orders/s with Pebble's defaults (4 files, 64 MiB), p99 23 against
+	// 31 ms, compactions 3.5% of the CPU against 8.4% (docs/performance.md).
+	popts.L0CompactionThreshold = 16
+	popts.L0CompactionFileThreshold = 2000
+	popts.L0StopWritesThreshold = 64
+	popts.LBaseMaxBytes = 256 << 20
 	db := &DB{syncEvery: cmp.Or(opts.MinSyncInterval, time.Millisecond)}
 	if db.syncEvery > 0 {
 		popts.WALMinSyncInterval = db.syncDelay
@@ -283,12 +296,12 @@ func (db *DB) table(name string) (*table, error) {
 	return t, nil
 }
 
-// read returns the decoded item at key, nil when there is none. The caller
-// holds key's stripe (the cache is only coherent under it); with fill, an
-// item read from Pebble is also cached.
+// read returns the item at key, nil when there is none. The caller holds
+// key's stripe (the cache is only coherent under it) and must not modify the
+// item: it may be the cache's. With fill, an item read from Pebble is cached.
 func (db *DB) read(key []byte, fill bool) (store.Item, error) {
-	if enc, ok := db.items.get(key); ok {
-		return decodeItem(enc)
+	if it, ok := db.items.get(key); ok {
+		return it, nil
 	}
 	v, closer, err := db.pdb.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -298,25 +311,29 @@ func (db *DB) read(key []byte, fill bool) (store.Item, error) {
 		return nil, err
 	}
 	defer closer.Close()
-	if fill {
-		db.items.set(key, bytes.Clone(v))
+	it, err := decodeItem(v)
+	if err == nil && fill {
+		db.items.set(key, it, len(v))
 	}
-	return decodeItem(v)
+	return it, err
 }
 
-// readUnlocked is read for callers that hold no stripe (Get, BatchGet): a
-// cached item is current; on a miss it takes key's stripe, so that it waits
-// for a commit of key in flight, and caches what it reads.
+// readUnlocked is read for callers that hold no stripe (Get, BatchGet), and
+// returns an item of their own: a cached item is current; on a miss it takes
+// key's stripe, so that it waits for a commit of key in flight, and caches
+// what it reads.
 func (db *DB) readUnlocked(key []byte) (store.Item, error) {
-	if db.items != nil {
-		if enc, ok := db.items.get(key); ok {
-			return decodeItem(enc)
-		}
-		m := db.stripe(key)
-		m.Lock()
-		defer m.Unlock()
+	if db.items == nil {
+		return db.read(key, false)
 	}
-	return db.read(key, true)
+	if it, ok := db.items.get(key); ok {
+		return maps.Clone(it), nil
+	}
+	m := db.stripe(key)
+	m.Lock()
+	it, err := db.read(key, true)
+	m.Unlock()
+	return maps.Clone(it), err
 }
 
 // stripe returns the lock of key's stripe.
@@ -520,11 +537,15 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 	defer b.Close()
 	bufp := db.bufs.Get().(*[]byte)
 	defer func() { db.bufs.Put(bufp) }()
-	// fills[i] is the encoding to cache for write i after the commit: items
-	// that were updated or replaced (hot, mutable), not new ones.
-	var fills [][]byte
+	// fills[i] is the item to cache for write i after the commit: items that
+	// were updated or replaced (hot, mutable), not new ones.
+	type fill struct {
+		item   store.Item
+		encLen int
+	}
+	var fills []fill
 	if db.items != nil {
-		fills = make([][]byte, len(ps))
+		fills = make([]fill, len(ps))
 	}
 	for i, p := range ps {
 		k := p.w.Key()
@@ -540,7 +561,7 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 				return nil, err
 			}
 			if results != nil {
-				results[i] = item
+				results[i] = maps.Clone(item) // the caller's; item may be cached
 			}
 		case p.w.Delete != nil:
 			if err := b.Delete(p.key, nil); err != nil {
@@ -555,8 +576,14 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		}
 		enc := appendItem((*bufp)[:0], item, k)
 		*bufp = enc
-		if fills != nil && (p.w.Update != nil || olds[i] != nil) {
-			fills[i] = bytes.Clone(enc)
+		switch {
+		case fills == nil:
+		case p.w.Update != nil:
+			fills[i] = fill{item, len(enc)} // made by ApplyActions: nobody else has it
+		case olds[i] != nil: // a replaced item: a copy of the caller's, keyed as encoded
+			c := maps.Clone(item)
+			c[store.AttrPK], c[store.AttrSK] = store.S(k.PK), store.S(k.SK)
+			fills[i] = fill{c, len(enc)}
 		}
 		if err := b.Set(p.key, enc, nil); err != nil {
 			return nil, err
@@ -583,9 +610,9 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
-	for i, enc := range fills {
-		if enc != nil {
-			db.items.set(ps[i].key, enc)
+	for i, f := range fills {
+		if f.item != nil {
+			db.items.set(ps[i].key, f.item, f.encLen)
 		}
 	}
 	return nil, nil
