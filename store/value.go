@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"maps"
 	"strconv"
 
 	"github.com/cockroachdb/apd/v3"
@@ -200,9 +201,11 @@ func (it Item) Bool(name string) bool { return it[name].BoolVal() }
 // (nil when the item does not exist), with the key attributes of k. Engines
 // that apply updates themselves use it, so that every engine agrees.
 func ApplyActions(k Key, old Item, actions []Action) (Item, error) {
-	out := make(Item, len(old)+len(actions)+2)
-	for name, v := range old {
-		out[name] = v
+	var out Item
+	if old != nil {
+		out = maps.Clone(old) // copies the map's table as it is: no rehashing
+	} else {
+		out = make(Item, len(actions)+2)
 	}
 	out[AttrPK], out[AttrSK] = S(k.PK), S(k.SK)
 	for _, a := range actions {
