@@ -78,11 +78,7 @@ func (r *OrderCreate) DecodeFast(body []byte) bool {
 func (r *OrderCreate) decodeFastField(s *fastScanner, key []byte) bool {
 	switch string(key) {
 	case "order_type":
-		b, null, ok := s.stringOrNull()
-		if ok && !null {
-			r.OrderType = internOrderType(b)
-		}
-		return ok
+		return decodeEnum(s, &r.OrderType, knownOrderTypes)
 	case "asset_id":
 		return s.decodeString(&r.AssetID)
 	case "quantity":
@@ -98,76 +94,41 @@ func (r *OrderCreate) decodeFastField(s *fastScanner, key []byte) bool {
 	case "trail_amount":
 		return s.decodeDecimal(&r.TrailAmount)
 	case "time_in_force":
-		b, null, ok := s.stringOrNull()
-		if ok && !null {
-			r.TimeInForce = internTimeInForce(b)
-		}
-		return ok
+		return decodeEnum(s, &r.TimeInForce, knownTimeInForces)
 	case "expires_at":
 		return s.decodeTime(&r.ExpiresAt)
 	case "client_order_id":
 		return s.decodeString(&r.ClientOrderID)
 	case "currency":
-		b, null, ok := s.stringOrNull()
-		if ok && !null {
-			r.Currency = internCurrency(b)
-		}
-		return ok
+		return decodeEnum(s, &r.Currency, knownCurrencies)
 	case "oco_with":
 		return s.decodeString(&r.OCOWith)
 	}
 	return false
 }
 
-// internOrderType returns the OrderType b spells, without allocating for the
-// known types.
-func internOrderType(b []byte) OrderType {
-	switch string(b) {
-	case string(MarketBuy):
-		return MarketBuy
-	case string(MarketSell):
-		return MarketSell
-	case string(LimitBuy):
-		return LimitBuy
-	case string(LimitSell):
-		return LimitSell
-	case string(StopLoss):
-		return StopLoss
-	case string(TakeProfit):
-		return TakeProfit
-	case string(TrailingStop):
-		return TrailingStop
-	}
-	return OrderType(b)
-}
+// The values of the enumerated fields, interned by decodeEnum.
+var (
+	knownOrderTypes   = OrderTypes()
+	knownTimeInForces = []TimeInForce{GTC, Day, GTD, IOC, FOK}
+	knownCurrencies   = Currencies()
+)
 
-// internTimeInForce returns the TimeInForce b spells, without allocating for
-// the known values.
-func internTimeInForce(b []byte) TimeInForce {
-	switch string(b) {
-	case string(GTC):
-		return GTC
-	case string(Day):
-		return Day
-	case string(GTD):
-		return GTD
-	case string(IOC):
-		return IOC
-	case string(FOK):
-		return FOK
+// decodeEnum decodes a string or null at s into *dst (null leaves it as it
+// is), without allocating for the known values.
+func decodeEnum[T ~string](s *fastScanner, dst *T, known []T) bool {
+	b, null, ok := s.stringOrNull()
+	if !ok || null {
+		return ok
 	}
-	return TimeInForce(b)
-}
-
-// internCurrency returns the Currency b spells, without allocating for the
-// supported currencies.
-func internCurrency(b []byte) Currency {
-	for _, c := range [...]Currency{USD, EUR, GBP, JPY, CHF, CAD, AUD} {
-		if string(b) == string(c) {
-			return c
+	for _, k := range known {
+		if string(b) == string(k) {
+			*dst = k
+			return true
 		}
 	}
-	return Currency(b)
+	*dst = T(b)
+	return true
 }
 
 // fastScanner reads the subset of JSON DecodeFast handles. Its methods
