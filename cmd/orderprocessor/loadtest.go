@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/loadtest"
@@ -29,9 +27,7 @@ const (
 // unanswered, 1 otherwise or when the setup failed, 2 on usage errors.
 // Interrupting it (SIGINT) stops the load and reports what ran.
 func runLoadtest(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return loadtestMain(ctx, args, os.Stdout, os.Stderr)
+	return withSignals(args, loadtestMain)
 }
 
 func loadtestMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {

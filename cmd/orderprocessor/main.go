@@ -1,10 +1,14 @@
 // Command orderprocessor is the Order Processor platform: one binary with the
-// subcommands serve and verify.
+// subcommands serve, migrate, verify, loadtest and prefill.
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 const usage = `usage: orderprocessor <command> [flags]
@@ -47,4 +51,12 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "orderprocessor: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
+}
+
+// withSignals runs a subcommand's main on the process's stdout and stderr,
+// with a context that SIGINT and SIGTERM cancel.
+func withSignals(args []string, main func(ctx context.Context, args []string, stdout, stderr io.Writer) int) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return main(ctx, args, os.Stdout, os.Stderr)
 }

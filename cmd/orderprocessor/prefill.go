@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/decimal"
@@ -27,9 +24,7 @@ import (
 // in-process, from --concurrency goroutines, for --users users it creates
 // (without a password: they cannot log in).
 func runPrefill(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return prefillMain(ctx, args, os.Stdout, os.Stderr)
+	return withSignals(args, prefillMain)
 }
 
 func prefillMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {

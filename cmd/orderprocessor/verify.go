@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 
@@ -31,9 +30,7 @@ const (
 // 1 with violations, 2 on usage errors and when the store cannot be opened
 // (missing, or locked by a running server) or read.
 func runVerify(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return verifyMain(ctx, args, os.Stdout, os.Stderr)
+	return withSignals(args, verifyMain)
 }
 
 func verifyMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
