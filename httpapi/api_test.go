@@ -579,9 +579,7 @@ func TestWriteError(t *testing.T) {
 		{"nil", nil, 500, `{"detail":"internal server error","code":"internal"}`, true},
 	}
 	var logs bytes.Buffer
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
-	t.Cleanup(func() { slog.SetDefault(prev) })
+	captureDefaultLog(t, slog.NewJSONHandler(&logs, nil))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logs.Reset()
@@ -622,9 +620,7 @@ func TestWriteError(t *testing.T) {
 
 func TestWriteJSON(t *testing.T) {
 	var logs bytes.Buffer
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-	t.Cleanup(func() { slog.SetDefault(prev) })
+	captureDefaultLog(t, slog.NewTextHandler(&logs, nil))
 	tests := []struct {
 		name   string
 		status int
@@ -649,4 +645,12 @@ func TestWriteJSON(t *testing.T) {
 	if !strings.Contains(logs.String(), "encode response") {
 		t.Errorf("encode failure not logged: %q", logs.String())
 	}
+}
+
+// captureDefaultLog makes h the default slog handler until the test ends.
+func captureDefaultLog(t *testing.T, h slog.Handler) {
+	t.Helper()
+	prev := slog.Default()
+	slog.SetDefault(slog.New(h))
+	t.Cleanup(func() { slog.SetDefault(prev) })
 }

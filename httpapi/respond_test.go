@@ -32,9 +32,7 @@ var _ httpapi.JSONAppender = appended{}
 
 func TestWriteJSONAppender(t *testing.T) {
 	var logs bytes.Buffer
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-	t.Cleanup(func() { slog.SetDefault(prev) })
+	captureDefaultLog(t, slog.NewTextHandler(&logs, nil))
 	long := strings.Repeat("x<&>", 5000) // beyond a fresh buffer's capacity
 	tests := []struct {
 		name   string
