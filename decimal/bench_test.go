@@ -23,3 +23,10 @@ func BenchmarkMarshalJSON(b *testing.B) {
 		_, _ = d.MarshalJSON()
 	}
 }
+
+func BenchmarkRound(b *testing.B) {
+	d := MustParse("8025.12345678")
+	for b.Loop() {
+		sinkD = d.Round(2, Up)
+	}
+}

@@ -559,6 +559,52 @@ func roundDiv(n, q *big.Int, mode Rounding) *big.Int {
 // roundCoeff returns a new apd.Decimal: a rounded with mode to exponent
 // target (> a.Exponent).
 func roundCoeff(a *apd.Decimal, target int32, mode Rounding) *apd.Decimal {
+	if shift := int64(target) - int64(a.Exponent); shift < int64(len(pow10u)) && a.Coeff.IsUint64() {
+		return roundCoeff64(a.Coeff.Uint64(), a.Negative, shift, target, mode)
+	}
+	return roundCoeffBig(a, target, mode)
+}
+
+// pow10u holds the powers of ten that fit a uint64.
+var pow10u = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// roundCoeff64 is roundCoeff for a coefficient c (negated when neg) that
+// fits a uint64, dropping shift (1..19) digits: the common case, in machine
+// arithmetic.
+func roundCoeff64(c uint64, neg bool, shift int64, target int32, mode Rounding) *apd.Decimal {
+	q := pow10u[shift]
+	z, rem := c/q, c%q // magnitudes of the quotient truncated toward zero and of the remainder
+	away := false
+	if rem != 0 {
+		switch mode {
+		case Up:
+			away = true
+		case Floor:
+			away = neg
+		case Ceiling:
+			away = !neg
+		case HalfUp, HalfEven:
+			switch half := q - rem; {
+			case rem > half:
+				away = true
+			case rem == half:
+				away = mode == HalfUp || z&1 == 1
+			}
+		}
+	}
+	if away {
+		z++ // z <= c/10, so this cannot overflow
+	}
+	r := new(apd.Decimal)
+	r.Negative = neg && z != 0
+	r.Coeff.SetUint64(z)
+	r.Exponent = target
+	return r
+}
+
+// roundCoeffBig is roundCoeff in big integers, for any coefficient.
+func roundCoeffBig(a *apd.Decimal, target int32, mode Rounding) *apd.Decimal {
 	n := a.Coeff.MathBigInt()
 	if a.Negative {
 		n.Neg(n)

@@ -116,3 +116,27 @@ func FuzzUnmarshalJSON(f *testing.F) {
 		checkParsed(t, s, d)
 	})
 }
+
+// FuzzRoundCoeff checks the machine-arithmetic rounding of small
+// coefficients against the big-integer one, for every mode.
+func FuzzRoundCoeff(f *testing.F) {
+	for _, c := range []uint64{0, 1, 5, 15, 25, 99, 1234567, 1<<63 + 5, ^uint64(0), 5e18, 15e18} {
+		for _, shift := range []uint8{1, 2, 18, 19} {
+			f.Add(c, false, shift, uint8(HalfEven))
+			f.Add(c, true, shift, uint8(HalfUp))
+		}
+	}
+	f.Fuzz(func(t *testing.T, c uint64, neg bool, shift, mode uint8) {
+		sh := int64(shift%19) + 1
+		m := Rounding(mode % uint8(Ceiling+1))
+		var a apd.Decimal
+		a.Coeff.SetUint64(c)
+		a.Negative = neg
+		a.Exponent = -int32(sh) - 3
+		got := roundCoeff64(c, neg, sh, -3, m)
+		want := roundCoeffBig(&a, -3, m)
+		if got.Cmp(want) != 0 || got.Negative != want.Negative || got.Exponent != want.Exponent {
+			t.Fatalf("round %s (neg %v) dropping %d digits %v: %s, want %s", a.Coeff.String(), neg, sh, m, got, want)
+		}
+	})
+}
