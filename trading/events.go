@@ -20,7 +20,8 @@ type Event struct {
 	AssetID  string        // EventBalance (holding) or EventOrder
 }
 
-// Notifier receives events. Publish must not block.
+// Notifier receives events. Publish must not block, and must not keep
+// e.Order, which is the caller's: it copies what it keeps.
 type Notifier interface {
 	Publish(Event)
 }
@@ -38,7 +39,6 @@ func (s *Service) notifyOrder(o *entity.Order) {
 	if o == nil {
 		return
 	}
-	cp := *o
-	s.publish(Event{Kind: EventOrder, Username: o.Username, Order: &cp, AssetID: o.AssetID})
+	s.publish(Event{Kind: EventOrder, Username: o.Username, Order: o, AssetID: o.AssetID})
 	s.publish(Event{Kind: EventBalance, Username: o.Username, Currency: string(o.Currency), AssetID: o.AssetID})
 }
