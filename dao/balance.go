@@ -129,11 +129,12 @@ type Change struct {
 // missing balance fails its condition. ChangeError interprets a failure.
 func (d *BalanceDAO) ChangeWrite(c Change, now time.Time) store.Write {
 	avail := c.Current.Sub(c.Held)
+	ts := tsv(now)
 	acts := make([]store.Action, 0, 10)
 	acts = append(acts,
 		store.Add(attrCurrent, num(c.Current)), store.Add(attrHeld, num(c.Held)),
 		store.Add(attrAvailable, num(avail)), store.Add("version", store.Int(1)),
-		store.Set("updated_at", tsv(now)), store.SetIfAbsent("created_at", tsv(now)),
+		store.Set("updated_at", ts), store.SetIfAbsent("created_at", ts),
 		store.SetIfAbsent("username", store.S(c.Username)), store.SetIfAbsent("currency", store.S(string(c.Currency))))
 	if !c.Deposits.IsZero() {
 		acts = append(acts, store.Add(attrDeposits, num(c.Deposits)))

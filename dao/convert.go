@@ -5,14 +5,15 @@ import (
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
 // TimeLayout is how timestamps are stored: UTC, fixed microseconds, so that
-// stored text sorts in time order.
-const TimeLayout = "2006-01-02T15:04:05.000000Z"
+// stored text sorts in time order (entity.TimeLayout).
+const TimeLayout = entity.TimeLayout
 
-func tsv(t time.Time) store.Value { return store.S(t.UTC().Format(TimeLayout)) }
+func tsv(t time.Time) store.Value { return store.S(entity.FormatTime(t)) }
 
 func num(d decimal.Decimal) store.Value { return store.NumberText(d.String()) }
 

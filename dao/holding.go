@@ -85,11 +85,12 @@ func (d *AssetBalanceDAO) List(ctx context.Context, username string) ([]*Holding
 }
 
 func holdingActs(username, assetID string, now time.Time) []store.Action {
-	return []store.Action{
-		store.Add("version", store.Int(1)), store.Set("updated_at", tsv(now)),
-		store.SetIfAbsent("created_at", tsv(now)), store.SetIfAbsent("username", store.S(username)),
-		store.SetIfAbsent("asset_id", store.S(assetID)), store.SetIfAbsent(attrHeldQty, num(decimal.Zero)),
-	}
+	ts := tsv(now)
+	acts := make([]store.Action, 0, 10) // room for the callers' actions
+	return append(acts,
+		store.Add("version", store.Int(1)), store.Set("updated_at", ts),
+		store.SetIfAbsent("created_at", ts), store.SetIfAbsent("username", store.S(username)),
+		store.SetIfAbsent("asset_id", store.S(assetID)), store.SetIfAbsent(attrHeldQty, num(decimal.Zero)))
 }
 
 // BuyWrite returns the write that adds qty bought for cost to the holding

@@ -301,6 +301,9 @@ func TestAppendJSONTime(t *testing.T) {
 		if got := appendJSONTime(nil, tm); !bytes.Equal(got, want) {
 			t.Fatalf("appendJSONTime(%v) = %s, want %s", tm.Time, got, want)
 		}
+		if got, want := FormatTime(tm.Time), tm.UTC().Format(TimeLayout); got != want {
+			t.Fatalf("FormatTime(%v) = %s, want %s", tm.Time, got, want)
+		}
 	}
 }
 

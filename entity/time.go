@@ -39,7 +39,14 @@ func (t Time) String() string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(TimeLayout)
+	return FormatTime(t.Time)
+}
+
+// FormatTime returns t in TimeLayout (UTC, truncated to the microsecond):
+// t.UTC().Format(TimeLayout), without the layout interpreter.
+func FormatTime(t time.Time) string {
+	var b [len(TimeLayout)]byte
+	return string(appendTimeText(b[:0], t))
 }
 
 // ParseTime reads an RFC 3339 timestamp with any offset and up to nine fraction
