@@ -553,8 +553,7 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 	if db.items != nil {
 		fills = make([]fill, len(ps))
 	}
-	for _, i := range keyOrder(ps) {
-		p := ps[i]
+	for i, p := range ps {
 		k := p.w.Key()
 		var item store.Item
 		switch {
@@ -623,23 +622,6 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		}
 	}
 	return nil, nil
-}
-
-// keyOrder returns the indexes of ps in ascending key order: the order in
-// which commit adds them to the batch. Pebble inserts a batch into its
-// memtable skiplist in batch order and starts each insert from where the
-// previous one landed when the new key is near, so a transaction's keys
-// (mostly one user's partition) cost a short walk each instead of a search
-// from the top of the skiplist.
-func keyOrder(ps []prepared) []int {
-	order := make([]int, len(ps))
-	for i := range order {
-		order[i] = i
-	}
-	if len(ps) > 1 {
-		slices.SortFunc(order, func(a, b int) int { return bytes.Compare(ps[a].key, ps[b].key) })
-	}
-	return order
 }
 
 // lock acquires the stripes of the writes' keys in ascending order (so that
