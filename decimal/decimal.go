@@ -45,6 +45,7 @@
 package decimal
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/big"
@@ -527,25 +528,8 @@ func roundDiv(n, q *big.Int, mode Rounding) *big.Int {
 		return z
 	}
 	neg := (n.Sign() < 0) != (q.Sign() < 0)
-	away := false
-	switch mode {
-	case Down:
-	case Up:
-		away = true
-	case Floor:
-		away = neg
-	case Ceiling:
-		away = !neg
-	case HalfUp, HalfEven:
-		r2 := new(big.Int).Abs(r)
-		r2.Lsh(r2, 1)
-		switch r2.Cmp(new(big.Int).Abs(q)) {
-		case 1:
-			away = true
-		case 0:
-			away = mode == HalfUp || z.Bit(0) == 1
-		}
-	}
+	r2 := new(big.Int).Abs(r)
+	away := awayFromZero(mode, neg, r2.Lsh(r2, 1).Cmp(new(big.Int).Abs(q)), z.Bit(0) == 1)
 	if away {
 		if neg {
 			z.Sub(z, big.NewInt(1))
@@ -554,6 +538,24 @@ func roundDiv(n, q *big.Int, mode Rounding) *big.Int {
 		}
 	}
 	return z
+}
+
+// awayFromZero reports whether mode rounds a quotient truncated toward zero
+// away from zero, when the division left a remainder: neg is the sign of the
+// exact quotient, half compares the remainder's magnitude with half the
+// divisor's (-1, 0, 1), odd is whether the truncated quotient is odd.
+func awayFromZero(mode Rounding, neg bool, half int, odd bool) bool {
+	switch mode {
+	case Up:
+		return true
+	case Floor:
+		return neg
+	case Ceiling:
+		return !neg
+	case HalfUp, HalfEven:
+		return half > 0 || half == 0 && (mode == HalfUp || odd)
+	}
+	return false // Down
 }
 
 // roundCoeff returns a new apd.Decimal: a rounded with mode to exponent
@@ -575,24 +577,8 @@ var pow10u = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 func roundCoeff64(c uint64, neg bool, shift int64, target int32, mode Rounding) *apd.Decimal {
 	q := pow10u[shift]
 	z, rem := c/q, c%q // magnitudes of the quotient truncated toward zero and of the remainder
-	away := false
-	if rem != 0 {
-		switch mode {
-		case Up:
-			away = true
-		case Floor:
-			away = neg
-		case Ceiling:
-			away = !neg
-		case HalfUp, HalfEven:
-			switch half := q - rem; {
-			case rem > half:
-				away = true
-			case rem == half:
-				away = mode == HalfUp || z&1 == 1
-			}
-		}
-	}
+	// rem is compared with half of q as rem against q-rem (2*rem could overflow).
+	away := rem != 0 && awayFromZero(mode, neg, cmp.Compare(rem, q-rem), z&1 == 1)
 	if away {
 		z++ // z <= c/10, so this cannot overflow
 	}
