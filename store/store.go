@@ -18,7 +18,8 @@
 //   - ErrInvalidRequest    malformed request: bad key, too many items, same item twice
 //   - page.ErrInvalidCursor a cursor not made for this query
 //
-// Engines are safe for concurrent use. A successful write is durable.
+// Engines are safe for concurrent use. A successful write is durable, unless
+// it was made under DeferSync; then it is durable after the next Sync.
 package store
 
 import (
@@ -169,6 +170,10 @@ type Store interface {
 	// Scan reads every item of a table in an engine-defined order, a page at a
 	// time (verification and analytics; never on a request's hot path).
 	Scan(ctx context.Context, s Scan) (Page, error)
+	// Sync makes durable every write that returned before it, including
+	// those made under DeferSync. Engines whose writes are durable when
+	// they return do nothing.
+	Sync(ctx context.Context) error
 	// Ping reports whether the engine can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the engine's resources.
@@ -408,4 +413,27 @@ type Scan struct {
 type Page struct {
 	Items  []Item
 	Cursor string
+}
+
+// deferSyncKey marks a context made by DeferSync.
+type deferSyncKey struct{}
+
+// DeferSync returns a copy of ctx under which a write may return before it
+// is durable. Such a write is still atomic, and visible to readers as soon as
+// it returns (before it is durable); it becomes durable at the next Sync, or
+// earlier. A crash before then may lose it, whole, and then also every write
+// committed after it: engines make writes durable in commit order, so a
+// durable write never rests on a lost one.
+//
+// It is for an operation of several writes that answers its client once,
+// after all of them (a batch of orders: one log sync instead of one per
+// order). The operation must call Sync before it answers.
+func DeferSync(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deferSyncKey{}, true)
+}
+
+// SyncDeferred reports whether ctx was made by DeferSync (for engines).
+func SyncDeferred(ctx context.Context) bool {
+	v, _ := ctx.Value(deferSyncKey{}).(bool)
+	return v
 }

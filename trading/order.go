@@ -45,6 +45,15 @@ type Placed struct {
 // reqHash identifies the request for client_order_id replays; idem, when not
 // nil, stores the response for Idempotency-Key replays.
 func (s *Service) PlaceOrder(ctx context.Context, username string, req entity.OrderCreate, reqHash string, idem *Idem) (*Placed, *Replay, error) {
+	p, rep, err := s.placeOrder(ctx, username, req, reqHash, idem)
+	if err == nil && rep == nil {
+		s.notifyOrder(p.Order)
+	}
+	return p, rep, err
+}
+
+// placeOrder is PlaceOrder without the events.
+func (s *Service) placeOrder(ctx context.Context, username string, req entity.OrderCreate, reqHash string, idem *Idem) (*Placed, *Replay, error) {
 	if err := req.Validate(s.now()); err != nil {
 		return nil, nil, err
 	}
@@ -58,9 +67,6 @@ func (s *Service) PlaceOrder(ctx context.Context, username string, req entity.Or
 			p, rep, err = s.settle(ctx, username, &req, reqHash, idem, err)
 		}
 		if !errors.Is(err, errRetry) {
-			if err == nil && rep == nil {
-				s.notifyOrder(p.Order)
-			}
 			return p, rep, err
 		}
 		if attempt == maxAttempts {

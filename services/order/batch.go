@@ -37,6 +37,7 @@ func (s *Service) registerBatch(api *httpapi.API) {
 	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/orders/batch", OperationID: "createOrderBatch",
 		Summary: "Place up to 100 orders, each with its own result", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
 		Description: "Orders are applied one after another, each in its own transaction: an order that fails does not undo the others. " +
+			"The batch is answered once all its orders are durable (one log sync for the whole batch). " +
 			"Use client_order_id on each order to make a retried batch safe.",
 		Request: BatchRequest{}, Response: BatchResponse{}}, s.batch)
 }
@@ -55,25 +56,32 @@ func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, apperr.Field("orders", "must hold 1 to 100 orders", "value_error"))
 		return
 	}
-	out := BatchResponse{Data: make([]BatchResult, 0, len(req.Orders))}
-	for _, oc := range req.Orders {
-		typ := string(oc.OrderType)
-		if !oc.OrderType.Valid() {
+	orders := make([]trading.BatchOrder, len(req.Orders))
+	for i, oc := range req.Orders {
+		orders[i].Req = oc
+		if oc.ClientOrderID != "" {
+			orders[i].ReqHash = trading.HashRequest(mustJSON(oc))
+		}
+	}
+	results, err := s.trade.PlaceBatch(r.Context(), p.Username, orders)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	out := BatchResponse{Data: make([]BatchResult, 0, len(results))}
+	for i, res := range results {
+		typ := string(req.Orders[i].OrderType)
+		if !req.Orders[i].OrderType.Valid() {
 			typ = "unknown"
 		}
-		hash := ""
-		if oc.ClientOrderID != "" {
-			hash = trading.HashRequest(mustJSON(oc))
-		}
-		placed, _, err := s.trade.PlaceOrder(r.Context(), p.Username, oc, hash, nil)
-		if err != nil {
-			s.count(typ, string(apperr.KindOf(err)))
+		if res.Err != nil {
+			s.count(typ, string(apperr.KindOf(res.Err)))
 			out.Failed++
-			out.Data = append(out.Data, BatchResult{Status: apperr.HTTPStatus(apperr.KindOf(err)), Error: errorBody(err)})
+			out.Data = append(out.Data, BatchResult{Status: apperr.HTTPStatus(apperr.KindOf(res.Err)), Error: errorBody(res.Err)})
 			continue
 		}
 		s.count(typ, "placed")
-		resp := placed.Order.Response()
+		resp := res.Placed.Order.Response()
 		out.Succeeded++
 		out.Data = append(out.Data, BatchResult{Status: http.StatusCreated, Data: &resp})
 	}

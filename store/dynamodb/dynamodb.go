@@ -304,6 +304,15 @@ func (db *DB) checkKey(k store.Key) (*table, error) {
 	return db.table(k.Table)
 }
 
+// Sync does nothing: a DynamoDB write is durable when it returns, also
+// under store.DeferSync.
+func (db *DB) Sync(ctx context.Context) error {
+	if err := db.enter(ctx); err != nil {
+		return fmt.Errorf("dynamodb: sync: %w", err)
+	}
+	return nil
+}
+
 // Ping checks that DynamoDB answers and the first declared table exists
 // (DescribeTable); with no tables it lists one table name.
 func (db *DB) Ping(ctx context.Context) error {

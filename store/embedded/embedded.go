@@ -5,7 +5,10 @@
 // it is in the fsynced write-ahead log before the call returns; Pebble groups
 // the syncs of concurrent commits, so disjoint writes proceed in parallel and
 // share fsyncs. A batch is atomic across a crash: a transaction is whole or
-// absent after kill -9.
+// absent after kill -9. Under store.DeferSync a write is committed with
+// pebble.NoSync: in the log, but not yet synced, when it returns; Sync then
+// syncs the log once for all of them. The log is written and synced in
+// commit order, so a synced write implies every write committed before it.
 //
 // Isolation: Pebble has atomic batches but no isolation, so the engine
 // serialises conflicting writes itself. Every write locks the stripes of the
@@ -45,13 +48,19 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
 // Options tune an embedded store. The zero value is a good default. Writes
-// are always durable; there is no option to relax that.
+// are durable when they return (see store.DeferSync for the one exception,
+// chosen per write by the caller); there is no option to relax that.
 type Options struct {
+	// FS is the file system the store lives in (nil: the operating
+	// system's). Tests use Pebble's crashable in-memory file system to
+	// check what a crash keeps.
+	FS vfs.FS
 	// Logger receives Pebble's messages (nil: slog.Default()).
 	Logger *slog.Logger
 	// CacheSize is the block cache size in bytes (0: 256 MiB).
@@ -168,6 +177,7 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 		MemTableSize:       memTable,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{log},
+		FS:                 opts.FS,
 	}
 	// A write-heavy shape: L0 collects up to 48 sublevels before it is
 	// compacted into a 256 MiB base level. Every flush spans the whole key
@@ -273,6 +283,21 @@ func (db *DB) enter(ctx context.Context) error {
 	if db.closed {
 		db.mu.RUnlock()
 		return errClosed
+	}
+	return nil
+}
+
+// Sync makes every write that returned before it durable: it syncs the
+// write-ahead log, through the writes committed under store.DeferSync.
+func (db *DB) Sync(ctx context.Context) error {
+	if err := db.enter(ctx); err != nil {
+		return fmt.Errorf("embedded: sync: %w", err)
+	}
+	defer db.mu.RUnlock()
+	// An empty log record committed with pebble.Sync: the log is synced in
+	// order, so this covers every record before it.
+	if err := db.pdb.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("embedded: sync: %w", err)
 	}
 	return nil
 }
@@ -610,8 +635,12 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 			}
 		}
 	}
+	sync := pebble.Sync
+	if store.SyncDeferred(ctx) {
+		sync = pebble.NoSync
+	}
 	db.committing.Add(1)
-	err = b.Commit(pebble.Sync)
+	err = b.Commit(sync)
 	db.committing.Add(-1)
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)

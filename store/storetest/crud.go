@@ -402,6 +402,31 @@ func testPing(t *testing.T, open OpenFunc) {
 	}
 }
 
+// testDeferSync: writes under store.DeferSync behave like any other (their
+// conditions, their visibility) and Sync succeeds. What a crash keeps is
+// engine-specific (store/embedded tests it).
+func testDeferSync(t *testing.T, open OpenFunc) {
+	t.Parallel()
+	s := fresh(t, open)
+	ctx := store.DeferSync(context.Background())
+	k := key(TableItems, "D", "1")
+	if err := s.Put(ctx, store.Put{Key: k, Item: store.Item{"v": store.Int(1)}, Cond: store.ItemNotExists()}); err != nil {
+		t.Fatalf("deferred put: %v", err)
+	}
+	sameItem(t, mustGet(t, s, k), withKey(k, store.Item{"v": store.Int(1)}))
+	err := s.Transact(ctx, []store.Write{{Put: &store.Put{Key: k, Item: store.Item{"v": store.Int(2)}, Cond: store.ItemNotExists()}}})
+	if !errors.Is(err, store.ErrConditionFailed) {
+		t.Fatalf("deferred transact against a deferred put: %v, want ErrConditionFailed", err)
+	}
+	if _, err := s.Update(ctx, store.Update{Key: k, Actions: []store.Action{store.Set("v", store.Int(3))}}); err != nil {
+		t.Fatalf("deferred update: %v", err)
+	}
+	if err := s.Sync(context.Background()); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	sameItem(t, mustGet(t, s, k), withKey(k, store.Item{"v": store.Int(3)}))
+}
+
 func testContext(t *testing.T, open OpenFunc) {
 	t.Parallel()
 	s := fresh(t, open)
@@ -427,6 +452,7 @@ func testContext(t *testing.T, open OpenFunc) {
 		}},
 		{"Query", func() error { _, err := s.Query(ctx, store.Query{Table: TableItems, PK: "C"}); return err }},
 		{"Ping", func() error { return s.Ping(ctx) }},
+		{"Sync", func() error { return s.Sync(ctx) }},
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {

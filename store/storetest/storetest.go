@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T, schemas []store.TableSchema) stor
 		{"Scan", testScan},
 		{"Index", testIndex},
 		{"Ping", testPing},
+		{"DeferSync", testDeferSync},
 		{"Context", testContext},
 		{"Concurrency", testConcurrency},
 	}

@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// batchResult is one entry of POST /api/v1/orders/batch's data.
+type batchResult struct {
+	Status int `json:"status"`
+	Data   *struct {
+		OrderID     string `json:"order_id"`
+		Status      string `json:"status"`
+		TotalAmount string `json:"total_amount"`
+	} `json:"data"`
+	Error *struct {
+		Code string `json:"code"`
+	} `json:"error"`
+}
+
+type batchResponse struct {
+	Data      []batchResult `json:"data"`
+	Succeeded int           `json:"succeeded"`
+	Failed    int           `json:"failed"`
+}
+
+func (e *env) batch(t *testing.T, u *user, orders ...map[string]any) response {
+	t.Helper()
+	return e.do(t, http.MethodPost, "/api/v1/orders/batch", u.token, map[string]any{"orders": orders})
+}
+
+// TestBatchOrders: a batch applies its orders in order, each in its own
+// transaction (a refused order changes nothing and does not undo the
+// others), each with the status it would have had on its own; a retried
+// batch with client_order_id places nothing twice; a batch of the wrong
+// size is refused whole.
+func TestBatchOrders(t *testing.T) {
+	e := sharedEnv(t)
+	u := e.newUser(t)
+	asset := e.newAsset(t, "10")
+	e.deposit(t, u, "100")
+
+	buy := func(qty string) map[string]any {
+		return map[string]any{"order_type": "market_buy", "asset_id": asset, "quantity": qty}
+	}
+	sell := map[string]any{"order_type": "market_sell", "asset_id": asset, "quantity": "3", "client_order_id": "batch-sell-1"}
+	var out batchResponse
+	e.batch(t, u, buy("4"), buy("5"), buy("2"), map[string]any{"order_type": "no_such_type", "asset_id": asset, "quantity": "1"}, sell).
+		want(t, http.StatusOK).into(t, &out)
+	if out.Succeeded != 3 || out.Failed != 2 || len(out.Data) != 5 {
+		t.Fatalf("succeeded %d failed %d results %d, want 3, 2, 5", out.Succeeded, out.Failed, len(out.Data))
+	}
+	// The third buy sees the first two: 100 - 40 - 50 leaves 10, not 20.
+	wantStatus := []int{http.StatusCreated, http.StatusCreated, 0, http.StatusUnprocessableEntity, http.StatusCreated}
+	for i, want := range []string{"40.00", "50.00", "", "", "30.00"} {
+		r := out.Data[i]
+		if want == "" {
+			if r.Data != nil || r.Error == nil {
+				t.Errorf("order %d: %+v, want an error", i, r)
+			}
+			continue
+		}
+		if r.Status != wantStatus[i] || r.Data == nil || r.Error != nil || r.Data.Status != "completed" || r.Data.TotalAmount != want {
+			t.Errorf("order %d: %+v, want status %d, completed for %s", i, r, wantStatus[i], want)
+		}
+	}
+	e.wantBalance(t, u, "40.00")
+	// Each refusal is the one the order would have had on its own (with 40
+	// left, a buy of 50 is refused like the third buy was with 10 left).
+	for _, i := range []int{2, 3} {
+		body := []map[string]any{buy("5"), {"order_type": "no_such_type", "asset_id": asset, "quantity": "1"}}[i-2]
+		alone := e.order(t, u, body)
+		code := alone.obj(t)["code"]
+		if out.Data[i].Status != alone.Status || out.Data[i].Error.Code != code {
+			t.Errorf("order %d: %d %s in the batch, %d %v alone", i, out.Data[i].Status, out.Data[i].Error.Code, alone.Status, code)
+		}
+	}
+	e.wantBalance(t, u, "40.00")
+	before := e.counts(t, u)
+
+	// The batch retried (say, after a timeout): the sale is answered with the
+	// same order, and nothing moves.
+	var again batchResponse
+	e.batch(t, u, sell).want(t, http.StatusOK).into(t, &again)
+	if again.Succeeded != 1 || again.Data[0].Data == nil || again.Data[0].Data.OrderID != out.Data[4].Data.OrderID {
+		t.Errorf("retried sale: %+v, want the order %s again", again, out.Data[4].Data.OrderID)
+	}
+	e.wantBalance(t, u, "40.00")
+	if got := e.counts(t, u); got != before {
+		t.Errorf("records after the retried batch %+v, want %+v", got, before)
+	}
+
+	// Too few or too many orders: refused whole, nothing placed.
+	e.batch(t, u).serviceError(t, http.StatusUnprocessableEntity, "invalid")
+	many := make([]map[string]any, 101)
+	for i := range many {
+		many[i] = buy("0.1")
+	}
+	r := e.batch(t, u, many...).serviceError(t, http.StatusUnprocessableEntity, "invalid")
+	if !strings.Contains(r["detail"].([]any)[0].(map[string]any)["msg"].(string), "1 to 100") {
+		t.Errorf("101 orders: %v", r)
+	}
+	e.wantBalance(t, u, "40.00")
+	if got := e.counts(t, u); got != before {
+		t.Errorf("records after refused batches %+v, want %+v", got, before)
+	}
+	e.verifyOK(t)
+}
