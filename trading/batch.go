@@ -39,7 +39,9 @@ func (s *Service) PlaceBatch(ctx context.Context, username string, orders []Batc
 	for i, o := range orders {
 		out[i].Placed, _, out[i].Err = s.placeOrder(deferred, username, o.Req, o.ReqHash, nil)
 	}
-	if err := s.d.Store.Sync(ctx); err != nil {
+	// Synced even when the client is gone: its placed orders are visible
+	// already, and nothing else may sync them soon on a quiet store.
+	if err := s.d.Store.Sync(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("place batch: %w", err)
 	}
 	for _, r := range out {
