@@ -52,29 +52,29 @@ func TestBatchOrders(t *testing.T) {
 		t.Fatalf("succeeded %d failed %d results %d, want 3, 2, 5", out.Succeeded, out.Failed, len(out.Data))
 	}
 	// The third buy sees the first two: 100 - 40 - 50 leaves 10, not 20.
-	wantStatus := []int{http.StatusCreated, http.StatusCreated, 0, http.StatusUnprocessableEntity, http.StatusCreated}
-	for i, want := range []string{"40.00", "50.00", "", "", "30.00"} {
+	for i, total := range map[int]string{0: "40.00", 1: "50.00", 4: "30.00"} {
 		r := out.Data[i]
-		if want == "" {
-			if r.Data != nil || r.Error == nil {
-				t.Errorf("order %d: %+v, want an error", i, r)
-			}
-			continue
-		}
-		if r.Status != wantStatus[i] || r.Data == nil || r.Error != nil || r.Data.Status != "completed" || r.Data.TotalAmount != want {
-			t.Errorf("order %d: %+v, want status %d, completed for %s", i, r, wantStatus[i], want)
+		if r.Status != http.StatusCreated || r.Data == nil || r.Error != nil || r.Data.Status != "completed" || r.Data.TotalAmount != total {
+			t.Errorf("order %d: %+v, want 201, completed for %s", i, r, total)
 		}
 	}
 	e.wantBalance(t, u, "40.00")
 	// Each refusal is the one the order would have had on its own (with 40
 	// left, a buy of 50 is refused like the third buy was with 10 left).
-	for _, i := range []int{2, 3} {
-		body := []map[string]any{buy("5"), {"order_type": "no_such_type", "asset_id": asset, "quantity": "1"}}[i-2]
-		alone := e.order(t, u, body)
-		code := alone.obj(t)["code"]
-		if out.Data[i].Status != alone.Status || out.Data[i].Error.Code != code {
-			t.Errorf("order %d: %d %s in the batch, %d %v alone", i, out.Data[i].Status, out.Data[i].Error.Code, alone.Status, code)
+	refusals := map[int]struct {
+		code  string
+		alone map[string]any
+	}{
+		2: {"insufficient_funds", buy("5")},
+		3: {"invalid", map[string]any{"order_type": "no_such_type", "asset_id": asset, "quantity": "1"}},
+	}
+	for i, want := range refusals {
+		r := out.Data[i]
+		if r.Status != http.StatusUnprocessableEntity || r.Data != nil || r.Error == nil || r.Error.Code != want.code {
+			t.Errorf("order %d: %+v, want 422 %s", i, r, want.code)
+			continue
 		}
+		e.order(t, u, want.alone).serviceError(t, http.StatusUnprocessableEntity, want.code)
 	}
 	e.wantBalance(t, u, "40.00")
 	before := e.counts(t, u)
