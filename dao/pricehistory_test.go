@@ -189,3 +189,47 @@ func TestPricePointExpiry(t *testing.T) {
 		t.Fatalf("expires_at = %d, want %d", got, want)
 	}
 }
+
+// TestTrimPriceHistory: the points recorded before the cut go, 100 to a
+// transaction; the points at or after it, the asset item and the other
+// assets' points stay.
+func TestTrimPriceHistory(t *testing.T) {
+	d := openDAOs(t)
+	ctx := context.Background()
+	for i, id := range []string{"AAA", "BBB"} {
+		if err := d.Assets.Create(ctx, newAsset(id, "1", i+1)); err != nil { // a point at t0
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i <= 250; i++ { // one point a second, alternating prices
+		for _, id := range []string{"AAA", "BBB"} {
+			if _, err := d.Assets.SetPrice(ctx, id, decimal.FromInt(int64(2+i%2)), t0.Add(time.Duration(i)*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cut := t0.Add(240 * time.Second)
+	n, err := d.Assets.TrimPriceHistory(ctx, "AAA", cut)
+	if err != nil || n != 240 {
+		t.Fatalf("trim: %d, %v; want 240 (t0 to t0+239s)", n, err)
+	}
+	pts, _, err := d.Assets.PriceHistory(ctx, "AAA", t0.Add(-time.Hour), t0.Add(time.Hour), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 11 || !pts[0].At.Equal(cut) || pts[0].Seq != 241 || !pts[10].At.Equal(t0.Add(250*time.Second)) {
+		t.Fatalf("AAA after the trim: %d points from %v (seq %d), want 11 from %v (seq 241)", len(pts), pts[0].At, pts[0].Seq, cut)
+	}
+	if a, err := d.Assets.Get(ctx, "AAA"); err != nil || a.PriceUSD.String() != "2" || a.Version != 251 {
+		t.Fatalf("AAA's item after the trim: %+v, %v", a, err)
+	}
+	if pts, _, err := d.Assets.PriceHistory(ctx, "BBB", t0.Add(-time.Hour), t0.Add(time.Hour), 1000); err != nil || len(pts) != 251 {
+		t.Fatalf("BBB after AAA's trim: %d points, %v; want 251", len(pts), err)
+	}
+	if n, err := d.Assets.TrimPriceHistory(ctx, "AAA", cut); err != nil || n != 0 {
+		t.Fatalf("second trim: %d, %v; want 0", n, err)
+	}
+	if n, err := d.Assets.TrimPriceHistory(ctx, "NOPE", cut); err != nil || n != 0 {
+		t.Fatalf("trim of an unknown asset: %d, %v; want 0", n, err)
+	}
+}

@@ -329,6 +329,15 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		// the changes it sees to this process's stream.
 		p.startEngine(bg, trading.NewEngine(trade, sweepPrices(inv.Prices, broker), cfg.EngineInterval))
 	}
+	if _, embeddedStore := db.(*embedded.DB); embeddedStore && (role == RoleAll || role == RoleInventory) {
+		// DynamoDB's TTL deletes old price points; on Pebble, this does,
+		// at start and every hour.
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			inv.RunHistoryTrim(bg, time.Hour)
+		}()
+	}
 	if feed != nil {
 		interval := cfg.PriceInterval
 		switch {

@@ -192,3 +192,44 @@ func queryInvalid(name, msg, typ string) error {
 	return &apperr.Error{Kind: apperr.Invalid, Message: "invalid query parameter " + name + ": " + msg,
 		Fields: []apperr.FieldError{{Loc: []string{"query", name}, Msg: msg, Type: typ}}}
 }
+
+// TrimPriceHistory deletes every asset's price points older than
+// dao.PriceHistoryTTL and returns how many it deleted: on the embedded
+// engine, what DynamoDB's TTL does on its own.
+func (s *Service) TrimPriceHistory(ctx context.Context) (int, error) {
+	assets, err := s.d.Assets.All(ctx)
+	if err != nil {
+		return 0, err
+	}
+	before := s.now().Add(-dao.PriceHistoryTTL)
+	total := 0
+	for _, a := range assets {
+		n, err := s.d.Assets.TrimPriceHistory(ctx, a.AssetID, before)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// RunHistoryTrim calls TrimPriceHistory at once and then every interval
+// until ctx is done, logging what it deleted and its failures.
+func (s *Service) RunHistoryTrim(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := s.TrimPriceHistory(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("trim price history", "deleted", n, "err", err)
+		case n > 0:
+			s.log.Info("trimmed price history", "deleted", n, "older_than", dao.PriceHistoryTTL)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
