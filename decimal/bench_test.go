@@ -30,3 +30,21 @@ func BenchmarkRound(b *testing.B) {
 		sinkD = d.Round(2, Up)
 	}
 }
+
+func BenchmarkString(b *testing.B) {
+	d := MustParse("65000.12345678")
+	var s string
+	for b.Loop() {
+		s = d.String()
+	}
+	_ = s
+}
+
+func BenchmarkStringFixed(b *testing.B) {
+	d := MustParse("8025.5")
+	var s string
+	for b.Loop() {
+		s = d.StringFixed(2)
+	}
+	_ = s
+}

@@ -257,7 +257,8 @@ func finish(a *apd.Decimal) Decimal {
 // String returns the canonical text of d: plain notation below 1E+38
 // ("-1234.5", "0.000001", "100"), scientific at or above ("1.5E+40").
 func (d Decimal) String() string {
-	return string(d.appendText(nil))
+	var buf [48]byte // the text of most values: one allocation, the string
+	return string(d.appendText(buf[:0]))
 }
 
 // Append appends the canonical text of d (the text of String) to dst and
@@ -271,7 +272,50 @@ func (d Decimal) appendText(buf []byte) []byte {
 	if d.d.Exponent > 0 && adjusted(&d.d) >= MaxDigits {
 		return d.d.Append(buf, 'E')
 	}
+	if d.d.Coeff.IsUint64() {
+		return appendFixed(buf, d.d.Coeff.Uint64(), d.d.Negative, d.d.Exponent, max(-d.d.Exponent, 0))
+	}
 	return d.d.Append(buf, 'f')
+}
+
+// appendFixed appends c×10^exp, negative when neg, in positional notation
+// with exactly places fraction digits, places >= -exp (no digit is dropped;
+// the fraction is padded with zeros). It is apd's 'f' format for the
+// coefficients of machine size, without its big-integer text conversion
+// (one allocation per number instead of about six).
+func appendFixed(buf []byte, c uint64, neg bool, exp, places int32) []byte {
+	var tmp [20]byte
+	digits := strconv.AppendUint(tmp[:0], c, 10)
+	if neg {
+		buf = append(buf, '-')
+	}
+	written := int32(0) // fraction digits written
+	switch n := int(-exp); {
+	case exp >= 0:
+		buf = append(buf, digits...)
+		for range exp {
+			buf = append(buf, '0')
+		}
+	case len(digits) > n:
+		buf = append(buf, digits[:len(digits)-n]...)
+		buf = append(buf, '.')
+		buf = append(buf, digits[len(digits)-n:]...)
+		written = -exp
+	default:
+		buf = append(buf, '0', '.')
+		for range n - len(digits) {
+			buf = append(buf, '0')
+		}
+		buf = append(buf, digits...)
+		written = -exp
+	}
+	if places > written && written == 0 {
+		buf = append(buf, '.')
+	}
+	for range places - written {
+		buf = append(buf, '0')
+	}
+	return buf
 }
 
 // StringFixed returns d with exactly places fraction digits (0 <= places <=
@@ -284,8 +328,17 @@ func (d Decimal) StringFixed(places int32) string {
 	if r.d.Exponent > 0 && adjusted(&r.d) >= MaxDigits {
 		return r.String()
 	}
+	if r.d.Coeff.IsUint64() { // r.d.Exponent >= -places after Round
+		var buf [48]byte
+		return string(appendFixed(buf[:0], r.d.Coeff.Uint64(), r.d.Negative, r.d.Exponent, places))
+	}
+	return stringFixedBig(&r.d, places)
+}
+
+// stringFixedBig is StringFixed's general path, for any coefficient.
+func stringFixedBig(d *apd.Decimal, places int32) string {
 	var a apd.Decimal
-	a.Set(&r.d)
+	a.Set(d)
 	if a.Exponent > -places {
 		// Scale the coefficient up so that exactly places digits follow the point.
 		c := a.Coeff.MathBigInt()

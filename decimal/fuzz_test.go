@@ -140,3 +140,31 @@ func FuzzRoundCoeff(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendFixed checks the text of machine-size coefficients against
+// apd's 'f' format, and with padded places against StringFixed's
+// big-integer path.
+func FuzzAppendFixed(f *testing.F) {
+	for _, c := range []uint64{0, 1, 7, 10, 123, 100000, 1234567890123, ^uint64(0)} {
+		for _, exp := range []int8{-20, -8, -2, -1, 0, 1, 3} {
+			f.Add(c, c%2 == 1, exp, uint8(2))
+		}
+	}
+	f.Fuzz(func(t *testing.T, c uint64, neg bool, exp int8, extra uint8) {
+		e := int32(exp % 40)
+		if c == 0 {
+			e = 0 // a zero Decimal is reduced: 0×10^0
+		}
+		var a apd.Decimal
+		a.Coeff.SetUint64(c)
+		a.Negative = neg && c != 0 // no negative zero, as in every Decimal
+		a.Exponent = e
+		if got, want := string(appendFixed(nil, c, a.Negative, e, max(-e, 0))), a.Text('f'); got != want {
+			t.Fatalf("%d×10^%d (neg %v): %q, want %q", c, e, a.Negative, got, want)
+		}
+		places := max(-e, 0) + int32(extra%12)
+		if got, want := string(appendFixed(nil, c, a.Negative, e, places)), stringFixedBig(&a, places); got != want {
+			t.Fatalf("%d×10^%d (neg %v) with %d places: %q, want %q", c, e, a.Negative, places, got, want)
+		}
+	})
+}
