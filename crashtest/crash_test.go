@@ -23,7 +23,9 @@ import (
 
 // The crash test. Each round drives concurrent deposits, withdrawals and
 // market buys/sells (each with a unique Idempotency-Key, journaled before it
-// is sent and after its outcome) against a real `orderprocessor serve` child
+// is sent and after its outcome), and batches of 2-4 buys and sells (POST
+// /api/v1/orders/batch: one log sync per batch, each order with its
+// client_order_id) against a real `orderprocessor serve` child
 // process, kills it with SIGKILL at a random moment (50-400 ms into the
 // burst; one round in three also kills the next start 0-500 ms in, during
 // recovery), checks the crash image with `orderprocessor verify`, restarts
@@ -35,7 +37,9 @@ import (
 //     (completed, with its asset movement), and a resend with its key is a
 //     replay (Idempotent-Replayed: true) of the same body;
 //   - every unacknowledged one takes effect at most once: its retry is either
-//     a replay (it was applied before the crash) or a fresh execution;
+//     a replay (it was applied before the crash) or a fresh execution; an
+//     unacknowledged batch is resent whole, and its client_order_ids answer
+//     the orders applied before the crash;
 //   - the ledger holds exactly the effects of the effective requests, no more
 //     (no double effect, no phantom) and no less (no lost write); balances,
 //     totals and holdings equal the model exactly.
@@ -120,6 +124,7 @@ type op struct {
 	asset  string          // buy, sell
 	qty    decimal.Decimal // buy, sell
 	coid   string          // client_order_id of orders
+	batch  *batch          // the batch request that carried this order, if any
 
 	state    opState
 	status   int
@@ -135,6 +140,30 @@ type op struct {
 
 func (o *op) request() Request {
 	return Request{Method: "POST", Path: o.path, Token: o.acct.token, Key: o.key, Body: o.body, Tag: o.tag}
+}
+
+// batch is one POST /api/v1/orders/batch: its orders are ops of their own
+// (each with its client_order_id), settled from the per-order results.
+type batch struct {
+	tag, key string
+	acct     *account
+	ops      []*op
+}
+
+// request returns the batch request of b's orders, or of only those that
+// keep says (nil: all).
+func (b *batch) request(keep func(*op) bool) Request {
+	var orders []json.RawMessage
+	for _, o := range b.ops {
+		if keep == nil || keep(o) {
+			orders = append(orders, o.body)
+		}
+	}
+	body, err := json.Marshal(map[string]any{"orders": orders})
+	if err != nil {
+		panic(err)
+	}
+	return Request{Method: "POST", Path: "/api/v1/orders/batch", Token: b.acct.token, Key: b.key, Body: body, Tag: b.tag}
 }
 
 // cashDelta is o's signed effect on the USD balance.
@@ -211,6 +240,7 @@ type stats struct {
 	sent, applied, rejected, unknown     atomic.Int64
 	replayedFirst                        atomic.Int64 // replayed on the first send (transport retry)
 	foundApplied, appliedRetry, rejRetry int          // outcomes of retries of unknown ops
+	batchApplied                         int          // orders of retried batches applied (before the crash or on the retry)
 	replaysChecked                       int
 	startupKills                         [2]int // killed before / after the ready line
 	killDelays                           []time.Duration
@@ -457,8 +487,15 @@ func (h *harness) round(n int) {
 			settled = append(settled, o)
 		}
 	}
+	retried := map[*batch]bool{}
 	for _, o := range unknown {
-		h.retry(o)
+		switch {
+		case o.batch == nil:
+			h.retry(o)
+		case !retried[o.batch]:
+			retried[o.batch] = true
+			h.retryBatch(o.batch)
+		}
 	}
 	h.checkAcknowledged(n, settled)
 	h.sampleReplays(n, settled)
@@ -505,10 +542,24 @@ func (h *harness) worker(round, w int, rng *rand.Rand, acct *account, killed *at
 			o = h.newCashOp(acct, opDeposit, decimal.New(1000+rng.Int64N(59_000), -2), tag) // 10.00-599.99
 		case p < 45:
 			o = h.newCashOp(acct, opWithdraw, decimal.New(100+rng.Int64N(29_900), -2), tag) // 1.00-299.99
-		case p < 80:
+		case p < 72:
 			o = h.newOrderOp(acct, opBuy, rng, tag)
-		default:
+		case p < 88:
 			o = h.newOrderOp(acct, opSell, rng, tag)
+		default:
+			b := h.newBatch(acct, rng, tag, round)
+			ops = append(ops, b.ops...)
+			h.st.sent.Add(1)
+			resp, err := h.client.Do(h.ctx, b.request(nil))
+			if err != nil {
+				for _, o := range b.ops {
+					o.state, o.err = stateUnknown, err.Error()
+				}
+				h.st.unknown.Add(int64(len(b.ops)))
+				return ops
+			}
+			h.settleBatch(b, resp, false)
+			continue
 		}
 		o.round = round
 		acct.add(o)
@@ -545,6 +596,52 @@ func (h *harness) newOrderOp(a *account, kind opKind, rng *rand.Rand, tag string
 	o.body = jsonBody(map[string]string{"order_type": string(kind), "asset_id": ta.id,
 		"quantity": qty.String(), "client_order_id": o.coid})
 	return o
+}
+
+// newBatch returns a batch of 2-4 buys and sells for a, its orders added
+// to a's ops.
+func (h *harness) newBatch(a *account, rng *rand.Rand, tag string, round int) *batch {
+	b := &batch{tag: tag + " batch", key: fmt.Sprintf("ct-%d-%s", h.cfg.seed, tag), acct: a}
+	for i := range 2 + rng.IntN(3) {
+		kind := opBuy
+		if rng.IntN(3) == 0 {
+			kind = opSell
+		}
+		o := h.newOrderOp(a, kind, rng, fmt.Sprintf("%s/b%d", tag, i))
+		o.key, o.batch, o.round = b.key+fmt.Sprintf("/%d", i), b, round
+		a.add(o)
+		b.ops = append(b.ops, o)
+	}
+	return b
+}
+
+// settleBatch settles the orders of b from the answer to b's request (of
+// all its orders): each order by its own result, as settle does for a
+// single order; an answer other than 200 settles each order with it.
+func (h *harness) settleBatch(b *batch, resp Response, retry bool) {
+	if resp.Status != 200 {
+		for _, o := range b.ops {
+			h.settle(o, resp, retry)
+		}
+		return
+	}
+	var out struct {
+		Data []struct {
+			Status int             `json:"status"`
+			Data   json.RawMessage `json:"data"`
+			Error  json.RawMessage `json:"error"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(resp.Body, &out); err != nil || len(out.Data) != len(b.ops) {
+		h.t.Fatalf("%s: answer %s: %v, want %d results", b.tag, resp.Body, err, len(b.ops))
+	}
+	for i, r := range out.Data {
+		body := []byte(r.Error)
+		if r.Data != nil {
+			body = jsonBody(map[string]json.RawMessage{"data": r.Data})
+		}
+		h.settle(b.ops[i], Response{Status: r.Status, Body: body}, retry)
+	}
 }
 
 type cashBody struct {
@@ -742,6 +839,69 @@ func (h *harness) retry(o *op) {
 	}
 }
 
+// retryBatch resends a batch with an order of unknown outcome, whole. Its
+// client_order_ids settle it: an order applied before the crash answers
+// that order again, one that was not is placed now or refused; none may
+// be placed twice (reconcile checks the ledger). A second resend of the
+// applied orders must answer the same orders.
+func (h *harness) retryBatch(b *batch) {
+	t := h.t
+	for _, o := range b.ops {
+		o.retried = true
+	}
+	resp, err := h.client.Do(h.ctx, b.request(nil))
+	if err != nil {
+		t.Fatalf("%s: retry after restart: %v", b.tag, err)
+	}
+	h.settleBatch(b, resp, true)
+	for _, o := range b.ops {
+		switch o.state {
+		case stateApplied:
+			h.st.batchApplied++
+		case stateRejected:
+			h.st.rejRetry++
+		case stateUnknown:
+			t.Errorf("%s: retry after restart still has no definite answer: %s", o.tag, o.err)
+		}
+	}
+	h.expectBatchReplay(b, "second resend")
+}
+
+// expectBatchReplay resends the applied orders of b as one batch: each must
+// answer 201 with the order it was settled with.
+func (h *harness) expectBatchReplay(b *batch, what string) {
+	t := h.t
+	applied := func(o *op) bool { return o.state == stateApplied }
+	var want []*op
+	for _, o := range b.ops {
+		if applied(o) {
+			want = append(want, o)
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	h.st.replaysChecked++
+	resp, err := h.client.Do(h.ctx, b.request(applied))
+	if err != nil {
+		t.Fatalf("%s: %s: %v", b.tag, what, err)
+	}
+	var out struct {
+		Data []struct {
+			Status int       `json:"status"`
+			Data   orderBody `json:"data"`
+		} `json:"data"`
+	}
+	if resp.Status != 200 || json.Unmarshal(resp.Body, &out) != nil || len(out.Data) != len(want) {
+		t.Fatalf("%s: %s: status %d %s, want 200 with %d results", b.tag, what, resp.Status, resp.Body, len(want))
+	}
+	for i, o := range want {
+		if r := out.Data[i]; r.Status != 201 || r.Data.OrderID != o.orderID || !r.Data.TotalAmount.Equal(o.total) {
+			t.Errorf("%s: %s: %d %s (total %s), want 201 with the order %s (total %s)", o.tag, what, r.Status, r.Data.OrderID, r.Data.TotalAmount, o.orderID, o.total)
+		}
+	}
+}
+
 // expectReplay resends applied op o: the answer must be a replay of the same
 // status and body, and must change nothing (reconcile checks that).
 func (h *harness) expectReplay(o *op, what string) {
@@ -794,7 +954,12 @@ func (h *harness) checkAcknowledged(round int, acked []*op) {
 func (h *harness) sampleReplays(round int, acked []*op) {
 	idx := h.rng.Perm(len(acked))
 	for i := 0; i < len(idx) && i < maxSamples; i++ {
-		h.expectReplay(acked[idx[i]], fmt.Sprintf("round %d: resend of an acknowledged request", round))
+		what := fmt.Sprintf("round %d: resend of an acknowledged request", round)
+		if o := acked[idx[i]]; o.batch != nil {
+			h.expectBatchReplay(o.batch, what)
+		} else {
+			h.expectReplay(o, what)
+		}
 	}
 }
 
@@ -1109,9 +1274,9 @@ func (h *harness) report(total time.Duration) {
 	slices.Sort(ds)
 	rounds := max(len(ds), 1)
 	h.t.Logf("%d kills (delays %v..%v) in %v; %d requests: %d applied, %d rejected (insufficient funds), %d unknown at first; "+
-		"retries of unknown: %d found applied before the crash (replayed), %d applied on retry, %d rejected; %d replays checked, %d replayed on first send",
+		"retries of unknown: %d found applied before the crash (replayed), %d applied on retry, %d orders of retried batches applied, %d rejected; %d replays checked, %d replayed on first send",
 		len(ds), first(ds), last(ds), total.Round(time.Millisecond), s.sent.Load(), s.applied.Load(), s.rejected.Load(), s.unknown.Load(),
-		s.foundApplied, s.appliedRetry, s.rejRetry, s.replaysChecked, s.replayedFirst.Load())
+		s.foundApplied, s.appliedRetry, s.batchApplied, s.rejRetry, s.replaysChecked, s.replayedFirst.Load())
 	h.t.Logf("kills during a restart: %d before the server was ready, %d just after", s.startupKills[0], s.startupKills[1])
 	h.t.Logf("per round: verify of the crash image %v, restart %v, reconcile %v",
 		(s.verify / time.Duration(rounds)).Round(time.Millisecond), (s.restart / time.Duration(rounds)).Round(time.Millisecond),

@@ -45,8 +45,10 @@ func TestBatchOrders(t *testing.T) {
 		return map[string]any{"order_type": "market_buy", "asset_id": asset, "quantity": qty}
 	}
 	sell := map[string]any{"order_type": "market_sell", "asset_id": asset, "quantity": "3", "client_order_id": "batch-sell-1"}
+	buy5 := buy("5")
+	buy5["client_order_id"] = "batch-buy-5"
 	var out batchResponse
-	e.batch(t, u, buy("4"), buy("5"), buy("2"), map[string]any{"order_type": "no_such_type", "asset_id": asset, "quantity": "1"}, sell).
+	e.batch(t, u, buy("4"), buy5, buy("2"), map[string]any{"order_type": "no_such_type", "asset_id": asset, "quantity": "1"}, sell).
 		want(t, http.StatusOK).into(t, &out)
 	if out.Succeeded != 3 || out.Failed != 2 || len(out.Data) != 5 {
 		t.Fatalf("succeeded %d failed %d results %d, want 3, 2, 5", out.Succeeded, out.Failed, len(out.Data))
@@ -79,12 +81,21 @@ func TestBatchOrders(t *testing.T) {
 	e.wantBalance(t, u, "40.00")
 	before := e.counts(t, u)
 
-	// The batch retried (say, after a timeout): the sale is answered with the
-	// same order, and nothing moves.
+	// The batch retried (say, after a timeout): the orders with a
+	// client_order_id are answered with the same orders, and nothing moves,
+	// even for the buy the balance (40) could not pay again (50).
 	var again batchResponse
-	e.batch(t, u, sell).want(t, http.StatusOK).into(t, &again)
-	if again.Succeeded != 1 || again.Data[0].Data == nil || again.Data[0].Data.OrderID != out.Data[4].Data.OrderID {
-		t.Errorf("retried sale: %+v, want the order %s again", again, out.Data[4].Data.OrderID)
+	e.batch(t, u, buy5, sell).want(t, http.StatusOK).into(t, &again)
+	for i, want := range []string{out.Data[1].Data.OrderID, out.Data[4].Data.OrderID} {
+		if r := again.Data[i]; r.Status != http.StatusCreated || r.Data == nil || r.Data.OrderID != want {
+			t.Errorf("retried order %d: %+v, want 201 with the order %s again", i, r, want)
+		}
+	}
+	// The same order by the single-order route, lower-case asset id and all:
+	// the same order again.
+	single := map[string]any{"order_type": "market_sell", "asset_id": strings.ToLower(asset), "quantity": "3", "client_order_id": "batch-sell-1"}
+	if d := orderData(t, e.order(t, u, single).want(t, http.StatusCreated)); d["order_id"] != out.Data[4].Data.OrderID {
+		t.Errorf("the batch's sale by the single route: order %v, want %s", d["order_id"], out.Data[4].Data.OrderID)
 	}
 	e.wantBalance(t, u, "40.00")
 	if got := e.counts(t, u); got != before {

@@ -57,11 +57,15 @@ func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	orders := make([]trading.BatchOrder, len(req.Orders))
+	now := s.trade.Now()
 	for i, oc := range req.Orders {
-		orders[i].Req = oc
-		if oc.ClientOrderID != "" {
+		// Validated (so normalised) and hashed as by the single-order route:
+		// an order's client_order_id answers it by either route. An invalid
+		// order gets its error from PlaceBatch.
+		if oc.Validate(now) == nil && oc.ClientOrderID != "" {
 			orders[i].ReqHash = trading.HashRequest(mustJSON(oc))
 		}
+		orders[i].Req = oc
 	}
 	results, err := s.trade.PlaceBatch(r.Context(), p.Username, orders)
 	if err != nil {
