@@ -24,8 +24,8 @@ import (
 // written in the same transaction as the asset item (AssetDAO.Create, and
 // AssetDAO.Modify when the price changes), so the history is exactly the
 // sequence of stored prices. Each point carries expires_at (Unix seconds,
-// PriceHistoryTTL after it was recorded): DynamoDB's TTL deletes old points;
-// on the embedded engine the platform deletes them with TrimPriceHistory.
+// PriceHistoryTTL after it was recorded): DynamoDB's time to live deletes old
+// points, and so does the embedded engine's (store/embedded DeleteExpired).
 const skPrice = "PRICE#"
 
 // PriceHistoryTTL is how long DynamoDB keeps a price point.
@@ -56,36 +56,6 @@ func (d *AssetDAO) PricePointWrite(id string, price decimal.Decimal, at time.Tim
 	at = at.UTC().Truncate(time.Microsecond)
 	return putNew(d.t.pricePointKey(id, at, seq), store.Item{"price_usd": num(price), "at": tsv(at),
 		"expires_at": store.Int(at.Add(PriceHistoryTTL).Unix())})
-}
-
-// TrimPriceHistory deletes asset id's price points recorded before
-// `before`, 100 to a transaction, and returns how many it deleted. It is the
-// embedded engine's counterpart of DynamoDB's TTL on expires_at (call it with
-// now - PriceHistoryTTL). Points are written only with the asset's version
-// as seq, never rewritten, so a point it reads is deleted unconditionally.
-func (d *AssetDAO) TrimPriceHistory(ctx context.Context, id string, before time.Time) (int, error) {
-	q := store.Query{Table: d.t.Inventory, PK: pkAsset + id, Limit: store.MaxTransactItems,
-		SK: store.SortCond{Op: store.SortBetween, Value: skPrice,
-			Value2: skPrice + before.UTC().Truncate(time.Microsecond).Format(TimeLayout)}}
-	n := 0
-	for {
-		// Each round deletes the oldest page, so it queries from the start.
-		page, err := d.s.Query(ctx, q)
-		if err != nil {
-			return n, fmt.Errorf("trim price history of %s: %w", id, err)
-		}
-		if len(page.Items) == 0 {
-			return n, nil
-		}
-		ws := make([]store.Write, len(page.Items))
-		for i, it := range page.Items {
-			ws[i] = store.Write{Delete: &store.Delete{Key: store.Key{Table: d.t.Inventory, PK: it.Str(store.AttrPK), SK: it.Str(store.AttrSK)}}}
-		}
-		if err := d.s.Transact(ctx, ws); err != nil {
-			return n, fmt.Errorf("trim price history of %s: %w", id, err)
-		}
-		n += len(ws)
-	}
 }
 
 // PriceHistory returns asset id's price points with from <= at <= to, oldest

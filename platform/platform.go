@@ -329,13 +329,13 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		// the changes it sees to this process's stream.
 		p.startEngine(bg, trading.NewEngine(trade, sweepPrices(inv.Prices, broker), cfg.EngineInterval))
 	}
-	if _, embeddedStore := db.(*embedded.DB); embeddedStore && (role == RoleAll || role == RoleInventory) {
-		// DynamoDB's TTL deletes old price points; on Pebble, this does,
-		// at start and every hour.
+	if edb, ok := db.(*embedded.DB); ok {
+		// DynamoDB deletes expired items (price points, idempotency
+		// records) on its own; on Pebble, this does.
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			inv.RunHistoryTrim(bg, time.Hour)
+			p.deleteExpired(bg, edb, now)
 		}()
 	}
 	if feed != nil {
@@ -354,6 +354,27 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}()
 	}
 	return p, nil
+}
+
+// deleteExpired deletes the embedded store's expired items at once and then
+// every hour until ctx is done.
+func (p *Platform) deleteExpired(ctx context.Context, db *embedded.DB, now func() time.Time) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := db.DeleteExpired(ctx, now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			p.log.Warn("delete expired items", "deleted", n, "err", err)
+		case n > 0:
+			p.log.Info("deleted expired items", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close stops the background workers and closes the store and the Redis

@@ -412,29 +412,3 @@ func newHTTPServer(t *testing.T, handle http.HandlerFunc) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
-
-// TestTrimPriceHistory: a point is deleted once it is older than
-// dao.PriceHistoryTTL, not at the TTL itself, for every asset, and the
-// history route then has nothing older.
-func TestTrimPriceHistory(t *testing.T) {
-	e := newEnv(t, true) // 24 assets, a point each at t0
-	ctx := context.Background()
-	if _, err := e.d.Assets.SetPrice(ctx, "BTC", decimal.MustParse("70000"), t0.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	e.clock.Set(t0.Add(dao.PriceHistoryTTL))
-	if n, err := e.svc.TrimPriceHistory(ctx); err != nil || n != 0 {
-		t.Fatalf("trim at t0 + TTL: %d, %v; want 0", n, err)
-	}
-	e.clock.Set(t0.Add(dao.PriceHistoryTTL + time.Microsecond))
-	if n, err := e.svc.TrimPriceHistory(ctx); err != nil || n != 24 {
-		t.Fatalf("trim just after t0 + TTL: %d, %v; want 24", n, err)
-	}
-	pts, _, err := e.d.Assets.PriceHistory(ctx, "BTC", t0.Add(-time.Hour), t0.Add(2*time.Hour), 10)
-	if err != nil || len(pts) != 1 || !pts[0].At.Equal(t0.Add(time.Hour)) || pts[0].Price.String() != "70000" {
-		t.Fatalf("BTC's history after the trim: %+v, %v; want the point of t0 + 1h only", pts, err)
-	}
-	if n, err := e.svc.TrimPriceHistory(ctx); err != nil || n != 0 {
-		t.Fatalf("second trim: %d, %v; want 0", n, err)
-	}
-}

@@ -57,6 +57,11 @@ import (
 // are durable when they return (see store.DeferSync for the one exception,
 // chosen per write by the caller); there is no option to relax that.
 type Options struct {
+	// TTLAttribute is the attribute of time to live, as on DynamoDB: an item
+	// whose attribute is an integer number of seconds since the Unix epoch
+	// is deleted by DeleteExpired once that second has passed ("":
+	// DefaultTTLAttribute; "-": none). See ttl.go.
+	TTLAttribute string
 	// FS is the file system the store lives in (nil: the operating
 	// system's). Tests use Pebble's crashable in-memory file system to
 	// check what a crash keeps.
@@ -104,6 +109,9 @@ type DB struct {
 	closed bool
 
 	bufs sync.Pool // *[]byte scratch buffers for encoding
+
+	ttlAttr  string      // "" when items do not expire
+	ttlBuilt atomic.Bool // the expiry entries of the items written before Open exist
 
 	// committing counts the commits waiting for Pebble (see MinSyncInterval).
 	committing atomic.Int32
@@ -197,7 +205,10 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	popts.L0CompactionFileThreshold = 2000
 	popts.L0StopWritesThreshold = 192
 	popts.LBaseMaxBytes = 256 << 20
-	db := &DB{syncEvery: cmp.Or(opts.MinSyncInterval, time.Millisecond)}
+	db := &DB{syncEvery: cmp.Or(opts.MinSyncInterval, time.Millisecond), ttlAttr: cmp.Or(opts.TTLAttribute, DefaultTTLAttribute)}
+	if db.ttlAttr == "-" {
+		db.ttlAttr = ""
+	}
 	if db.syncEvery > 0 {
 		popts.WALMinSyncInterval = db.syncDelay
 	}
@@ -223,7 +234,11 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 		db.items = newItemCache(opts.ItemCacheSize)
 	}
 	db.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
-	if err := db.syncIndexes(); err != nil {
+	err = db.syncIndexes()
+	if err == nil {
+		err = db.prepareTTL()
+	}
+	if err != nil {
 		_ = pdb.Close()
 		cache.Unref()
 		return nil, err
@@ -620,6 +635,9 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 			return nil, err
 		}
 		if err := db.writeIndexEntries(b, p.t, k, olds[i], item, enc); err != nil {
+			return nil, err
+		}
+		if err := db.writeTTLEntry(b, p.key, item); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 //	item:  0x01 table 0x00 PK 0x00 SK
 //	index: 0x02 table 0x00 index 0x00 esc(indexPK) 0x00 0x01 esc(indexSK) 0x00 0x01 PK 0x00 SK
 //	meta:  0x03 name (engine bookkeeping, e.g. which indexes are built)
+//	ttl:   0x04 expiry item key (ttl.go)
 //
 // Table, index, PK and SK never contain a NUL byte (store.Key.Validate and
 // Open reject them), so 0x00 separates them and, being the smallest byte,
