@@ -117,32 +117,47 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 			}
 			return n, err
 		}
-		b := db.pdb.NewBatch()
 		for _, e := range entries {
 			k, ok := keyOfItem(append([]byte{spaceItem}, e[9:]...))
-			if ok {
-				err := db.Delete(deferred, store.Delete{Key: k, Cond: store.Lt(db.ttlAttr, store.Int(nowUnix))})
-				switch {
-				case err == nil:
-					n++
-				case errors.Is(err, store.ErrConditionFailed), errors.Is(err, store.ErrInvalidRequest):
-					// Gone, a later expiry, or an undeclared table: the entry is stale.
-				default:
-					b.Close()
-					return n, fmt.Errorf("embedded: delete expired %s: %w", k, err)
-				}
+			if !ok {
+				continue
 			}
-			if err := b.Delete(e, nil); err != nil {
-				b.Close()
-				return n, err
+			err := db.Delete(deferred, store.Delete{Key: k, Cond: store.Lt(db.ttlAttr, store.Int(nowUnix))})
+			switch {
+			case err == nil:
+				n++
+			case errors.Is(err, store.ErrConditionFailed), errors.Is(err, store.ErrInvalidRequest):
+				// Gone, a later expiry, or an undeclared table: the entry is stale.
+			default:
+				return n, fmt.Errorf("embedded: delete expired %s: %w", k, err)
 			}
 		}
-		err = b.Commit(pebble.NoSync) // synced with the deletions, at the end
-		b.Close()
-		if err != nil {
+		if err := db.commitMeta(ctx, pebble.NoSync, func(b *pebble.Batch) error { // synced at the end
+			for _, e := range entries {
+				if err := b.Delete(e, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
 			return n, fmt.Errorf("embedded: delete expired: %w", err)
 		}
 	}
+}
+
+// commitMeta commits the engine bookkeeping fill writes, unless the store
+// is closed.
+func (db *DB) commitMeta(ctx context.Context, opts *pebble.WriteOptions, fill func(*pebble.Batch) error) error {
+	if err := db.enter(ctx); err != nil {
+		return err
+	}
+	defer db.mu.RUnlock()
+	b := db.pdb.NewBatch()
+	defer b.Close()
+	if err := fill(b); err != nil {
+		return err
+	}
+	return b.Commit(opts)
 }
 
 // expiredEntries returns up to ttlBatch expiry entries in [lower, upper).
@@ -209,12 +224,7 @@ func (db *DB) buildTTL(ctx context.Context) error {
 		}
 		total, from = total+n, next
 	}
-	b := db.pdb.NewBatch()
-	defer b.Close()
-	if err := b.Set(ttlMetaKey(), name, nil); err != nil {
-		return err
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := db.commitMeta(ctx, pebble.Sync, func(b *pebble.Batch) error { return b.Set(ttlMetaKey(), name, nil) }); err != nil {
 		return fmt.Errorf("embedded: build ttl entries: %w", err)
 	}
 	db.ttlBuilt.Store(true)
