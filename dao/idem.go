@@ -28,7 +28,7 @@ const IdemTTL = 24 * time.Hour
 func (d *IdempotencyDAO) Write(k store.Key, rec IdemRecord, now time.Time) store.Write {
 	return putNew(k, store.Item{
 		"req_hash": store.S(rec.ReqHash), "status": store.Int(int64(rec.Status)),
-		"body": store.S(string(rec.Body)), "expires_at": store.Int(now.Add(IdemTTL).Unix()),
+		"body": store.S(string(rec.Body)), store.DefaultTTLAttribute: store.Int(now.Add(IdemTTL).Unix()),
 	})
 }
 

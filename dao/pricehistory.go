@@ -55,7 +55,7 @@ func (t Tables) pricePointKey(assetID string, at time.Time, seq int64) store.Key
 func (d *AssetDAO) PricePointWrite(id string, price decimal.Decimal, at time.Time, seq int64) store.Write {
 	at = at.UTC().Truncate(time.Microsecond)
 	return putNew(d.t.pricePointKey(id, at, seq), store.Item{"price_usd": num(price), "at": tsv(at),
-		"expires_at": store.Int(at.Add(PriceHistoryTTL).Unix())})
+		store.DefaultTTLAttribute: store.Int(at.Add(PriceHistoryTTL).Unix())})
 }
 
 // PriceHistory returns asset id's price points with from <= at <= to, oldest

@@ -57,8 +57,8 @@ func (r *StoreRevoker) Revoke(ctx context.Context, jti string, until time.Time) 
 		return nil
 	}
 	err := r.db.Put(ctx, store.Put{Key: r.key(jti), Item: store.Item{
-		"until_ms":   store.Int(until.UnixMilli()),
-		"expires_at": store.Int(until.Add(time.Minute).Unix()),
+		"until_ms":                store.Int(until.UnixMilli()),
+		store.DefaultTTLAttribute: store.Int(until.Add(time.Minute).Unix()),
 	}})
 	if err != nil {
 		return fmt.Errorf("store revocation: %w", err)

@@ -415,6 +415,13 @@ type Page struct {
 	Cursor string
 }
 
+// DefaultTTLAttribute is the attribute of time to live unless an engine is
+// configured otherwise: an item whose attribute is an integer number of
+// seconds since the Unix epoch may be deleted by the engine once that time
+// has passed (DynamoDB's time to live, lazily; store/embedded DeleteExpired).
+// Items without it never expire.
+const DefaultTTLAttribute = "expires_at"
+
 // deferSyncKey marks a context made by DeferSync.
 type deferSyncKey struct{}
 

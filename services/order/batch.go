@@ -62,8 +62,8 @@ func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 		// Validated (so normalised) and hashed as by the single-order route:
 		// an order's client_order_id answers it by either route. An invalid
 		// order gets its error from PlaceBatch.
-		if oc.Validate(now) == nil && oc.ClientOrderID != "" {
-			orders[i].ReqHash = trading.HashRequest(mustJSON(oc))
+		if oc.Validate(now) == nil {
+			orders[i].ReqHash = clientOrderHash(&oc)
 		}
 		orders[i].Req = oc
 	}

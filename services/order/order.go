@@ -152,11 +152,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	hash := "" // identifies the request for client_order_id replays
-	if req.ClientOrderID != "" {
-		hash = trading.HashRequest(mustJSON(req))
-	}
-	placed, rep, err := s.trade.PlaceOrder(r.Context(), p.Username, req, hash, idem)
+	placed, rep, err := s.trade.PlaceOrder(r.Context(), p.Username, req, clientOrderHash(&req), idem)
 	switch {
 	case err != nil:
 		s.count(typ, string(apperr.KindOf(err)))

@@ -119,11 +119,6 @@ func HTTPClient() *awshttp.BuildableClient {
 	})
 }
 
-// DefaultTTLAttribute is the attribute DynamoDB's time to live reads unless
-// Config.TTLAttribute says otherwise: a number of seconds since the Unix
-// epoch after which DynamoDB may delete the item (within days, not at once).
-const DefaultTTLAttribute = "expires_at"
-
 // Config configures a DB.
 type Config struct {
 	// Client is the DynamoDB client; when nil, Open builds one with
@@ -136,8 +131,8 @@ type Config struct {
 	// Schemas declares the tables and their indexes.
 	Schemas []store.TableSchema
 	// TTLAttribute is the time-to-live attribute Migrate enables on every
-	// table ("" : DefaultTTLAttribute; "-" : TTL is left alone). Items
-	// without it never expire.
+	// table ("" : store.DefaultTTLAttribute; "-" : TTL is left alone).
+	// DynamoDB deletes expired items within days, not at once.
 	TTLAttribute string
 	// MaxRetries bounds the retries of a transaction cancelled by a conflict
 	// or throttling, of a write that met a transaction in progress and of
@@ -206,7 +201,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.log = slog.Default()
 	}
 	if db.ttlAttr == "" {
-		db.ttlAttr = DefaultTTLAttribute
+		db.ttlAttr = store.DefaultTTLAttribute
 	}
 	if db.maxRetries <= 0 {
 		db.maxRetries = 8

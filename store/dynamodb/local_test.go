@@ -266,7 +266,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := ttl.TimeToLiveDescription; d == nil || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != DefaultTTLAttribute {
+	if d := ttl.TimeToLiveDescription; d == nil || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != store.DefaultTTLAttribute {
 		t.Fatalf("time to live %+v", ttl.TimeToLiveDescription)
 	}
 	k := store.Key{Table: "orders", PK: "O", SK: "1"}

@@ -60,7 +60,7 @@ type Options struct {
 	// TTLAttribute is the attribute of time to live, as on DynamoDB: an item
 	// whose attribute is an integer number of seconds since the Unix epoch
 	// is deleted by DeleteExpired once that second has passed ("":
-	// DefaultTTLAttribute; "-": none). See ttl.go.
+	// store.DefaultTTLAttribute; "-": none). See ttl.go.
 	TTLAttribute string
 	// FS is the file system the store lives in (nil: the operating
 	// system's). Tests use Pebble's crashable in-memory file system to
@@ -205,7 +205,7 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	popts.L0CompactionFileThreshold = 2000
 	popts.L0StopWritesThreshold = 192
 	popts.LBaseMaxBytes = 256 << 20
-	db := &DB{syncEvery: cmp.Or(opts.MinSyncInterval, time.Millisecond), ttlAttr: cmp.Or(opts.TTLAttribute, DefaultTTLAttribute)}
+	db := &DB{syncEvery: cmp.Or(opts.MinSyncInterval, time.Millisecond), ttlAttr: cmp.Or(opts.TTLAttribute, store.DefaultTTLAttribute)}
 	if db.ttlAttr == "-" {
 		db.ttlAttr = ""
 	}

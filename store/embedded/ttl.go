@@ -32,10 +32,6 @@ import (
 // the items.
 const spaceTTL byte = 0x04
 
-// DefaultTTLAttribute is the TTL attribute unless Options.TTLAttribute says
-// otherwise: store/dynamodb's default too.
-const DefaultTTLAttribute = "expires_at"
-
 // ttlBatch is the most items one DeleteExpired round deletes before it
 // commits the removal of their entries.
 const ttlBatch = 100
