@@ -110,6 +110,11 @@ func FieldsOf(err error) []FieldError {
 	return nil
 }
 
+// StatusClientClosedRequest (nginx's 499) is the status recorded, in logs
+// and metrics, for a request whose client left before it was answered:
+// nothing reaches the client, and the failure is not the server's.
+const StatusClientClosedRequest = 499
+
 // HTTPStatus maps a kind to its HTTP status code. This is the only place
 // where kinds meet status codes.
 func HTTPStatus(k Kind) int {

@@ -342,7 +342,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.info.id = g.requestID(r)
 	ex.info.ip = g.clientIP(r)
 	ex.info.route = g.pseudo[idxUnmatched]
-	w.Header()[hdrRequestID] = []string{ex.info.id}
+	// The id goes back to the client and on to the handler (which logs it
+	// with its errors): the client's own when it was sane, else a new one.
+	id := []string{ex.info.id}
+	w.Header()[hdrRequestID] = id
+	if r.Header != nil {
+		r.Header[hdrRequestID] = id
+	}
 	g.metrics.inFlight.Inc()
 	defer func() { g.finish(ex, r, start, recover()) }()
 	g.serve(ex, r)

@@ -98,7 +98,9 @@ type seen struct {
 	TokenID   string `json:"token_id"`
 	IP        string `json:"ip"`
 	RequestID string `json:"request_id"`
-	BodyLen   int    `json:"body_len"`
+	// HeaderID is the X-Request-ID header the handler received.
+	HeaderID string `json:"header_id"`
+	BodyLen  int    `json:"body_len"`
 }
 
 // testHandler stands in for the services.
@@ -113,7 +115,8 @@ func testHandler() http.Handler {
 		p, _ := auth.PrincipalFrom(r.Context())
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(seen{Path: r.URL.Path, User: p.Username, Role: string(p.Role),
-			TokenID: p.TokenID, IP: ClientIP(r), RequestID: RequestID(r.Context()), BodyLen: len(body)})
+			TokenID: p.TokenID, IP: ClientIP(r), RequestID: RequestID(r.Context()),
+			HeaderID: r.Header.Get("X-Request-ID"), BodyLen: len(body)})
 	}
 	mux.HandleFunc("POST /api/v1/auth/login", func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ Password string }
@@ -711,8 +714,8 @@ func TestRequestID(t *testing.T) {
 			t.Fatalf("generated id %q (seen before: %v)", id, ids[id])
 		}
 		ids[id] = true
-		if s := r.seen(t); s.RequestID != id {
-			t.Fatalf("handler saw request id %q, response has %q", s.RequestID, id)
+		if s := r.seen(t); s.RequestID != id || s.HeaderID != id {
+			t.Fatalf("handler saw request id %q and header %q, response has %q", s.RequestID, s.HeaderID, id)
 		}
 	}
 	tests := []struct {
@@ -732,6 +735,9 @@ func TestRequestID(t *testing.T) {
 		got := r.header.Get("X-Request-ID")
 		if tt.keep && got != tt.sent || !tt.keep && !gen.MatchString(got) {
 			t.Errorf("sent %.20q, got %q (keep %v)", tt.sent, got, tt.keep)
+		}
+		if s := r.seen(t); s.HeaderID != got {
+			t.Errorf("sent %.20q: handler's header %q, response's %q", tt.sent, s.HeaderID, got)
 		}
 	}
 	// Gateway errors carry it too.

@@ -618,6 +618,48 @@ func TestWriteError(t *testing.T) {
 	}
 }
 
+// TestWriteErrorClientGone: an error caused by the client leaving is
+// recorded as 499, without a body or an error log; any other error of a
+// request whose client left, and a cancellation while the client is still
+// there, are answered as usual.
+func TestWriteErrorClientGone(t *testing.T) {
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	canceled := fmt.Errorf("transact: %w", context.Canceled)
+	storeErr := errors.New("pebble: disk on fire")
+	tests := []struct {
+		name   string
+		ctx    context.Context
+		err    error
+		status int
+		logged bool
+	}{
+		{"client gone", gone, canceled, apperr.StatusClientClosedRequest, false},
+		{"client gone, other error", gone, storeErr, 500, true},
+		{"client gone, client error", gone, apperr.New(apperr.NotFound, "order o1 not found"), 404, false},
+		{"canceled, client still there", context.Background(), canceled, 500, true},
+	}
+	var logs bytes.Buffer
+	captureDefaultLog(t, slog.NewJSONHandler(&logs, nil))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs.Reset()
+			r := httptest.NewRequest("POST", "/api/v1/orders", nil).WithContext(tt.ctx)
+			w := httptest.NewRecorder()
+			httpapi.WriteError(w, r, tt.err)
+			if w.Code != tt.status {
+				t.Fatalf("status %d, want %d", w.Code, tt.status)
+			}
+			if tt.status == apperr.StatusClientClosedRequest && w.Body.Len() != 0 {
+				t.Errorf("body %q", w.Body.String())
+			}
+			if tt.logged != strings.Contains(logs.String(), `"level":"ERROR"`) {
+				t.Errorf("logged %q", logs.String())
+			}
+		})
+	}
+}
+
 func TestWriteJSON(t *testing.T) {
 	var logs bytes.Buffer
 	captureDefaultLog(t, slog.NewTextHandler(&logs, nil))

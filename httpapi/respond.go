@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -109,9 +111,17 @@ type ErrorBody struct {
 //
 // Unauthorized answers also carry "WWW-Authenticate: Bearer". A nil err is a
 // programming error and is answered like an internal error. r may be nil.
+//
+// An error caused by the client leaving (r's context canceled, and err
+// wrapping context.Canceled) is not the server's: it is recorded as
+// apperr.StatusClientClosedRequest, with no body and no error logged.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	kind := apperr.KindOf(err)
 	status := apperr.HTTPStatus(kind)
+	if status == http.StatusInternalServerError && r != nil && r.Context().Err() == context.Canceled && errors.Is(err, context.Canceled) {
+		w.WriteHeader(apperr.StatusClientClosedRequest)
+		return
+	}
 	if err == nil || status == http.StatusInternalServerError || status < 400 {
 		logInternal(r, err)
 		writeRaw(w, http.StatusInternalServerError, bodyInternal)

@@ -38,6 +38,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/gateway"
 )
 
@@ -55,7 +56,7 @@ const CodeGatewayTimeout = "GATEWAY_TIMEOUT"
 
 // StatusClientClosedRequest is recorded (in logs and metrics) for requests
 // whose client left before the upstream answered; nothing reaches the client.
-const StatusClientClosedRequest = 499
+const StatusClientClosedRequest = apperr.StatusClientClosedRequest
 
 // Options configure a Proxy.
 type Options struct {
