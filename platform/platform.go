@@ -135,7 +135,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	var shared *redisstate.Client
 	if cfg.RedisURL != "" {
 		var err error
-		if shared, err = redisstate.New(ctx, cfg.RedisURL, redisstate.Options{Prefix: cfg.RedisPrefix, Now: now}); err != nil {
+		if shared, err = redisstate.New(ctx, cfg.RedisURL, redisstate.Options{Prefix: cfg.RedisPrefix, Now: now, Logger: log}); err != nil {
 			if db != nil {
 				_ = db.Close()
 			}

@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,6 +45,10 @@ type Options struct {
 	// Now is the clock reset times and revocation TTLs are computed
 	// against; time.Now when nil. Expiry itself is Redis's.
 	Now func() time.Time
+	// Logger receives go-redis's own messages (failed dials, for one) as
+	// warnings; slog.Default() when nil. go-redis has one logger per
+	// process: the last New sets it.
+	Logger *slog.Logger
 }
 
 // Client is the Redis-backed auth.Revoker, gateway.Counter and
@@ -79,6 +84,10 @@ func New(ctx context.Context, url string, opt Options) (*Client, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	redis.SetLogger(redisLogger{opt.Logger})
 	c := &Client{rdb: redis.NewClient(ropt), prefix: opt.Prefix, now: opt.Now}
 	pctx, cancel := context.WithTimeout(ctx, opt.ConnectTimeout)
 	defer cancel()
@@ -87,6 +96,14 @@ func New(ctx context.Context, url string, opt Options) (*Client, error) {
 		return nil, fmt.Errorf("redisstate: connect to %s: %w", ropt.Addr, err)
 	}
 	return c, nil
+}
+
+// redisLogger hands go-redis's messages to slog (go-redis writes them to
+// stderr otherwise, outside the process's log format).
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
 }
 
 // Ping checks that Redis answers; it is the platform's "redis" readiness

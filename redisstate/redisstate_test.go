@@ -1,9 +1,12 @@
 package redisstate
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -447,13 +450,34 @@ func TestNewErrors(t *testing.T) {
 		{"http://127.0.0.1:6379", "redisstate: parse url"},
 		{"redis://127.0.0.1:1/0", "redisstate: connect to 127.0.0.1:1"},
 	} {
-		c, err := New(ctx, tc.url, Options{ConnectTimeout: 2 * time.Second})
+		c, err := New(ctx, tc.url, Options{ConnectTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			if c != nil {
 				_ = c.Close()
 			}
 			t.Fatalf("New(%q) = %v, want an error containing %q", tc.url, err, tc.want)
 		}
+	}
+}
+
+// TestLogsToSlog: go-redis's own messages (here its failed dials) reach
+// Options.Logger as warnings, not stderr. Not parallel: go-redis has one
+// logger per process, which every New sets.
+func TestLogsToSlog(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	_, err := New(context.Background(), "redis://127.0.0.1:1/0", Options{ConnectTimeout: 2 * time.Second, Logger: log})
+	redis.SetLogger(discard{})
+	if err == nil {
+		t.Fatal("New of an unreachable Redis succeeded")
+	}
+	var rec struct{ Level, Msg string }
+	line, _, _ := bytes.Cut(buf.Bytes(), []byte("\n"))
+	if err := json.Unmarshal(line, &rec); err != nil {
+		t.Fatalf("log %q: %v", buf.String(), err)
+	}
+	if rec.Level != "WARN" || !strings.Contains(buf.String(), `"msg":"redis client"`) || !strings.Contains(buf.String(), "failed to dial") {
+		t.Fatalf("log %q", buf.String())
 	}
 }
 
