@@ -103,7 +103,7 @@ func New(ctx context.Context, url string, opt Options) (*Client, error) {
 type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
+	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 // Ping checks that Redis answers; it is the platform's "redis" readiness

@@ -471,12 +471,13 @@ func TestLogsToSlog(t *testing.T) {
 	if err == nil {
 		t.Fatal("New of an unreachable Redis succeeded")
 	}
-	var rec struct{ Level, Msg string }
+	var rec map[string]any
 	line, _, _ := bytes.Cut(buf.Bytes(), []byte("\n"))
 	if err := json.Unmarshal(line, &rec); err != nil {
 		t.Fatalf("log %q: %v", buf.String(), err)
 	}
-	if rec.Level != "WARN" || !strings.Contains(buf.String(), `"msg":"redis client"`) || !strings.Contains(buf.String(), "failed to dial") {
+	if len(rec) != 4 || rec["level"] != "WARN" || rec["msg"] != "redis client" ||
+		!strings.Contains(fmt.Sprint(rec["detail"]), "failed to dial") {
 		t.Fatalf("log %q", buf.String())
 	}
 }
