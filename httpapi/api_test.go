@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -596,9 +597,24 @@ func TestWriteError(t *testing.T) {
 			if tt.logged != (logs.Len() > 0) {
 				t.Fatalf("logged %q", logs.String())
 			}
+			// ErrorAnswer (a batch's results) gives the same answer and logs the same.
+			logged := logs.String()
+			logs.Reset()
+			status, eb := httpapi.ErrorAnswer(r, tt.err)
+			var ebJSON bytes.Buffer
+			enc := json.NewEncoder(&ebJSON)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(eb)
+			if status != tt.status || strings.TrimSuffix(ebJSON.String(), "\n") != tt.want {
+				t.Errorf("ErrorAnswer: %d %s", status, ebJSON.String())
+			}
+			untimed := regexp.MustCompile(`"time":"[^"]*",`)
+			if got := untimed.ReplaceAllString(logs.String(), ""); got != untimed.ReplaceAllString(logged, "") {
+				t.Errorf("ErrorAnswer logged %q, WriteError %q", logs.String(), logged)
+			}
 			if tt.logged {
 				var rec map[string]any
-				if err := json.Unmarshal(logs.Bytes(), &rec); err != nil {
+				if err := json.Unmarshal([]byte(logged), &rec); err != nil {
 					t.Fatal(err)
 				}
 				if rec["level"] != "ERROR" || rec["request_id"] != "req-42" || rec["path"] != "/api/v1/x" || rec["method"] != "GET" {
@@ -652,6 +668,9 @@ func TestWriteErrorClientGone(t *testing.T) {
 			}
 			if tt.status == apperr.StatusClientClosedRequest && w.Body.Len() != 0 {
 				t.Errorf("body %q", w.Body.String())
+			}
+			if status, eb := httpapi.ErrorAnswer(r, tt.err); status != tt.status || (eb == nil) != (tt.status == apperr.StatusClientClosedRequest) {
+				t.Errorf("ErrorAnswer: %d %v", status, eb)
 			}
 			if tt.logged != strings.Contains(logs.String(), `"level":"ERROR"`) {
 				t.Errorf("logged %q", logs.String())

@@ -116,25 +116,38 @@ type ErrorBody struct {
 // wrapping context.Canceled) is not the server's: it is recorded as
 // apperr.StatusClientClosedRequest, with no body and no error logged.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	switch status, body := ErrorAnswer(r, err); status {
+	case apperr.StatusClientClosedRequest:
+		w.WriteHeader(status)
+	case http.StatusInternalServerError:
+		writeRaw(w, status, bodyInternal) // encoded once
+	default:
+		if body.Code == string(apperr.Unauthorized) {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+		}
+		WriteJSON(w, status, body)
+	}
+}
+
+// ErrorAnswer returns the status and body WriteError answers err with, and
+// logs err when WriteError would (an internal error). The body is nil for
+// apperr.StatusClientClosedRequest. It is for answers that carry several
+// errors, such as the results of a batch.
+func ErrorAnswer(r *http.Request, err error) (int, *ErrorBody) {
 	kind := apperr.KindOf(err)
 	status := apperr.HTTPStatus(kind)
 	if status == http.StatusInternalServerError && r != nil && r.Context().Err() == context.Canceled && errors.Is(err, context.Canceled) {
-		w.WriteHeader(apperr.StatusClientClosedRequest)
-		return
+		return apperr.StatusClientClosedRequest, nil
 	}
 	if err == nil || status == http.StatusInternalServerError || status < 400 {
 		logInternal(r, err)
-		writeRaw(w, http.StatusInternalServerError, bodyInternal)
-		return
+		return http.StatusInternalServerError, &ErrorBody{Detail: "internal server error", Code: string(apperr.Internal)}
 	}
-	if kind == apperr.Unauthorized {
-		w.Header().Set("WWW-Authenticate", "Bearer")
-	}
-	body := ErrorBody{Detail: apperr.MessageOf(err), Code: string(kind)}
+	body := &ErrorBody{Detail: apperr.MessageOf(err), Code: string(kind)}
 	if fields := apperr.FieldsOf(err); kind == apperr.Invalid && len(fields) > 0 {
 		body.Detail = fields
 	}
-	WriteJSON(w, status, body)
+	return status, body
 }
 
 func logInternal(r *http.Request, err error) {

@@ -81,7 +81,9 @@ func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 		if res.Err != nil {
 			s.count(typ, string(apperr.KindOf(res.Err)))
 			out.Failed++
-			out.Data = append(out.Data, BatchResult{Status: apperr.HTTPStatus(apperr.KindOf(res.Err)), Error: errorBody(res.Err)})
+			// As the order alone would be answered; an internal error is logged.
+			status, body := httpapi.ErrorAnswer(r, res.Err)
+			out.Data = append(out.Data, BatchResult{Status: status, Error: body})
 			continue
 		}
 		s.count(typ, "placed")
@@ -90,11 +92,4 @@ func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 		out.Data = append(out.Data, BatchResult{Status: http.StatusCreated, Data: &resp})
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
-}
-
-func errorBody(err error) *httpapi.ErrorBody {
-	if fs := apperr.FieldsOf(err); len(fs) > 0 {
-		return &httpapi.ErrorBody{Detail: fs, Code: string(apperr.Invalid)}
-	}
-	return &httpapi.ErrorBody{Detail: apperr.MessageOf(err), Code: string(apperr.KindOf(err))}
 }
