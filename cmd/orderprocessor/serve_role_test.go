@@ -1,6 +1,12 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/store"
+	"github.com/orderprocessor/orderprocessor/store/embedded"
+)
 
 const validSecret = "0123456789abcdef0123456789abcdef"
 
@@ -26,3 +32,31 @@ func TestServeRoleFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreProcs: one more P than the default with the embedded store, the
+// default with any other store or none, and never over GOMAXPROCS when set.
+func TestStoreProcs(t *testing.T) {
+	db, err := embedded.Open(t.TempDir(), dao.DefaultTables.Schemas(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, tc := range []struct {
+		name string
+		db   store.Store
+		env  string
+		want int
+	}{
+		{"embedded", db, "", 3},
+		{"embedded, GOMAXPROCS set", db, "2", 0},
+		{"no store (gateway role)", nil, "", 0},
+		{"another engine", otherStore{db}, "", 0},
+	} {
+		if got := storeProcs(tc.db, tc.env, 2); got != tc.want {
+			t.Errorf("%s: storeProcs = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// otherStore is a store that is not the embedded engine's type.
+type otherStore struct{ store.Store }
