@@ -185,7 +185,10 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 		MemTableSize:       memTable,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{log},
-		FS:                 opts.FS,
+		FS:                 walFS{vfs.Default},
+	}
+	if opts.FS != nil {
+		popts.FS = walFS{opts.FS}
 	}
 	// A write-heavy shape: L0 collects up to 48 sublevels before it is
 	// compacted into a 256 MiB base level. Every flush spans the whole key
