@@ -214,7 +214,8 @@ func runServe(args []string) int {
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 	srv.RegisterOnShutdown(p.Stream.Close) // end the live streams, or Shutdown waits for them
 	url := "http://" + displayAddr(ln.Addr())
-	log.Info("orderprocessor listening", "addr", ln.Addr().String(), "role", role, "store", storeKind, "data_dir", dataDir, "price_feed", feed)
+	log.Info("orderprocessor listening", "addr", ln.Addr().String(), "role", role, "store", storeKind, "data_dir", dataDir, "price_feed", feed,
+		"gomaxprocs", runtime.GOMAXPROCS(0))
 	fmt.Printf("Order Processor is listening on %s  (API docs: %s/docs, health: %s/health)\n", url, url, url)
 
 	errc := make(chan error, 1)
@@ -236,14 +237,15 @@ func runServe(args []string) int {
 
 // storeProcs returns the GOMAXPROCS serve sets for a process with store db,
 // or 0 to keep def (the runtime's default: the CPUs, or the container's CPU
-// limit). With the embedded store it is one more than def: Pebble's threads block in file
-// system calls (the log's write and fdatasync after every group of commits,
+// limit). With the embedded store it is one more than def: Pebble's threads
+// block in file system calls (the log's write and fdatasync at every sync,
 // flushes, compactions), and a thread in such a call keeps its P until the
 // runtime's monitor hands it over, tens of microseconds or more each time.
-// With one P per CPU, 15% of a 2-core machine sat idle under market orders
-// while the Go trace showed 20 to 50 goroutines ready to run; with one more P
-// the idle time halved, p99 fell by a quarter and orders/s rose ~10%
-// (docs/performance.md). Two more were worse than one. DynamoDB does no such
+// With one P per CPU, 15% of a 2-core machine sat idle or in iowait under
+// market orders while a runtime trace showed 20 to 50 goroutines ready to
+// run; with one more P that fell to 8% and p99 by about a quarter, and
+// orders/s rose 10% in one interleaved series, within the noise in another
+// (docs/performance.md). Two more were worse than one. DynamoDB makes no such
 // calls, and the GOMAXPROCS variable, when set, has the last word.
 func storeProcs(db store.Store, env string, def int) int {
 	if _, embedded := db.(*embedded.DB); !embedded || env != "" {

@@ -33,8 +33,9 @@ func TestServeRoleFlags(t *testing.T) {
 	}
 }
 
-// TestStoreProcs: one more P than the default with the embedded store, the
-// default with any other store or none, and never over GOMAXPROCS when set.
+// TestStoreProcs: one more P than the default with the embedded store; the
+// default (0) with any other store, with none, and when the GOMAXPROCS
+// variable is set.
 func TestStoreProcs(t *testing.T) {
 	db, err := embedded.Open(t.TempDir(), dao.DefaultTables.Schemas(), embedded.Options{})
 	if err != nil {
