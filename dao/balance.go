@@ -168,9 +168,12 @@ func (d *BalanceDAO) txItem(t *entity.BalanceTransaction) store.Item {
 	// Sized for all nine attributes: a literal of seven makes a map that
 	// the two optional ones would outgrow (a rehash per ledger entry).
 	it := make(store.Item, 9)
-	it["transaction_id"], it["username"] = store.S(t.TransactionID), store.S(t.Username)
-	it["transaction_type"], it["amount"] = store.S(string(t.TransactionType)), num(t.Amount)
-	it["currency"], it["status"] = store.S(string(t.Currency)), store.S(string(t.Status))
+	it["transaction_id"] = store.S(t.TransactionID)
+	it["username"] = store.S(t.Username)
+	it["transaction_type"] = store.S(string(t.TransactionType))
+	it["amount"] = num(t.Amount)
+	it["currency"] = store.S(string(t.Currency))
+	it["status"] = store.S(string(t.Status))
 	it["created_at"] = tsv(t.CreatedAt.Time)
 	if t.Description != "" {
 		it["description"] = store.S(t.Description)

@@ -246,7 +246,9 @@ func runServe(args []string) int {
 // run; with one more P that fell to 8% and p99 by about a quarter, and
 // orders/s rose 10% in one interleaved series, within the noise in another
 // (docs/performance.md). Two more were worse than one. DynamoDB makes no such
-// calls, and the GOMAXPROCS variable, when set, has the last word.
+// calls, and the GOMAXPROCS variable, when set, has the last word. Once set,
+// the runtime no longer follows a container's CPU limit as it changes: the
+// process takes the limit it started with, plus one.
 func storeProcs(db store.Store, env string, def int) int {
 	if _, embedded := db.(*embedded.DB); !embedded || env != "" {
 		return 0

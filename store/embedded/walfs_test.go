@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -138,6 +139,29 @@ func TestWALFSWriteError(t *testing.T) {
 		t.Fatalf("Close after a failed write = %v, want the write's error", err)
 	}
 }
+
+// TestWALFSFlushErrors: a write that reaches walFlushBytes fails at once
+// when its flush fails, and a short write is an error, not a silent hole.
+func TestWALFSFlushErrors(t *testing.T) {
+	boom := errors.New("disk full")
+	f := &walFile{File: failingFile{err: boom}}
+	if _, err := f.Write(make([]byte, walFlushBytes)); !errors.Is(err, boom) {
+		t.Fatalf("a write of walFlushBytes on a failing file = %v, want the write's error", err)
+	}
+	short := &walFile{File: shortFile{}}
+	if _, err := short.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := short.SyncData(); err == nil || !strings.Contains(err.Error(), "short write: 1 of 3 bytes") {
+		t.Fatalf("SyncData after a short write = %v, want a short-write error", err)
+	}
+}
+
+// shortFile is a file whose writes write one byte and report no error.
+type shortFile struct{ vfs.File }
+
+func (shortFile) Write([]byte) (int, error) { return 1, nil }
+func (shortFile) SyncData() error           { return nil }
 
 // failingFile is a file whose writes fail.
 type failingFile struct {
