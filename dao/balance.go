@@ -165,9 +165,9 @@ func (d *BalanceDAO) ChangeWrite(c Change, now time.Time) store.Write {
 
 // TxItem returns the item of a ledger entry.
 func (d *BalanceDAO) txItem(t *entity.BalanceTransaction) store.Item {
-	// Sized for all nine attributes: a literal of seven makes a map that
-	// the two optional ones would outgrow (a rehash per ledger entry).
-	it := make(store.Item, 9)
+	// Sized for all twelve attributes: a literal of seven makes a map that
+	// the optional ones would outgrow (a rehash per ledger entry).
+	it := make(store.Item, 12)
 	it["transaction_id"] = store.S(t.TransactionID)
 	it["username"] = store.S(t.Username)
 	it["transaction_type"] = store.S(string(t.TransactionType))
@@ -181,10 +181,13 @@ func (d *BalanceDAO) txItem(t *entity.BalanceTransaction) store.Item {
 	if t.ReferenceID != "" {
 		it["reference_id"] = store.S(t.ReferenceID)
 	}
+	if a := t.Asset; a != nil {
+		it["asset_id"], it["quantity"], it["price"] = store.S(a.AssetID), num(a.Quantity), num(a.Price)
+	}
 	return it
 }
 
-func (d *BalanceDAO) decodeTx(it store.Item) (*entity.BalanceTransaction, error) {
+func decodeTx(it store.Item) (*entity.BalanceTransaction, error) {
 	r := reader{it: it}
 	t := &entity.BalanceTransaction{
 		TransactionID: r.str("transaction_id"), Username: r.str("username"),
@@ -192,6 +195,9 @@ func (d *BalanceDAO) decodeTx(it store.Item) (*entity.BalanceTransaction, error)
 		Currency: entity.Currency(r.str("currency")), Status: entity.TransactionStatus(r.str("status")),
 		Description: r.str("description"), ReferenceID: r.str("reference_id"),
 		CreatedAt: entity.At(r.time("created_at")),
+	}
+	if _, ok := it["asset_id"]; ok {
+		t.Asset = &entity.AssetLeg{AssetID: r.str("asset_id"), Quantity: r.dec("quantity"), Price: r.dec("price")}
 	}
 	return t, r.err
 }
@@ -216,7 +222,7 @@ func (d *BalanceDAO) GetTransaction(ctx context.Context, username, id string) (*
 	if err != nil {
 		return nil, notFound(err, "transaction not found")
 	}
-	return d.decodeTx(it)
+	return decodeTx(it)
 }
 
 // TransactionStatusWrite returns the write that moves a ledger entry from
@@ -261,7 +267,7 @@ func (d *BalanceDAO) ListTransactions(ctx context.Context, username string, f Tx
 	if err != nil {
 		return nil, "", fmt.Errorf("list transactions: %w", err)
 	}
-	out, err := decodeAll(items, d.decodeTx)
+	out, err := decodeAll(items, decodeTx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -290,7 +296,7 @@ func (d *BalanceDAO) AllTransactions(ctx context.Context, username string) ([]*e
 	if err != nil {
 		return nil, err
 	}
-	return decodeAll(items, d.decodeTx)
+	return decodeAll(items, decodeTx)
 }
 
 // DailyLimitWrite returns the write that adds amount to the user's daily

@@ -1,13 +1,17 @@
 package dao
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
@@ -140,19 +144,27 @@ func (d *AssetBalanceDAO) HoldWrite(username, assetID string, qty decimal.Decima
 	return store.Write{Update: &store.Update{Key: d.t.holdingKey(username, assetID), Actions: acts, Cond: cond}}
 }
 
-// AssetTransactionDAO stores asset movements (BUY/SELL), per user and asset.
+// AssetTransactionDAO reads asset movements (BUY/SELL). A movement is the
+// ledger entry of a fill: the order_payment or order_sale entry that an
+// order's execution writes carries the asset leg (BalanceDAO.TransactionWrite
+// with entity.BalanceTransaction.Asset), so one item records both the cash
+// and the asset side of a fill. Stores written before that change hold
+// movements as items of their own (ATX#<asset>#<id>); they are read too, after
+// the ledger's (they are older than any fill recorded in the ledger).
 type AssetTransactionDAO struct{ base }
 
-func (d *AssetTransactionDAO) item(t *entity.AssetTransaction) store.Item {
-	return store.Item{
-		"transaction_id": store.S(t.TransactionID), "username": store.S(t.Username),
-		"asset_id": store.S(t.AssetID), "transaction_type": store.S(string(t.TransactionType)),
-		"quantity": num(t.Quantity), "price": num(t.Price), "total_amount": num(t.TotalAmount),
-		"order_id": store.S(t.OrderID), "status": store.S(string(t.Status)), "timestamp": tsv(t.Timestamp.Time),
-	}
-}
+// movementScan bounds the ledger entries one page of movements reads, as for
+// a filtered page of the ledger.
+const movementScan = 5000
 
-func (d *AssetTransactionDAO) decode(it store.Item) (*entity.AssetTransaction, error) {
+// Movement cursor phases: the ledger, then the movements of their own.
+const (
+	phaseLedger = 'L'
+	phaseOwn    = 'A'
+)
+
+// decodeOwn decodes a movement of its own (ATX# item).
+func (d *AssetTransactionDAO) decodeOwn(it store.Item) (*entity.AssetTransaction, error) {
 	r := reader{it: it}
 	t := &entity.AssetTransaction{
 		TransactionID: r.str("transaction_id"), Username: r.str("username"), AssetID: r.str("asset_id"),
@@ -163,45 +175,126 @@ func (d *AssetTransactionDAO) decode(it store.Item) (*entity.AssetTransaction, e
 	return t, r.err
 }
 
-// Write returns the write that records t.
-func (d *AssetTransactionDAO) Write(t *entity.AssetTransaction) store.Write {
-	return putFresh(d.t.assetTxKey(t.Username, t.AssetID, t.TransactionID), d.item(t))
-}
-
-// Create records t on its own.
-func (d *AssetTransactionDAO) Create(ctx context.Context, t *entity.AssetTransaction) error {
-	if err := d.s.Transact(ctx, []store.Write{d.Write(t)}); err != nil {
-		return fmt.Errorf("create asset transaction: %w", err)
+// isMovement reports whether a ledger item records a fill's movement of
+// assetID ("" for any asset).
+func isMovement(it store.Item, assetID string) bool {
+	switch it.Str("transaction_type") {
+	case string(entity.TxOrderPayment), string(entity.TxOrderSale):
+	default:
+		return false
 	}
-	return nil
+	a, ok := it["asset_id"]
+	return ok && (assetID == "" || a.Str() == assetID)
 }
 
-// List returns the user's movements of assetID newest first ("" for all
-// assets: by asset id descending, then newest first), and the next page's cursor.
+// movements decodes ledger items that are movements.
+func movements(items []store.Item) ([]*entity.AssetTransaction, error) {
+	out := make([]*entity.AssetTransaction, 0, len(items))
+	for _, it := range items {
+		t, err := decodeTx(it)
+		if err != nil {
+			return nil, err
+		}
+		if m, ok := t.Movement(); ok {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// List returns the user's movements of assetID ("" for all assets) newest
+// first, and the next page's cursor. A page reads at most 5,000 ledger
+// entries, so it may hold fewer than limit movements and still have a cursor.
+// The movements of their own of an older store follow, in key order
+// descending (asset, then newest first).
 func (d *AssetTransactionDAO) List(ctx context.Context, username, assetID string, limit int, cursor string) ([]*entity.AssetTransaction, string, error) {
+	limit = max(limit, 1)
+	phase, inner, err := decodeMovementCursor(cursor, assetID)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []*entity.AssetTransaction
+	if phase == phaseLedger {
+		q := store.Query{Table: d.t.Users, PK: userPK(username), Desc: true, Cursor: inner,
+			SK: store.SortCond{Op: store.SortBeginsWith, Value: skTx}}
+		items, next, err := d.filterPage(ctx, q, limit, movementScan, func(it store.Item) bool { return isMovement(it, assetID) })
+		if err != nil {
+			return nil, "", fmt.Errorf("list asset transactions: %w", err)
+		}
+		if out, err = movements(items); err != nil {
+			return nil, "", err
+		}
+		if next != "" {
+			return out, movementCursor(phaseLedger, assetID, next), nil
+		}
+		if len(out) == limit {
+			// The ledger is read to its end; the next page starts with the
+			// movements of their own (usually none).
+			return out, movementCursor(phaseOwn, assetID, ""), nil
+		}
+		inner = ""
+	}
 	prefix := skAssetTx
 	if assetID != "" {
 		prefix += assetID + "#"
 	}
-	q := store.Query{Table: d.t.Users, PK: userPK(username), Desc: true, Cursor: cursor,
+	q := store.Query{Table: d.t.Users, PK: userPK(username), Desc: true, Cursor: inner, Limit: limit - len(out),
 		SK: store.SortCond{Op: store.SortBeginsWith, Value: prefix}}
-	var keep func(store.Item) bool
-	items, next, err := d.filterPage(ctx, q, max(limit, 1), limit, keep)
+	p, err := d.s.Query(ctx, q)
 	if err != nil {
 		return nil, "", fmt.Errorf("list asset transactions: %w", err)
 	}
-	out, err := decodeAll(items, d.decode)
+	own, err := decodeAll(p.Items, d.decodeOwn)
 	if err != nil {
 		return nil, "", err
 	}
-	return out, next, nil
+	out = append(out, own...)
+	if p.Cursor == "" {
+		return out, "", nil
+	}
+	return out, movementCursor(phaseOwn, assetID, p.Cursor), nil
+}
+
+// movementCursor is the cursor of a page of movements: the phase, the asset
+// it lists (a cursor is valid only for its asset) and the store's cursor.
+func movementCursor(phase byte, assetID, inner string) string {
+	return page.Encode([]byte(string(phase) + assetID + "\x00" + inner))
+}
+
+// decodeMovementCursor returns the phase and store cursor of a movement
+// cursor made for assetID ("" starts with the ledger).
+func decodeMovementCursor(cursor, assetID string) (phase byte, inner string, err error) {
+	payload, err := page.Decode(cursor)
+	if err != nil || payload == nil {
+		return phaseLedger, "", err
+	}
+	rest, ok := strings.CutPrefix(string(payload[1:]), assetID+"\x00")
+	if !ok || payload[0] != phaseLedger && payload[0] != phaseOwn {
+		return 0, "", page.ErrInvalidCursor
+	}
+	return payload[0], rest, nil
 }
 
 // All returns every movement of the user, by asset, then oldest first (verify).
 func (d *AssetTransactionDAO) All(ctx context.Context, username string) ([]*entity.AssetTransaction, error) {
-	items, err := d.userItems(ctx, d.t.Users, username, skAssetTx, 1<<30)
+	items, err := d.userItems(ctx, d.t.Users, username, skTx, 1<<30)
 	if err != nil {
 		return nil, err
 	}
-	return decodeAll(items, d.decode)
+	out, err := movements(items)
+	if err != nil {
+		return nil, err
+	}
+	if items, err = d.userItems(ctx, d.t.Users, username, skAssetTx, 1<<30); err != nil {
+		return nil, err
+	}
+	own, err := decodeAll(items, d.decodeOwn)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, own...)
+	slices.SortStableFunc(out, func(a, b *entity.AssetTransaction) int {
+		return cmp.Or(strings.Compare(a.AssetID, b.AssetID), strings.Compare(a.TransactionID, b.TransactionID))
+	})
+	return out, nil
 }

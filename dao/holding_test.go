@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,8 +161,7 @@ func TestHoldingListKeyDecode(t *testing.T) {
 		d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("3"), t0),
 		d.Holdings.BuyWrite("bobby1", "BTC", dec("9"), dec("9"), t0),
 		d.Balances.CreateWrite("alice", entity.USD, t0),
-		d.AssetTxs.Write(&entity.AssetTransaction{TransactionID: "01", Username: "alice", AssetID: "BTC",
-			TransactionType: entity.AssetBuy, Quantity: dec("1"), Price: dec("3"), TotalAmount: dec("3"), Status: entity.TxCompleted}),
+		d.Balances.TransactionWrite(fillEntry(newAssetTx("01", "BTC", "BUY", "1", t0))),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -206,37 +206,84 @@ func newAssetTx(id, asset, typ string, qty string, at time.Time) *entity.AssetTr
 		Status: entity.TxCompleted, Timestamp: entity.At(at)}
 }
 
+// fillEntry returns the ledger entry of the fill that moved m.
+func fillEntry(m *entity.AssetTransaction) *entity.BalanceTransaction {
+	typ, amount := entity.TxOrderPayment, m.TotalAmount.Neg()
+	if m.TransactionType == entity.AssetSell {
+		typ, amount = entity.TxOrderSale, m.TotalAmount
+	}
+	return &entity.BalanceTransaction{TransactionID: m.TransactionID, Username: m.Username, TransactionType: typ,
+		Amount: amount, Currency: entity.USD, Status: m.Status, Description: "fill", ReferenceID: m.OrderID,
+		CreatedAt: m.Timestamp, Asset: &entity.AssetLeg{AssetID: m.AssetID, Quantity: m.Quantity, Price: m.Price}}
+}
+
+// ownMovement is a movement item of its own, as stores written before the
+// ledger entry carried the movement hold them.
+func ownMovement(m *entity.AssetTransaction) store.Item {
+	return store.Item{"transaction_id": store.S(m.TransactionID), "username": store.S(m.Username),
+		"asset_id": store.S(m.AssetID), "transaction_type": store.S(string(m.TransactionType)),
+		"quantity": store.MustN(m.Quantity.String()), "price": store.MustN(m.Price.String()),
+		"total_amount": store.MustN(m.TotalAmount.String()), "order_id": store.S(m.OrderID),
+		"status": store.S(string(m.Status)), "timestamp": store.S(entity.FormatTime(m.Timestamp.Time))}
+}
+
 func TestAssetTransactions(t *testing.T) {
 	d := newDAOs(t)
 	ctx := context.Background()
-	var btc, eth []*entity.AssetTransaction
-	for i := range 7 {
-		tx := newAssetTx(fmt.Sprintf("01J%03d", i), "BTC", []string{"BUY", "SELL"}[i%2], fmt.Sprint(i+1), t0.Add(time.Duration(i)*time.Second))
-		if err := d.AssetTxs.Create(ctx, tx); err != nil {
-			t.Fatal(err)
+	// Movements of their own of an older store (older ids than the ledger's).
+	var oldBTC, oldETH []*entity.AssetTransaction
+	for i, asset := range []string{"BTC", "ETH", "BTC"} {
+		m := newAssetTx(fmt.Sprintf("00K%03d", i), asset, "BUY", "4", t0.Add(-time.Hour))
+		put(t, d, store.Key{Table: d.Tables.Users, PK: "USER#alice", SK: "ATX#" + asset + "#" + m.TransactionID}, ownMovement(m))
+		if asset == "BTC" {
+			oldBTC = append(oldBTC, m)
+		} else {
+			oldETH = append(oldETH, m)
 		}
-		btc = append(btc, tx)
 	}
-	for i := range 3 {
-		tx := newAssetTx(fmt.Sprintf("01J%03d", 100+i), "ETH", "BUY", "0.5", t0)
-		if err := transact(d, d.AssetTxs.Write(tx)); err != nil {
+	// Fills in the ledger, between entries that are not movements.
+	var btc, eth, fills []*entity.AssetTransaction
+	other := func(id string, typ entity.TransactionType, asset *entity.AssetLeg) {
+		t.Helper()
+		if err := d.Balances.CreateTransaction(ctx, &entity.BalanceTransaction{TransactionID: id, Username: "alice",
+			TransactionType: typ, Amount: dec("1"), Currency: entity.USD, Status: entity.TxCompleted, CreatedAt: entity.At(t0), Asset: asset}); err != nil {
 			t.Fatal(err)
 		}
-		eth = append(eth, tx)
+	}
+	other("01J000D", entity.TxDeposit, nil)
+	for i := range 10 {
+		m := newAssetTx(fmt.Sprintf("01J%03d", i), "BTC", []string{"BUY", "SELL"}[i%2], fmt.Sprint(i+1), t0.Add(time.Duration(i)*time.Second))
+		if i >= 7 {
+			m = newAssetTx(fmt.Sprintf("01J%03d", i), "ETH", "BUY", "0.5", t0)
+			eth = append(eth, m)
+		} else {
+			btc = append(btc, m)
+		}
+		if err := transact(d, d.Balances.TransactionWrite(fillEntry(m))); err != nil {
+			t.Fatal(err)
+		}
+		fills = append(fills, m)
+		if i == 3 {
+			// A hold and a refund naming an asset are not movements.
+			other("01J003H", entity.TxOrderHold, nil)
+			other("01J003R", entity.TxOrderRefund, &entity.AssetLeg{AssetID: "BTC", Quantity: dec("1"), Price: dec("1")})
+		}
 	}
 	// A holding of the same asset is in the partition too, not a movement.
 	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("1"), t0)); err != nil {
 		t.Fatal(err)
 	}
-	if w := d.AssetTxs.Write(btc[0]); w.Put == nil || !w.Put.Fresh || w.Put.Cond.Op != store.CondNotExists {
-		t.Fatalf("AssetTxs.Write = %+v, want a fresh put that must not exist", w)
+	// The ledger entry keeps its asset leg.
+	if tx, err := d.Balances.GetTransaction(ctx, "alice", "01J001"); err != nil || !reflect.DeepEqual(tx, fillEntry(btc[1])) {
+		t.Fatalf("GetTransaction = %+v, %v", tx, err)
 	}
-	wantCanceled(t, "Create", d.AssetTxs.Create(canceled(), newAssetTx("X", "BTC", "BUY", "1", t0)), "create asset transaction: ")
 
-	reversed := func(txs []*entity.AssetTransaction) []*entity.AssetTransaction {
-		out := make([]*entity.AssetTransaction, len(txs))
-		for i, tx := range txs {
-			out[len(txs)-1-i] = tx
+	reversed := func(txs ...[]*entity.AssetTransaction) []*entity.AssetTransaction {
+		var out []*entity.AssetTransaction
+		for _, l := range txs {
+			for i := len(l) - 1; i >= 0; i-- {
+				out = append(out, l[i])
+			}
 		}
 		return out
 	}
@@ -245,13 +292,15 @@ func TestAssetTransactions(t *testing.T) {
 		limit int
 		want  []*entity.AssetTransaction
 	}{
-		{"BTC", 3, reversed(btc)},
-		{"BTC", 7, reversed(btc)},
-		{"BTC", 1, reversed(btc)},
-		{"ETH", 2, reversed(eth)},
+		{"BTC", 3, reversed(btc, oldBTC)},
+		{"BTC", 7, reversed(btc, oldBTC)},
+		{"BTC", 9, reversed(btc, oldBTC)},
+		{"BTC", 1, reversed(btc, oldBTC)},
+		{"ETH", 2, reversed(eth, oldETH)},
 		{"DOGE", 5, nil},
-		// All assets: key order, descending (asset, then id).
-		{"", 4, append(reversed(eth), reversed(btc)...)},
+		// All assets: the ledger's newest first, then the older items in
+		// key order, descending (asset, then id).
+		{"", 4, reversed(fills, oldETH, oldBTC)},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s/%d", tc.asset, tc.limit), func(t *testing.T) {
@@ -282,12 +331,19 @@ func TestAssetTransactions(t *testing.T) {
 	if txs, next, err := d.AssetTxs.List(ctx, "alice", "BTC", 0, ""); err != nil || len(txs) != 1 || txs[0].TransactionID != "01J006" || next == "" {
 		t.Fatalf("limit 0: %v %q %v", txs, next, err)
 	}
+	// A cursor is valid for its asset only, in either phase.
 	_, next, _ := d.AssetTxs.List(ctx, "alice", "BTC", 2, "")
-	if _, _, err := d.AssetTxs.List(ctx, "alice", "ETH", 2, next); !errors.Is(err, page.ErrInvalidCursor) {
-		t.Fatalf("cursor of another asset: %v", err)
+	_, ownNext, _ := d.AssetTxs.List(ctx, "alice", "BTC", 8, "")
+	for _, c := range []string{next, ownNext, "not-a-cursor", page.Encode([]byte("XBTC\x00"))} {
+		if _, _, err := d.AssetTxs.List(ctx, "alice", "ETH", 2, c); !errors.Is(err, page.ErrInvalidCursor) {
+			t.Fatalf("cursor %q of another asset: %v", c, err)
+		}
+	}
+	if txs, _, err := d.AssetTxs.List(ctx, "alice", "BTC", 5, ownNext); err != nil || !reflect.DeepEqual(txs, reversed(oldBTC)[1:]) {
+		t.Fatalf("page of the older items = %+v, %v", txs, err)
 	}
 	all, err := d.AssetTxs.All(ctx, "alice")
-	if err != nil || !reflect.DeepEqual(all, append(append([]*entity.AssetTransaction(nil), btc...), eth...)) {
+	if want := slices.Concat(oldBTC, btc, oldETH, eth); err != nil || !reflect.DeepEqual(all, want) {
 		t.Fatalf("All = %d items, %v", len(all), err)
 	}
 	if all, err := d.AssetTxs.All(ctx, "bobby1"); err != nil || len(all) != 0 {

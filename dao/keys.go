@@ -5,7 +5,7 @@
 // Reads are methods that return entities. Writes come in two forms: methods
 // that perform one write, and builders (the ...Write/...Writes functions) that
 // return store.Write values, so that the trading layer can compose one business
-// operation (order + ledger entry + balance + holding + movement + idempotency
+// operation (order + ledger entry with its asset leg + balance + holding + idempotency
 // record) into ONE store transaction.
 package dao
 
@@ -89,7 +89,7 @@ const (
 	skBalance = "BALANCE#"
 	skTx      = "TX#"
 	skHolding = "ASSET#"
-	skAssetTx = "ATX#"
+	skAssetTx = "ATX#" // movements of their own, in stores written before fills carried them
 	skIdem    = "IDEM#"
 	skOrder   = "ORDER#"
 	skCOID    = "COID#"
@@ -118,10 +118,6 @@ func (t Tables) txKey(username, txID string) store.Key {
 
 func (t Tables) holdingKey(username, assetID string) store.Key {
 	return store.Key{Table: t.Users, PK: userPK(username), SK: skHolding + assetID}
-}
-
-func (t Tables) assetTxKey(username, assetID, id string) store.Key {
-	return store.Key{Table: t.Users, PK: userPK(username), SK: skAssetTx + assetID + "#" + id}
 }
 
 // IdemKey addresses the idempotency record of key for username ("" for an

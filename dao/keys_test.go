@@ -131,8 +131,9 @@ func TestDataModelKeys(t *testing.T) {
 	}
 	tx := &entity.BalanceTransaction{TransactionID: "01TX", Username: "alice", TransactionType: entity.TxDeposit,
 		Amount: dec("5"), Currency: entity.USD, Status: entity.TxCompleted, CreatedAt: entity.At(now)}
-	atx := &entity.AssetTransaction{TransactionID: "01ATX", Username: "alice", AssetID: "BTC", TransactionType: entity.AssetBuy,
-		Quantity: dec("1"), Price: dec("2"), TotalAmount: dec("2"), Status: entity.TxCompleted, Timestamp: entity.At(now)}
+	fill := &entity.BalanceTransaction{TransactionID: "01FILL", Username: "alice", TransactionType: entity.TxOrderPayment,
+		Amount: dec("-2"), Currency: entity.USD, Status: entity.TxCompleted, ReferenceID: "01ORD", CreatedAt: entity.At(now),
+		Asset: &entity.AssetLeg{AssetID: "BTC", Quantity: dec("1"), Price: dec("2")}}
 	o := &entity.Order{OrderID: "01ORD", Username: "alice", OrderType: entity.MarketBuy, AssetID: "BTC",
 		Status: entity.StatusPending, ClientOrderID: "c-1", Version: 1}
 	ows, err := d.Orders.CreateWrites(o, "h")
@@ -140,7 +141,7 @@ func TestDataModelKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	writes := append([]store.Write{
-		d.Balances.TransactionWrite(tx), d.AssetTxs.Write(atx),
+		d.Balances.TransactionWrite(tx), d.Balances.TransactionWrite(fill),
 		d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("2"), now),
 		d.Idem.Write(d.Tables.IdemKey("alice", "", "idem-1"), dao.IdemRecord{ReqHash: "h", Status: 201}, now),
 		d.Balances.DailyLimitWrite("alice", "deposit", entity.USD, "2026-11-25", dec("5"), dec("100")),
@@ -158,7 +159,7 @@ func TestDataModelKeys(t *testing.T) {
 		{Table: tb.Users, PK: "USER#alice", SK: "BALANCE#USD"},
 		{Table: tb.Users, PK: "USER#alice", SK: "TX#01TX"},
 		{Table: tb.Users, PK: "USER#alice", SK: "ASSET#BTC"},
-		{Table: tb.Users, PK: "USER#alice", SK: "ATX#BTC#01ATX"},
+		{Table: tb.Users, PK: "USER#alice", SK: "TX#01FILL"},
 		{Table: tb.Users, PK: "USER#alice", SK: "IDEM#idem-1"},
 		{Table: tb.Users, PK: "USER#alice", SK: "DAILY#deposit#USD#2026-11-25"},
 		{Table: tb.Orders, PK: "USER#alice", SK: "ORDER#01ORD"},
@@ -184,8 +185,19 @@ func TestDataModelKeys(t *testing.T) {
 	if got, want := d.Assets.Key("BTC"), (store.Key{Table: tb.Inventory, PK: "ASSET#BTC", SK: "ASSET"}); got != want {
 		t.Errorf("Assets.Key = %v, want %v", got, want)
 	}
+	// A fill's ledger entry carries its asset leg.
+	it, err := d.Store.Get(ctx, store.Key{Table: tb.Users, PK: "USER#alice", SK: "TX#01FILL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.Str("asset_id") != "BTC" || it["quantity"].NumText() != "1" || it["price"].NumText() != "2" || it["amount"].NumText() != "-2" {
+		t.Errorf("fill entry = %v", it)
+	}
+	if it, err := d.Store.Get(ctx, store.Key{Table: tb.Users, PK: "USER#alice", SK: "TX#01TX"}); err != nil || len(it) != 9 {
+		t.Errorf("deposit entry = %v, %v: want its 7 attributes and the keys", it, err)
+	}
 	// Stored timestamps are UTC with exactly six fraction digits.
-	it, err := d.Store.Get(ctx, store.Key{Table: tb.Users, PK: "USER#alice", SK: "BALANCE#USD"})
+	it, err = d.Store.Get(ctx, store.Key{Table: tb.Users, PK: "USER#alice", SK: "BALANCE#USD"})
 	if err != nil {
 		t.Fatal(err)
 	}

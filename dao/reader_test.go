@@ -33,6 +33,8 @@ func TestCorruptItems(t *testing.T) {
 	put(t, d, users("USER#hold1", "ASSET#BTC"), store.Item{"quantity": store.Int(2), "cost_basis": store.S("x")})
 	put(t, d, users("USER#hold1", "ATX#BTC#01"), store.Item{"quantity": store.Int(1), "price": store.S("x")})
 	put(t, d, users("USER#hold2", "ATX#BTC#01"), store.Item{"quantity": store.Int(1), "timestamp": store.S("noon")})
+	put(t, d, users("USER#hold3", "TX#01"), store.Item{"transaction_type": store.S("order_sale"), "amount": store.Int(1),
+		"created_at": ts, "asset_id": store.S("BTC"), "quantity": store.S("x"), "price": store.Int(1)})
 	// Documents.
 	put(t, d, users("USER#doc1", "PROFILE"), store.Item{"doc": store.S("{not json"), "version": store.Int(1)})
 	put(t, d, users("EMAIL#doc1@example.com", "EMAIL"), store.Item{"username": store.S("doc1")})
@@ -75,6 +77,11 @@ func TestCorruptItems(t *testing.T) {
 		{"AssetTxs.List", func() error { _, _, err := d.AssetTxs.List(ctx, "hold1", "BTC", 5, ""); return err },
 			"attribute price of USER#hold1/ATX#BTC#01"},
 		{"AssetTxs.All", func() error { _, err := d.AssetTxs.All(ctx, "hold2"); return err }, "attribute timestamp"},
+		{"AssetTxs.List fill", func() error { _, _, err := d.AssetTxs.List(ctx, "hold3", "BTC", 5, ""); return err },
+			"attribute quantity of USER#hold3/TX#01"},
+		{"AssetTxs.All fill", func() error { _, err := d.AssetTxs.All(ctx, "hold3"); return err }, "attribute quantity"},
+		{"Balances.GetTransaction fill", func() error { _, err := d.Balances.GetTransaction(ctx, "hold3", "01"); return err },
+			"attribute quantity"},
 		{"Users.GetByUsername", func() error { _, err := d.Users.GetByUsername(ctx, "doc1"); return err }, "decode USER#doc1/PROFILE: "},
 		{"Users.GetByEmail", func() error { _, err := d.Users.GetByEmail(ctx, "doc1@example.com"); return err }, "decode USER#doc1/PROFILE: "},
 		{"Orders.Get", func() error { _, err := d.Orders.Get(ctx, "doc1", "01"); return err }, "decode USER#doc1/ORDER#01: "},

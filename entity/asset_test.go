@@ -2,6 +2,7 @@ package entity
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -250,5 +251,36 @@ func TestAssetTransaction(t *testing.T) {
 	tx.Status = TxFailed
 	if !tx.Effect().IsZero() {
 		t.Error("failed movement has an effect")
+	}
+}
+
+func TestBalanceTransactionMovement(t *testing.T) {
+	leg := &AssetLeg{AssetID: "BTC", Quantity: decimal.MustParse("0.1"), Price: decimal.MustParse("65000")}
+	entry := BalanceTransaction{TransactionID: "01JDQ8Z3V6W5N2T8K4M0R7P9XA", Username: "alice_smith", TransactionType: TxOrderPayment,
+		Amount: decimal.MustParse("-6506.50"), Currency: USD, Status: TxCompleted, Description: "Buy 0.1 BTC at 65000.00",
+		ReferenceID: "01JDQ8Z3V6W5N2T8K4M0R7P9XB", CreatedAt: At(testNow), Asset: leg}
+	want := AssetTransaction{TransactionID: "01JDQ8Z3V6W5N2T8K4M0R7P9XA", Username: "alice_smith", AssetID: "BTC",
+		TransactionType: AssetBuy, Quantity: decimal.MustParse("0.1"), Price: decimal.MustParse("65000"),
+		TotalAmount: decimal.MustParse("6506.50"), OrderID: "01JDQ8Z3V6W5N2T8K4M0R7P9XB", Status: TxCompleted, Timestamp: At(testNow)}
+	if m, ok := entry.Movement(); !ok || !reflect.DeepEqual(*m, want) {
+		t.Fatalf("payment: %+v, %v\nwant %+v", m, ok, want)
+	}
+	entry.TransactionType, entry.Amount, entry.Status = TxOrderSale, decimal.MustParse("6493.50"), TxPending
+	want.TransactionType, want.TotalAmount, want.Status = AssetSell, decimal.MustParse("6493.50"), TxPending
+	if m, ok := entry.Movement(); !ok || !reflect.DeepEqual(*m, want) {
+		t.Fatalf("sale: %+v, %v\nwant %+v", m, ok, want)
+	}
+	// Entries of other types, or without a leg, are not movements.
+	entry.TransactionType = TxOrderRefund
+	if m, ok := entry.Movement(); ok || m != nil {
+		t.Fatalf("refund: %+v", m)
+	}
+	entry.TransactionType, entry.Asset = TxOrderSale, nil
+	if m, ok := entry.Movement(); ok || m != nil {
+		t.Fatalf("no leg: %+v", m)
+	}
+	// The leg is not in the JSON of entries without one.
+	if got := mustJSON(t, entry); strings.Contains(got, "asset") {
+		t.Fatalf("JSON of an entry without a leg: %s", got)
 	}
 }

@@ -207,6 +207,38 @@ type BalanceTransaction struct {
 	Description     string            `json:"description"`
 	ReferenceID     string            `json:"reference_id"`
 	CreatedAt       Time              `json:"created_at"`
+	// Asset is the asset side of a fill's entry (order_payment or
+	// order_sale written by an order's execution), nil for other entries.
+	// The entry is then also the fill's asset movement (Movement).
+	Asset *AssetLeg `json:"asset,omitempty"`
+}
+
+// AssetLeg is what a fill moved of an asset: Quantity (positive) at Price.
+type AssetLeg struct {
+	AssetID  string          `json:"asset_id"`
+	Quantity decimal.Decimal `json:"quantity"`
+	Price    decimal.Decimal `json:"price"`
+}
+
+// Movement returns the asset movement a fill's entry records: BUY for an
+// order_payment, SELL for an order_sale, with TotalAmount the entry's amount
+// without its sign (fee included). ok is false for entries without an asset
+// leg or of another type.
+func (t *BalanceTransaction) Movement() (m *AssetTransaction, ok bool) {
+	var typ AssetTxType
+	switch {
+	case t.Asset == nil:
+		return nil, false
+	case t.TransactionType == TxOrderPayment:
+		typ = AssetBuy
+	case t.TransactionType == TxOrderSale:
+		typ = AssetSell
+	default:
+		return nil, false
+	}
+	return &AssetTransaction{TransactionID: t.TransactionID, Username: t.Username, AssetID: t.Asset.AssetID,
+		TransactionType: typ, Quantity: t.Asset.Quantity, Price: t.Asset.Price, TotalAmount: t.Amount.Abs(),
+		OrderID: t.ReferenceID, Status: t.Status, Timestamp: t.CreatedAt}, true
 }
 
 // Effect returns the entry's contribution to current_balance: Amount for a

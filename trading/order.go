@@ -36,8 +36,8 @@ type Placed struct {
 
 // PlaceOrder validates req and places it for username, in ONE transaction:
 //   - market orders, and limit or protective orders that are marketable at
-//     once, execute at the asset's current price: order + ledger entry +
-//     balance + holding + asset movement;
+//     once, execute at the asset's current price: order + ledger entry
+//     (with the asset movement) + balance + holding;
 //   - ioc/fok orders that are not marketable are cancelled (nothing held);
 //   - other orders rest (status queued) with their hold: cash for buys (an
 //     order_hold ledger entry), asset quantity for sells.
@@ -321,8 +321,9 @@ type fill struct {
 // fillWrites returns the writes that execute o (whose status the caller has
 // set) at price: the cash movement (consuming a buy's hold and releasing the
 // rest), the holding change (a resting sell consumes held quantity: its own
-// or, with sharedHold, its OCO partner's), the ledger entry, the asset
-// movement, and the completion of the hold entry. It sets o's execution fields.
+// or, with sharedHold, its OCO partner's), the ledger entry (which is also the
+// asset movement: it carries the asset leg), and the completion of the hold
+// entry. It sets o's execution fields.
 func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Holding, sharedHold bool, now time.Time) (fill, error) {
 	buy := o.Side() == entity.Buy
 	cur, qty := o.Currency, o.Quantity
@@ -338,10 +339,8 @@ func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Hold
 	at := entity.At(now)
 	f := fill{iBalance: 0, iHolding: 1}
 	var (
-		change   = dao.Change{Username: o.Username, Currency: cur}
-		entry    *entity.BalanceTransaction
-		movement = &entity.AssetTransaction{TransactionID: s.ids.New(), Username: o.Username, AssetID: o.AssetID,
-			Quantity: qty, Price: price, OrderID: o.OrderID, Status: entity.TxCompleted, Timestamp: at}
+		change  = dao.Change{Username: o.Username, Currency: cur}
+		entry   *entity.BalanceTransaction
 		holding store.Write
 	)
 	if buy {
@@ -349,7 +348,6 @@ func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Hold
 		change.Current, change.Held = total.Neg(), o.HeldAmount.Neg()
 		entry = &entity.BalanceTransaction{TransactionType: entity.TxOrderPayment, Amount: total.Neg(),
 			Description: "Buy " + qty.String() + " " + o.AssetID + " at " + entity.FormatPrice(price)}
-		movement.TransactionType, movement.TotalAmount = entity.AssetBuy, total
 		holding = s.d.Holdings.BuyWrite(o.Username, o.AssetID, qty, gross, now)
 		o.TotalAmount = total
 	} else {
@@ -363,14 +361,13 @@ func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Hold
 		change.Current = total
 		entry = &entity.BalanceTransaction{TransactionType: entity.TxOrderSale, Amount: total,
 			Description: "Sell " + qty.String() + " " + o.AssetID + " at " + entity.FormatPrice(price)}
-		movement.TransactionType, movement.TotalAmount = entity.AssetSell, total
 		holding = s.d.Holdings.SellWrite(h, qty, o.HeldQuantity.IsPositive() || sharedHold, now)
 		o.TotalAmount = total
 	}
 	entry.TransactionID, entry.Username, entry.Currency = s.ids.New(), o.Username, cur
 	entry.Status, entry.ReferenceID, entry.CreatedAt = entity.TxCompleted, o.OrderID, at
-	f.writes = append(f.writes, s.d.Balances.ChangeWrite(change, now), holding,
-		s.d.Balances.TransactionWrite(entry), s.d.AssetTxs.Write(movement))
+	entry.Asset = &entity.AssetLeg{AssetID: o.AssetID, Quantity: qty, Price: price}
+	f.writes = append(f.writes, s.d.Balances.ChangeWrite(change, now), holding, s.d.Balances.TransactionWrite(entry))
 	if buy && o.HeldAmount.IsPositive() {
 		f.writes = append(f.writes, s.d.Balances.TransactionStatusWrite(o.Username, o.OrderID, entity.TxPending, entity.TxCompleted))
 	}

@@ -20,7 +20,7 @@ import (
 // runPrefill is the prefill subcommand: it fills a stopped embedded store
 // with orders, so that the throughput of a large store can be measured
 // (docs/performance.md). It places real market buys through the trading
-// layer (every order with its ledger entry, movement and balance changes),
+// layer (every order with its ledger entry, holding and balance changes),
 // in-process, from --concurrency goroutines, for --users users it creates
 // (without a password: they cannot log in).
 func runPrefill(args []string) int {

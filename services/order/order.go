@@ -122,6 +122,8 @@ func (s *Service) Register(api *httpapi.API) {
 		PathParams: OrderPath{}, Response: OrderEnvelope{}, Errors: []int{404, 409}}, s.cancel)
 	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/assets/{asset_id}/transactions", OperationID: "listAssetTransactions",
 		Summary: "The caller's movements of one asset, newest first", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
+		Description: "A movement is the ledger entry of a fill. A page reads at most 5,000 of the caller's ledger entries, " +
+			"so it can hold fewer than `limit` movements while `has_more` is true.",
 		PathParams: AssetPath{}, Query: PageQuery{}, Response: AssetTransactionList{}}, s.assetTransactions)
 	s.registerBatch(api)
 }
