@@ -3,6 +3,7 @@ package dao
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -204,7 +205,9 @@ func movements(items []store.Item) ([]*entity.AssetTransaction, error) {
 
 // List returns the user's movements of assetID ("" for all assets) newest
 // first, and the next page's cursor. A page reads at most 5,000 ledger
-// entries, so it may hold fewer than limit movements and still have a cursor.
+// entries, so it may hold fewer than limit movements and still have a cursor;
+// an asset the user has no holding of (never traded) is answered without
+// reading the ledger.
 // The movements of their own of an older store follow, in key order
 // descending (asset, then newest first).
 func (d *AssetTransactionDAO) List(ctx context.Context, username, assetID string, limit int, cursor string) ([]*entity.AssetTransaction, string, error) {
@@ -214,6 +217,16 @@ func (d *AssetTransactionDAO) List(ctx context.Context, username, assetID string
 		return nil, "", err
 	}
 	var out []*entity.AssetTransaction
+	if phase == phaseLedger && inner == "" && assetID != "" {
+		// Every fill of an asset writes the user's holding of it, which is
+		// never deleted: without one there is nothing to page the ledger for.
+		switch _, err := d.s.Get(ctx, d.t.holdingKey(username, assetID)); {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, "", nil
+		case err != nil:
+			return nil, "", fmt.Errorf("list asset transactions: %w", err)
+		}
+	}
 	if phase == phaseLedger {
 		q := store.Query{Table: d.t.Users, PK: userPK(username), Desc: true, Cursor: inner,
 			SK: store.SortCond{Op: store.SortBeginsWith, Value: skTx}}

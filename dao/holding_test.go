@@ -269,8 +269,10 @@ func TestAssetTransactions(t *testing.T) {
 			other("01J003R", entity.TxOrderRefund, &entity.AssetLeg{AssetID: "BTC", Quantity: dec("1"), Price: dec("1")})
 		}
 	}
-	// A holding of the same asset is in the partition too, not a movement.
-	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("1"), t0)); err != nil {
+	// Fills write the holdings (which are in the partition too, and are not
+	// movements); the history of an asset without one is not read.
+	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("1"), t0),
+		d.Holdings.BuyWrite("alice", "ETH", dec("1"), dec("1"), t0)); err != nil {
 		t.Fatal(err)
 	}
 	// The ledger entry keeps its asset leg.

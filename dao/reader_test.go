@@ -35,6 +35,7 @@ func TestCorruptItems(t *testing.T) {
 	put(t, d, users("USER#hold2", "ATX#BTC#01"), store.Item{"quantity": store.Int(1), "timestamp": store.S("noon")})
 	put(t, d, users("USER#hold3", "TX#01"), store.Item{"transaction_type": store.S("order_sale"), "amount": store.Int(1),
 		"created_at": ts, "asset_id": store.S("BTC"), "quantity": store.S("x"), "price": store.Int(1)})
+	put(t, d, users("USER#hold3", "ASSET#BTC"), store.Item{"quantity": store.Int(1)})
 	// Documents.
 	put(t, d, users("USER#doc1", "PROFILE"), store.Item{"doc": store.S("{not json"), "version": store.Int(1)})
 	put(t, d, users("EMAIL#doc1@example.com", "EMAIL"), store.Item{"username": store.S("doc1")})
@@ -123,6 +124,11 @@ func TestCorruptItems(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
+	}
+	// Without a holding of the asset, its history does not read the ledger
+	// (whose unreadable fill would fail it).
+	if txs, next, err := d.AssetTxs.List(ctx, "hold3", "ETH", 5, ""); err != nil || txs != nil || next != "" {
+		t.Errorf("AssetTxs.List without a holding = %v, %q, %v", txs, next, err)
 	}
 	// Decoders of raw items report the same.
 	it, err := d.Store.Get(ctx, users("USER#hold1", "ASSET#BTC"))
