@@ -176,16 +176,48 @@ func (d *AssetTransactionDAO) decodeOwn(it store.Item) (*entity.AssetTransaction
 	return t, r.err
 }
 
-// isMovement reports whether a ledger item records a fill's movement of
-// assetID ("" for any asset).
-func isMovement(it store.Item, assetID string) bool {
-	switch it.Str("transaction_type") {
-	case string(entity.TxOrderPayment), string(entity.TxOrderSale):
-	default:
-		return false
+// isFill reports whether a ledger item is a fill's entry.
+func isFill(it store.Item) bool {
+	t := it.Str("transaction_type")
+	return t == string(entity.TxOrderPayment) || t == string(entity.TxOrderSale)
+}
+
+// ledgerPage reads the ledger's movements of assetID ("" for any asset)
+// newest first from the store cursor inner: up to limit of them, reading at
+// most movementScan entries. It returns the cursor after the last entry
+// read, "" when the ledger holds no more movements: at its end, or at the
+// first fill entry without an asset leg. Such an entry was written before
+// fills carried their movements, and so was every older one (the ledger is
+// in time order); their movements are items of their own.
+func (d *AssetTransactionDAO) ledgerPage(ctx context.Context, username, assetID string, limit int, inner string) ([]store.Item, string, error) {
+	q := store.Query{Table: d.t.Users, PK: userPK(username), Desc: true, Cursor: inner,
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skTx}}
+	var out []store.Item
+	scanned := 0
+	for {
+		q.Limit = min(limit-len(out), store.MaxQueryLimit)
+		p, err := d.s.Query(ctx, q)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, it := range p.Items {
+			if !isFill(it) {
+				continue
+			}
+			a, leg := it["asset_id"]
+			if !leg {
+				return out, "", nil
+			}
+			if assetID == "" || a.Str() == assetID {
+				out = append(out, it)
+			}
+		}
+		scanned += len(p.Items)
+		if p.Cursor == "" || len(out) >= limit || scanned >= movementScan {
+			return out, p.Cursor, nil
+		}
+		q.Cursor = p.Cursor
 	}
-	a, ok := it["asset_id"]
-	return ok && (assetID == "" || a.Str() == assetID)
 }
 
 // movements decodes ledger items that are movements.
@@ -207,9 +239,9 @@ func movements(items []store.Item) ([]*entity.AssetTransaction, error) {
 // first, and the next page's cursor. A page reads at most 5,000 ledger
 // entries, so it may hold fewer than limit movements and still have a cursor;
 // an asset the user has no holding of (never traded) is answered without
-// reading the ledger.
-// The movements of their own of an older store follow, in key order
-// descending (asset, then newest first).
+// reading the ledger. The movements of their own of an older store follow
+// the ledger's (see ledgerPage), in key order descending (asset, then newest
+// first).
 func (d *AssetTransactionDAO) List(ctx context.Context, username, assetID string, limit int, cursor string) ([]*entity.AssetTransaction, string, error) {
 	limit = max(limit, 1)
 	phase, inner, err := decodeMovementCursor(cursor, assetID)
@@ -228,9 +260,7 @@ func (d *AssetTransactionDAO) List(ctx context.Context, username, assetID string
 		}
 	}
 	if phase == phaseLedger {
-		q := store.Query{Table: d.t.Users, PK: userPK(username), Desc: true, Cursor: inner,
-			SK: store.SortCond{Op: store.SortBeginsWith, Value: skTx}}
-		items, next, err := d.filterPage(ctx, q, limit, movementScan, func(it store.Item) bool { return isMovement(it, assetID) })
+		items, next, err := d.ledgerPage(ctx, username, assetID, limit, inner)
 		if err != nil {
 			return nil, "", fmt.Errorf("list asset transactions: %w", err)
 		}

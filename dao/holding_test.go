@@ -344,6 +344,24 @@ func TestAssetTransactions(t *testing.T) {
 	if txs, _, err := d.AssetTxs.List(ctx, "alice", "BTC", 5, ownNext); err != nil || !reflect.DeepEqual(txs, reversed(oldBTC)[1:]) {
 		t.Fatalf("page of the older items = %+v, %v", txs, err)
 	}
+	// An upgraded store: the ledger's fill entries without an asset leg were
+	// written before fills carried their movements, and so were the older
+	// ones, which are not read (this one would fail the page).
+	carol := func(m *entity.AssetTransaction) *entity.AssetTransaction { m.Username = "carol"; return m }
+	oldMove, newMove := carol(newAssetTx("00K900", "BTC", "BUY", "1", t0)), carol(newAssetTx("01J900", "BTC", "BUY", "2", t0))
+	legless := fillEntry(carol(newAssetTx("00Z900", "BTC", "BUY", "1", t0)))
+	legless.Asset = nil
+	put(t, d, store.Key{Table: d.Tables.Users, PK: "USER#carol", SK: "ATX#BTC#00K900"}, ownMovement(oldMove))
+	put(t, d, store.Key{Table: d.Tables.Users, PK: "USER#carol", SK: "TX#00Y900"}, store.Item{"transaction_type": store.S("order_payment"),
+		"asset_id": store.S("BTC"), "quantity": store.S("x")})
+	if err := transact(d, d.Balances.TransactionWrite(legless), d.Balances.TransactionWrite(fillEntry(newMove)),
+		d.Holdings.BuyWrite("carol", "BTC", dec("3"), dec("7.5"), t0)); err != nil {
+		t.Fatal(err)
+	}
+	if txs, next, err := d.AssetTxs.List(ctx, "carol", "BTC", 5, ""); err != nil || next != "" ||
+		!reflect.DeepEqual(txs, []*entity.AssetTransaction{newMove, oldMove}) {
+		t.Fatalf("upgraded store: %+v, %q, %v", txs, next, err)
+	}
 	all, err := d.AssetTxs.All(ctx, "alice")
 	if want := slices.Concat(oldBTC, btc, oldETH, eth); err != nil || !reflect.DeepEqual(all, want) {
 		t.Fatalf("All = %d items, %v", len(all), err)
@@ -355,5 +373,34 @@ func TestAssetTransactions(t *testing.T) {
 	wantCanceled(t, "List", err, "list asset transactions: ")
 	if _, err := d.AssetTxs.All(canceled(), "alice"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("All canceled: %v", err)
+	}
+}
+
+func TestAssetTransactionsScanBound(t *testing.T) {
+	d := newDAOs(t)
+	ctx := context.Background()
+	m := newAssetTx("01A000", "BTC", "BUY", "1", t0)
+	m.Username = "dave"
+	if err := transact(d, d.Balances.TransactionWrite(fillEntry(m)), d.Holdings.BuyWrite("dave", "BTC", dec("1"), dec("2.5"), t0)); err != nil {
+		t.Fatal(err)
+	}
+	// 5,000 newer entries that are not fills: a page reads no further.
+	for b := range 50 {
+		ws := make([]store.Write, 0, 100)
+		for i := range 100 {
+			ws = append(ws, d.Balances.TransactionWrite(&entity.BalanceTransaction{TransactionID: fmt.Sprintf("01B%05d", b*100+i),
+				Username: "dave", TransactionType: entity.TxDeposit, Amount: dec("1"), Currency: entity.USD,
+				Status: entity.TxCompleted, CreatedAt: entity.At(t0)}))
+		}
+		if err := transact(d, ws...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txs, next, err := d.AssetTxs.List(ctx, "dave", "BTC", 10, "")
+	if err != nil || len(txs) != 0 || next == "" {
+		t.Fatalf("first page = %v, %q, %v: want none and a cursor", txs, next, err)
+	}
+	if txs, next, err = d.AssetTxs.List(ctx, "dave", "BTC", 10, next); err != nil || next != "" || !reflect.DeepEqual(txs, []*entity.AssetTransaction{m}) {
+		t.Fatalf("second page = %+v, %q, %v", txs, next, err)
 	}
 }
