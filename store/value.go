@@ -21,8 +21,8 @@ const (
 
 // Value is one attribute value. Numbers keep their exact decimal text.
 type Value struct {
-	kind Kind
 	s    string // string value, or a number's canonical decimal text
+	kind Kind   // after s: kind and b share one word (24 bytes, not 32)
 	b    bool
 }
 
