@@ -206,6 +206,13 @@ func TestVerifyRejects(t *testing.T) {
 		{"refresh type", sign(t, testSecret, hs256, with("type", "refresh_token")), ErrInvalidToken},
 		{"no type", sign(t, testSecret, hs256, with("type", nil)), ErrInvalidToken},
 		{"sub too long", sign(t, testSecret, hs256, with("sub", strings.Repeat("a", MaxUsernameLen+1))), ErrInvalidToken},
+		// The JWT library's base64 decoder skips CR and LF: the valid token
+		// with line breaks, padding or spaces inserted is another text.
+		{"CRs in the signature", valid[:dot+3] + "\r\r" + valid[dot+3:], ErrInvalidToken},
+		{"LF in the payload", valid[:dot-4] + "\n" + valid[dot-4:], ErrInvalidToken},
+		{"CRLF at the end", valid + "\r\n", ErrInvalidToken},
+		{"padding", valid + "=", ErrInvalidToken},
+		{"space", " " + valid, ErrInvalidToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
