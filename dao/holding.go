@@ -151,7 +151,7 @@ func (d *AssetBalanceDAO) HoldWrite(username, assetID string, qty decimal.Decima
 // with entity.BalanceTransaction.Asset), so one item records both the cash
 // and the asset side of a fill. Stores written before that change hold
 // movements as items of their own (ATX#<asset>#<id>); they are read too, after
-// the ledger's (they are older than any fill recorded in the ledger).
+// the ledger's fills with their asset leg (see ledgerPage for where those end).
 type AssetTransactionDAO struct{ base }
 
 // movementScan bounds the ledger entries one page of movements reads, as for

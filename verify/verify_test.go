@@ -926,4 +926,16 @@ func TestRunErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("unreadable movement of its own", func(t *testing.T) {
+		f := newFixture(t)
+		m := *f.bobMove
+		m.TransactionID = f.svc.NewID()
+		f.putMove(t, &m)
+		f.update(t, store.Key{Table: testTables.Users, PK: "USER#bob", SK: "ATX#" + m.AssetID + "#" + m.TransactionID},
+			store.Set("quantity", store.S("garbage")))
+		const want = "verify user bob: read asset movements: "
+		if _, err := verify.Run(f.ctx, f.d); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("Run = %v, want an error starting %q", err, want)
+		}
+	})
 }
