@@ -146,7 +146,10 @@ type IndexSchema struct {
 }
 
 // Store is the contract. Every method takes a context and honours its
-// cancellation before doing I/O.
+// cancellation before doing I/O. A write that has started (sent to DynamoDB,
+// or past the embedded engine's locks) is not abandoned when the context is
+// canceled: it returns what the store did, so a caller that gives up never
+// sees an error for a write that was applied.
 type Store interface {
 	// Get returns the item with key k, or ErrNotFound. Reads are strongly consistent.
 	Get(ctx context.Context, k Key) (Item, error)

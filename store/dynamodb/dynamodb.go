@@ -141,6 +141,10 @@ type Config struct {
 	// PollInterval is how often Migrate checks that tables and indexes are
 	// ACTIVE (0 : 1 s; DynamoDB Local creates them at once).
 	PollInterval time.Duration
+	// WriteTimeout bounds how long one call of a write waits for DynamoDB's
+	// answer once sent, whatever the caller's context does (0 : 30 s; see
+	// DB.written).
+	WriteTimeout time.Duration
 	// Logger receives Migrate's messages and retries (nil : slog.Default()).
 	Logger *slog.Logger
 }
@@ -156,6 +160,7 @@ type DB struct {
 	ttlAttr    string
 	maxRetries int
 	poll       time.Duration
+	writeWait  time.Duration
 	closed     atomic.Bool
 }
 
@@ -196,6 +201,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		ttlAttr:    cfg.TTLAttribute,
 		maxRetries: cfg.MaxRetries,
 		poll:       cfg.PollInterval,
+		writeWait:  cfg.WriteTimeout,
 	}
 	if db.log == nil {
 		db.log = slog.Default()
@@ -208,6 +214,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if db.poll <= 0 {
 		db.poll = time.Second
+	}
+	if db.writeWait <= 0 {
+		db.writeWait = 30 * time.Second
 	}
 	for _, s := range cfg.Schemas {
 		if !tableName.MatchString(cfg.TablePrefix + s.Name) {
@@ -279,6 +288,20 @@ func (db *DB) enter(ctx context.Context) error {
 		return errClosed
 	}
 	return ctx.Err()
+}
+
+// written runs call, one call of a write to DynamoDB, under ctx's values
+// without its cancellation and deadline, bounded by Config.WriteTimeout.
+// A write DynamoDB has received may be applied whatever the caller does
+// next, so once sent it waits for DynamoDB's answer and reports it: a caller
+// that gives up (a client that disconnects, say) never turns an applied
+// write into an error, which the embedded engine, committing without
+// waiting on anything, never does either. Only a write not yet sent stops
+// at the caller's cancellation (enter, and the waits between retries).
+func (db *DB) written(ctx context.Context, call func(context.Context) error) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), db.writeWait)
+	defer cancel()
+	return call(wctx)
 }
 
 // table returns the declared table name, or an error wrapping

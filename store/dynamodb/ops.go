@@ -121,9 +121,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // withRetry runs a single-item write, retrying while it meets a transaction
 // in progress on the same item (TransactionConflictException).
-func (db *DB) withRetry(ctx context.Context, call func() error) error {
+func (db *DB) withRetry(ctx context.Context, call func(context.Context) error) error {
 	for attempt := 0; ; attempt++ {
-		err := call()
+		err := db.written(ctx, call)
 		if err == nil || !retryableWrite(err) || attempt >= db.maxRetries {
 			return err
 		}
@@ -168,7 +168,7 @@ func (db *DB) Put(ctx context.Context, p store.Put) error {
 		in.ConditionExpression = aws.String(c)
 	}
 	in.ExpressionAttributeNames, in.ExpressionAttributeValues = e.Names(), e.Values()
-	err = db.withRetry(ctx, func() error { _, err := db.client.PutItem(ctx, in); return err })
+	err = db.withRetry(ctx, func(ctx context.Context) error { _, err := db.client.PutItem(ctx, in); return err })
 	if err != nil {
 		return fmt.Errorf("dynamodb: put %s: %w", p.Key, mapErr(err))
 	}
@@ -213,7 +213,11 @@ func (db *DB) Update(ctx context.Context, u store.Update) (store.Item, error) {
 	}
 	in.ExpressionAttributeNames, in.ExpressionAttributeValues = e.Names(), e.Values()
 	var out *dynamodb.UpdateItemOutput
-	err = db.withRetry(ctx, func() error { var err error; out, err = db.client.UpdateItem(ctx, in); return err })
+	err = db.withRetry(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = db.client.UpdateItem(ctx, in)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("dynamodb: update %s: %w", u.Key, mapErr(err))
 	}
@@ -243,7 +247,7 @@ func (db *DB) Delete(ctx context.Context, d store.Delete) error {
 		in.ConditionExpression = aws.String(c)
 	}
 	in.ExpressionAttributeNames, in.ExpressionAttributeValues = e.Names(), e.Values()
-	err = db.withRetry(ctx, func() error { _, err := db.client.DeleteItem(ctx, in); return err })
+	err = db.withRetry(ctx, func(ctx context.Context) error { _, err := db.client.DeleteItem(ctx, in); return err })
 	if err != nil {
 		return fmt.Errorf("dynamodb: delete %s: %w", d.Key, mapErr(err))
 	}

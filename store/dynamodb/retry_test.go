@@ -32,6 +32,9 @@ type injector struct {
 	reason string         // cancellation reason code for TransactWriteItems
 	calls  map[string]int // operation -> calls seen
 	tokens []string       // ClientRequestToken of every TransactWriteItems call
+	// after[operation] runs when DynamoDB Local has answered a forwarded
+	// call, before the answer goes back to the client.
+	after map[string]func()
 }
 
 func newInjector(t *testing.T, target string) (*injector, string) {
@@ -39,7 +42,17 @@ func newInjector(t *testing.T, target string) (*injector, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &injector{proxy: httputil.NewSingleHostReverseProxy(u), fail: map[string]int{}, calls: map[string]int{}, reason: codeTransactionConflict}
+	in := &injector{proxy: httputil.NewSingleHostReverseProxy(u), fail: map[string]int{}, calls: map[string]int{},
+		reason: codeTransactionConflict, after: map[string]func(){}}
+	in.proxy.ModifyResponse = func(r *http.Response) error {
+		in.mu.Lock()
+		f := in.after[operation(r.Request)]
+		in.mu.Unlock()
+		if f != nil {
+			f()
+		}
+		return nil
+	}
 	srv := httptest.NewServer(in)
 	t.Cleanup(srv.Close)
 	return in, srv.URL
@@ -51,6 +64,19 @@ func (in *injector) set(op string, n int) {
 	in.fail[op] = n
 	in.calls = map[string]int{}
 	in.tokens = nil
+}
+
+// setAfter sets (or, with nil, clears) the hook run after DynamoDB Local
+// has answered a call of op.
+func (in *injector) setAfter(op string, f func()) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.after[op] = f
+}
+
+// operation returns the DynamoDB operation a request calls.
+func operation(r *http.Request) string {
+	return strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 }
 
 func (in *injector) count(op string) int {
@@ -66,7 +92,7 @@ func (in *injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+	op := operation(r)
 	var req struct {
 		ClientRequestToken string
 		TransactItems      []json.RawMessage
@@ -271,4 +297,95 @@ func TestBatchGetUnprocessed(t *testing.T) {
 	if _, err := db.BatchGet(cctx, keys); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("batch get with an expiring context: %v", err)
 	}
+}
+
+// TestStartedWriteReportsItsOutcome cancels the caller's context after
+// DynamoDB has applied a write and before its answer reaches the client.
+// Every kind of write reports what DynamoDB did (applied), not the
+// cancellation: a caller that gives up never turns an applied write into an
+// error. A write whose context is canceled before it is sent is not sent,
+// and a write DynamoDB does not answer within WriteTimeout fails.
+func TestStartedWriteReportsItsOutcome(t *testing.T) {
+	db, in := openInjected(t)
+	bg := context.Background()
+	k := func(sk string) store.Key { return store.Key{Table: storetest.TableItems, PK: "STARTED", SK: sk} }
+	if err := db.Put(bg, store.Put{Key: k("delete"), Item: store.Item{"v": store.Int(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	present := func(sk string) func() error {
+		return func() error { _, err := db.Get(bg, k(sk)); return err }
+	}
+	cases := []struct {
+		op     string
+		write  func(context.Context) error
+		effect func() error // nil when the write's effect is there
+	}{
+		{"PutItem", func(ctx context.Context) error {
+			return db.Put(ctx, store.Put{Key: k("put"), Item: store.Item{"v": store.Int(1)}, Cond: store.ItemNotExists()})
+		}, present("put")},
+		{"UpdateItem", func(ctx context.Context) error {
+			it, err := db.Update(ctx, store.Update{Key: k("update"), Actions: []store.Action{store.Add("n", store.Int(7))}})
+			if err == nil && it.Int("n") != 7 {
+				return fmt.Errorf("update returned %v, want n=7", it)
+			}
+			return err
+		}, present("update")},
+		{"DeleteItem", func(ctx context.Context) error {
+			return db.Delete(ctx, store.Delete{Key: k("delete"), Cond: store.ItemExists()})
+		}, func() error {
+			if _, err := db.Get(bg, k("delete")); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("deleted item: %v, want not found", err)
+			}
+			return nil
+		}},
+		{"TransactWriteItems", func(ctx context.Context) error {
+			return db.Transact(ctx, []store.Write{
+				{Put: &store.Put{Key: k("tx"), Item: store.Item{"v": store.Int(1)}, Cond: store.ItemNotExists()}},
+				{Update: &store.Update{Key: store.Key{Table: storetest.TableLedger, PK: "STARTED", SK: "tx"}, Actions: []store.Action{store.Add("n", store.Int(1))}}},
+			})
+		}, present("tx")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.op, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(bg)
+			defer cancel()
+			in.setAfter(tc.op, func() {
+				cancel()
+				time.Sleep(50 * time.Millisecond) // the client sees the cancellation before the answer
+			})
+			defer in.setAfter(tc.op, nil)
+			if err := tc.write(ctx); err != nil {
+				t.Fatalf("a write DynamoDB applied returned %v", err)
+			}
+			if ctx.Err() == nil {
+				t.Fatal("the context was not canceled during the call: nothing was tested")
+			}
+			if err := tc.effect(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+
+	t.Run("not sent when canceled before", func(t *testing.T) {
+		in.set("PutItem", 0) // counts afresh
+		ctx, cancel := context.WithCancel(bg)
+		cancel()
+		if err := db.Put(ctx, store.Put{Key: k("never"), Item: store.Item{"v": store.Int(1)}}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("put under a canceled context: %v, want context.Canceled", err)
+		}
+		if n := in.count("PutItem"); n != 0 {
+			t.Fatalf("%d PutItem calls sent under a canceled context", n)
+		}
+	})
+
+	t.Run("WriteTimeout bounds the wait", func(t *testing.T) {
+		wait := db.writeWait
+		db.writeWait = 100 * time.Millisecond
+		defer func() { db.writeWait = wait }()
+		in.setAfter("PutItem", func() { time.Sleep(300 * time.Millisecond) })
+		defer in.setAfter("PutItem", nil)
+		if err := db.Put(bg, store.Put{Key: k("slow"), Item: store.Item{"v": store.Int(1)}}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("put answered after WriteTimeout: %v, want context.DeadlineExceeded", err)
+		}
+	})
 }

@@ -34,7 +34,10 @@ func (db *DB) Transact(ctx context.Context, writes []store.Write) error {
 		ClientRequestToken: aws.String(rand.Text()), // one per logical transaction
 	}
 	for attempt := 0; ; attempt++ {
-		_, err := db.client.TransactWriteItems(ctx, in)
+		err := db.written(ctx, func(ctx context.Context) error {
+			_, err := db.client.TransactWriteItems(ctx, in)
+			return err
+		})
 		if err == nil {
 			return nil
 		}
