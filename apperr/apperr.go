@@ -15,7 +15,7 @@ import (
 // Kind classifies an error for callers and for the HTTP edge.
 type Kind string
 
-// The kinds of DESIGN.md §8.
+// The kinds (docs/api.md lists their HTTP status).
 const (
 	Invalid           Kind = "invalid"
 	NotFound          Kind = "not_found"

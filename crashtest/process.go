@@ -1,5 +1,5 @@
 // Package crashtest drives the real orderprocessor binary as a child process
-// to test the crash-safety guarantees of DESIGN.md §2: an acknowledged write
+// to test the durability guarantees of docs/guarantees.md: an acknowledged write
 // survives kill -9, an unacknowledged one is fully there or fully absent, and
 // a retry with the same Idempotency-Key takes effect at most once.
 //

@@ -189,7 +189,7 @@ func (s TransactionStatus) Valid() bool {
 // BalanceTransaction is a ledger entry. Amount is SIGNED, in the entry's
 // currency: positive credits, negative debits (see TransactionType.Sign).
 //
-// Ledger invariants (DESIGN.md §2.3), for each (username, currency):
+// Ledger invariants (docs/guarantees.md), for each (username, currency):
 //
 //	current_balance == Σ Effect()      (completed entries, holds excluded)
 //	held_balance    == Σ HoldEffect()  (order_hold entries still pending)

@@ -59,7 +59,7 @@ const (
 	ActorEngine Actor = "engine"
 )
 
-// The status machine (DESIGN.md §5) and who may make each transition:
+// The status machine (docs/guarantees.md) and who may make each transition:
 //
 //	from        to          user  system  engine
 //	pending     confirmed         x

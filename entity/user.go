@@ -26,7 +26,7 @@ func (r Role) Valid() bool { return r == RoleCustomer || r == RoleAdmin }
 // allows, so no one can register it; login accepts it.
 const AdminUsername = "admin"
 
-// Field limits of users (API.md "Field rules").
+// Field limits of users (docs/api.md, field rules).
 const (
 	UsernameMinLen = 6
 	UsernameMaxLen = 30

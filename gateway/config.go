@@ -10,7 +10,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/auth"
 )
 
-// Defaults (API.md's general rules).
+// Defaults (docs/api.md, general rules).
 const (
 	DefaultRateLimit        = 10000
 	DefaultRateWindow       = time.Minute
@@ -66,7 +66,7 @@ type Config struct {
 	Version     string
 }
 
-// DefaultConfig returns the defaults of API.md: 10,000 requests per minute
+// DefaultConfig returns the documented defaults (docs/api.md): 10,000 requests per minute
 // per IP and per user, 5 failed logins in 5 minutes block for 5 minutes,
 // 64 KiB bodies, any CORS origin, no proxy trusted.
 func DefaultConfig() Config {

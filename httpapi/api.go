@@ -7,7 +7,7 @@
 // Requests are decoded with DecodeJSON and DecodeQuery (or QueryInt,
 // QueryBool, QueryString, QueryEnum); responses are written with WriteJSON
 // and errors with WriteError, which maps apperr kinds to the error shapes of
-// API.md:
+// docs/api.md:
 //
 //	{"detail": "<message>", "code": "<kind>"}
 //	422 {"detail": [{"loc": [...], "msg": "...", "type": "..."}], "code": "invalid"}
@@ -19,7 +19,7 @@
 // verbatim. Struct fields may carry `doc:"..."` (description) and
 // `format:"..."` tags.
 //
-// Routing rules (API.md): a path with or without a trailing slash reaches the
+// Routing rules (docs/api.md): a path with or without a trailing slash reaches the
 // same handler and no route answers with a redirect (unclean paths such as
 // "/a//b" are cleaned in place, not redirected); unknown paths answer JSON
 // 404 and known paths with another method JSON 405 with an Allow header.

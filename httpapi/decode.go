@@ -18,7 +18,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/apperr"
 )
 
-// MaxBodyBytes is the largest request body DecodeJSON accepts (API.md: 64 KiB).
+// MaxBodyBytes is the largest request body DecodeJSON accepts (64 KiB, docs/api.md).
 const MaxBodyBytes = 64 << 10
 
 // maxFieldErrors bounds the field errors reported for one body, so that a

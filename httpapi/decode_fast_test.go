@@ -29,7 +29,7 @@ func (p *fastProbe) DecodeFast(body []byte) bool {
 }
 
 // plainOrderCreate has entity.OrderCreate's fields but not its DecodeFast:
-// DecodeJSON decodes it with encoding/json only, as before the fast path.
+// DecodeJSON decodes it with encoding/json only, the reference for the fast path.
 type plainOrderCreate entity.OrderCreate
 
 var _ httpapi.FastDecoder = (*entity.OrderCreate)(nil)

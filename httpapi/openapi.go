@@ -276,7 +276,7 @@ func (ps orderedProps) MarshalJSON() ([]byte, error) {
 	return append(buf, '}'), nil
 }
 
-// errorComponents adds the two error shapes of API.md.
+// errorComponents adds the two error shapes of docs/api.md.
 func (g *schemaGen) errorComponents() {
 	g.components[schemaError] = map[string]any{
 		"type": "object",

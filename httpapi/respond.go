@@ -14,7 +14,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/apperr"
 )
 
-// RequestIDHeader carries the request id set by the gateway (API.md).
+// RequestIDHeader carries the request id set by the gateway (docs/api.md).
 const RequestIDHeader = "X-Request-ID"
 
 // encPool holds response buffers. They start at 4 KiB: an AppendJSON
@@ -94,7 +94,7 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body) // a failed write means the client left; nothing to do
 }
 
-// ErrorBody is the shape of every error a service answers (API.md):
+// ErrorBody is the shape of every error a service answers (docs/api.md):
 // Detail is a string, or for field validation a []apperr.FieldError.
 type ErrorBody struct {
 	Detail any    `json:"detail"`

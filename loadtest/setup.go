@@ -14,7 +14,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 )
 
-// password is every load-test user's password (it satisfies API.md's rules).
+// password is every load-test user's password (it satisfies the password rules of docs/api.md).
 const password = "Loadtest!Pass1"
 
 // asset is one traded asset with its pre-encoded order bodies.

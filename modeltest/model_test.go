@@ -9,7 +9,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/entity"
 )
 
-// The reference model: plain state and the trading rules of DESIGN.md §5 and
+// The reference model: plain state and the trading rules of docs/guarantees.md and
 // the trading package's documented contract, written from the rules (it calls
 // nothing of the trading layer, the DAOs or the store):
 //

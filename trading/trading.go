@@ -32,7 +32,7 @@ type Config struct {
 	FeeRate decimal.Decimal
 }
 
-// DefaultConfig is API.md's defaults: 10,000 deposits and 5,000 withdrawals
+// DefaultConfig is the documented defaults (docs/api.md): 10,000 deposits and 5,000 withdrawals
 // per currency per day, no fee.
 func DefaultConfig() Config {
 	return Config{DepositDailyLimit: decimal.FromInt(10_000), WithdrawDailyLimit: decimal.FromInt(5_000)}

@@ -1,4 +1,4 @@
-// Package verify checks the ledger invariants of DESIGN.md §2.3 on a store,
+// Package verify checks the ledger invariants of docs/guarantees.md on a store,
 // for every user, and reports every violation it finds (not only the first).
 //
 // It reads only through the DAOs (package dao), never engine internals, so it

@@ -10,8 +10,8 @@ import (
 // itemCache keeps the encodings of recently updated or read items in memory,
 // so that the hot items of the order path (balances, holdings, assets) are
 // read without a Pebble lookup: a Pebble Get searches the memtable skiplist,
-// which on a busy store costs several microseconds of cache misses, and an
-// order used to make six of them.
+// which on a busy store costs several microseconds of cache misses, and a
+// market order would make six of them.
 //
 // Coherence rests on the stripe locks: an entry of key k is only filled or
 // replaced while k's stripe is locked, and a commit removes the entries of

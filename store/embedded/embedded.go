@@ -83,9 +83,9 @@ type Options struct {
 	// 1 ms; negative: never). Under such load the commits arriving after a
 	// sync wait for the interval, so one fsync covers more of them: fewer
 	// fsyncs, less kernel CPU per write. It pays when the CPU is the limit
-	// (market orders over HTTP: ~20% more orders/s, p99 unchanged) and costs
-	// up to the interval in latency when it is not (16 closed-loop writers
-	// doing nothing but commits: half the commits/s). A lightly loaded store
+	// (market orders over HTTP) and costs up to the interval in latency when
+	// it is not (closed-loop writers doing nothing but commits; see
+	// docs/performance.md). A lightly loaded store
 	// syncs at once, so a lone writer's latency is one fsync. Durability is
 	// the same either way: a commit returns after its sync.
 	MinSyncInterval time.Duration
@@ -197,13 +197,8 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	// level: merging more L0 data per rewrite is what lowers the write
 	// amplification. Hot items are read from the item cache and the bloom
 	// filters keep point reads of absent keys off the extra files; range
-	// reads (order and ledger lists) merge more files. Measured on a store of
-	// 5 million orders, 60 s of market orders at 48 connections
-	// (docs/performance.md): 8,596 orders/s, p99 26 ms, against 5,590 and
-	// 34 ms with 16 sublevels (and Pebble's defaults, 4 sublevels and a
-	// 64 MiB base, were worse than 16 at 32 connections: 4,792 against 6,980
-	// orders/s); listing 20 orders right after such a run: p50 2.4 against
-	// 2.0 ms.
+	// reads (order and ledger lists) merge more files. docs/performance.md
+	// has the measurements behind these settings.
 	popts.L0CompactionThreshold = 48
 	popts.L0CompactionFileThreshold = 2000
 	popts.L0StopWritesThreshold = 192

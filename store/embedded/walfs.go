@@ -14,17 +14,15 @@ import (
 //
 // Pebble's log writer writes whatever commits have added to the log each time
 // it wakes, also while it holds back the next sync (Options.MinSyncInterval):
-// under load that was a write system call for every one or two commits
-// (~6,000 a second at 10,000 orders a second, ~3% of the server's CPU with
-// ext4's work per call), against ~400 syncs a second. Gathered, the log costs
-// one write per sync.
+// under load, written through, that is a write system call for every one or
+// two commits against ~400 syncs a second. Gathered, the log costs one write
+// per sync.
 //
-// Durability is unchanged: a commit that waits for its sync returns after
-// its bytes were written and synced, in log order, as before. What a crash
-// may lose is what was never synced, as before; only a process crash (as
-// opposed to a machine's) now loses such writes too, where the page cache
-// used to keep them: commits under store.DeferSync before their Sync, and the
-// expiry sweep's deletes, which it syncs at its end. Neither was answered as
+// A commit that waits for its sync returns after its bytes were written and
+// synced, in log order. What a crash may lose is what was never synced, and a
+// process crash loses it as a machine crash does (the bytes are not in the
+// page cache yet): commits under store.DeferSync before their Sync, and the
+// expiry sweep's deletes, which it syncs at its end. Neither is answered as
 // durable.
 type walFS struct{ vfs.FS }
 
