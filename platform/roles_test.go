@@ -242,10 +242,25 @@ func TestRolesThroughGateway(t *testing.T) {
 		t.Errorf("customer token on the inventory admin route: %d %s", r.status, r.body)
 	}
 
-	// Logout (user service) revokes the token at the gateway.
+	// Logout (user service) revokes the token at the gateway and at every
+	// service, for a request that bypasses the gateway too.
 	gw.do("POST", "/api/v1/auth/logout", tok, map[string]any{}).want(t, 200)
 	if r := gw.do("GET", "/api/v1/orders", tok, nil); r.status != 401 || !strings.Contains(string(r.body), `"UNAUTHORIZED"`) {
 		t.Fatalf("revoked token through the gateway: %d %s", r.status, r.body)
+	}
+	for _, direct := range []struct {
+		role Role
+		path string
+	}{{RoleOrder, "/api/v1/orders"}, {RoleUser, "/api/v1/balance"}, {RoleInventory, "/api/v1/admin/assets/ROLE1/price"}} {
+		c := client{t, servers[direct.role].URL}
+		method, body := "GET", any(nil)
+		if direct.role == RoleInventory {
+			method, body = "PUT", map[string]any{"price_usd": "1"}
+		}
+		r := c.do(method, direct.path, tok, body)
+		if r.status != 401 || !strings.Contains(string(r.body), `"message":"token revoked"`) {
+			t.Fatalf("revoked token sent straight to the %s service: %d %s", direct.role, r.status, r.body)
+		}
 	}
 	tok = login(t, gw, "role_user_1", userPassword)
 
