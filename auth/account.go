@@ -130,11 +130,13 @@ func (c *AccountCache) Check(ctx context.Context, cl Claims) error {
 	case e != nil && now.Sub(e.at) < c.ttl:
 	case e != nil && now.Sub(e.at) < 2*c.ttl:
 		if e.refreshing.CompareAndSwap(false, true) {
-			go c.refresh(context.WithoutCancel(ctx), cl.Username)
+			// The sequence number is taken now, before any Set that the
+			// read could miss.
+			go c.refresh(context.WithoutCancel(ctx), cl.Username, c.seq.Add(1))
 		}
 	default:
 		var err error
-		if e, err = c.read(ctx, cl.Username); err != nil {
+		if e, err = c.read(ctx, cl.Username, c.seq.Add(1)); err != nil {
 			return err
 		}
 	}
@@ -153,10 +155,10 @@ func (a Account) admits(cl Claims) error {
 	return nil
 }
 
-func (c *AccountCache) refresh(ctx context.Context, username string) {
+func (c *AccountCache) refresh(ctx context.Context, username string, seq uint64) {
 	ctx, cancel := context.WithTimeout(ctx, accountLoadTimeout)
 	defer cancel()
-	if _, err := c.read(ctx, username); err != nil {
+	if _, err := c.read(ctx, username, seq); err != nil {
 		c.log.WarnContext(ctx, "account refresh failed; the cached account is used until it is read", "user", username, "err", err)
 		// The entry stays marked: the next check past twice the TTL reads
 		// it itself (and fails closed if the store still cannot answer).
@@ -164,9 +166,8 @@ func (c *AccountCache) refresh(ctx context.Context, username string) {
 }
 
 // read loads username's account and caches it, unless a newer one (Set
-// while the read ran) is there already; it returns the entry in force.
-func (c *AccountCache) read(ctx context.Context, username string) (*accountEntry, error) {
-	seq := c.seq.Add(1)
+// after seq was taken) is there already; it returns the entry in force.
+func (c *AccountCache) read(ctx context.Context, username string, seq uint64) (*accountEntry, error) {
 	at := c.now()
 	a, err := c.load(ctx, username)
 	if err != nil {
