@@ -75,7 +75,7 @@ const accountShards = 16
 type accountShard struct {
 	mu sync.RWMutex
 	m  map[string]*accountEntry
-	_  [40]byte
+	_  [32]byte // one shard per 64-byte cache line
 }
 
 // accountEntry is immutable once stored, but for refreshing.

@@ -120,3 +120,29 @@ func TestStoreRevokerSoleWriter(t *testing.T) {
 		t.Error("revoked after the token's expiry")
 	}
 }
+
+// BenchmarkStoreRevokerSoleIsRevoked measures the all-in-one revocation
+// check of a token that is not revoked (memory only).
+func BenchmarkStoreRevokerSoleIsRevoked(b *testing.B) {
+	db, err := embedded.Open(b.TempDir(), dao.DefaultTables.Schemas(), embedded.Options{Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	r := NewStoreRevoker(db, dao.DefaultTables, StoreRevokerOptions{SoleWriter: true})
+	ctx := context.Background()
+	for i := range 100 {
+		if err := r.Revoke(ctx, "revoked-"+time.Duration(i).String(), time.Now().Add(time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if ok, err := r.IsRevoked(ctx, "CGV4PC4R5WHRLU2PIPVLONQRNV"); ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+}
