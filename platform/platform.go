@@ -78,7 +78,8 @@ type Config struct {
 	// RedisURL, when set, keeps token revocation, rate-limit counters and
 	// login throttling in that Redis (package redisstate), shared by every
 	// replica using it with the same RedisPrefix, and adds a "redis"
-	// readiness check; otherwise that state lives in this process.
+	// readiness check; otherwise counters and throttling live in this
+	// process and revocations in the store (see StoreRevoker).
 	RedisURL    string
 	RedisPrefix string // redisstate.DefaultPrefix when ""
 	// AccountCacheTTL is how long a process uses a user's account state
