@@ -142,3 +142,18 @@ func TestMemoryRevokerConcurrent(t *testing.T) {
 		t.Fatalf("Len() = %d, want 1600", r.Len())
 	}
 }
+
+// BenchmarkMemoryRevokerIsRevoked measures the in-process revocation check
+// of a token that is not revoked.
+func BenchmarkMemoryRevokerIsRevoked(b *testing.B) {
+	r := NewMemoryRevoker(MemoryRevokerOptions{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if ok, _ := r.IsRevoked(ctx, "CGV4PC4R5WHRLU2PIPVLONQRNV"); ok {
+				b.Fatal("revoked")
+			}
+		}
+	})
+}

@@ -40,6 +40,9 @@ const (
 	MaxUsernameLen = 255
 	// DefaultCacheSize is the number of verified tokens an Issuer remembers.
 	DefaultCacheSize = 16384
+	// DefaultClockSkew is how far in the future a token's iat or nbf may lie
+	// (the clocks of the processes that issue and verify tokens differ).
+	DefaultClockSkew = 30 * time.Second
 )
 
 // Errors of Verify, all of kind Unauthorized; Verify wraps them (test with
@@ -72,11 +75,13 @@ type wireClaims struct {
 	Iat  *jwt.NumericDate `json:"iat"`
 	Jti  string           `json:"jti"`
 	Type string           `json:"type"`
+	// Nbf is never issued; a token carrying one is checked against it.
+	Nbf *jwt.NumericDate `json:"nbf,omitempty"`
 }
 
 func (c *wireClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Exp, nil }
 func (c *wireClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.Iat, nil }
-func (c *wireClaims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
+func (c *wireClaims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil } // checked by Verify, with the skew
 func (c *wireClaims) GetIssuer() (string, error)                   { return "", nil }
 func (c *wireClaims) GetSubject() (string, error)                  { return c.Sub, nil }
 func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
@@ -86,6 +91,8 @@ type IssuerOptions struct {
 	Lifetime  time.Duration    // token lifetime; DefaultLifetime when 0
 	Now       func() time.Time // the clock; time.Now when nil
 	CacheSize int              // verified tokens remembered; DefaultCacheSize when 0, negative disables
+	// ClockSkew is how far in the future iat and nbf may lie; DefaultClockSkew when 0.
+	ClockSkew time.Duration
 }
 
 // Issuer issues and verifies HS256 access tokens with one secret. It is safe
@@ -99,6 +106,7 @@ type IssuerOptions struct {
 type Issuer struct {
 	secret   []byte
 	lifetime time.Duration
+	skew     time.Duration
 	now      func() time.Time
 	parser   *jwt.Parser
 	keyFunc  jwt.Keyfunc
@@ -113,6 +121,12 @@ func NewIssuer(secret []byte, opt IssuerOptions) (*Issuer, error) {
 	if opt.Lifetime < 0 {
 		return nil, apperr.New(apperr.Invalid, "token lifetime must be positive")
 	}
+	if opt.ClockSkew < 0 {
+		return nil, apperr.New(apperr.Invalid, "token clock skew must not be negative")
+	}
+	if opt.ClockSkew == 0 {
+		opt.ClockSkew = DefaultClockSkew
+	}
 	if opt.Lifetime == 0 {
 		opt.Lifetime = DefaultLifetime
 	}
@@ -125,6 +139,7 @@ func NewIssuer(secret []byte, opt IssuerOptions) (*Issuer, error) {
 	iss := &Issuer{
 		secret:   append([]byte(nil), secret...),
 		lifetime: opt.Lifetime,
+		skew:     opt.ClockSkew,
 		now:      opt.Now,
 	}
 	iss.parser = jwt.NewParser(
@@ -148,6 +163,15 @@ func (iss *Issuer) Lifetime() time.Duration { return iss.lifetime }
 // payload is plain ASCII JSON) and the role a known one; otherwise Issue
 // returns an Invalid error.
 func (iss *Issuer) Issue(username string, role Role) (string, Claims, error) {
+	return iss.IssueAfter(username, role, time.Time{})
+}
+
+// IssueAfter is Issue for an account whose tokens count only when issued
+// at or after validAfter (a whole second): the token's iat is the later of
+// now and validAfter, so that a login in the second of a reactivation gets
+// a token that counts. A validAfter more than the clock-skew allowance
+// ahead is an Invalid error.
+func (iss *Issuer) IssueAfter(username string, role Role, validAfter time.Time) (string, Claims, error) {
 	if len(username) == 0 || len(username) > MaxUsernameLen {
 		return "", Claims{}, apperr.New(apperr.Invalid, "username must be 1..%d characters", MaxUsernameLen)
 	}
@@ -160,6 +184,12 @@ func (iss *Issuer) Issue(username string, role Role) (string, Claims, error) {
 		return "", Claims{}, apperr.New(apperr.Invalid, "unknown role %q", role)
 	}
 	now := iss.now().Truncate(time.Second)
+	if validAfter.After(now) {
+		if validAfter.Sub(now) > iss.skew {
+			return "", Claims{}, apperr.New(apperr.Invalid, "token validity starts too far ahead")
+		}
+		now = validAfter.Truncate(time.Second)
+	}
 	c := Claims{
 		Username:  username,
 		Role:      role,
@@ -179,8 +209,9 @@ func (iss *Issuer) Issue(username string, role Role) (string, Claims, error) {
 }
 
 // Verify checks token's HS256 signature (any other algorithm, "none"
-// included, is rejected) and its claims: exp in the future, and sub, role,
-// iat, jti and type "access_token" present and valid. It does not consult
+// included, is rejected) and its claims: exp in the future, iat and nbf (if
+// any) not later than the clock-skew allowance ahead, and sub, role, iat,
+// jti and type "access_token" present and valid. It does not consult
 // revocation (see Revoker). Errors wrap ErrInvalidToken or ErrTokenExpired.
 func (iss *Issuer) Verify(token string) (Claims, error) {
 	if len(token) == 0 || len(token) > MaxTokenLen {
@@ -208,6 +239,10 @@ func (iss *Issuer) Verify(token string) (Claims, error) {
 	if wc.Type != TokenType || wc.Sub == "" || len(wc.Sub) > MaxUsernameLen ||
 		!wc.Role.Valid() || wc.Jti == "" || wc.Iat == nil || wc.Exp == nil {
 		return Claims{}, fmt.Errorf("%w: missing or invalid claims", ErrInvalidToken)
+	}
+	// Only a token valid now is cached, and iat and nbf only recede.
+	if latest := now.Add(iss.skew); wc.Iat.After(latest) || wc.Nbf != nil && wc.Nbf.After(latest) {
+		return Claims{}, fmt.Errorf("%w: issued in the future or not valid yet", ErrInvalidToken)
 	}
 	c := Claims{
 		Username:  wc.Sub,

@@ -460,3 +460,90 @@ func BenchmarkIssue(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifyFutureTimes: a token whose iat or nbf lies beyond the clock-skew
+// allowance in the future is refused (by both the full check and, since it
+// is never cached, on every later call); within the allowance it is
+// accepted, as is an nbf in the past.
+func TestVerifyFutureTimes(t *testing.T) {
+	for _, cache := range []int{0, -1} {
+		clk := newFakeClock()
+		iss := newTestIssuer(t, clk, cache)
+		now := clk.Now().Unix()
+		skew := int64(DefaultClockSkew / time.Second)
+		claims := func(iat int64, nbf any) map[string]any {
+			c := map[string]any{"sub": "alice_01", "role": "customer", "exp": now + 3600, "iat": iat,
+				"jti": "id-" + itoa(iat), "type": "access_token"}
+			if nbf != nil {
+				c["nbf"] = nbf
+			}
+			return c
+		}
+		const hs256 = `{"alg":"HS256","typ":"JWT"}`
+		for _, tc := range []struct {
+			name string
+			c    map[string]any
+			ok   bool
+		}{
+			{"iat now", claims(now, nil), true},
+			{"iat within skew", claims(now+skew, nil), true},
+			{"iat beyond skew", claims(now+skew+1, nil), false},
+			{"iat an hour ahead", claims(now+3599, nil), false},
+			{"nbf past", claims(now, now-10), true},
+			{"nbf within skew", claims(now, now+skew), true},
+			{"nbf beyond skew", claims(now, now+skew+1), false},
+			{"nbf not a number", claims(now, "soon"), false},
+		} {
+			tok := sign(t, testSecret, hs256, tc.c)
+			for range 2 {
+				_, err := iss.Verify(tok)
+				if tc.ok && err != nil {
+					t.Fatalf("cache %d, %s: %v", cache, tc.name, err)
+				}
+				if !tc.ok && (!errors.Is(err, ErrInvalidToken) || apperr.MessageOf(err) != ErrInvalidToken.Message) {
+					t.Fatalf("cache %d, %s: Verify error = %v, want %v", cache, tc.name, err, ErrInvalidToken)
+				}
+			}
+		}
+		// A custom allowance.
+		strict, err := NewIssuer(testSecret, IssuerOptions{Now: clk.Now, CacheSize: cache, ClockSkew: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := strict.Verify(sign(t, testSecret, hs256, claims(now+2, nil))); !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("cache %d: iat 2 s ahead with a 1 s allowance: %v", cache, err)
+		}
+		if _, err := strict.Verify(sign(t, testSecret, hs256, claims(now+1, nil))); err != nil {
+			t.Fatalf("cache %d: iat 1 s ahead with a 1 s allowance: %v", cache, err)
+		}
+	}
+	if _, err := NewIssuer(testSecret, IssuerOptions{ClockSkew: -time.Second}); !apperr.Is(err, apperr.Invalid) {
+		t.Fatalf("negative skew: %v", err)
+	}
+}
+
+// TestIssueAfter: a token issued for an account valid after a time in the
+// coming second starts then (and verifies); a past time changes nothing; a
+// time beyond the skew allowance is refused.
+func TestIssueAfter(t *testing.T) {
+	clk := newFakeClock()
+	clk.Advance(300 * time.Millisecond)
+	iss := newTestIssuer(t, clk, 0)
+	now := clk.Now().Truncate(time.Second)
+	tok, c, err := iss.IssueAfter("alice_01", RoleCustomer, now.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.IssuedAt.Equal(now.Add(time.Second)) || !c.ExpiresAt.Equal(now.Add(time.Second+DefaultLifetime)) {
+		t.Fatalf("claims %+v", c)
+	}
+	if got, err := iss.Verify(tok); err != nil || got.ID != c.ID || !got.IssuedAt.Equal(c.IssuedAt) || !got.ExpiresAt.Equal(c.ExpiresAt) {
+		t.Fatalf("Verify = %+v, %v", got, err)
+	}
+	if _, c, err := iss.IssueAfter("alice_01", RoleCustomer, now.Add(-time.Hour)); err != nil || !c.IssuedAt.Equal(now) {
+		t.Fatalf("past validAfter: %+v, %v", c, err)
+	}
+	if _, _, err := iss.IssueAfter("alice_01", RoleCustomer, now.Add(DefaultClockSkew+time.Second)); !apperr.Is(err, apperr.Invalid) {
+		t.Fatalf("validAfter beyond the skew: %v", err)
+	}
+}

@@ -25,11 +25,19 @@ func (d *UserDAO) item(u *entity.User) (store.Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.Item{
+	it := store.Item{
 		"doc": doc, "password_hash": store.S(u.PasswordHash), "version": store.Int(u.Version),
 		"email": store.S(u.Email), "role": store.S(string(u.Role)),
-	}, nil
+	}
+	if !u.TokensValidAfter.IsZero() {
+		it[attrTokensValidAfter] = store.Int(u.TokensValidAfter.UnixMilli())
+	}
+	return it, nil
 }
+
+// attrTokensValidAfter holds entity.User.TokensValidAfter in Unix
+// milliseconds; users stored without it have none.
+const attrTokensValidAfter = "tokens_valid_after_ms"
 
 func (d *UserDAO) decode(it store.Item) (*entity.User, error) {
 	var u entity.User
@@ -38,6 +46,9 @@ func (d *UserDAO) decode(it store.Item) (*entity.User, error) {
 	}
 	u.PasswordHash = it.Str("password_hash")
 	u.Version = it.Int("version")
+	if ms := it.Int(attrTokensValidAfter); ms != 0 {
+		u.TokensValidAfter = time.UnixMilli(ms).UTC()
+	}
 	return &u, nil
 }
 

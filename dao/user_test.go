@@ -263,3 +263,44 @@ func TestUserUpsert(t *testing.T) {
 	}
 	wantCanceled(t, "Upsert canceled", d.Users.Upsert(canceled(), admin), "upsert user admin: ")
 }
+
+// TestUserTokensValidAfter: a user's TokensValidAfter is stored beside the
+// document (millisecond precision) and kept by every later update; a user
+// stored without it (as every user written before it existed) has none.
+func TestUserTokensValidAfter(t *testing.T) {
+	d := newDAOs(t)
+	ctx := context.Background()
+	bob := newUser("bob_tva", "bob_tva@example.com")
+	if err := d.Users.Create(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	if got := getUser(t, d, "bob_tva"); !got.TokensValidAfter.IsZero() {
+		t.Fatalf("new user: TokensValidAfter %v", got.TokensValidAfter)
+	}
+	at := t0.Add(1500 * time.Millisecond).UTC()
+	u := getUser(t, d, "bob_tva")
+	u.IsActive, u.TokensValidAfter = false, at
+	if err := d.Users.Update(ctx, u, u.Email, t0); err != nil {
+		t.Fatal(err)
+	}
+	got := getUser(t, d, "bob_tva")
+	if !got.TokensValidAfter.Equal(at) || got.IsActive {
+		t.Fatalf("after deactivation: %+v", got)
+	}
+	// A profile update keeps it.
+	got.FirstName = "Robert"
+	if err := d.Users.Update(ctx, got, got.Email, t0); err != nil {
+		t.Fatal(err)
+	}
+	if again := getUser(t, d, "bob_tva"); !again.TokensValidAfter.Equal(at) || again.FirstName != "Robert" {
+		t.Fatalf("after a profile update: %+v", again)
+	}
+	// It is an attribute of its own beside the document.
+	it, err := d.Store.Get(ctx, store.Key{Table: d.Tables.Users, PK: "USER#bob_tva", SK: "PROFILE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.Int("tokens_valid_after_ms") != at.UnixMilli() {
+		t.Fatalf("item %v", it)
+	}
+}

@@ -59,6 +59,10 @@ type User struct {
 	CreatedAt              Time   `json:"created_at"`
 	UpdatedAt              Time   `json:"updated_at"`
 	Version                int64  `json:"version"`
+	// TokensValidAfter is when the user's access tokens start to count: a
+	// token issued before it is refused. Deactivation sets it; zero: every
+	// token counts. Stored beside the document, not in it.
+	TokensValidAfter time.Time `json:"-"`
 }
 
 // UserProfile is the response of GET /auth/profile and the "user" of the login

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/orderprocessor/orderprocessor/auth"
 )
@@ -23,14 +25,18 @@ func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 // BenchmarkChain measures the whole middleware chain for an authenticated
 // request to a User route (request id, CORS, IP and user rate limits, token
 // check from the verified-token cache, revocation check, metrics, access
-// log to a discarding handler) in front of a handler that writes nothing.
+// log to a discarding handler) in front of a handler that writes nothing;
+// "accounts" adds the account check (from a warm auth.AccountCache), as the
+// platform runs it.
 func BenchmarkChain(b *testing.B) {
 	for _, bc := range []struct {
-		name string
-		log  *slog.Logger
+		name     string
+		log      *slog.Logger
+		accounts bool
 	}{
-		{"nolog", slog.New(slog.DiscardHandler)},
-		{"jsonlog", slog.New(slog.NewJSONHandler(discard{}, nil))},
+		{"nolog", slog.New(slog.DiscardHandler), false},
+		{"nolog_accounts", slog.New(slog.DiscardHandler), true},
+		{"jsonlog", slog.New(slog.NewJSONHandler(discard{}, nil)), false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			iss, err := auth.NewIssuer(testSecret, auth.IssuerOptions{})
@@ -45,8 +51,13 @@ func BenchmarkChain(b *testing.B) {
 			})
 			cfg := DefaultConfig()
 			cfg.RateLimit = 1 << 30
-			gw, err := New(cfg, testRoutes, next, Deps{Tokens: iss,
-				Revoker: auth.NewMemoryRevoker(auth.MemoryRevokerOptions{}), Logger: bc.log})
+			deps := Deps{Tokens: iss, Revoker: auth.NewMemoryRevoker(auth.MemoryRevokerOptions{}), Logger: bc.log}
+			if bc.accounts {
+				deps.Accounts = auth.NewAccountCache(func(context.Context, string) (auth.Account, error) {
+					return auth.Account{Exists: true, Active: true}, nil
+				}, auth.AccountCacheOptions{TTL: time.Hour})
+			}
+			gw, err := New(cfg, testRoutes, next, deps)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -90,6 +90,15 @@ type TokenVerifier interface {
 	Verify(token string) (auth.Claims, error)
 }
 
+// AccountChecker checks a verified token's subject; *auth.AccountCache
+// implements it. Check returns nil when the token may be used, an error of
+// kind Unauthorized (its message safe for clients) when it may not, and any
+// other error when it cannot tell (the gateway then fails closed, 503).
+// It runs on every authenticated request: it must answer from memory.
+type AccountChecker interface {
+	Check(ctx context.Context, c auth.Claims) error
+}
+
 // Check is one readiness check of /health/ready. Func must honour ctx.
 type Check struct {
 	Name string
@@ -101,6 +110,9 @@ type Check struct {
 type Deps struct {
 	Tokens  TokenVerifier // verifies bearer tokens
 	Revoker auth.Revoker  // nil: no revocation check
+	// Accounts checks that a token's subject may use it (exists, active,
+	// token issued after the account's ValidAfter); nil: no check.
+	Accounts AccountChecker
 	// Counter counts rate-limit windows and login failures; nil: a
 	// MemoryCounter with the gateway's clock.
 	Counter Counter

@@ -18,10 +18,12 @@
 //     response; 429 RATE_LIMITED with Retry-After above the limit);
 //  5. OPTIONS: answered 204 (CORS preflight), never authenticated;
 //  6. authentication by route class: on User and Admin routes a missing or
-//     malformed Authorization header, an invalid or expired token or a
-//     revoked one is 401 UNAUTHORIZED, before any other validation; a
-//     non-admin on an Admin route is 403 FORBIDDEN; on Public routes a valid
-//     token still sets the principal and anything else is ignored;
+//     malformed Authorization header, an invalid or expired token, a
+//     revoked one, or one whose subject is unknown, deactivated or has
+//     invalidated it (Deps.Accounts) is 401 UNAUTHORIZED, before any other
+//     validation; a non-admin on an Admin route is 403 FORBIDDEN; on Public
+//     routes a valid token still sets the principal and anything else is
+//     ignored;
 //  7. rate limit per authenticated user;
 //  8. login throttling on POST Config.LoginPath (403 LOGIN_BLOCKED);
 //  9. body limit (413 PAYLOAD_TOO_LARGE, with or without Content-Length);
@@ -127,6 +129,7 @@ type Gateway struct {
 	next      http.Handler
 	tokens    TokenVerifier
 	revoker   auth.Revoker
+	accounts  AccountChecker
 	counter   Counter
 	blocks    Marker
 	reg       *prometheus.Registry
@@ -196,17 +199,18 @@ func New(cfg Config, routes RouteTable, next http.Handler, deps Deps) (*Gateway,
 		return nil, errors.New("gateway: routes need authentication but Deps.Tokens is nil")
 	}
 	g := &Gateway{
-		cfg:     cfg,
-		next:    next,
-		tokens:  deps.Tokens,
-		revoker: deps.Revoker,
-		counter: deps.Counter,
-		blocks:  deps.Blocks,
-		reg:     deps.Registry,
-		log:     deps.Logger,
-		now:     deps.Now,
-		ready:   deps.Ready,
-		router:  rt,
+		cfg:      cfg,
+		next:     next,
+		tokens:   deps.Tokens,
+		revoker:  deps.Revoker,
+		accounts: deps.Accounts,
+		counter:  deps.Counter,
+		blocks:   deps.Blocks,
+		reg:      deps.Registry,
+		log:      deps.Logger,
+		now:      deps.Now,
+		ready:    deps.Ready,
+		router:   rt,
 	}
 	if g.now == nil {
 		g.now = time.Now
@@ -605,7 +609,7 @@ func (g *Gateway) authenticate(ex *exchange, r *http.Request, access Access) boo
 			if tok, ok := auth.ParseBearer(hdrs[0]); ok {
 				if c, err := g.tokens.Verify(tok); err == nil {
 					revoked, rerr := g.isRevoked(r.Context(), c.ID)
-					if rerr == nil && !revoked {
+					if rerr == nil && !revoked && g.checkAccount(r.Context(), c) == nil {
 						g.setPrincipal(ex, c)
 					}
 				}
@@ -647,6 +651,25 @@ func (g *Gateway) authenticate(ex *exchange, r *http.Request, access Access) boo
 		h["Www-Authenticate"] = valBearerInvalid
 		return g.deny(ex, http.StatusUnauthorized, CodeUnauthorized, "revoked", auth.ErrTokenRevoked.Message)
 	}
+	if err := g.checkAccount(r.Context(), c); err != nil {
+		if apperr.KindOf(err) != apperr.Unauthorized {
+			g.log.LogAttrs(r.Context(), slog.LevelError, "account check failed",
+				slog.String("request_id", ex.info.id), slog.String("error", err.Error()))
+			return g.deny(ex, http.StatusServiceUnavailable, CodeServiceUnavailable, "account_error",
+				"authentication temporarily unavailable")
+		}
+		h["Www-Authenticate"] = valBearerInvalid
+		reason := "account"
+		switch {
+		case errors.Is(err, auth.ErrAccountDeactivated):
+			reason = "deactivated"
+		case errors.Is(err, auth.ErrAccountUnknown):
+			reason = "unknown_account"
+		case errors.Is(err, auth.ErrTokenRevoked):
+			reason = "revoked"
+		}
+		return g.deny(ex, http.StatusUnauthorized, CodeUnauthorized, reason, apperr.MessageOf(err))
+	}
 	g.setPrincipal(ex, c)
 	if access == Admin && c.Role != auth.RoleAdmin {
 		return g.deny(ex, http.StatusForbidden, CodeForbidden, "not_admin", "admin role required")
@@ -665,6 +688,13 @@ func (g *Gateway) isRevoked(ctx context.Context, jti string) (bool, error) {
 		return false, nil
 	}
 	return g.revoker.IsRevoked(ctx, jti)
+}
+
+func (g *Gateway) checkAccount(ctx context.Context, c auth.Claims) error {
+	if g.accounts == nil {
+		return nil
+	}
+	return g.accounts.Check(ctx, c)
 }
 
 func (g *Gateway) deny(ex *exchange, status int, code, reason, msg string) bool {

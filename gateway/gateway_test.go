@@ -1111,3 +1111,56 @@ func ExampleNew() {
 	fmt.Println(rec.Code, rec.Header().Get("X-RateLimit-Limit"))
 	// Output: 401 10000
 }
+
+// TestAccountCheck: a token whose subject the account check refuses is 401
+// with the check's message (the principal is not set on a public route);
+// a check that cannot answer fails closed (503, detail only in the log).
+func TestAccountCheck(t *testing.T) {
+	accounts := map[string]auth.Account{
+		"alice_01": {Exists: true, Active: true},
+		"bob_0001": {Exists: true, Active: false},
+		"carol_01": {Exists: true, Active: true, ValidAfter: time.Now().Add(time.Hour)},
+	}
+	load := func(_ context.Context, name string) (auth.Account, error) {
+		if name == "dave_001" {
+			return auth.Account{}, errors.New("store down")
+		}
+		return accounts[name], nil
+	}
+	cache := auth.NewAccountCache(load, auth.AccountCacheOptions{})
+	e := newEnv(t, func(_ *Config, d *Deps) { d.Accounts = cache })
+	for _, tc := range []struct {
+		user   string
+		status int
+		msg    string
+	}{
+		{"alice_01", 200, ""},
+		{"bob_0001", 401, "account deactivated"},
+		{"carol_01", 401, "token revoked"},
+		{"nobody_1", 401, "unknown account"},
+		{"dave_001", 503, "authentication temporarily unavailable"},
+	} {
+		tok, _ := e.token(tc.user, auth.RoleCustomer)
+		r := e.do("GET", "/api/v1/orders", bearer(tok), nil)
+		if tc.status == 200 {
+			if r.status != 200 || r.seen(t).User != tc.user {
+				t.Fatalf("%s: %d %s", tc.user, r.status, r.body)
+			}
+			continue
+		}
+		code := CodeUnauthorized
+		if tc.status == 503 {
+			code = CodeServiceUnavailable
+		}
+		if msg := r.gatewayError(t, tc.status, code); msg != tc.msg {
+			t.Fatalf("%s: message %q, want %q", tc.user, msg, tc.msg)
+		}
+		r = e.do("GET", "/api/v1/inventory/assets", bearer(tok), nil)
+		if r.status != 200 || r.seen(t).User != "" {
+			t.Fatalf("%s on a public route: %d %s", tc.user, r.status, r.body)
+		}
+	}
+	if !strings.Contains(e.logs.String(), "store down") {
+		t.Fatal("account check error not logged")
+	}
+}

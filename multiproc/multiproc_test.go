@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/store/dynamodb"
 )
@@ -342,6 +343,16 @@ func TestMicroservices(t *testing.T) {
 	if r := call(t, "GET", api+"/api/v1/orders", tok, nil); r.status != 401 {
 		t.Fatalf("revoked token: %d %s", r.status, r.body)
 	}
+	// ... and at every service, for a request that bypasses the gateway.
+	for role, path := range map[string]string{"order": "/api/v1/orders", "user": "/api/v1/balance", "inventory": "/api/v1/admin/assets/MPA1/price"} {
+		method, body := "GET", any(nil)
+		if role == "inventory" {
+			method, body = "PUT", map[string]any{"price_usd": "1"}
+		}
+		if r := call(t, method, services[role].url+path, tok, body); r.status != 401 || !strings.Contains(string(r.body), `"message":"token revoked"`) {
+			t.Fatalf("revoked token sent straight to the %s service: %d %s", role, r.status, r.body)
+		}
+	}
 	tok = login("mp_user_1", userPassword)
 
 	// The live stream (order service) flows through the gateway: an order
@@ -375,6 +386,39 @@ func TestMicroservices(t *testing.T) {
 	}
 	resp.Body.Close()
 	t.Logf("flow through the gateway: %v", time.Since(t3).Round(time.Millisecond))
+
+	// An admin deactivates the user (user service): the other processes
+	// refuse the user's tokens within the account cache's TTL (2 s).
+	deactivated := time.Now()
+	call(t, "POST", api+"/api/v1/admin/users/mp_user_1/deactivate", admin, nil).want(t, 200)
+	waitUntil := func(what string, url string, ok func(reply) bool) time.Duration {
+		t.Helper()
+		for since := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+			r := call(t, "GET", url, tok, nil)
+			if ok(r) {
+				return time.Since(since)
+			}
+			if time.Since(since) > 2*auth.DefaultAccountTTL+2*time.Second {
+				t.Fatalf("%s: still %d %s after %v", what, r.status, r.body, time.Since(since))
+			}
+		}
+	}
+	refused := func(r reply) bool {
+		return r.status == 401 && strings.Contains(string(r.body), `"message":"account deactivated"`)
+	}
+	waitUntil("order service", services["order"].url+"/api/v1/orders", refused)
+	waitUntil("gateway", api+"/api/v1/orders", refused)
+	t.Logf("deactivation seen by the order service and the gateway within %v", time.Since(deactivated).Round(time.Millisecond))
+	if r := call(t, "POST", api+"/api/v1/auth/login", "", map[string]string{"username": "mp_user_1", "password": userPassword}); r.status != 403 {
+		t.Fatalf("login of a deactivated user: %d %s", r.status, r.body)
+	}
+	call(t, "POST", api+"/api/v1/admin/users/mp_user_1/activate", admin, nil).want(t, 200)
+	old := tok
+	tok = login("mp_user_1", userPassword)
+	waitUntil("gateway after reactivation", api+"/api/v1/orders", func(r reply) bool { return r.status == 200 })
+	if r := call(t, "GET", services["order"].url+"/api/v1/orders", old, nil); r.status != 401 || !strings.Contains(string(r.body), `"message":"token revoked"`) {
+		t.Fatalf("token issued before the deactivation, at the order service after reactivation: %d %s", r.status, r.body)
+	}
 
 	// The order service crashes.
 	services["order"].kill()

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
@@ -77,11 +78,20 @@ type Config struct {
 	// RedisURL, when set, keeps token revocation, rate-limit counters and
 	// login throttling in that Redis (package redisstate), shared by every
 	// replica using it with the same RedisPrefix, and adds a "redis"
-	// readiness check; otherwise that state lives in this process.
+	// readiness check; otherwise counters and throttling live in this
+	// process and revocations in the store (see StoreRevoker).
 	RedisURL    string
 	RedisPrefix string // redisstate.DefaultPrefix when ""
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// AccountCacheTTL is how long a process uses a user's account state
+	// (active, tokens valid after) before reading it again: how late a
+	// deactivation made by another process takes effect
+	// (auth.DefaultAccountTTL when 0).
+	AccountCacheTTL time.Duration
+	// TokenClockSkew is how far in the future a token's iat or nbf may lie
+	// (auth.DefaultClockSkew when 0).
+	TokenClockSkew time.Duration
+	Logger         *slog.Logger
+	Now            func() time.Time
 }
 
 // Platform is a running platform.
@@ -171,7 +181,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}
 		secret = []byte(rand.Text() + rand.Text())
 	}
-	issuer, err := auth.NewIssuer(secret, auth.IssuerOptions{Lifetime: cfg.TokenLifetime, Now: now})
+	issuer, err := auth.NewIssuer(secret, auth.IssuerOptions{Lifetime: cfg.TokenLifetime, ClockSkew: cfg.TokenClockSkew, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("token issuer: %w", err)
 	}
@@ -183,13 +193,15 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	if err != nil {
 		return nil, fmt.Errorf("password hasher: %w", err)
 	}
-	var revoker auth.Revoker
-	if shared != nil {
-		revoker = shared // every process of every replica sees a logout at once
-	} else if role == RoleAll || db == nil {
-		revoker = auth.NewMemoryRevoker(auth.MemoryRevokerOptions{Now: now})
-	} else {
-		revoker = NewStoreRevoker(db, tables, now) // a logout must reach every gateway
+	revoker, err := newRevoker(ctx, role, db, tables, shared, now, log)
+	if err != nil {
+		return nil, err
+	}
+	// Every process with a store checks each token's subject (exists,
+	// active, token issued after its ValidAfter) from this cache.
+	var accounts *auth.AccountCache
+	if db != nil {
+		accounts = auth.NewAccountCache(loadAccount(d), auth.AccountCacheOptions{TTL: cfg.AccountCacheTTL, Now: now, Logger: log})
 	}
 
 	reg := prometheus.NewRegistry()
@@ -198,7 +210,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	// The broker's price hook is registered before the trigger engine's, so
 	// that a price event precedes the order events it triggers.
 	inv := inventory.New(d, inventory.WithClock(now), inventory.WithLogger(log), inventory.OnPriceChange(broker.PriceChanged))
-	users := user.New(trade, issuer, hasher, revoker, log)
+	users := user.New(trade, issuer, hasher, revoker, accounts, log)
 	var orderReg prometheus.Registerer = reg
 	if role == RoleGateway {
 		orderReg = nil // the gateway only reads the order service's declarations
@@ -253,6 +265,9 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	gcfg := cfg.Gateway
 	gcfg.Version = Version
 	deps := gateway.Deps{Tokens: issuer, Revoker: revoker, Registry: reg, Logger: log, Now: now}
+	if accounts != nil {
+		deps.Accounts = accounts
+	}
 	if db != nil {
 		deps.Ready = []gateway.Check{{Name: "store", Func: db.Ping}}
 	}
@@ -264,13 +279,13 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	case RoleUser, RoleOrder, RoleInventory:
 		// Behind the gateway: it limits traffic and throttles logins, and
 		// its proxy sets X-Forwarded-For to the client IP it saw. The
-		// service still verifies the bearer token itself (signature, expiry,
-		// role; revocation is the gateway's check), so a request that did
-		// not pass the gateway gets no identity it cannot prove.
+		// service still authenticates the bearer token itself (signature,
+		// expiry, revocation, account, role), so a request that did not
+		// pass the gateway gets no identity it cannot prove and no revoked
+		// token works.
 		gcfg.RateLimit, gcfg.LoginMaxFailures, gcfg.TrustProxy = 0, 0, true
 		gcfg.AllowedOrigins = nil
 		gcfg.ServiceName = string(role)
-		deps.Revoker = nil
 	}
 	gw, err := gateway.New(gcfg, routes, api, deps)
 	if err != nil {
@@ -354,6 +369,47 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}()
 	}
 	return p, nil
+}
+
+// newRevoker returns the token revoker of a process of role: Redis when
+// configured (shared by every process using it); else, with a store, a
+// StoreRevoker, which the all-in-one process (the store's only writer of
+// revocations) loads at start and then answers from memory, and the
+// microservice roles read through; else (a gateway without a store) an
+// in-process one, which nothing fills: the services behind it check
+// revocation.
+func newRevoker(ctx context.Context, role Role, db store.Store, tables dao.Tables, shared *redisstate.Client, now func() time.Time, log *slog.Logger) (auth.Revoker, error) {
+	switch {
+	case shared != nil:
+		return shared, nil
+	case db == nil:
+		return auth.NewMemoryRevoker(auth.MemoryRevokerOptions{Now: now}), nil
+	case role != RoleAll:
+		return NewStoreRevoker(db, tables, StoreRevokerOptions{Now: now}), nil
+	}
+	r := NewStoreRevoker(db, tables, StoreRevokerOptions{SoleWriter: true, Now: now})
+	n, err := r.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load token revocations: %w", err)
+	}
+	if n > 0 {
+		log.Info("loaded token revocations", "revoked", n)
+	}
+	return r, nil
+}
+
+// loadAccount reads a user's account state for the AccountCache.
+func loadAccount(d *dao.DAOs) auth.AccountLoader {
+	return func(ctx context.Context, username string) (auth.Account, error) {
+		u, err := d.Users.GetByUsername(ctx, username)
+		if apperr.Is(err, apperr.NotFound) {
+			return auth.Account{}, nil
+		}
+		if err != nil {
+			return auth.Account{}, err
+		}
+		return auth.Account{Exists: true, Active: u.IsActive, ValidAfter: u.TokensValidAfter}, nil
+	}
 }
 
 // deleteExpired deletes the embedded store's expired items at once and then

@@ -23,8 +23,8 @@ import (
 //     login throttling, CORS, body limits, /health, /metrics) in front of
 //     one reverse proxy (package proxy) per service, with the route table
 //     and the OpenAPI document of all services. It needs no store; with one,
-//     it reads token revocations from it (see StoreRevoker) and checks it
-//     for readiness.
+//     it reads token revocations (see StoreRevoker) and accounts (see
+//     auth.AccountCache) from it and checks it for readiness.
 //   - RoleUser: auth, profile, balances, ledger, portfolio, conversions.
 //   - RoleOrder: orders and the live stream (GET /api/v1/stream), plus the
 //     trigger engine. Price changes happen in the inventory process, so the
@@ -41,10 +41,13 @@ import (
 // A service role serves its own operations, /openapi.json, /docs, /health,
 // /health/live, /health/ready and /metrics through a gateway.Gateway with
 // rate limits and login throttling off (the public gateway applies them)
-// that verifies bearer tokens itself: the public gateway forwards the
+// that authenticates bearer tokens itself: the public gateway forwards the
 // client's Authorization header unchanged and no identity travels in any
-// other header, so a service trusts only what the shared JWT secret proves.
-// Logout writes the revocation to the store, where every gateway reads it.
+// other header, so a service trusts only what the shared JWT secret proves,
+// and refuses revoked tokens and those of deactivated users as the gateway
+// does. Logout writes the revocation to the store (or Redis), where every
+// process reads it; a deactivation reaches the other processes' account
+// caches within Config.AccountCacheTTL.
 type Role string
 
 // The roles.

@@ -108,7 +108,8 @@ func startRoles(t *testing.T, breaker proxy.BreakerConfig) (gw client, servers m
 	}
 	t.Cleanup(func() { _ = edb.Close() })
 	base := Config{Store: sharedStore{edb}, JWTSecret: []byte(testSecret), Logger: quiet(),
-		PasswordParams: fastParams, Gateway: gateway.DefaultConfig(), PriceFeed: "static", AdminPassword: adminPassword}
+		PasswordParams: fastParams, Gateway: gateway.DefaultConfig(), PriceFeed: "static", AdminPassword: adminPassword,
+		AccountCacheTTL: rolesAccountTTL}
 	servers = map[Role]*httptest.Server{}
 	open := func(cfg Config) *httptest.Server {
 		p, err := Open(context.Background(), cfg)
@@ -135,6 +136,9 @@ func startRoles(t *testing.T, breaker proxy.BreakerConfig) (gw client, servers m
 	servers[RoleGateway] = open(cfg)
 	return client{t, servers[RoleGateway].URL}, servers, edb
 }
+
+// rolesAccountTTL is the account cache's TTL in startRoles' processes.
+const rolesAccountTTL = 300 * time.Millisecond
 
 func login(t *testing.T, c client, name, password string) string {
 	t.Helper()
@@ -242,12 +246,81 @@ func TestRolesThroughGateway(t *testing.T) {
 		t.Errorf("customer token on the inventory admin route: %d %s", r.status, r.body)
 	}
 
-	// Logout (user service) revokes the token at the gateway.
+	// Logout (user service) revokes the token at the gateway and at every
+	// service, for a request that bypasses the gateway too.
 	gw.do("POST", "/api/v1/auth/logout", tok, map[string]any{}).want(t, 200)
 	if r := gw.do("GET", "/api/v1/orders", tok, nil); r.status != 401 || !strings.Contains(string(r.body), `"UNAUTHORIZED"`) {
 		t.Fatalf("revoked token through the gateway: %d %s", r.status, r.body)
 	}
+	for _, direct := range []struct {
+		role Role
+		path string
+	}{{RoleOrder, "/api/v1/orders"}, {RoleUser, "/api/v1/balance"}, {RoleInventory, "/api/v1/admin/assets/ROLE1/price"}} {
+		c := client{t, servers[direct.role].URL}
+		method, body := "GET", any(nil)
+		if direct.role == RoleInventory {
+			method, body = "PUT", map[string]any{"price_usd": "1"}
+		}
+		r := c.do(method, direct.path, tok, body)
+		if r.status != 401 || !strings.Contains(string(r.body), `"message":"token revoked"`) {
+			t.Fatalf("revoked token sent straight to the %s service: %d %s", direct.role, r.status, r.body)
+		}
+	}
 	tok = login(t, gw, "role_user_1", userPassword)
+
+	// Deactivation (user service) ends the user's tokens at once in the
+	// user service, and within the account cache's TTL in the other
+	// processes, for requests that bypass the gateway too.
+	deactivated := time.Now()
+	gw.do("POST", "/api/v1/admin/users/role_user_1/deactivate", admin, nil).want(t, 200)
+	refused := func(r reply) bool {
+		return r.status == 401 && strings.Contains(string(r.body), `"message":"account deactivated"`)
+	}
+	if r := (client{t, servers[RoleUser].URL}).do("GET", "/api/v1/balance", tok, nil); !refused(r) {
+		t.Fatalf("deactivated user's token at the user service: %d %s", r.status, r.body)
+	}
+	for _, c := range []struct {
+		name string
+		c    client
+		path string
+	}{{"order service", order, "/api/v1/orders"}, {"gateway", gw, "/api/v1/orders"}, {"inventory service", inventory, "/api/v1/admin/assets/ROLE1/price"}} {
+		for {
+			method, body := "GET", any(nil)
+			if c.c == inventory {
+				method, body = "PUT", map[string]any{"price_usd": "1"}
+			}
+			r := c.c.do(method, c.path, tok, body)
+			if refused(r) {
+				break
+			}
+			if r.status != 200 && r.status != 403 {
+				t.Fatalf("%s: %d %s", c.name, r.status, r.body)
+			}
+			if time.Since(deactivated) > 2*rolesAccountTTL+time.Second {
+				t.Fatalf("%s still accepts the deactivated user's token after %v", c.name, time.Since(deactivated))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if r := gw.do("POST", "/api/v1/auth/login", "", map[string]string{"username": "role_user_1", "password": userPassword}); r.status != 403 ||
+		!strings.Contains(string(r.body), `"detail":"account deactivated"`) {
+		t.Fatalf("login of a deactivated user: %d %s", r.status, r.body)
+	}
+	gw.do("POST", "/api/v1/admin/users/role_user_1/activate", admin, nil).want(t, 200)
+	old := tok
+	tok = login(t, gw, "role_user_1", userPassword)
+	if r := (client{t, servers[RoleUser].URL}).do("GET", "/api/v1/balance", old, nil); r.status != 401 || !strings.Contains(string(r.body), `"message":"token revoked"`) {
+		t.Fatalf("token issued before the deactivation, after reactivation: %d %s", r.status, r.body)
+	}
+	for reactivated := time.Now(); ; time.Sleep(10 * time.Millisecond) { // the gateway learns it within the TTL
+		r := gw.do("GET", "/api/v1/orders", tok, nil)
+		if r.status == 200 {
+			break
+		}
+		if !refused(r) || time.Since(reactivated) > 2*rolesAccountTTL+time.Second {
+			t.Fatalf("reactivated user's new token at the gateway after %v: %d %s", time.Since(reactivated), r.status, r.body)
+		}
+	}
 
 	// The order service dies: its routes fail, then the breaker answers.
 	servers[RoleOrder].CloseClientConnections()

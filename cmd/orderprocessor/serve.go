@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
@@ -75,6 +76,9 @@ func runServe(args []string) int {
 	f.Duration(&loginBlock, "login-block", gateway.DefaultLoginBlock, "how long a throttled client IP's logins are refused (403)")
 	f.Bool(&trustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For")
 	f.Duration(&tokenTTL, "token-ttl", time.Hour, "access token lifetime")
+	var tokenSkew, accountTTL time.Duration
+	f.Duration(&tokenSkew, "token-clock-skew", auth.DefaultClockSkew, "how far in the future a token's iat or nbf may lie (clock differences between processes)")
+	f.Duration(&accountTTL, "account-cache-ttl", auth.DefaultAccountTTL, "how long a process uses a user's cached account state (active, tokens valid after) before reading it again: how late a deactivation made by another process takes effect")
 	f.String(&deposit, "deposit-daily-limit", "10000", "daily deposit limit per currency (0: none)")
 	f.String(&withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit per currency (0: none)")
 	f.String(&fee, "fee-rate", "0", "order fee as a fraction of the order value (0.001 = 0.1%)")
@@ -178,6 +182,7 @@ func runServe(args []string) int {
 		Upstreams:       platform.Upstreams{User: userURL, Order: orderURL, Inventory: inventoryURL},
 		UpstreamTimeout: upstreamTimeout, Breaker: proxy.BreakerConfig{FailureThreshold: breakerFailures, CoolDown: breakerCoolDown},
 		DataDir: dataDir, SyncInterval: cmp.Or(syncInterval, -1), JWTSecret: []byte(secret), TokenLifetime: tokenTTL,
+		TokenClockSkew: tokenSkew, AccountCacheTTL: accountTTL,
 		AdminPassword: os.Getenv("ORDERPROCESSOR_ADMIN_PASSWORD"), Gateway: gcfg, Trading: tcfg,
 		PriceFeed: feed, PriceInterval: priceInterval, PriceSeed: uint64(seed), Logger: log,
 		PriceHTTP: pricing.HTTPConfig{URL: priceURL, APIKey: priceKey, APIKeyHeader: priceKeyHeader},

@@ -26,17 +26,21 @@ type Service struct {
 	issuer  *auth.Issuer
 	hasher  *auth.Hasher
 	revoker auth.Revoker
-	rates   pricing.FXRates
-	log     *slog.Logger
+	// accounts, when set, is told of every activation change at once.
+	accounts *auth.AccountCache
+	rates    pricing.FXRates
+	log      *slog.Logger
 }
 
-// New returns the user service. hasher nil means the default argon2id parameters.
-func New(trade *trading.Service, issuer *auth.Issuer, hasher *auth.Hasher, revoker auth.Revoker, log *slog.Logger) *Service {
+// New returns the user service. hasher nil means the default argon2id
+// parameters; accounts (nil: none) is the account cache of this process,
+// which the service keeps up to date with the changes it makes.
+func New(trade *trading.Service, issuer *auth.Issuer, hasher *auth.Hasher, revoker auth.Revoker, accounts *auth.AccountCache, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Service{d: trade.DAOs(), trade: trade, issuer: issuer, hasher: hasher, revoker: revoker,
-		rates: pricing.DefaultFXRates(), log: log}
+		accounts: accounts, rates: pricing.DefaultFXRates(), log: log}
 }
 
 func (s *Service) now() time.Time { return s.trade.Now() }
@@ -73,7 +77,8 @@ func (s *Service) Register(api *httpapi.API) {
 		Headers: []httpapi.Header{handlerkit.IdempotencyDoc}, Errors: []int{409}}, s.register)
 	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/auth/login", OperationID: "login",
 		Summary: "Log in and get an access token", Tags: []string{"auth"},
-		Request: entity.UserLogin{}, Response: LoginResponse{}, Errors: []int{401, 403}}, s.login)
+		Description: "401 for an unknown user or a wrong password alike; 403 `account deactivated` for a deactivated user's right password.",
+		Request:     entity.UserLogin{}, Response: LoginResponse{}, Errors: []int{401, 403}}, s.login)
 	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/auth/profile", OperationID: "getProfile",
 		Summary: "The caller's profile", Tags: []string{"auth"}, Auth: httpapi.AuthUser,
 		Response: entity.UserProfile{}}, s.getProfile)
@@ -87,6 +92,7 @@ func (s *Service) Register(api *httpapi.API) {
 	s.registerConvert(api)
 	s.registerVerify(api)
 	s.registerAnalytics(api)
+	s.registerAdmin(api)
 }
 
 func (s *Service) register(w http.ResponseWriter, r *http.Request) {
@@ -166,11 +172,15 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, fmt.Errorf("verify password: %w", err))
 		return
 	}
-	if !ok || !u.IsActive {
+	if !ok {
 		httpapi.WriteError(w, r, errBadCredentials)
 		return
 	}
-	token, claims, err := s.issuer.Issue(u.Username, auth.Role(u.Role))
+	if !u.IsActive { // said only to who knows the password
+		httpapi.WriteError(w, r, errDeactivated)
+		return
+	}
+	token, claims, err := s.issuer.IssueAfter(u.Username, auth.Role(u.Role), u.TokensValidAfter)
 	if err != nil {
 		httpapi.WriteError(w, r, fmt.Errorf("issue token: %w", err))
 		return
