@@ -116,6 +116,8 @@ type DB struct {
 	// committing counts the commits waiting for Pebble (see MinSyncInterval).
 	committing atomic.Int32
 	syncEvery  time.Duration
+
+	fault fault // the store's failure, if any (see fault)
 }
 
 // syncDelay is Pebble's WALMinSyncInterval: asked after every sync of the
@@ -151,6 +153,13 @@ func (t *table) index(name string) (store.IndexSchema, bool) {
 // errClosed is returned by operations on a closed DB.
 var errClosed = errors.New("embedded: store is closed")
 
+// openPebble is pebble.Open, with a panic (Pebble's Fatalf: a MANIFEST that
+// cannot be written on a full disk, say) returned as an error.
+func openPebble(dir string, opts *pebble.Options, f *fault) (pdb *pebble.DB, err error) {
+	defer f.recoverFatal(&err)
+	return pebble.Open(dir, opts)
+}
+
 // Open opens (creating if needed) the store in dir with the given tables.
 // Table and index names must be non-empty, unique and free of NUL bytes.
 // Indexes that were not declared when the store was last open are built from
@@ -185,10 +194,6 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 		MemTableSize:       memTable,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{log},
-		FS:                 walFS{vfs.Default},
-	}
-	if opts.FS != nil {
-		popts.FS = walFS{opts.FS}
 	}
 	// A write-heavy shape: L0 collects up to 48 sublevels before it is
 	// compacted into a 256 MiB base level. Every flush spans the whole key
@@ -209,6 +214,9 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	popts.L0StopWritesThreshold = 192
 	popts.LBaseMaxBytes = 256 << 20
 	db := &DB{syncEvery: cmp.Or(opts.MinSyncInterval, time.Millisecond), ttlAttr: cmp.Or(opts.TTLAttribute, store.DefaultTTLAttribute)}
+	db.fault.log = log
+	popts.FS = walFS{FS: cmp.Or(opts.FS, vfs.Default), fault: &db.fault}
+	popts.EventListener = db.fault.listener()
 	if db.ttlAttr == "-" {
 		db.ttlAttr = ""
 	}
@@ -223,7 +231,7 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
-	pdb, err := pebble.Open(dir, popts)
+	pdb, err := openPebble(dir, popts, &db.fault)
 	if err != nil {
 		cache.Unref()
 		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
@@ -240,6 +248,9 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	err = db.syncIndexes()
 	if err == nil {
 		err = db.prepareTTL()
+	}
+	if err == nil {
+		err = db.fault.get()
 	}
 	if err != nil {
 		_ = pdb.Close()
@@ -302,6 +313,10 @@ func (db *DB) enter(ctx context.Context) error {
 		db.mu.RUnlock()
 		return errClosed
 	}
+	if err := db.fault.get(); err != nil {
+		db.mu.RUnlock()
+		return err
+	}
 	return nil
 }
 
@@ -314,7 +329,12 @@ func (db *DB) Sync(ctx context.Context) error {
 	defer db.mu.RUnlock()
 	// An empty log record committed with pebble.Sync: the log is synced in
 	// order, so this covers every record before it.
-	if err := db.pdb.LogData(nil, pebble.Sync); err != nil {
+	b := db.pdb.NewBatch()
+	defer b.Close()
+	if err := b.LogData(nil, nil); err != nil {
+		return fmt.Errorf("embedded: sync: %w", err)
+	}
+	if err := db.commitBatch(b, pebble.Sync); err != nil {
 		return fmt.Errorf("embedded: sync: %w", err)
 	}
 	return nil
@@ -661,7 +681,7 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		sync = pebble.NoSync
 	}
 	db.committing.Add(1)
-	err = b.Commit(sync)
+	err = db.commitBatch(b, sync)
 	db.committing.Add(-1)
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
@@ -773,7 +793,9 @@ func (db *DB) deleteIndexEntries(b *pebble.Batch, t *table, k store.Key, old sto
 }
 
 // pebbleLogger adapts slog to Pebble's logger: its routine messages at
-// debug level, errors at error level; Fatalf logs and panics.
+// debug level, errors at error level; Fatalf logs and panics (Pebble goes on
+// as if nothing happened when it returns). The engine recovers that panic
+// where it calls Pebble (a commit, Open) and fails the store (see fault).
 type pebbleLogger struct{ log *slog.Logger }
 
 func (l pebbleLogger) Infof(format string, args ...any) {
