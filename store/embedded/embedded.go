@@ -40,6 +40,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -117,7 +118,7 @@ type DB struct {
 	committing atomic.Int32
 	syncEvery  time.Duration
 
-	fault fault // the store's failure, if any (see fault)
+	fault *fault // the store's failure, if any
 }
 
 // syncDelay is Pebble's WALMinSyncInterval: asked after every sync of the
@@ -152,13 +153,6 @@ func (t *table) index(name string) (store.IndexSchema, bool) {
 
 // errClosed is returned by operations on a closed DB.
 var errClosed = errors.New("embedded: store is closed")
-
-// openPebble is pebble.Open, with a panic (Pebble's Fatalf: a MANIFEST that
-// cannot be written on a full disk, say) returned as an error.
-func openPebble(dir string, opts *pebble.Options, f *fault) (pdb *pebble.DB, err error) {
-	defer f.recoverFatal(&err)
-	return pebble.Open(dir, opts)
-}
 
 // Open opens (creating if needed) the store in dir with the given tables.
 // Table and index names must be non-empty, unique and free of NUL bytes.
@@ -214,9 +208,9 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	popts.L0StopWritesThreshold = 192
 	popts.LBaseMaxBytes = 256 << 20
 	db := &DB{syncEvery: cmp.Or(opts.MinSyncInterval, time.Millisecond), ttlAttr: cmp.Or(opts.TTLAttribute, store.DefaultTTLAttribute)}
-	db.fault.log = log
-	popts.FS = walFS{FS: cmp.Or(opts.FS, vfs.Default), fault: &db.fault}
-	popts.EventListener = db.fault.listener()
+	db.fault = newFault()
+	popts.FS = walFS{FS: cmp.Or(opts.FS, vfs.Default), fault: db.fault}
+	popts.EventListener = db.fault.listener(log)
 	if db.ttlAttr == "-" {
 		db.ttlAttr = ""
 	}
@@ -231,10 +225,10 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
-	pdb, err := openPebble(dir, popts, &db.fault)
+	pdb, err := openPebble(dir, popts, db.fault)
 	if err != nil {
 		cache.Unref()
-		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
+		return nil, fmt.Errorf("embedded: open %s: %w", dir, cmp.Or(db.fault.cause(), err))
 	}
 	db.pdb, db.cache, db.log, db.tables = pdb, cache, log, tables
 	db.locks, db.mask, db.seed = make([]sync.Mutex, stripes), uint64(stripes-1), maphash.MakeSeed()
@@ -249,14 +243,15 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	if err == nil {
 		err = db.prepareTTL()
 	}
-	if err == nil {
-		err = db.fault.get()
+	if cause := db.fault.cause(); cause != nil {
+		err = fmt.Errorf("embedded: open %s: %w", dir, cause)
 	}
 	if err != nil {
 		_ = pdb.Close()
 		cache.Unref()
 		return nil, err
 	}
+	db.fault.log.Store(log)
 	return db, nil
 }
 
@@ -793,9 +788,11 @@ func (db *DB) deleteIndexEntries(b *pebble.Batch, t *table, k store.Key, old sto
 }
 
 // pebbleLogger adapts slog to Pebble's logger: its routine messages at
-// debug level, errors at error level; Fatalf logs and panics (Pebble goes on
-// as if nothing happened when it returns). The engine recovers that panic
-// where it calls Pebble (a commit, Open) and fails the store (see fault).
+// debug level, errors at error level. Fatalf must not return (Pebble goes on
+// as if nothing happened when it does): called by a commit or Open it panics
+// with a fatalError, which the engine recovers into the store's failure
+// (see fault); called elsewhere, in a background job of Pebble's, it logs
+// and ends the process with status 1, as Pebble's own logger does.
 type pebbleLogger struct{ log *slog.Logger }
 
 func (l pebbleLogger) Infof(format string, args ...any) {
@@ -808,6 +805,25 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	l.log.Error(msg, "component", "pebble", "fatal", true)
-	panic("pebble: " + msg)
+	if !strings.HasPrefix(msg, "pebble: ") {
+		msg = "pebble: " + msg
+	}
+	fe := fatalError{msg: msg}
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			fe.err = err
+			break
+		}
+	}
+	if !recovering() {
+		// A background job of Pebble's (a flush writing the MANIFEST, say):
+		// nothing recovers a panic there, and Pebble must not go on. End
+		// the process as Pebble's own logger does, with one line.
+		l.log.Error(msg+"; exiting", "component", "pebble")
+		exit(1)
+	}
+	panic(fe)
 }
+
+// exit is os.Exit, a variable for tests.
+var exit = os.Exit

@@ -1,9 +1,13 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,17 +24,17 @@ import (
 )
 
 // diskFull is an errorfs injector: once armed, every write and sync of the
-// files whose names end in suffix fails with ENOSPC, as on a full disk.
+// files whose names contain match fails with ENOSPC, as on a full disk.
 type diskFull struct {
-	suffix string
-	armed  atomic.Bool
-	hits   atomic.Int64
+	match string
+	armed atomic.Bool
+	hits  atomic.Int64
 }
 
-func (d *diskFull) String() string { return "disk full on *" + d.suffix }
+func (d *diskFull) String() string { return "disk full on *" + d.match + "*" }
 
 func (d *diskFull) MaybeError(op errorfs.Op) error {
-	if !d.armed.Load() || !strings.HasSuffix(op.Path, d.suffix) {
+	if !d.armed.Load() || !strings.Contains(op.Path, d.match) {
 		return nil
 	}
 	switch op.Kind {
@@ -99,7 +103,7 @@ func TestLogWriteFailureFailsStore(t *testing.T) {
 func testLogWriteFailure(t *testing.T, deferSync bool) {
 	const limit = 10 * time.Second
 	dir := t.TempDir()
-	inj := &diskFull{suffix: ".log"}
+	inj := &diskFull{match: ".log"}
 	opts := testOptions
 	opts.FS = errorfs.Wrap(vfs.Default, inj)
 	db, err := Open(dir, storetest.Schemas(), opts)
@@ -239,4 +243,177 @@ func testLogWriteFailure(t *testing.T, deferSync bool) {
 	if err := put(ctx, key(0, 3000)); err != nil {
 		t.Fatalf("put after reopen: %v", err)
 	}
+}
+
+// Open on a full disk returns an error with the cause, and neither panics
+// nor hangs: Pebble calls Fatalf (see pebbleLogger) on the MANIFEST of a
+// new store it cannot write, and retries for good the flush of the log it
+// replays when the flush's table cannot be written.
+func TestOpenOnFullDiskFails(t *testing.T) {
+	ctx := context.Background()
+	k := store.Key{Table: storetest.TableItems, PK: "P", SK: "S"}
+	for _, tc := range []struct {
+		name, match string
+		data        bool
+	}{
+		{"new store, manifest", "MANIFEST", false},
+		{"store with a log to replay, table", ".sst", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.data {
+				db := openTest(t, dir, storetest.Schemas())
+				if err := db.Put(ctx, store.Put{Key: k, Item: store.Item{"n": store.S("1")}}); err != nil {
+					t.Fatal(err)
+				}
+				if err := db.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			full := &diskFull{match: tc.match}
+			full.armed.Store(true)
+			opts := testOptions
+			opts.FS = errorfs.Wrap(vfs.Default, full)
+			err := within(t, 10*time.Second, "open", func() error {
+				db, err := Open(dir, storetest.Schemas(), opts)
+				if err == nil {
+					db.Close()
+				}
+				return err
+			})
+			if err == errHung || err == errPanicked {
+				t.FailNow()
+			}
+			if err == nil || !errors.Is(err, syscall.ENOSPC) || !strings.HasPrefix(err.Error(), "embedded: open "+dir+": ") {
+				t.Fatalf("open on a full disk = %v, want embedded: open %s: ...: ENOSPC", err, dir)
+			}
+			if full.hits.Load() == 0 {
+				t.Fatal("no write reached the injected fault")
+			}
+			if !tc.data {
+				return
+			}
+			// Pebble's Open goes on in the background, retrying the flush,
+			// and closes the store once the disk has room.
+			full.armed.Store(false)
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				db, err := Open(dir, storetest.Schemas(), testOptions)
+				if err == nil {
+					t.Cleanup(func() { db.Close() })
+					if _, err := db.Get(ctx, k); err != nil {
+						t.Fatalf("after the failed open: %v", err)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("reopen once the disk has room: %v", err)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// A MANIFEST that a background job of Pebble's cannot write (the flush of
+// the log Open replays, here) ends the process with status 1 and one line
+// (no panic, no goroutine dump, no hang).
+func TestBackgroundFatalExits(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := openTest(t, dir, storetest.Schemas())
+	if err := db.Put(ctx, store.Put{Key: store.Key{Table: storetest.TableItems, PK: "P", SK: "S"}, Item: store.Item{}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan int, 1)
+	exit = func(code int) {
+		exited <- code
+		select {} // as if the process had ended: this goroutine holds Pebble's mutex
+	}
+	t.Cleanup(func() { exit = os.Exit })
+	full := &diskFull{match: "MANIFEST"}
+	full.armed.Store(true)
+	var logs bytes.Buffer
+	opts := testOptions
+	opts.FS = errorfs.Wrap(vfs.Default, full)
+	opts.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	go func() {
+		if db, err := Open(dir, storetest.Schemas(), opts); err == nil {
+			db.Close()
+		}
+	}()
+	select {
+	case code := <-exited:
+		if code != 1 {
+			t.Fatalf("exit(%d), want exit(1)", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit within 10s")
+	}
+	if got := logs.String(); !strings.Contains(got, "MANIFEST") || !strings.Contains(got, "exiting") {
+		t.Fatalf("logs before the exit: %q", got)
+	}
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// A memtable that cannot be flushed (its table cannot be written) fails the
+// store: writes fail at once instead of filling the memtables until they
+// stall for good.
+func TestFlushFailureFailsStore(t *testing.T) {
+	ctx := context.Background()
+	inj := &diskFull{match: ".sst"}
+	opts := testOptions
+	opts.MemTableSize = 1 << 20
+	opts.FS = errorfs.Wrap(vfs.Default, inj)
+	dir := t.TempDir()
+	db, err := Open(dir, storetest.Schemas(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inj.armed.Store(true)
+	big := strings.Repeat("x", 8<<10)
+	var acked []store.Key
+	var last error
+	for i := 0; i < 4000 && last == nil; i++ { // 32 MiB: memtables of 1 MiB stall long before
+		k := store.Key{Table: storetest.TableItems, PK: "P", SK: fmt.Sprintf("%06d", i)}
+		last = within(t, 10*time.Second, "a put while flushes fail", func() error {
+			return db.Put(ctx, store.Put{Key: k, Item: store.Item{"pad": store.S(big)}})
+		})
+		if last == nil {
+			acked = append(acked, k)
+		}
+	}
+	if last == errHung || last == errPanicked {
+		t.FailNow()
+	}
+	wantUnavailable(t, "a put while flushes fail", last)
+	if inj.hits.Load() == 0 {
+		t.Fatal("no table write reached the injected fault")
+	}
+	wantUnavailable(t, "ping", within(t, 10*time.Second, "ping", func() error { return db.Ping(ctx) }))
+	inj.armed.Store(false)
+	if err := within(t, 10*time.Second, "close", db.Close); err == errHung {
+		t.FailNow()
+	}
+	db = openTest(t, dir, storetest.Schemas())
+	for _, k := range acked {
+		if _, err := db.Get(ctx, k); err != nil {
+			t.Fatalf("acknowledged %s after reopen: %v", k, err)
+		}
+	}
+	t.Logf("%d writes acknowledged before the failed flush failed the store", len(acked))
 }

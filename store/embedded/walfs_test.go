@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -19,7 +18,7 @@ import (
 // is read or stat'ed; other files are written through.
 func TestWALFSGathersLogWrites(t *testing.T) {
 	mem := vfs.NewMem()
-	fs := walFS{FS: mem, fault: &fault{log: slog.New(slog.DiscardHandler)}}
+	fs := walFS{FS: mem, fault: newFault()}
 	size := func(name string) int64 {
 		t.Helper()
 		info, err := mem.Stat(name)
@@ -120,9 +119,6 @@ func TestWALFSGathersLogWrites(t *testing.T) {
 		}
 	}
 }
-
-// newFault returns a store's fault state for a test.
-func newFault() *fault { return &fault{log: slog.New(slog.DiscardHandler)} }
 
 // wantFault fails the test unless f holds a failure wrapping
 // store.ErrUnavailable and cause, with text.
