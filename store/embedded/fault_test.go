@@ -417,3 +417,28 @@ func TestFlushFailureFailsStore(t *testing.T) {
 	}
 	t.Logf("%d writes acknowledged before the failed flush failed the store", len(acked))
 }
+
+// A flush that writes no table (Pebble reports it with an error in
+// FlushEnd) does not fail the store.
+func TestEmptyFlushKeepsStore(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, t.TempDir(), storetest.Schemas())
+	for range 2 {
+		if err := db.pdb.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("ping after empty flushes: %v", err)
+	}
+	k := store.Key{Table: storetest.TableItems, PK: "P", SK: "S"}
+	if err := db.Put(ctx, store.Put{Key: k, Item: store.Item{}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.pdb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(ctx, k); err != nil {
+		t.Fatalf("get after a flush: %v", err)
+	}
+}
