@@ -30,9 +30,10 @@ import (
 // A log that cannot be written (a failed write, sync, creation or close: a
 // full disk) fails the store (see fault), and Pebble is not told: the file
 // then drops whatever is written to it and reports success. Pebble panics on
-// such an error while it holds its commit pipeline's mutex (or, rotating
-// logs, with its own mutex released under a deferred unlock), after which
-// every commit waits for good; told nothing, it stays consistent, and the
+// such an error while it holds its commit pipeline's mutex, after which
+// every commit waits for good (and when the error comes as it switches to a
+// new log, the panic unwinds into an unlock of a mutex it does not hold,
+// which ends the process); told nothing, it stays consistent, and the
 // engine fails every write itself. No write is acknowledged for it: the
 // failure is recorded before the failed call returns to Pebble, so before
 // any commit waiting for that sync is released, and a commit checks the
