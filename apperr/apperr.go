@@ -28,6 +28,9 @@ const (
 	Internal          Kind = "internal"
 	// TooLarge is a request whose body exceeds the size limit (HTTP 413).
 	TooLarge Kind = "payload_too_large"
+	// StoreUnavailable is a store that failed (a write to its disk failed)
+	// and refuses every request until the process restarts (HTTP 503).
+	StoreUnavailable Kind = "store_unavailable"
 )
 
 // FieldError describes one invalid request field (the 422 "detail" list).
@@ -131,7 +134,7 @@ func HTTPStatus(k Kind) int {
 		return http.StatusForbidden
 	case RateLimited:
 		return http.StatusTooManyRequests
-	case Unavailable:
+	case Unavailable, StoreUnavailable:
 		return http.StatusServiceUnavailable
 	case TooLarge:
 		return http.StatusRequestEntityTooLarge

@@ -17,6 +17,8 @@
 //   - ErrTxConflict        a concurrent transaction touched the same items (retryable)
 //   - ErrInvalidRequest    malformed request: bad key, too many items, same item twice
 //   - page.ErrInvalidCursor a cursor not made for this query
+//   - ErrUnavailable       the engine failed (a write to its disk failed): every later
+//     operation fails at once with it until the process restarts (kind store_unavailable)
 //
 // Engines are safe for concurrent use. A successful write is durable, unless
 // it was made under DeferSync; then it is durable after the next Sync.
@@ -53,6 +55,7 @@ var (
 	ErrConditionFailed = apperr.New(apperr.Conflict, "condition failed")
 	ErrTxConflict      = apperr.New(apperr.Conflict, "transaction conflict")
 	ErrInvalidRequest  = apperr.New(apperr.Invalid, "invalid store request")
+	ErrUnavailable     = apperr.New(apperr.StoreUnavailable, "store unavailable")
 )
 
 // TxCanceledError reports why a transaction was not applied, one reason per

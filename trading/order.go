@@ -255,7 +255,7 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 // attempt already sold): the stored response of its Idempotency-Key, or the
 // order of its client_order_id, wins over the refusal.
 func (s *Service) settle(ctx context.Context, username string, req *entity.OrderCreate, reqHash string, idem *Idem, cause error) (*Placed, *Replay, error) {
-	if apperr.KindOf(cause) == apperr.Internal || apperr.KindOf(cause) == apperr.Unavailable {
+	if k := apperr.KindOf(cause); k == apperr.Internal || k == apperr.Unavailable || k == apperr.StoreUnavailable {
 		return nil, nil, cause
 	}
 	if rep, err := s.Replay(ctx, idem); rep != nil || err != nil {

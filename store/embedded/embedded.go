@@ -40,6 +40,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -116,6 +117,8 @@ type DB struct {
 	// committing counts the commits waiting for Pebble (see MinSyncInterval).
 	committing atomic.Int32
 	syncEvery  time.Duration
+
+	fault *fault // the store's failure, if any
 }
 
 // syncDelay is Pebble's WALMinSyncInterval: asked after every sync of the
@@ -185,10 +188,6 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 		MemTableSize:       memTable,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{log},
-		FS:                 walFS{vfs.Default},
-	}
-	if opts.FS != nil {
-		popts.FS = walFS{opts.FS}
 	}
 	// A write-heavy shape: L0 collects up to 48 sublevels before it is
 	// compacted into a 256 MiB base level. Every flush spans the whole key
@@ -204,6 +203,9 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	popts.L0StopWritesThreshold = 192
 	popts.LBaseMaxBytes = 256 << 20
 	db := &DB{syncEvery: cmp.Or(opts.MinSyncInterval, time.Millisecond), ttlAttr: cmp.Or(opts.TTLAttribute, store.DefaultTTLAttribute)}
+	db.fault = newFault()
+	popts.FS = walFS{FS: cmp.Or(opts.FS, vfs.Default), fault: db.fault}
+	popts.EventListener = db.fault.listener(log)
 	if db.ttlAttr == "-" {
 		db.ttlAttr = ""
 	}
@@ -218,10 +220,10 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
-	pdb, err := pebble.Open(dir, popts)
+	pdb, err := openPebble(dir, popts, db.fault)
 	if err != nil {
 		cache.Unref()
-		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
+		return nil, fmt.Errorf("embedded: open %s: %w", dir, cmp.Or(db.fault.cause(), err))
 	}
 	db.pdb, db.cache, db.log, db.tables = pdb, cache, log, tables
 	db.locks, db.mask, db.seed = make([]sync.Mutex, stripes), uint64(stripes-1), maphash.MakeSeed()
@@ -236,11 +238,15 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	if err == nil {
 		err = db.prepareTTL()
 	}
+	if cause := db.fault.cause(); cause != nil {
+		err = fmt.Errorf("embedded: open %s: %w", dir, cause)
+	}
 	if err != nil {
 		_ = pdb.Close()
 		cache.Unref()
 		return nil, err
 	}
+	db.fault.log.Store(log)
 	return db, nil
 }
 
@@ -297,6 +303,10 @@ func (db *DB) enter(ctx context.Context) error {
 		db.mu.RUnlock()
 		return errClosed
 	}
+	if err := db.fault.get(); err != nil {
+		db.mu.RUnlock()
+		return err
+	}
 	return nil
 }
 
@@ -309,7 +319,12 @@ func (db *DB) Sync(ctx context.Context) error {
 	defer db.mu.RUnlock()
 	// An empty log record committed with pebble.Sync: the log is synced in
 	// order, so this covers every record before it.
-	if err := db.pdb.LogData(nil, pebble.Sync); err != nil {
+	b := db.pdb.NewBatch()
+	defer b.Close()
+	if err := b.LogData(nil, nil); err != nil {
+		return fmt.Errorf("embedded: sync: %w", err)
+	}
+	if err := db.commitBatch(b, pebble.Sync); err != nil {
 		return fmt.Errorf("embedded: sync: %w", err)
 	}
 	return nil
@@ -656,7 +671,7 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		sync = pebble.NoSync
 	}
 	db.committing.Add(1)
-	err = b.Commit(sync)
+	err = db.commitBatch(b, sync)
 	db.committing.Add(-1)
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
@@ -768,7 +783,11 @@ func (db *DB) deleteIndexEntries(b *pebble.Batch, t *table, k store.Key, old sto
 }
 
 // pebbleLogger adapts slog to Pebble's logger: its routine messages at
-// debug level, errors at error level; Fatalf logs and panics.
+// debug level, errors at error level. Fatalf must not return (Pebble goes on
+// as if nothing happened when it does): called by a commit or Open it panics
+// with a fatalError, which the engine recovers into the store's failure
+// (see fault); called elsewhere, in a background job of Pebble's, it logs
+// and ends the process with status 1, as Pebble's own logger does.
 type pebbleLogger struct{ log *slog.Logger }
 
 func (l pebbleLogger) Infof(format string, args ...any) {
@@ -781,6 +800,25 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	l.log.Error(msg, "component", "pebble", "fatal", true)
-	panic("pebble: " + msg)
+	if !strings.HasPrefix(msg, "pebble: ") {
+		msg = "pebble: " + msg
+	}
+	fe := fatalError{msg: msg}
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			fe.err = err
+			break
+		}
+	}
+	if !recovering() {
+		// A background job of Pebble's (a flush writing the MANIFEST, say):
+		// nothing recovers a panic there, and Pebble must not go on. End
+		// the process as Pebble's own logger does, with one line.
+		l.log.Error(msg+"; exiting", "component", "pebble")
+		exit(1)
+	}
+	panic(fe)
 }
+
+// exit is os.Exit, a variable for tests.
+var exit = os.Exit

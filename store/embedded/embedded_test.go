@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -404,10 +405,15 @@ func TestLoggerAdapter(t *testing.T) {
 	l := pebbleLogger{slog.New(slog.NewTextHandler(&buf, nil))}
 	l.Infof("hello %d", 1) // debug: not shown by the default handler
 	l.Errorf("bad %s", "thing")
+	// Fatalf outside a commit or Open (a background job of Pebble's) logs
+	// and ends the process.
+	type exitCode int
+	exit = func(code int) { panic(exitCode(code)) }
+	t.Cleanup(func() { exit = os.Exit })
 	func() {
 		defer func() {
-			if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "fatal 2") {
-				t.Fatalf("Fatalf did not panic: %v", r)
+			if r := recover(); r != exitCode(1) {
+				t.Fatalf("Fatalf did not exit(1): %v", r)
 			}
 		}()
 		l.Fatalf("fatal %d", 2)
@@ -416,7 +422,7 @@ func TestLoggerAdapter(t *testing.T) {
 	if strings.Contains(out, "hello 1") {
 		t.Fatalf("routine message logged at info: %q", out)
 	}
-	for _, want := range []string{"bad thing", "fatal 2", "component=pebble"} {
+	for _, want := range []string{"bad thing", `msg="pebble: fatal 2; exiting"`, "component=pebble"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("log %q lacks %q", out, want)
 		}

@@ -90,7 +90,7 @@ func (db *DB) dropIndex(table, index string) error {
 	if err := b.Delete(indexMetaKey(table, index), nil); err != nil {
 		return err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := db.commitBatch(b, pebble.Sync); err != nil {
 		return fmt.Errorf("embedded: drop index %s/%s: %w", table, index, err)
 	}
 	db.log.Info("embedded store: dropped index", "table", table, "index", index)
@@ -124,7 +124,7 @@ func (db *DB) buildIndex(t *table, ix store.IndexSchema) error {
 		n++
 		total++
 		if n == indexBuildBatch {
-			if err := b.Commit(pebble.Sync); err != nil {
+			if err := db.commitBatch(b, pebble.Sync); err != nil {
 				return fmt.Errorf("embedded: build index %s/%s: %w", t.name, ix.Name, err)
 			}
 			b.Close()
@@ -138,7 +138,7 @@ func (db *DB) buildIndex(t *table, ix store.IndexSchema) error {
 	if err := b.Set(indexMetaKey(t.name, ix.Name), indexMetaValue(ix), nil); err != nil {
 		return err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := db.commitBatch(b, pebble.Sync); err != nil {
 		return fmt.Errorf("embedded: build index %s/%s: %w", t.name, ix.Name, err)
 	}
 	level := slog.LevelInfo

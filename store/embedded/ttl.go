@@ -153,7 +153,7 @@ func (db *DB) commitMeta(ctx context.Context, opts *pebble.WriteOptions, fill fu
 	if err := fill(b); err != nil {
 		return err
 	}
-	return b.Commit(opts)
+	return db.commitBatch(b, opts)
 }
 
 // expiredEntries returns up to ttlBatch expiry entries in [lower, upper).
@@ -200,7 +200,7 @@ func (db *DB) prepareTTL() error {
 	if err := errors.Join(b.DeleteRange([]byte{spaceTTL}, []byte{spaceTTL + 1}, nil), b.Delete(ttlMetaKey(), nil)); err != nil {
 		return err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := db.commitBatch(b, pebble.Sync); err != nil {
 		return fmt.Errorf("embedded: drop ttl entries: %w", err)
 	}
 	return nil
@@ -267,7 +267,7 @@ func (db *DB) buildTTLChunk(ctx context.Context, from, name []byte) (int, []byte
 	if err := errors.Join(iter.Error(), iter.Close()); err != nil {
 		return 0, nil, err
 	}
-	if err := b.Commit(pebble.NoSync); err != nil { // synced with the meta key
+	if err := db.commitBatch(b, pebble.NoSync); err != nil { // synced with the meta key
 		return 0, nil, err
 	}
 	return n, next, nil

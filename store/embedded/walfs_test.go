@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/orderprocessor/orderprocessor/store"
 )
 
 // TestWALFSGathersLogWrites: a log file's writes reach the file at its
@@ -15,7 +18,7 @@ import (
 // is read or stat'ed; other files are written through.
 func TestWALFSGathersLogWrites(t *testing.T) {
 	mem := vfs.NewMem()
-	fs := walFS{mem}
+	fs := walFS{FS: mem, fault: newFault()}
 	size := func(name string) int64 {
 		t.Helper()
 		info, err := mem.Stat(name)
@@ -117,43 +120,129 @@ func TestWALFSGathersLogWrites(t *testing.T) {
 	}
 }
 
-// TestWALFSWriteError: a gathered write that fails is reported by the sync
-// that writes it, and by every later operation: the log never goes on past a
-// hole.
-func TestWALFSWriteError(t *testing.T) {
-	boom := errors.New("disk full")
-	f := &walFile{File: failingFile{err: boom}}
-	if _, err := f.Write([]byte("abc")); err != nil {
-		t.Fatalf("a gathered write failed at once: %v", err)
-	}
-	if err := f.SyncData(); !errors.Is(err, boom) {
-		t.Fatalf("SyncData = %v, want the write's error", err)
-	}
-	if _, err := f.Write([]byte("d")); !errors.Is(err, boom) {
-		t.Fatalf("Write after a failed write = %v, want the write's error", err)
-	}
-	if err := f.Sync(); !errors.Is(err, boom) {
-		t.Fatalf("Sync after a failed write = %v, want the write's error", err)
-	}
-	if err := f.Close(); !errors.Is(err, boom) {
-		t.Fatalf("Close after a failed write = %v, want the write's error", err)
+// wantFault fails the test unless f holds a failure wrapping
+// store.ErrUnavailable and cause, with text.
+func wantFault(t *testing.T, f *fault, cause error, text string) {
+	t.Helper()
+	err := f.get()
+	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, cause) || !strings.Contains(err.Error(), text) {
+		t.Fatalf("the store's failure = %v, want one wrapping store.ErrUnavailable and %v, saying %q", err, cause, text)
 	}
 }
 
-// TestWALFSFlushErrors: a write that reaches walFlushBytes fails at once
-// when its flush fails, and a short write is an error, not a silent hole.
+// TestWALFSWriteError: a gathered write that fails, when the sync writes
+// it, fails the store; the sync and every later operation of the file
+// report success to Pebble and never touch the file again (Pebble panics on
+// a log error; the engine refuses the writes itself, see fault).
+func TestWALFSWriteError(t *testing.T) {
+	boom := errors.New("disk full")
+	file := &failingFile{writeErr: boom}
+	fa := newFault()
+	f := &walFile{File: file, fault: fa}
+	if _, err := f.Write([]byte("abc")); err != nil || fa.get() != nil {
+		t.Fatalf("a gathered write failed at once: %v, %v", err, fa.get())
+	}
+	if err := f.SyncData(); err != nil {
+		t.Fatalf("SyncData = %v, want nil (the failure is the store's)", err)
+	}
+	wantFault(t, fa, boom, "write log: disk full")
+	if n, err := f.Write([]byte("d")); n != 1 || err != nil {
+		t.Fatalf("Write after a failed write = %d, %v; want 1, nil (dropped)", n, err)
+	}
+	if n, err := f.WriteAt([]byte("d"), 0); n != 1 || err != nil {
+		t.Fatalf("WriteAt after a failed write = %d, %v; want 1, nil (dropped)", n, err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("Sync after a failed write = %v, want nil", err)
+	}
+	if _, err := f.SyncTo(4); err != nil {
+		t.Fatalf("SyncTo after a failed write = %v, want nil", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close after a failed write = %v, want nil", err)
+	}
+	if file.writes != 1 || file.syncs != 0 || !file.closed {
+		t.Fatalf("the file saw %d writes and %d syncs (closed: %v); want the failed write only, then its close", file.writes, file.syncs, file.closed)
+	}
+	if err := fa.get(); !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("a later error replaced the first failure: %v", err)
+	}
+}
+
+// TestWALFSSyncError: a failed sync fails the store, and is reported to
+// Pebble as a success.
+func TestWALFSSyncError(t *testing.T) {
+	boom := errors.New("EIO")
+	file := &failingFile{syncErr: boom}
+	fa := newFault()
+	f := &walFile{File: file, fault: fa}
+	if _, err := f.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("Sync = %v, want nil (the failure is the store's)", err)
+	}
+	wantFault(t, fa, boom, "sync log: EIO")
+	if _, err := f.Write([]byte("d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SyncData(); err != nil {
+		t.Fatal(err)
+	}
+	if file.writes != 1 || file.syncs != 1 {
+		t.Fatalf("the file saw %d writes and %d syncs, want 1 and 1 (nothing after the failed sync)", file.writes, file.syncs)
+	}
+}
+
+// TestWALFSFlushErrors: a write that reaches walFlushBytes fails the store
+// at once when its flush fails, and a short write is a failure, not a
+// silent hole.
 func TestWALFSFlushErrors(t *testing.T) {
 	boom := errors.New("disk full")
-	f := &walFile{File: failingFile{err: boom}}
-	if _, err := f.Write(make([]byte, walFlushBytes)); !errors.Is(err, boom) {
-		t.Fatalf("a write of walFlushBytes on a failing file = %v, want the write's error", err)
+	fa := newFault()
+	f := &walFile{File: &failingFile{writeErr: boom}, fault: fa}
+	if n, err := f.Write(make([]byte, walFlushBytes)); n != walFlushBytes || err != nil {
+		t.Fatalf("a write of walFlushBytes on a failing file = %d, %v; want all, nil", n, err)
 	}
-	short := &walFile{File: shortFile{}}
+	wantFault(t, fa, boom, "write log: disk full")
+	fa = newFault()
+	short := &walFile{File: shortFile{}, fault: fa}
 	if _, err := short.Write([]byte("abc")); err != nil {
 		t.Fatal(err)
 	}
-	if err := short.SyncData(); err == nil || !strings.Contains(err.Error(), "short write: 1 of 3 bytes") {
-		t.Fatalf("SyncData after a short write = %v, want a short-write error", err)
+	if err := short.SyncData(); err != nil || fa.get() == nil || !strings.Contains(fa.get().Error(), "short write: 1 of 3 bytes") {
+		t.Fatalf("SyncData after a short write = %v, failure %v; want nil and a short-write failure", err, fa.get())
+	}
+}
+
+// TestWALFSCreateError: a log that cannot be created fails the store, and
+// Pebble gets a file that is never written (it panics on the error).
+func TestWALFSCreateError(t *testing.T) {
+	mem := vfs.NewMem()
+	fa := newFault()
+	fs := walFS{FS: mem, fault: fa}
+	f, err := fs.Create("missing/000001.log", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatalf("Create of a log in a missing directory = %v, want a failed file", err)
+	}
+	wantFault(t, fa, os.ErrNotExist, "create log missing/000001.log")
+	if _, err := f.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := f.Stat(); err != nil || info.Size() != 0 {
+		t.Fatalf("Stat of the failed log = %v, %v; want 0 bytes", info, err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.ReuseForWrite("000009.log", "000010.log", vfs.WriteCategoryUnspecified); err != nil {
+		t.Fatalf("ReuseForWrite of a missing log = %v, want a failed file", err)
+	}
+	if _, err := fs.Create("missing/MANIFEST-000001", vfs.WriteCategoryUnspecified); err == nil {
+		t.Fatal("Create of another file in a missing directory succeeded")
 	}
 }
 
@@ -163,13 +252,23 @@ type shortFile struct{ vfs.File }
 func (shortFile) Write([]byte) (int, error) { return 1, nil }
 func (shortFile) SyncData() error           { return nil }
 
-// failingFile is a file whose writes fail.
+// failingFile is a file whose writes fail with writeErr and syncs with
+// syncErr (when not nil), and that counts them.
 type failingFile struct {
 	vfs.File
-	err error
+	writeErr, syncErr error
+	writes, syncs     int
+	closed            bool
 }
 
-func (f failingFile) Write([]byte) (int, error) { return 0, f.err }
-func (f failingFile) Sync() error               { return nil }
-func (f failingFile) SyncData() error           { return nil }
-func (f failingFile) Close() error              { return nil }
+func (f *failingFile) Write(p []byte) (int, error) {
+	f.writes++
+	if f.writeErr != nil {
+		return 0, f.writeErr
+	}
+	return len(p), nil
+}
+
+func (f *failingFile) Sync() error     { f.syncs++; return f.syncErr }
+func (f *failingFile) SyncData() error { f.syncs++; return f.syncErr }
+func (f *failingFile) Close() error    { f.closed = true; return nil }
