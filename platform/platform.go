@@ -80,13 +80,20 @@ type Config struct {
 	// readiness check; otherwise that state lives in this process.
 	RedisURL    string
 	RedisPrefix string // redisstate.DefaultPrefix when ""
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// StreamMaxPerUser and StreamMaxTotal bound the live streams of this
+	// process: per user and in all (stream.DefaultMaxPerUser and
+	// stream.DefaultMaxTotal when 0; negative: no bound).
+	StreamMaxPerUser int
+	StreamMaxTotal   int
+
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Platform is a running platform.
 type Platform struct {
 	Handler   http.Handler
+	Metrics   http.Handler // the metrics Handler serves at /metrics unless Config.Gateway.NoMetrics, for a listener of their own
 	Store     store.Store
 	DAOs      *dao.DAOs
 	Trading   *trading.Service
@@ -204,7 +211,8 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		orderReg = nil // the gateway only reads the order service's declarations
 	}
 	orders := order.New(trade, orderReg)
-	streamH := stream.NewHandler(broker, stream.HandlerOptions{Balances: d.Balances, Logger: log})
+	streamH := stream.NewHandler(broker, stream.HandlerOptions{Balances: d.Balances, Logger: log,
+		MaxPerUser: cfg.StreamMaxPerUser, MaxTotal: cfg.StreamMaxTotal})
 	register := func(api *httpapi.API, r Role) {
 		switch r {
 		case RoleUser:
@@ -291,7 +299,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	}
 
 	bg, cancel := context.WithCancel(context.Background())
-	p := &Platform{Handler: gw, Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
+	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
 		Issuer: issuer, Stream: broker, Role: role, Proxies: proxies, redis: shared, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
