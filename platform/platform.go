@@ -22,6 +22,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/proxy"
 	"github.com/orderprocessor/orderprocessor/redisstate"
@@ -40,7 +41,8 @@ const Version = "0.1.0"
 // Config configures a platform.
 type Config struct {
 	// Store, when set, is the engine to run on (the platform closes it);
-	// otherwise the embedded engine opens DataDir.
+	// otherwise the embedded engine opens DataDir. Open a Store with the
+	// cursors of CursorCodec(JWTSecret), as the platform opens its own.
 	Store   store.Store
 	Tables  dao.Tables // dao.DefaultTables when zero
 	DataDir string
@@ -134,8 +136,11 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	}
 	db := cfg.Store
 	if db == nil && cfg.Role != RoleGateway {
-		var err error
-		if db, err = embedded.Open(cfg.DataDir, tables.Schemas(), embedded.Options{Logger: log, MinSyncInterval: cfg.SyncInterval}); err != nil {
+		cursors, err := CursorCodec(cfg.JWTSecret)
+		if err != nil {
+			return nil, err
+		}
+		if db, err = embedded.Open(cfg.DataDir, tables.Schemas(), embedded.Options{Logger: log, MinSyncInterval: cfg.SyncInterval, Cursors: cursors}); err != nil {
 			return nil, fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
 		}
 	}
@@ -160,6 +165,22 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// CursorCodec returns the codec of the pagination cursors of a server with
+// the JWT secret: its key is derived from the secret (page.KeyFromSecret),
+// so every process sharing the secret accepts the others' cursors and no
+// one without it can make one. Without a secret (a random one per
+// process) the key is random too.
+func CursorCodec(jwtSecret []byte) (*page.Codec, error) {
+	if len(jwtSecret) == 0 {
+		return page.NewCodec(nil), nil
+	}
+	key, err := page.KeyFromSecret(jwtSecret)
+	if err != nil {
+		return nil, err
+	}
+	return page.NewCodec(key), nil
 }
 
 func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time, shared *redisstate.Client) (*Platform, error) {

@@ -185,7 +185,12 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 	var db store.Store
 	tables := dao.DefaultTables
 	if storeKind == "dynamodb" {
-		ddb, t, err := dyn.open(ctx)
+		cursors, err := platform.CursorCodec([]byte(secret))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "serve:", err)
+			return 1
+		}
+		ddb, t, err := dyn.open(ctx, cursors)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 			return 1
