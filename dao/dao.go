@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
@@ -24,9 +25,14 @@ type DAOs struct {
 	Analytics *ScanDAO
 }
 
-// New returns the DAOs over s with tables t.
+// New returns the DAOs over s with tables t. The cursors the DAOs make
+// themselves are signed as the store's are, when s has a Cursors method
+// (both engines do), else with the process's key.
 func New(s store.Store, t Tables) *DAOs {
 	b := base{s: s, t: t}
+	if c, ok := s.(interface{ Cursors() *page.Codec }); ok {
+		b.cursors = c.Cursors()
+	}
 	return &DAOs{
 		Store: s, Tables: t,
 		Users: &UserDAO{b}, Balances: &BalanceDAO{b}, Holdings: &AssetBalanceDAO{b},
@@ -36,8 +42,9 @@ func New(s store.Store, t Tables) *DAOs {
 }
 
 type base struct {
-	s store.Store
-	t Tables
+	s       store.Store
+	t       Tables
+	cursors *page.Codec // signs the DAOs' own cursors
 }
 
 // Transact applies writes as one store transaction.

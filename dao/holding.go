@@ -244,7 +244,7 @@ func movements(items []store.Item) ([]*entity.AssetTransaction, error) {
 // first).
 func (d *AssetTransactionDAO) List(ctx context.Context, username, assetID string, limit int, cursor string) ([]*entity.AssetTransaction, string, error) {
 	limit = max(limit, 1)
-	phase, inner, err := decodeMovementCursor(cursor, assetID)
+	phase, inner, err := d.decodeMovementCursor(cursor, assetID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -268,12 +268,12 @@ func (d *AssetTransactionDAO) List(ctx context.Context, username, assetID string
 			return nil, "", err
 		}
 		if next != "" {
-			return out, movementCursor(phaseLedger, assetID, next), nil
+			return out, d.movementCursor(phaseLedger, assetID, next), nil
 		}
 		if len(out) == limit {
 			// The ledger is read to its end; the next page starts with the
 			// movements of their own (usually none).
-			return out, movementCursor(phaseOwn, assetID, ""), nil
+			return out, d.movementCursor(phaseOwn, assetID, ""), nil
 		}
 		inner = ""
 	}
@@ -295,19 +295,19 @@ func (d *AssetTransactionDAO) List(ctx context.Context, username, assetID string
 	if p.Cursor == "" {
 		return out, "", nil
 	}
-	return out, movementCursor(phaseOwn, assetID, p.Cursor), nil
+	return out, d.movementCursor(phaseOwn, assetID, p.Cursor), nil
 }
 
 // movementCursor is the cursor of a page of movements: the phase, the asset
 // it lists (a cursor is valid only for its asset) and the store's cursor.
-func movementCursor(phase byte, assetID, inner string) string {
-	return page.Encode([]byte(string(phase) + assetID + "\x00" + inner))
+func (d *AssetTransactionDAO) movementCursor(phase byte, assetID, inner string) string {
+	return d.cursors.Encode([]byte(string(phase) + assetID + "\x00" + inner))
 }
 
 // decodeMovementCursor returns the phase and store cursor of a movement
 // cursor made for assetID ("" starts with the ledger).
-func decodeMovementCursor(cursor, assetID string) (phase byte, inner string, err error) {
-	payload, err := page.Decode(cursor)
+func (d *AssetTransactionDAO) decodeMovementCursor(cursor, assetID string) (phase byte, inner string, err error) {
+	payload, err := d.cursors.Decode(cursor)
 	if err != nil || payload == nil {
 		return phaseLedger, "", err
 	}

@@ -58,6 +58,11 @@ type Config struct {
 	// route table cannot be probed anonymously).
 	UnmatchedAccess Access
 
+	// NoMetrics makes /metrics answer 404 NOT_FOUND: the metrics are
+	// served elsewhere (Gateway.MetricsHandler on a listener of its own) or
+	// not at all.
+	NoMetrics bool
+
 	// ReadyTimeout bounds /health/ready. DefaultReadyTimeout when 0.
 	ReadyTimeout time.Duration
 

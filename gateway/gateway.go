@@ -13,7 +13,8 @@
 //  2. CORS response headers; path normalisation ("/a/b/" and "/a//b" reach
 //     "/a/b"; nothing is redirected);
 //  3. /health, /health/live, /health/ready, /metrics (GET/HEAD; not rate
-//     limited, no authentication);
+//     limited, no authentication; /metrics is 404 NOT_FOUND with
+//     Config.NoMetrics);
 //  4. rate limit per client IP (X-RateLimit-* headers on every later
 //     response; 429 RATE_LIMITED with Retry-After above the limit);
 //  5. OPTIONS: answered 204 (CORS preflight), never authenticated;
@@ -69,6 +70,7 @@ const (
 	CodeLoginBlocked       = "LOGIN_BLOCKED"
 	CodePayloadTooLarge    = "PAYLOAD_TOO_LARGE"
 	CodeBadRequest         = "BAD_REQUEST"
+	CodeNotFound           = "NOT_FOUND"
 	CodeMethodNotAllowed   = "METHOD_NOT_ALLOWED"
 	CodeInternal           = "INTERNAL_ERROR"
 	CodeServiceUnavailable = "SERVICE_UNAVAILABLE"
@@ -263,6 +265,10 @@ func New(cfg Config, routes RouteTable, next http.Handler, deps Deps) (*Gateway,
 
 // Registry returns the registry the gateway's metrics are in (served at /metrics).
 func (g *Gateway) Registry() *prometheus.Registry { return g.reg }
+
+// MetricsHandler serves the registry in the Prometheus text format, for a
+// listener of its own (see Config.NoMetrics).
+func (g *Gateway) MetricsHandler() http.Handler { return g.metricsH }
 
 // requestInfo is what the gateway learns about a request; the context
 // carries a pointer to it for ClientIP and RequestID.

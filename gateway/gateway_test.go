@@ -1164,3 +1164,19 @@ func TestAccountCheck(t *testing.T) {
 		t.Fatal("account check error not logged")
 	}
 }
+
+// TestNoMetrics: with Config.NoMetrics /metrics answers 404 NOT_FOUND (and
+// counts as a request of the /metrics route), and MetricsHandler serves
+// the registry.
+func TestNoMetrics(t *testing.T) {
+	e := newEnv(t, func(c *Config, _ *Deps) { c.NoMetrics = true })
+	r := e.do("GET", "/metrics", nil, nil)
+	if r.status != http.StatusNotFound || !bytes.Contains(r.body, []byte(`{"error":"NOT_FOUND","message":"not found","code":"NOT_FOUND",`)) {
+		t.Fatalf("/metrics: %d %s", r.status, r.body)
+	}
+	rec := httptest.NewRecorder()
+	e.gw.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if body := rec.Body.String(); rec.Code != http.StatusOK || !strings.Contains(body, `gateway_http_requests_total{method="GET",route="/metrics",status="404"} 1`) {
+		t.Fatalf("MetricsHandler: %d %.300s", rec.Code, body)
+	}
+}

@@ -15,7 +15,7 @@ import (
 //	/health/ready  200 {"status":"ready","checks":{"<name>":"ok",...},"timestamp":...} when
 //	               every Deps.Ready check passes within Config.ReadyTimeout, else
 //	               503 SERVICE_UNAVAILABLE naming the failed checks (details logged)
-//	/metrics       Prometheus text format
+//	/metrics       Prometheus text format; 404 NOT_FOUND with Config.NoMetrics
 func (g *Gateway) serveOps(ex *exchange, r *http.Request, p string) {
 	switch p {
 	case PathHealth:
@@ -35,6 +35,10 @@ func (g *Gateway) serveOps(ex *exchange, r *http.Request, p string) {
 	var b []byte
 	switch p {
 	case PathMetrics:
+		if g.cfg.NoMetrics {
+			g.writeError(ex, http.StatusNotFound, CodeNotFound, "not found")
+			return
+		}
 		g.metricsH.ServeHTTP(ex, r)
 		return
 	case PathHealth:

@@ -23,6 +23,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/proxy"
 	"github.com/orderprocessor/orderprocessor/redisstate"
@@ -41,7 +42,8 @@ const Version = "0.1.0"
 // Config configures a platform.
 type Config struct {
 	// Store, when set, is the engine to run on (the platform closes it);
-	// otherwise the embedded engine opens DataDir.
+	// otherwise the embedded engine opens DataDir. Open a Store with the
+	// cursors of CursorCodec(JWTSecret), as the platform opens its own.
 	Store   store.Store
 	Tables  dao.Tables // dao.DefaultTables when zero
 	DataDir string
@@ -90,13 +92,20 @@ type Config struct {
 	// TokenClockSkew is how far in the future a token's iat or nbf may lie
 	// (auth.DefaultClockSkew when 0).
 	TokenClockSkew time.Duration
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// StreamMaxPerUser and StreamMaxTotal bound the live streams of this
+	// process: per user and in all (stream.DefaultMaxPerUser and
+	// stream.DefaultMaxTotal when 0; negative: no bound).
+	StreamMaxPerUser int
+	StreamMaxTotal   int
+
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Platform is a running platform.
 type Platform struct {
 	Handler   http.Handler
+	Metrics   http.Handler // the metrics Handler serves at /metrics unless Config.Gateway.NoMetrics, for a listener of their own
 	Store     store.Store
 	DAOs      *dao.DAOs
 	Trading   *trading.Service
@@ -137,8 +146,11 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	}
 	db := cfg.Store
 	if db == nil && cfg.Role != RoleGateway {
-		var err error
-		if db, err = embedded.Open(cfg.DataDir, tables.Schemas(), embedded.Options{Logger: log, MinSyncInterval: cfg.SyncInterval}); err != nil {
+		cursors, err := CursorCodec(cfg.JWTSecret)
+		if err != nil {
+			return nil, err
+		}
+		if db, err = embedded.Open(cfg.DataDir, tables.Schemas(), embedded.Options{Logger: log, MinSyncInterval: cfg.SyncInterval, Cursors: cursors}); err != nil {
 			return nil, fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
 		}
 	}
@@ -163,6 +175,22 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// CursorCodec returns the codec of the pagination cursors of a server with
+// the JWT secret: its key is derived from the secret (page.KeyFromSecret),
+// so every process sharing the secret accepts the others' cursors and no
+// one without it can make one. Without a secret (a random one per
+// process) the key is random too.
+func CursorCodec(jwtSecret []byte) (*page.Codec, error) {
+	if len(jwtSecret) == 0 {
+		return page.NewCodec(nil), nil
+	}
+	key, err := page.KeyFromSecret(jwtSecret)
+	if err != nil {
+		return nil, err
+	}
+	return page.NewCodec(key), nil
 }
 
 func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time, shared *redisstate.Client) (*Platform, error) {
@@ -216,7 +244,8 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		orderReg = nil // the gateway only reads the order service's declarations
 	}
 	orders := order.New(trade, orderReg)
-	streamH := stream.NewHandler(broker, stream.HandlerOptions{Balances: d.Balances, Logger: log})
+	streamH := stream.NewHandler(broker, stream.HandlerOptions{Balances: d.Balances, Logger: log,
+		MaxPerUser: cfg.StreamMaxPerUser, MaxTotal: cfg.StreamMaxTotal})
 	register := func(api *httpapi.API, r Role) {
 		switch r {
 		case RoleUser:
@@ -306,7 +335,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	}
 
 	bg, cancel := context.WithCancel(context.Background())
-	p := &Platform{Handler: gw, Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
+	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
 		Issuer: issuer, Stream: broker, Role: role, Proxies: proxies, redis: shared, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes

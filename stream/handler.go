@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
@@ -28,6 +29,14 @@ const (
 	MaxAssets = 100
 	// maxBatch bounds the events written between two flushes.
 	maxBatch = 64
+	// DefaultMaxPerUser is the default bound on the streams one user has
+	// open at once: a few browser tabs and a bot.
+	DefaultMaxPerUser = 5
+	// DefaultMaxTotal is the default bound on the streams open at once.
+	// Each stream holds a file descriptor (two behind the gateway role);
+	// 10,000 stays below the 65,536 descriptors of a container's usual
+	// limit with room for the other connections and the store's files.
+	DefaultMaxTotal = 10000
 )
 
 // BalanceReader reads a user's cash balance (*dao.BalanceDAO is one).
@@ -52,12 +61,22 @@ type HandlerOptions struct {
 	Retry time.Duration
 	// Logger logs dropped clients and read errors (slog.Default() when nil).
 	Logger *slog.Logger
+	// MaxPerUser bounds the streams one user has open at once
+	// (DefaultMaxPerUser when 0; negative: no bound).
+	MaxPerUser int
+	// MaxTotal bounds the streams open at once on the handler
+	// (DefaultMaxTotal when 0; negative: no bound).
+	MaxTotal int
 }
 
 // Handler serves GET /api/v1/stream. Build it with NewHandler.
 type Handler struct {
 	b    *Broker
 	opts HandlerOptions
+
+	mu    sync.Mutex
+	open  map[string]int // open streams by user
+	total int            // open streams
 }
 
 // NewHandler returns the stream handler over b.
@@ -74,7 +93,43 @@ func NewHandler(b *Broker, opts HandlerOptions) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Handler{b: b, opts: opts}
+	if opts.MaxPerUser == 0 {
+		opts.MaxPerUser = DefaultMaxPerUser
+	}
+	if opts.MaxTotal == 0 {
+		opts.MaxTotal = DefaultMaxTotal
+	}
+	return &Handler{b: b, opts: opts, open: map[string]int{}}
+}
+
+// acquire takes one of user's stream slots and returns its release, or a
+// RateLimited error when user or the handler has no slot left.
+func (h *Handler) acquire(user string) (release func(), err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.opts.MaxTotal > 0 && h.total >= h.opts.MaxTotal {
+		return nil, apperr.New(apperr.RateLimited, "too many open streams on this server: try again later")
+	}
+	if h.opts.MaxPerUser > 0 && h.open[user] >= h.opts.MaxPerUser {
+		return nil, apperr.New(apperr.RateLimited, "too many open streams: at most %d per user; close one to open another", h.opts.MaxPerUser)
+	}
+	h.total++
+	h.open[user]++
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.total--
+		if h.open[user]--; h.open[user] <= 0 {
+			delete(h.open, user)
+		}
+	}, nil
+}
+
+// Open returns the number of streams open on the handler.
+func (h *Handler) Open() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.total
 }
 
 // Query is the stream's query string.
@@ -106,21 +161,23 @@ const description = "Server-Sent Events (`text/event-stream`) for the caller. Th
 	"- `reset` — data: `{\"reason\", \"detail\"}`: the events after `Last-Event-ID` are no longer kept; re-read orders and balances.\n\n" +
 	"Every event has an `id:`. A client that reconnects with `Last-Event-ID` (EventSource does it by itself) first gets the events it missed. " +
 	"A `: keepalive` comment is sent every 15 s. A client too slow to read is disconnected and resumes by reconnecting. " +
+	"A user has at most a few streams open at once (5 by default): beyond them, or beyond the server's total, the answer is 429 `rate_limited`. " +
 	"Delivery is best effort: the REST resources are the truth."
 
 // Register declares GET /api/v1/stream on api (Auth: user).
 func (h *Handler) Register(api *httpapi.API) {
 	api.Handle(httpapi.Op{Method: http.MethodGet, Path: Path, OperationID: "streamEvents",
 		Summary: "Live order, balance and price events (Server-Sent Events)", Description: description,
-		Tags: []string{"stream"}, Auth: httpapi.AuthUser, Query: Query{},
+		Tags: []string{"stream"}, Auth: httpapi.AuthUser, Query: Query{}, Errors: []int{http.StatusTooManyRequests},
 		Headers: []httpapi.Header{{Name: "Last-Event-ID", Description: "resume after this event id (sent by EventSource when it reconnects)"}}},
 		h.ServeHTTP)
 }
 
 // ServeHTTP streams the caller's events until the client leaves, the broker
 // closes (server shutdown) or the client is too slow (its subscription
-// dropped). It answers 401 without a principal and 422 for a bad query; a
-// HEAD request gets the stream's headers and no body.
+// dropped). It answers 401 without a principal, 422 for a bad query and
+// 429 when the caller already has MaxPerUser streams open or the handler
+// MaxTotal; a HEAD request gets the stream's headers and no body.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, ok := auth.PrincipalFrom(r.Context())
 	if !ok || p.Username == "" {
@@ -154,6 +211,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	release, err := h.acquire(p.Username)
+	if err != nil {
+		// The connection closes after the answer: a client opening streams
+		// in a loop does not keep a descriptor per refused request.
+		w.Header().Set("Connection", "close")
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	defer release()
 	sub, c := h.b.Subscribe(opts)
 	defer sub.Close()
 	if badID {

@@ -406,3 +406,94 @@ func TestParseAssets(t *testing.T) {
 		}
 	}
 }
+
+// errorBody reads a refused stream's JSON error body; the test fails at
+// once when the stream was accepted.
+func (s *sse) errorBody(t *testing.T) string {
+	t.Helper()
+	if s.res.StatusCode == http.StatusOK {
+		t.Fatal("stream accepted, want it refused")
+	}
+	b, err := io.ReadAll(s.res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// openUntil opens streams of user until one is accepted, failing the test
+// after 10 s: the handler frees a slot once it sees its client gone.
+func (e *httpEnv) openUntil(t *testing.T, user string) *sse {
+	t.Helper()
+	var s *sse
+	waitFor(t, func() bool {
+		s = e.open(t, user, "")
+		if s.res.StatusCode == http.StatusOK {
+			return true
+		}
+		s.close()
+		return false
+	})
+	return s
+}
+
+func TestStreamPerUserLimit(t *testing.T) {
+	e := newHTTPEnv(t, HandlerOptions{}) // DefaultMaxPerUser: 5
+	var alice []*sse
+	for i := range 5 {
+		s := e.open(t, "alice", "")
+		if s.res.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d: status %d", i+1, s.res.StatusCode)
+		}
+		s.blocks(t, 2)
+		alice = append(alice, s)
+	}
+	sixth := e.open(t, "alice", "")
+	if got, want := sixth.errorBody(t), `{"detail":"too many open streams: at most 5 per user; close one to open another","code":"rate_limited"}`+"\n"; sixth.res.StatusCode != http.StatusTooManyRequests || got != want {
+		t.Fatalf("6th stream of a user: %d %q, want 429 %q", sixth.res.StatusCode, got, want)
+	}
+	if ct := sixth.res.Header.Get("Content-Type"); ct != "application/json" || !sixth.res.Close {
+		t.Fatalf("6th stream: Content-Type %q, connection closed %v", ct, sixth.res.Close)
+	}
+	if n := e.b.Stats().Subscriptions; n != 5 {
+		t.Fatalf("%d subscriptions, want 5", n)
+	}
+
+	bob := e.open(t, "bob", "")
+	if bob.res.StatusCode != http.StatusOK {
+		t.Fatalf("another user's stream: status %d", bob.res.StatusCode)
+	}
+	bob.blocks(t, 2)
+
+	alice[0].close()
+	s := e.openUntil(t, "alice")
+	s.blocks(t, 2)
+	if again := e.open(t, "alice", ""); again.res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("7th stream after one closed and one opened: status %d", again.res.StatusCode)
+	}
+}
+
+func TestStreamTotalLimit(t *testing.T) {
+	e := newHTTPEnv(t, HandlerOptions{MaxTotal: 3})
+	var open []*sse
+	for _, u := range []string{"alice", "bob", "carol"} {
+		s := e.open(t, u, "")
+		if s.res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", u, s.res.StatusCode)
+		}
+		s.blocks(t, 2)
+		open = append(open, s)
+	}
+	const want = `{"detail":"too many open streams on this server: try again later","code":"rate_limited"}` + "\n"
+	for _, u := range []string{"dave", "alice"} {
+		s := e.open(t, u, "")
+		if got := s.errorBody(t); s.res.StatusCode != http.StatusTooManyRequests || got != want {
+			t.Fatalf("%s above the total: %d %q, want 429 %q", u, s.res.StatusCode, got, want)
+		}
+	}
+	open[1].close()
+	e.openUntil(t, "dave").blocks(t, 2)
+	if s := e.open(t, "erin", ""); s.res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("above the total again: status %d", s.res.StatusCode)
+	}
+}

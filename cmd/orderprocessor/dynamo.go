@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/store/dynamodb"
 )
 
@@ -40,13 +41,14 @@ func (d *dynamoFlags) clientConfig() dynamodb.ClientConfig {
 }
 
 // open connects to DynamoDB through the default credential chain
-// (environment, shared config, web identity), assuming roleARN when set.
-func (d *dynamoFlags) open(ctx context.Context) (*dynamodb.DB, dao.Tables, error) {
+// (environment, shared config, web identity), assuming roleARN when set;
+// cursors signs the pagination cursors (nil: a key of the process).
+func (d *dynamoFlags) open(ctx context.Context, cursors *page.Codec) (*dynamodb.DB, dao.Tables, error) {
 	client, err := dynamodb.NewClient(ctx, d.clientConfig())
 	if err != nil {
 		return nil, dao.Tables{}, err
 	}
 	t := d.tables()
-	db, err := dynamodb.Open(ctx, dynamodb.Config{Client: client, Schemas: t.Schemas(), PollInterval: time.Second})
+	db, err := dynamodb.Open(ctx, dynamodb.Config{Client: client, Schemas: t.Schemas(), PollInterval: time.Second, Cursors: cursors})
 	return db, t, err
 }

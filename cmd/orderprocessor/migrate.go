@@ -30,7 +30,7 @@ func runMigrate(args []string) int {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	db, t, err := d.open(ctx)
+	db, t, err := d.open(ctx, nil) // migrate reads no pages
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "migrate:", err)
 		return 1

@@ -27,10 +27,18 @@ import (
 	"github.com/orderprocessor/orderprocessor/proxy"
 	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
+	"github.com/orderprocessor/orderprocessor/stream"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
 
-func runServe(args []string) int {
+func runServe(args []string) int { return serve(context.Background(), args, nil) }
+
+// serve runs the platform until ctx is done or SIGINT or SIGTERM arrives;
+// listening, when set, is called with the addresses of the API and of the
+// metrics (nil without --metrics-addr) once they accept connections.
+func serve(parent context.Context, args []string, listening func(api, metrics net.Addr)) int {
+	// Raised first: the default of --stream-max-total follows the limit.
+	fileLimit, fileLimitErr := raiseOpenFileLimit()
 	f := newEnvFlags("serve")
 	var (
 		addr, dataDir, storeKind, role, feed, logFormat, origins string
@@ -86,7 +94,12 @@ func runServe(args []string) int {
 	f.StringVar(&redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica; in process when empty ($"+envName("redis-url")+")")
 	var pprofAddr string
 	f.String(&pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
-	f.Bool(&production, "production", false, "production mode: refuse to start without ORDERPROCESSOR_JWT_SECRET, JSON logs")
+	var metricsAddr string
+	f.String(&metricsAddr, "metrics-addr", "", "serve the Prometheus metrics at /metrics on this address, e.g. :9090, instead of the API's (with --production, or with this flag, the API's /metrics answers 404)")
+	var streamPerUser, streamTotal int
+	f.Int(&streamPerUser, "stream-max-per-user", stream.DefaultMaxPerUser, "live streams (GET /api/v1/stream) one user may have open at once in this process; more are refused with 429 (0: no bound)")
+	f.Int(&streamTotal, "stream-max-total", defaultStreamTotal(fileLimit.Soft), "live streams open at once in this process; more are refused with 429 (default: half the open file limit, at most 10000; 0: no bound)")
+	f.Bool(&production, "production", false, "production mode: refuse to start without ORDERPROCESSOR_JWT_SECRET, JSON logs, no /metrics on the API's address")
 	if err := f.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -115,6 +128,11 @@ func runServe(args []string) int {
 	}
 	log := slog.New(logbuf.Handler(handler, logOut, slog.LevelWarn))
 	slog.SetDefault(log)
+	if fileLimitErr != nil {
+		log.Warn("open file limit", "soft", fileLimit.Soft, "hard", fileLimit.Hard, "err", fileLimitErr)
+	} else {
+		log.Info("open file limit", "soft", fileLimit.Soft, "hard", fileLimit.Hard, "soft_at_start", fileLimit.Before)
+	}
 
 	switch platform.Role(role) {
 	case platform.RoleAll, platform.RoleGateway, platform.RoleUser, platform.RoleOrder, platform.RoleInventory:
@@ -161,16 +179,22 @@ func runServe(args []string) int {
 	gcfg.LoginMaxFailures = loginFailures
 	gcfg.LoginWindow, gcfg.LoginBlock = loginWindow, loginBlock
 	gcfg.TrustProxy = trustProxy
+	gcfg.NoMetrics = production || metricsAddr != ""
 	if origins != "" && origins != "*" {
 		gcfg.AllowedOrigins = strings.Split(origins, ",")
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var db store.Store
 	tables := dao.DefaultTables
 	if storeKind == "dynamodb" {
-		ddb, t, err := dyn.open(ctx)
+		cursors, err := platform.CursorCodec([]byte(secret))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "serve:", err)
+			return 1
+		}
+		ddb, t, err := dyn.open(ctx, cursors)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 			return 1
@@ -186,7 +210,7 @@ func runServe(args []string) int {
 		AdminPassword: os.Getenv("ORDERPROCESSOR_ADMIN_PASSWORD"), Gateway: gcfg, Trading: tcfg,
 		PriceFeed: feed, PriceInterval: priceInterval, PriceSeed: uint64(seed), Logger: log,
 		PriceHTTP: pricing.HTTPConfig{URL: priceURL, APIKey: priceKey, APIKeyHeader: priceKeyHeader},
-		RedisURL:  redisURL,
+		RedisURL:  redisURL, StreamMaxPerUser: streamBound(streamPerUser), StreamMaxTotal: streamBound(streamTotal),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
@@ -215,16 +239,38 @@ func runServe(args []string) int {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		return 1
 	}
+	var metricsLn net.Listener
+	if metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", metricsAddr); err != nil {
+			_ = ln.Close()
+			fmt.Fprintln(os.Stderr, "serve: --metrics-addr:", err)
+			return 1
+		}
+	}
 	srv := &http.Server{Handler: p.Handler, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 	srv.RegisterOnShutdown(p.Stream.Close) // end the live streams, or Shutdown waits for them
 	url := "http://" + displayAddr(ln.Addr())
 	log.Info("orderprocessor listening", "addr", ln.Addr().String(), "role", role, "store", storeKind, "data_dir", dataDir, "price_feed", feed,
-		"gomaxprocs", runtime.GOMAXPROCS(0))
+		"gomaxprocs", runtime.GOMAXPROCS(0), "stream_max_per_user", streamPerUser, "stream_max_total", streamTotal)
 	fmt.Printf("Order Processor is listening on %s  (API docs: %s/docs, health: %s/health)\n", url, url, url)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var metricsSrv *http.Server
+	var metricsListening net.Addr
+	switch {
+	case metricsLn != nil:
+		metricsSrv = newMetricsServer(p.Metrics)
+		metricsListening = metricsLn.Addr()
+		log.Info("metrics listening", "addr", metricsListening.String(), "path", gateway.PathMetrics)
+		go func() { errc <- metricsSrv.Serve(metricsLn) }()
+	case production:
+		log.Info("metrics are not served: set --metrics-addr to serve them on an address of their own")
+	}
+	if listening != nil {
+		listening(ln.Addr(), metricsListening)
+	}
 	select {
 	case err := <-errc:
 		fmt.Fprintln(os.Stderr, "serve:", err)
@@ -237,7 +283,20 @@ func runServe(args []string) int {
 	if err := srv.Shutdown(shutdown); err != nil {
 		log.Error("shutdown", "err", err)
 	}
+	if metricsSrv != nil {
+		if err := metricsSrv.Shutdown(shutdown); err != nil {
+			log.Error("shutdown metrics", "err", err)
+		}
+	}
 	return 0
+}
+
+// newMetricsServer serves h at GET and HEAD /metrics, and nothing else.
+func newMetricsServer(h http.Handler) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+gateway.PathMetrics, h)
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 }
 
 // storeProcs returns the GOMAXPROCS serve sets for a process with store db,

@@ -15,7 +15,7 @@
 //     cancellations are retried with jittered backoff (a failed condition
 //     never is); the CancellationReasons become store.TxCanceledError.Reasons.
 //   - Query and Scan read Limit+1 items so that a page is followed by a cursor
-//     only when more items exist; cursors (page.Encode) carry the last key and
+//     only when more items exist; cursors (DB.Cursors) carry the last key and
 //     a hash of the query they were made for, and are rejected with
 //     page.ErrInvalidCursor by any other query.
 //   - Numbers travel as N with their exact decimal text (never float64);
@@ -57,6 +57,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
@@ -147,6 +148,10 @@ type Config struct {
 	WriteTimeout time.Duration
 	// Logger receives Migrate's messages and retries (nil : slog.Default()).
 	Logger *slog.Logger
+	// Cursors signs the pagination cursors of Query and Scan (nil : a key
+	// of the process, so cursors are valid in this process only; replicas
+	// sharing cursors need the same key).
+	Cursors *page.Codec
 }
 
 // DB is a store on DynamoDB. It implements store.Store and is safe for
@@ -161,6 +166,7 @@ type DB struct {
 	maxRetries int
 	poll       time.Duration
 	writeWait  time.Duration
+	cursor     *page.Codec
 	closed     atomic.Bool
 }
 
@@ -190,6 +196,10 @@ var errClosed = errors.New("dynamodb: store is closed")
 // tableName is DynamoDB's rule for table and index names.
 var tableName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
 
+// Cursors returns the codec of the store's pagination cursors (nil : the
+// process's key).
+func (db *DB) Cursors() *page.Codec { return db.cursor }
+
 // Open returns a DB for the declared tables. It does no I/O besides building
 // a client when cfg.Client is nil; call Migrate to create the tables. Table
 // and index names must be unique and, with the prefix, valid DynamoDB names.
@@ -202,6 +212,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		maxRetries: cfg.MaxRetries,
 		poll:       cfg.PollInterval,
 		writeWait:  cfg.WriteTimeout,
+		cursor:     cfg.Cursors,
 	}
 	if db.log == nil {
 		db.log = slog.Default()

@@ -18,7 +18,7 @@ import (
 // an FNV-64a hash of everything that defines the query (table, index,
 // partition key, sort condition), then the string values of the last item's
 // key attributes but the first (the query's partition key, known), each as
-// uvarint length + bytes. page.Encode authenticates it.
+// uvarint length + bytes. The store's page.Codec authenticates it.
 const (
 	cursorVersion byte = 1
 	kindAsc       byte = 0
@@ -34,6 +34,7 @@ type plan struct {
 	hash     uint64
 	keyAttrs []string // key attributes of the table or index, partition attribute first
 	limit    int
+	cursor   *page.Codec // signs the cursors (nil: the process's key)
 }
 
 func pageLimit(n int) (int, error) {
@@ -86,13 +87,13 @@ func (p *plan) encodeCursor(it store.Item) string {
 		buf = binary.AppendUvarint(buf, uint64(len(v)))
 		buf = append(buf, v...)
 	}
-	return page.Encode(buf)
+	return p.cursor.Encode(buf)
 }
 
 // decodeCursor returns the ExclusiveStartKey of a cursor made by the same
 // query (partition value pk), or an error wrapping page.ErrInvalidCursor.
 func (p *plan) decodeCursor(cursor, pk string) (map[string]types.AttributeValue, error) {
-	payload, err := page.Decode(cursor)
+	payload, err := p.cursor.Decode(cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +154,7 @@ func (db *DB) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	if err != nil {
 		return store.Page{}, wrap(err)
 	}
-	p := plan{t: t, kind: kindAsc}
+	p := plan{t: t, kind: kindAsc, cursor: db.cursor}
 	if q.Desc {
 		p.kind = kindDesc
 	}
@@ -230,7 +231,7 @@ func (db *DB) Scan(ctx context.Context, s store.Scan) (store.Page, error) {
 	if err != nil {
 		return store.Page{}, wrap(err)
 	}
-	p := plan{t: t, kind: kindScan, keyAttrs: keyAttrsOf(nil), hash: hashParts("scan", s.Table)}
+	p := plan{t: t, kind: kindScan, keyAttrs: keyAttrsOf(nil), hash: hashParts("scan", s.Table), cursor: db.cursor}
 	if p.limit, err = pageLimit(s.Limit); err != nil {
 		return store.Page{}, wrap(err)
 	}

@@ -51,6 +51,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
@@ -69,6 +70,9 @@ type Options struct {
 	FS vfs.FS
 	// Logger receives Pebble's messages (nil: slog.Default()).
 	Logger *slog.Logger
+	// Cursors signs the pagination cursors of Query and Scan (nil: a key
+	// of the process, so cursors die with it).
+	Cursors *page.Codec
 	// CacheSize is the block cache size in bytes (0: 256 MiB).
 	CacheSize int64
 	// MemTableSize is the size of one memtable in bytes (0: 64 MiB).
@@ -99,6 +103,7 @@ type DB struct {
 	cache  *pebble.Cache
 	log    *slog.Logger
 	tables map[string]*table
+	cursor *page.Codec
 
 	locks []sync.Mutex
 	mask  uint64
@@ -154,6 +159,10 @@ func (t *table) index(name string) (store.IndexSchema, bool) {
 // errClosed is returned by operations on a closed DB.
 var errClosed = errors.New("embedded: store is closed")
 
+// Cursors returns the codec of the store's pagination cursors (nil: the
+// process's key).
+func (db *DB) Cursors() *page.Codec { return db.cursor }
+
 // Open opens (creating if needed) the store in dir with the given tables.
 // Table and index names must be non-empty, unique and free of NUL bytes.
 // Indexes that were not declared when the store was last open are built from
@@ -202,7 +211,8 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	popts.L0CompactionFileThreshold = 2000
 	popts.L0StopWritesThreshold = 192
 	popts.LBaseMaxBytes = 256 << 20
-	db := &DB{syncEvery: cmp.Or(opts.MinSyncInterval, time.Millisecond), ttlAttr: cmp.Or(opts.TTLAttribute, store.DefaultTTLAttribute)}
+	db := &DB{syncEvery: cmp.Or(opts.MinSyncInterval, time.Millisecond), ttlAttr: cmp.Or(opts.TTLAttribute, store.DefaultTTLAttribute),
+		cursor: opts.Cursors}
 	db.fault = newFault()
 	popts.FS = walFS{FS: cmp.Or(opts.FS, vfs.Default), fault: db.fault}
 	popts.EventListener = db.fault.listener(log)

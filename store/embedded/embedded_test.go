@@ -312,7 +312,7 @@ func TestCursorChecks(t *testing.T) {
 		{Table: "t", PK: "p", SK: store.SortCond{Op: store.SortGe, Value: "c"}, Cursor: p.Cursor},
 		{Table: "t", PK: "p", SK: store.SortCond{Op: store.SortLt, Value: "a"}, Cursor: p.Cursor},
 		{Table: "t", PK: "p", Desc: true, Cursor: p.Cursor},
-		{Table: "t", PK: "p", Cursor: page.Encode([]byte{1})},
+		{Table: "t", PK: "p", Cursor: db.Cursors().Encode([]byte{1})},
 	} {
 		if _, err := db.Query(ctx, q); !errors.Is(err, page.ErrInvalidCursor) {
 			t.Fatalf("query %+v: %v, want ErrInvalidCursor", q, err)

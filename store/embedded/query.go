@@ -16,7 +16,7 @@ import (
 
 // Cursor payload: version, flags (bit 0: descending), an FNV-64a hash of
 // the partition prefix (table, index and partition key), and the rest of the
-// last returned key. page.Encode authenticates it; Query checks that it was
+// last returned key. DB.Cursors authenticates it; Query checks that it was
 // made for the same partition, direction and key range.
 const (
 	cursorVersion byte = 1
@@ -37,7 +37,7 @@ func (db *DB) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, fmt.Errorf("query %s/%s: %w", q.Table, q.Index, err)
 	}
 	if q.Cursor != "" {
-		payload, err := page.Decode(q.Cursor)
+		payload, err := db.cursor.Decode(q.Cursor)
 		if err != nil {
 			return store.Page{}, fmt.Errorf("query %s/%s: %w", q.Table, q.Index, err)
 		}
@@ -72,7 +72,7 @@ func (db *DB) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	}
 	for ; valid; valid = step() {
 		if len(res.Items) == limit {
-			res.Cursor = page.Encode(cursorPayload(lastKey, pp, q.Desc))
+			res.Cursor = db.cursor.Encode(cursorPayload(lastKey, pp, q.Desc))
 			break
 		}
 		v, err := iter.ValueAndErr()

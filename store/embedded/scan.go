@@ -29,7 +29,7 @@ func (db *DB) Scan(ctx context.Context, s store.Scan) (store.Page, error) {
 	tp = append(tp, 0)
 	lower, upper := clone(tp), prefixEnd(tp)
 	if s.Cursor != "" {
-		payload, err := page.Decode(s.Cursor)
+		payload, err := db.cursor.Decode(s.Cursor)
 		if err != nil {
 			return store.Page{}, fmt.Errorf("scan %s: %w", s.Table, err)
 		}
@@ -52,7 +52,7 @@ func (db *DB) Scan(ctx context.Context, s store.Scan) (store.Page, error) {
 	var lastKey []byte
 	for valid := iter.First(); valid; valid = iter.Next() {
 		if len(res.Items) == limit {
-			res.Cursor = page.Encode(cursorPayload(lastKey, tp, false))
+			res.Cursor = db.cursor.Encode(cursorPayload(lastKey, tp, false))
 			break
 		}
 		v, err := iter.ValueAndErr()
