@@ -165,9 +165,9 @@ func (d *BalanceDAO) ChangeWrite(c Change, now time.Time) store.Write {
 
 // TxItem returns the item of a ledger entry.
 func (d *BalanceDAO) txItem(t *entity.BalanceTransaction) store.Item {
-	// Sized for all twelve attributes: a literal of seven makes a map that
+	// Sized for all thirteen attributes: a literal of seven makes a map that
 	// the optional ones would outgrow (a rehash per ledger entry).
-	it := make(store.Item, 12)
+	it := make(store.Item, 13)
 	it["transaction_id"] = store.S(t.TransactionID)
 	it["username"] = store.S(t.Username)
 	it["transaction_type"] = store.S(string(t.TransactionType))
@@ -183,9 +183,15 @@ func (d *BalanceDAO) txItem(t *entity.BalanceTransaction) store.Item {
 	}
 	if a := t.Asset; a != nil {
 		it["asset_id"], it["quantity"], it["price"] = store.S(a.AssetID), num(a.Quantity), num(a.Price)
+		if a.SaleCost != nil {
+			it[attrSaleCost] = num(*a.SaleCost)
+		}
 	}
 	return it
 }
+
+// attrSaleCost is the cost basis a sale's entry records (entity.AssetLeg).
+const attrSaleCost = "sale_cost"
 
 func decodeTx(it store.Item) (*entity.BalanceTransaction, error) {
 	r := reader{it: it}
@@ -198,6 +204,10 @@ func decodeTx(it store.Item) (*entity.BalanceTransaction, error) {
 	}
 	if _, ok := it["asset_id"]; ok {
 		t.Asset = &entity.AssetLeg{AssetID: r.str("asset_id"), Quantity: r.dec("quantity"), Price: r.dec("price")}
+		if _, ok := it[attrSaleCost]; ok {
+			c := r.dec(attrSaleCost)
+			t.Asset.SaleCost = &c
+		}
 	}
 	return t, r.err
 }

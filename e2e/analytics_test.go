@@ -3,6 +3,9 @@ package e2e
 import (
 	"net/http"
 	"testing"
+
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/platform"
 )
 
 // TestAnalyticsPnL: average-cost P&L from the caller's own movements.
@@ -66,4 +69,71 @@ func TestAdminSummary(t *testing.T) {
 		t.Fatalf("summary %+v", got)
 	}
 	e.do(t, http.MethodGet, "/api/v1/admin/analytics/summary", u.token, nil).gatewayError(t, http.StatusForbidden, "FORBIDDEN")
+}
+
+// TestPnLAndPortfolioAgreeWithFee: with a 1% fee, buy 0.1 at 50,000 (paying
+// 5,000 + 50 fee), the price moves to 60,000, sell 0.05 (receiving 3,000 - 30
+// fee). Buy fees are part of the cost basis and sell fees reduce proceeds, in
+// the portfolio, the P&L, the holding's average cost and the admin summary's
+// notional (fees excluded) alike.
+func TestPnLAndPortfolioAgreeWithFee(t *testing.T) {
+	e := newEnv(t, func(c *platform.Config) { c.Trading.FeeRate = decimal.MustParse("0.01") })
+	u := e.newUser(t)
+	a := e.newAsset(t, "50000")
+	e.deposit(t, u, "10000")
+	e.order(t, u, map[string]any{"order_type": "market_buy", "asset_id": a, "quantity": "0.1"}).want(t, http.StatusCreated)
+	e.do(t, http.MethodPut, "/api/v1/admin/assets/"+a+"/price", e.admin, map[string]any{"price_usd": "60000"}).want(t, http.StatusOK)
+
+	type pnl struct {
+		Assets []map[string]string `json:"assets"`
+		TR     string              `json:"total_realized_pnl"`
+		TU     string              `json:"total_unrealized_pnl"`
+		TF     string              `json:"total_fees_paid"`
+	}
+	type portfolio struct {
+		Assets []map[string]string `json:"assets"`
+		TU     string              `json:"total_unrealized_pnl"`
+	}
+	check := func(step string, wantAsset map[string]string, wantTR, wantTU, wantTF string) {
+		t.Helper()
+		var p pnl
+		e.do(t, http.MethodGet, "/api/v1/analytics/pnl", u.token, nil).want(t, http.StatusOK).into(t, &p)
+		var pf portfolio
+		e.do(t, http.MethodGet, "/api/v1/portfolio", u.token, nil).want(t, http.StatusOK).into(t, &pf)
+		h := e.do(t, http.MethodGet, "/api/v1/balance/asset/"+a, u.token, nil).want(t, http.StatusOK).obj(t)
+		if len(p.Assets) != 1 || len(pf.Assets) != 1 || p.TR != wantTR || p.TU != wantTU || p.TF != wantTF || pf.TU != wantTU {
+			t.Fatalf("%s: pnl %+v\nportfolio %+v", step, p, pf)
+		}
+		for k, v := range wantAsset {
+			if p.Assets[0][k] != v {
+				t.Errorf("%s: pnl %s = %q, want %q", step, k, p.Assets[0][k], v)
+			}
+		}
+		for _, k := range []string{"quantity", "cost_basis", "average_cost", "market_value", "unrealized_pnl"} {
+			if pf.Assets[0][k] != wantAsset[k] {
+				t.Errorf("%s: portfolio %s = %q, want %q (the P&L's)", step, k, pf.Assets[0][k], wantAsset[k])
+			}
+		}
+		if h["average_cost"] != wantAsset["average_cost"] {
+			t.Errorf("%s: holding average_cost = %v, want %q", step, h["average_cost"], wantAsset["average_cost"])
+		}
+	}
+	check("after the buy", map[string]string{"asset_id": a, "quantity": "0.1", "cost_basis": "5050.00", "average_cost": "50500.00",
+		"current_price": "60000.00", "market_value": "6000.00", "realized_pnl": "0.00", "unrealized_pnl": "950.00",
+		"fees_paid": "50.00", "bought_quantity": "0.1", "sold_quantity": "0"}, "0.00", "950.00", "50.00")
+
+	// Half sold: 2,525 of cost out, 2,970 in, realized 445.
+	e.order(t, u, map[string]any{"order_type": "market_sell", "asset_id": a, "quantity": "0.05"}).want(t, http.StatusCreated)
+	check("after the sale", map[string]string{"asset_id": a, "quantity": "0.05", "cost_basis": "2525.00", "average_cost": "50500.00",
+		"current_price": "60000.00", "market_value": "3000.00", "realized_pnl": "445.00", "unrealized_pnl": "475.00",
+		"fees_paid": "80.00", "bought_quantity": "0.1", "sold_quantity": "0.05"}, "445.00", "475.00", "80.00")
+
+	var sum struct {
+		Notional map[string]string `json:"completed_notional_by_asset"`
+	}
+	e.do(t, http.MethodGet, "/api/v1/admin/analytics/summary", e.admin, nil).want(t, http.StatusOK).into(t, &sum)
+	if sum.Notional[a] != "8000.00" {
+		t.Fatalf("completed notional %q, want 8000.00 (5,000 bought + 3,000 sold, fees excluded)", sum.Notional[a])
+	}
+	e.verifyOK(t)
 }

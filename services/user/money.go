@@ -247,7 +247,7 @@ func (s *Service) getAssetBalance(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	h, err := s.d.Holdings.Get(r.Context(), p.Username, id)
+	h, err := s.d.Holdings.GetCurrent(r.Context(), p.Username, id)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -268,7 +268,7 @@ func (s *Service) getPortfolio(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	hs, err := s.d.Holdings.List(ctx, p.Username)
+	hs, err := s.d.Holdings.ListCurrent(ctx, p.Username)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
