@@ -1,11 +1,21 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
+	"math"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/ids"
 	"github.com/orderprocessor/orderprocessor/platform"
+	"github.com/orderprocessor/orderprocessor/store"
 )
 
 // TestAnalyticsPnL: average-cost P&L from the caller's own movements.
@@ -136,4 +146,75 @@ func TestPnLAndPortfolioAgreeWithFee(t *testing.T) {
 		t.Fatalf("completed notional %q, want 8000.00 (5,000 bought + 3,000 sold, fees excluded)", sum.Notional[a])
 	}
 	e.verifyOK(t)
+}
+
+// TestPnLAllocationBound: a P&L call reads one holding per asset held, so
+// what it allocates does not grow with the caller's history. The fills are
+// written through the DAOs (a ledger entry with its asset leg per fill, the
+// holding's totals in the same transaction, as an execution writes them);
+// the call goes through the platform's handler.
+func TestPnLAllocationBound(t *testing.T) {
+	e := newEnv(t, nil)
+	u := e.newUser(t)
+	a := e.newAsset(t, "100")
+	d := e.p.DAOs
+	ctx := context.Background()
+	fills := 0
+	addFills := func(n int) {
+		t.Helper()
+		for n > 0 {
+			k := min(n, 99) // with the holding's write: 100 writes, a transaction's most
+			ws := make([]store.Write, 0, k+1)
+			for range k {
+				ws = append(ws, d.Balances.TransactionWrite(&entity.BalanceTransaction{TransactionID: ids.New(),
+					Username: u.name, TransactionType: entity.TxOrderPayment, Amount: decimal.MustParse("-101.00"),
+					Currency: entity.USD, Status: entity.TxCompleted, ReferenceID: ids.New(), CreatedAt: entity.At(time.Now()),
+					Description: "Buy 1 " + a + " at 100.00",
+					Asset:       &entity.AssetLeg{AssetID: a, Quantity: decimal.MustParse("1"), Price: decimal.MustParse("100")}}))
+			}
+			kd := decimal.FromInt(int64(k))
+			ws = append(ws, d.Holdings.BuyWrite(u.name, a, kd, kd.Mul(decimal.MustParse("101")), kd, time.Now()))
+			if err := d.Store.Transact(ctx, ws); err != nil {
+				t.Fatal(err)
+			}
+			n -= k
+			fills += k
+		}
+	}
+	// allocated returns the fewest bytes one of three P&L calls allocated,
+	// after checking the answer.
+	allocated := func() uint64 {
+		t.Helper()
+		best := uint64(math.MaxUint64)
+		for range 3 {
+			req := httptest.NewRequest(http.MethodGet, "/api/v1/analytics/pnl", nil)
+			req.Header.Set("Authorization", "Bearer "+u.token)
+			rec := httptest.NewRecorder()
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			e.p.Handler.ServeHTTP(rec, req)
+			runtime.ReadMemStats(&after)
+			var got struct {
+				Assets []map[string]string `json:"assets"`
+			}
+			if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &got) != nil || len(got.Assets) != 1 ||
+				got.Assets[0]["bought_quantity"] != strconv.Itoa(fills) || got.Assets[0]["cost_basis"] != strconv.Itoa(fills*101)+".00" {
+				t.Fatalf("pnl after %d fills: %d %s", fills, rec.Code, rec.Body)
+			}
+			best = min(best, after.TotalAlloc-before.TotalAlloc)
+		}
+		return best
+	}
+	addFills(1000)
+	small := allocated()
+	addFills(19000)
+	large := allocated()
+	t.Logf("one P&L call allocates %d bytes with 1,000 fills, %d with 20,000", small, large)
+	if large > 1<<20 {
+		t.Errorf("one P&L call over 20,000 fills allocates %d bytes, want < 1 MiB", large)
+	}
+	if large > small+small/2 {
+		t.Errorf("one P&L call allocates %d bytes over 20,000 fills, %d over 1,000: it grows with the history", large, small)
+	}
 }
