@@ -24,9 +24,9 @@
 //     held_quantity of the open sell-side orders of that asset; a holding
 //     that keeps its totals (dao.Holding.Current) has cost_basis, realized,
 //     fees, bought and sold equal to entity.Position over its completed
-//     movements, oldest first (each sale at the cost its entry records);
-//     a sale's recorded cost is not negative and at most the cost basis it
-//     was taken from;
+//     movements, oldest first (each sale at the cost its entry records,
+//     which makes them independent of the order of the fills); a sale's
+//     recorded cost is not negative;
 //   - orders: the status is known; the status history starts with pending,
 //     follows entity.CanTransition and ends in the order's status; a terminal
 //     order holds nothing; a buy order holds no quantity and a sell order no
@@ -352,8 +352,8 @@ func (c *checker) checkHoldings(heldQty *sums) {
 			p = &entity.Position{}
 			pos[m.AssetID] = p
 		}
-		if m.SaleCost != nil && (m.SaleCost.IsNegative() || m.SaleCost.GreaterThan(p.CostBasis)) {
-			c.report(subj, "sale cost %s is outside 0..%s, the cost basis before it", m.SaleCost, p.CostBasis)
+		if m.SaleCost != nil && m.SaleCost.IsNegative() {
+			c.report(subj, "sale cost %s is negative", m.SaleCost)
 		}
 		p.Apply(m)
 		var side entity.Side // "" for an unknown type: no side to compare

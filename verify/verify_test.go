@@ -614,7 +614,7 @@ func TestRunReportsEveryViolation(t *testing.T) {
 			name: "sale cost tampered",
 			corrupt: func(t *testing.T, f *fixture) {
 				sale := f.settlement(t, "alice", f.aliceSell.OrderID)
-				f.update(t, txKey("alice", sale.TransactionID), store.Set("sale_cost", store.MustN("600")))
+				f.update(t, txKey("alice", sale.TransactionID), store.Set("sale_cost", store.MustN("-1")))
 			},
 			want: func(f *fixture) []vio {
 				var sale string
@@ -625,9 +625,9 @@ func TestRunReportsEveryViolation(t *testing.T) {
 					}
 				}
 				return []vio{
-					{"alice", "movement " + sale, "sale cost 600 is outside 0..500, the cost basis before it"},
-					{"alice", "holding BTC", "cost_basis 300 != -100, what its completed movements imply"},
-					{"alice", "holding BTC", "realized 0 != -400, what its completed movements imply"},
+					{"alice", "movement " + sale, "sale cost -1 is negative"},
+					{"alice", "holding BTC", "cost_basis 300 != 501, what its completed movements imply"},
+					{"alice", "holding BTC", "realized 0 != 201, what its completed movements imply"},
 				}
 			},
 		},
