@@ -285,17 +285,28 @@ func (d *BalanceDAO) ListTransactions(ctx context.Context, username string, f Tx
 }
 
 // CountTransactions counts the user's ledger entries that match f (Limit and
-// Cursor ignored), reading at most maxScan entries.
+// Cursor ignored) among the newest maxScan entries. It reads a page at a time
+// and keeps none: its memory does not grow with maxScan.
 func (d *BalanceDAO) CountTransactions(ctx context.Context, username string, f TxFilter, maxScan int) (int, error) {
-	items, err := d.userItems(ctx, d.t.Users, username, skTx, maxScan)
-	if err != nil {
-		return 0, fmt.Errorf("count transactions: %w", err)
-	}
-	n := 0
-	for _, it := range items {
-		if f.match(it) {
-			n++
+	q := store.Query{Table: d.t.Users, PK: userPK(username), Desc: true,
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skTx}}
+	n, scanned := 0, 0
+	for scanned < maxScan {
+		q.Limit = min(maxScan-scanned, store.MaxQueryLimit)
+		p, err := d.s.Query(ctx, q)
+		if err != nil {
+			return 0, fmt.Errorf("count transactions: %w", err)
 		}
+		scanned += len(p.Items)
+		for _, it := range p.Items {
+			if f.match(it) {
+				n++
+			}
+		}
+		if p.Cursor == "" {
+			break
+		}
+		q.Cursor = p.Cursor
 	}
 	return n, nil
 }
