@@ -46,8 +46,8 @@ const (
 )
 
 // MaxHoldings bounds the holdings List reads: a user holds at most one per
-// asset of the catalogue, which stays far below it.
-const MaxHoldings = 10000
+// asset of the catalogue (MaxCatalogue).
+const MaxHoldings = MaxCatalogue
 
 // ErrInsufficientHoldings is returned when a sale or hold exceeds the
 // available quantity of an asset.
