@@ -416,3 +416,88 @@ func TestAssetTransactionsScanBound(t *testing.T) {
 		t.Fatalf("second page = %+v, %q, %v", txs, next, err)
 	}
 }
+
+// TestHoldingUpgrade: a holding written before holdings kept their totals
+// gets them once from its movements, oldest first (the movements of their
+// own, then the ledger's fills with an asset leg); until then no fill writes
+// it.
+func TestHoldingUpgrade(t *testing.T) {
+	d := newDAOs(t)
+	ctx := context.Background()
+	move := func(id, typ, qty, price, total string) *entity.AssetTransaction {
+		m := newAssetTx(id, "BTC", typ, qty, t0)
+		m.Username, m.Price, m.TotalAmount = "erin", dec(price), dec(total)
+		return m
+	}
+	// Buy 2 at 10 for 20.20 (fee 0.20), sell 1 at 12 for 11.88 (fee 0.12):
+	// movements of their own. A fill entry without a leg (its movement is
+	// one of those), a deposit, and another asset's fill are not movements
+	// of BTC. Then buy 1 at 20 for 20.20 (fee 0.20) in the ledger.
+	for _, m := range []*entity.AssetTransaction{move("00A001", "BUY", "2", "10", "20.20"), move("00A002", "SELL", "1", "12", "11.88")} {
+		put(t, d, store.Key{Table: d.Tables.Users, PK: "USER#erin", SK: "ATX#BTC#" + m.TransactionID}, ownMovement(m))
+	}
+	legless := fillEntry(move("00B001", "BUY", "2", "10", "20.20"))
+	legless.Asset = nil
+	other := fillEntry(move("01A001", "BUY", "5", "1", "5.00"))
+	other.Asset.AssetID = "ETH"
+	deposit := &entity.BalanceTransaction{TransactionID: "01A002", Username: "erin", TransactionType: entity.TxDeposit,
+		Amount: dec("100"), Currency: entity.USD, Status: entity.TxCompleted, CreatedAt: entity.At(t0)}
+	if err := transact(d, d.Balances.TransactionWrite(legless), d.Balances.TransactionWrite(other), d.Balances.TransactionWrite(deposit),
+		d.Balances.TransactionWrite(fillEntry(move("01A003", "BUY", "1", "20", "20.20")))); err != nil {
+		t.Fatal(err)
+	}
+	// The holding as an older binary wrote it: a cost basis without fees.
+	legacy := store.Item{"username": store.S("erin"), "asset_id": store.S("BTC"), "quantity": store.MustN("2"),
+		"held_quantity": store.MustN("0"), "available_quantity": store.MustN("2"), "cost_basis": store.MustN("30"),
+		"buys": store.MustN("2"), "version": store.MustN("3")}
+	put(t, d, d.Holdings.Key("erin", "BTC"), legacy)
+	h := getHolding(t, d, "erin", "BTC")
+	if h.Current {
+		t.Fatal("a holding without fees is Current")
+	}
+	// No fill writes it.
+	if err := transact(d, d.Holdings.BuyWrite("erin", "BTC", dec("1"), dec("1"), dec("0"), t0)); !errors.Is(err, store.ErrConditionFailed) {
+		t.Fatalf("buy into a holding without totals: %v", err)
+	}
+	if err := transact(d, sellWrite(d, h, dec("1"), false, t0)); !errors.Is(err, store.ErrConditionFailed) {
+		t.Fatalf("sale from a holding without totals: %v", err)
+	}
+	want := "2/0/2 cost=30.3 avg=15.15 buys=2 v3 realized=1.78 fees=0.52 bought=3 sold=1 current=true"
+	state := func(h *dao.Holding) string {
+		return fmt.Sprintf("%s realized=%s fees=%s bought=%s sold=%s current=%v", holdingState(h), h.Realized, h.Fees, h.Bought, h.Sold, h.Current)
+	}
+	up, err := d.Holdings.Upgrade(ctx, "erin", "BTC")
+	if err != nil || state(up) != want {
+		t.Fatalf("Upgrade = %s, %v\nwant %s", state(up), err, want)
+	}
+	if got := state(getHolding(t, d, "erin", "BTC")); got != want {
+		t.Fatalf("stored %s\nwant %s", got, want)
+	}
+	// Once is enough: a Current holding is returned as read, and fills
+	// write it again.
+	if again, err := d.Holdings.GetCurrent(ctx, "erin", "BTC"); err != nil || state(again) != want {
+		t.Fatalf("GetCurrent = %s, %v", state(again), err)
+	}
+	if err := transact(d, d.Holdings.BuyWrite("erin", "BTC", dec("1"), dec("30.30"), dec("0.30"), t0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(getHolding(t, d, "erin", "BTC")); got != "3/0/3 cost=60.6 avg=20.2 buys=3 v4 realized=1.78 fees=0.82 bought=4 sold=1 current=true" {
+		t.Fatalf("after a buy: %s", got)
+	}
+	if _, err := d.Holdings.Upgrade(ctx, "erin", "DOGE"); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("Upgrade of no holding: %v", err)
+	}
+	legacy["asset_id"] = store.S("ETH")
+	put(t, d, d.Holdings.Key("erin", "ETH"), legacy)
+	if _, err := d.Holdings.Upgrade(canceled(), "erin", "ETH"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Upgrade canceled: %v", err)
+	}
+	if _, err := d.Holdings.ListCurrent(canceled(), "erin"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ListCurrent canceled: %v", err)
+	}
+	// ListCurrent upgrades what needs it (ETH: the one fill of 5 for 5.00).
+	list, err := d.Holdings.ListCurrent(ctx, "erin")
+	if err != nil || len(list) != 2 || !list[1].Current || !list[1].CostBasis.Equal(dec("5")) || !list[1].Bought.Equal(dec("5")) {
+		t.Fatalf("ListCurrent = %+v, %v", list, err)
+	}
+}
