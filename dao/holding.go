@@ -21,8 +21,8 @@ import (
 // the running totals of entity.Position, also changed by ADD actions in the
 // fill's transaction (so that a buy never needs a read): cost_basis (the cost
 // of the quantity held, buy fees included; average cost = cost_basis /
-// quantity), realized (realized P&L), fees (every fee paid), bought and sold
-// (the quantities). A P&L or portfolio read is then one item per asset held,
+// quantity), realized (realized P&L), fees (every fee paid) and sold (the
+// quantity sold; the quantity bought is quantity + sold). A P&L or portfolio read is then one item per asset held,
 // whatever the length of the history.
 //
 // A holding written before it kept these totals has no fees attribute, and
@@ -41,7 +41,6 @@ const (
 	attrBuys     = "buys"
 	attrRealized = "realized"
 	attrFees     = "fees"
-	attrBought   = "bought"
 	attrSold     = "sold"
 )
 
@@ -60,7 +59,8 @@ type Holding struct {
 	CostBasis decimal.Decimal
 	Buys      int64
 	// Realized, Fees, Bought and Sold are the position's realized P&L, fees
-	// paid and quantities bought and sold.
+	// paid and quantities bought and sold (Bought is not stored: it is
+	// Quantity + Sold).
 	Realized, Fees, Bought, Sold decimal.Decimal
 	// Current reports that the item keeps the totals (it has the fees
 	// attribute); a holding written before it did must be upgraded
@@ -81,7 +81,8 @@ func (d *AssetBalanceDAO) decode(it store.Item) (*Holding, error) {
 		CreatedAt: entity.At(r.time("created_at")), UpdatedAt: entity.At(r.time("updated_at")),
 		Version: r.int("version"),
 	}, CostBasis: r.dec(attrCost), Buys: r.int(attrBuys), StoredAvailable: r.dec(attrAvailQty),
-		Realized: r.dec(attrRealized), Fees: r.dec(attrFees), Bought: r.dec(attrBought), Sold: r.dec(attrSold)}
+		Realized: r.dec(attrRealized), Fees: r.dec(attrFees), Sold: r.dec(attrSold)}
+	h.Bought = h.Quantity.Add(h.Sold)
 	_, h.Current = it[attrFees]
 	p := h.Position()
 	h.AverageCost = p.AverageCost()
@@ -174,7 +175,7 @@ func (d *AssetBalanceDAO) Upgrade(ctx context.Context, username, assetID string)
 		}
 		w := store.Update{Key: d.t.holdingKey(username, assetID), Actions: []store.Action{
 			store.Set(attrCost, num(p.CostBasis)), store.Set(attrRealized, num(p.Realized)),
-			store.Set(attrFees, num(p.Fees)), store.Set(attrBought, num(p.Bought)), store.Set(attrSold, num(p.Sold)),
+			store.Set(attrFees, num(p.Fees)), store.Set(attrSold, num(p.Sold)),
 		}, Cond: store.And(store.VersionIs(h.Version), store.AttrNotExists(attrFees))}
 		switch err := d.s.Transact(ctx, []store.Write{{Update: &w}}); {
 		case err == nil:
@@ -202,13 +203,17 @@ func holdingActs(username, assetID string, now time.Time) []store.Action {
 // needs no read and conflicts only with a holding that is not Current (the
 // caller upgrades it and retries).
 func (d *AssetBalanceDAO) BuyWrite(username, assetID string, qty, paid, fee decimal.Decimal, now time.Time) store.Write {
+	q := num(qty)
 	acts := append(holdingActs(username, assetID, now),
-		store.Add(attrQty, num(qty)), store.Add(attrAvailQty, num(qty)),
+		store.Add(attrQty, q), store.Add(attrAvailQty, q),
 		store.Add(attrCost, num(paid)), store.Add(attrBuys, store.Int(1)),
-		store.Add(attrFees, num(fee)), store.Add(attrBought, num(qty)))
-	return store.Write{Update: &store.Update{Key: d.t.holdingKey(username, assetID), Actions: acts,
-		Cond: store.Or(store.AttrExists(attrFees), store.AttrNotExists(attrQty))}}
+		store.Add(attrFees, num(fee)))
+	return store.Write{Update: &store.Update{Key: d.t.holdingKey(username, assetID), Actions: acts, Cond: buyCond}}
 }
+
+// buyCond is the condition of every buy's write (conditions are not
+// changed once built): a holding that keeps its totals, or a new one.
+var buyCond = store.Or(store.AttrExists(attrFees), store.AttrNotExists(attrQty))
 
 // SellWrite returns the write that removes qty sold for proceeds (net of
 // fee; fee is the fee paid) from h (as read, Current), and the cost basis it
@@ -219,20 +224,25 @@ func (d *AssetBalanceDAO) BuyWrite(username, assetID string, qty, paid, fee deci
 // retries).
 func (d *AssetBalanceDAO) SellWrite(h *Holding, qty, proceeds, fee decimal.Decimal, fromHeld bool, now time.Time) (store.Write, decimal.Decimal) {
 	costOut := entity.SaleCost(h.CostBasis, h.Quantity, qty)
+	neg := num(qty.Neg())
 	acts := append(holdingActs(h.Username, h.AssetID, now),
-		store.Add(attrQty, num(qty.Neg())), store.Add(attrCost, num(costOut.Neg())),
+		store.Add(attrQty, neg), store.Add(attrCost, num(costOut.Neg())),
 		store.Add(attrRealized, num(proceeds.Sub(costOut))), store.Add(attrFees, num(fee)),
 		store.Add(attrSold, num(qty)))
 	guard := store.Ge(attrAvailQty, num(qty))
 	if fromHeld {
-		acts = append(acts, store.Add(attrHeldQty, num(qty.Neg())))
+		acts = append(acts, store.Add(attrHeldQty, neg))
 		guard = store.Ge(attrHeldQty, num(qty))
 	} else {
-		acts = append(acts, store.Add(attrAvailQty, num(qty.Neg())))
+		acts = append(acts, store.Add(attrAvailQty, neg))
 	}
 	return store.Write{Update: &store.Update{Key: d.t.holdingKey(h.Username, h.AssetID), Actions: acts,
-		Cond: store.And(guard, store.Eq(attrBuys, store.Int(h.Buys)), store.AttrExists(attrFees))}}, costOut
+		Cond: store.And(guard, store.Eq(attrBuys, store.Int(h.Buys)), saleNeedsTotals)}}, costOut
 }
+
+// saleNeedsTotals is part of every sale's condition: a holding that keeps
+// its totals.
+var saleNeedsTotals = store.AttrExists(attrFees)
 
 // HoldWrite returns the write that moves qty from available to held (a
 // sell-side order resting); a negative qty releases a hold.
