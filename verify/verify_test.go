@@ -1108,4 +1108,12 @@ func TestUpgradedHoldings(t *testing.T) {
 	strip(false)
 	place(entity.MarketSell, "0.01", "")
 	check("upgraded by a sale", "0.05", "2525", "237", "88", "0.11", "0.06")
+
+	// A resting limit buy of 0.01 triggers at 55,000: 550 + 5.50.
+	place(entity.LimitBuy, "0.01", "55000")
+	strip(false)
+	if n, err := svc.OnPrice(ctx, "BTC", dec("55000")); err != nil || n != 1 {
+		t.Fatalf("OnPrice = %d, %v", n, err)
+	}
+	check("upgraded by a triggered buy", "0.06", "3080.5", "237", "93.5", "0.12", "0.06")
 }
