@@ -22,8 +22,8 @@ import (
 // fill's transaction (so that a buy never needs a read): cost_basis (the cost
 // of the quantity held, buy fees included; average cost = cost_basis /
 // quantity), realized (realized P&L), fees (every fee paid) and sold (the
-// quantity sold; the quantity bought is quantity + sold). A P&L or portfolio read is then one item per asset held,
-// whatever the length of the history.
+// quantity sold; the quantity bought is quantity + sold). A P&L or portfolio
+// read is then one item per asset held, whatever the length of the history.
 //
 // A holding written before it kept these totals has no fees attribute, and
 // its cost_basis leaves buy fees out. No fill writes such a holding (a buy's
@@ -148,8 +148,8 @@ func (d *AssetBalanceDAO) GetCurrent(ctx context.Context, username, assetID stri
 	return d.Upgrade(ctx, username, assetID)
 }
 
-// upgradeAttempts bounds the attempts of Upgrade that a fill of the holding
-// overtakes.
+// upgradeAttempts bounds the attempts of Upgrade that another write of the
+// holding overtakes.
 const upgradeAttempts = 10
 
 // Upgrade gives a holding written before holdings kept their totals its
@@ -157,8 +157,9 @@ const upgradeAttempts = 10
 // with buy fees) in one conditional write, and returns it. It reads the
 // holding's movements once, a page at a time, so its memory does not grow
 // with the history; a holding already Current is returned as read. The write
-// requires the version read before the movements, so a fill in between (one
-// that the movements read may miss) makes it start again.
+// requires the version read before the movements, so that a write of the
+// holding in between (a hold, a concurrent Upgrade, a fill by a binary that
+// predates the totals) makes it start again.
 func (d *AssetBalanceDAO) Upgrade(ctx context.Context, username, assetID string) (*Holding, error) {
 	moves := &AssetTransactionDAO{d.base}
 	for range upgradeAttempts {
