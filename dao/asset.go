@@ -24,6 +24,18 @@ const noRank = 9999999999
 // ErrAssetExists is returned when creating an asset id that exists.
 var ErrAssetExists = apperr.New(apperr.Conflict, "asset already exists")
 
+// MaxCatalogue bounds the catalogue: Create refuses an asset beyond it, so
+// that the reads of the whole catalogue (All) and of a user's holdings (at
+// most one per asset: AssetBalanceDAO.List) stay bounded.
+const MaxCatalogue = 10_000
+
+// catalogueLimit is MaxCatalogue; tests lower it.
+var catalogueLimit = MaxCatalogue
+
+// ErrCatalogueFull is returned when creating an asset in a catalogue of
+// MaxCatalogue assets.
+var ErrCatalogueFull = apperr.New(apperr.Conflict, "the catalogue holds its maximum of 10000 assets")
+
 func rankKey(a *entity.Asset) string {
 	r := noRank
 	if a.MarketCapRank != nil && *a.MarketCapRank >= 0 && *a.MarketCapRank < noRank {
@@ -59,8 +71,16 @@ func (d *AssetDAO) decode(it store.Item) (*entity.Asset, error) {
 
 // Create stores a new asset (version 1) and its first price point (at its
 // LastUpdated, else CreatedAt), in one transaction; ErrAssetExists when the
-// id is taken.
+// id is taken, ErrCatalogueFull when the catalogue holds MaxCatalogue assets
+// (counted before the write: concurrent creates may pass it by a few).
 func (d *AssetDAO) Create(ctx context.Context, a *entity.Asset) error {
+	n, err := d.count(ctx)
+	if err != nil {
+		return fmt.Errorf("create asset %s: %w", a.AssetID, err)
+	}
+	if n >= catalogueLimit {
+		return ErrCatalogueFull
+	}
 	a.Version = 1
 	it, err := d.item(a)
 	if err != nil {
@@ -219,9 +239,27 @@ func (d *AssetDAO) List(ctx context.Context, f AssetFilter) ([]*entity.Asset, st
 	return out, next, nil
 }
 
-// All returns the whole catalogue in rank order.
+// count returns the number of assets in the catalogue (at most
+// MaxCatalogue: it reads no further), a page at a time.
+func (d *AssetDAO) count(ctx context.Context) (int, error) {
+	q := store.Query{Table: d.t.Inventory, Index: IndexAssetsByRank, PK: "ALL"}
+	n := 0
+	for {
+		p, err := d.s.Query(ctx, q)
+		if err != nil {
+			return 0, err
+		}
+		n += len(p.Items)
+		if p.Cursor == "" || n >= catalogueLimit {
+			return n, nil
+		}
+		q.Cursor = p.Cursor
+	}
+}
+
+// All returns the whole catalogue in rank order (at most MaxCatalogue assets).
 func (d *AssetDAO) All(ctx context.Context) ([]*entity.Asset, error) {
-	items, err := d.queryAll(ctx, store.Query{Table: d.t.Inventory, Index: IndexAssetsByRank, PK: "ALL"}, 100000)
+	items, err := d.queryAll(ctx, store.Query{Table: d.t.Inventory, Index: IndexAssetsByRank, PK: "ALL"}, MaxCatalogue)
 	if err != nil {
 		return nil, fmt.Errorf("list assets: %w", err)
 	}

@@ -291,3 +291,33 @@ func TestAssetDecodeQuote(t *testing.T) {
 		t.Fatalf("DecodeQuote of a non-number price: %v", err)
 	}
 }
+
+// TestAssetCatalogueBound: Create refuses an asset beyond the catalogue's
+// bound (lowered to 3 here; MaxCatalogue in service), so that All and a
+// user's holdings stay bounded reads.
+func TestAssetCatalogueBound(t *testing.T) {
+	dao.SetCatalogueLimit(t.Cleanup, 3)
+	d := newDAOs(t)
+	ctx := context.Background()
+	for i, id := range []string{"AAA", "BBB", "CCC"} {
+		if err := d.Assets.Create(ctx, newAsset(id, "1", i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := d.Assets.Create(ctx, newAsset("DDD", "1", 4))
+	if !errors.Is(err, dao.ErrCatalogueFull) || apperr.KindOf(err) != apperr.Conflict {
+		t.Fatalf("Create beyond the bound: %v", err)
+	}
+	if _, err := d.Assets.Get(ctx, "DDD"); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("the refused asset was written: %v", err)
+	}
+	if all, err := d.Assets.All(ctx); err != nil || assetIDs(all) != "AAA,BBB,CCC" {
+		t.Fatalf("All = %s, %v", assetIDs(all), err)
+	}
+	if dao.MaxHoldings != dao.MaxCatalogue || dao.MaxCatalogue != 10_000 {
+		t.Fatalf("bounds %d %d", dao.MaxHoldings, dao.MaxCatalogue)
+	}
+	if err := d.Assets.Create(canceled(), newAsset("EEE", "1", 5)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Create canceled: %v", err)
+	}
+}

@@ -165,9 +165,9 @@ func (d *BalanceDAO) ChangeWrite(c Change, now time.Time) store.Write {
 
 // TxItem returns the item of a ledger entry.
 func (d *BalanceDAO) txItem(t *entity.BalanceTransaction) store.Item {
-	// Sized for all twelve attributes: a literal of seven makes a map that
+	// Sized for all thirteen attributes: a literal of seven makes a map that
 	// the optional ones would outgrow (a rehash per ledger entry).
-	it := make(store.Item, 12)
+	it := make(store.Item, 13)
 	it["transaction_id"] = store.S(t.TransactionID)
 	it["username"] = store.S(t.Username)
 	it["transaction_type"] = store.S(string(t.TransactionType))
@@ -183,9 +183,15 @@ func (d *BalanceDAO) txItem(t *entity.BalanceTransaction) store.Item {
 	}
 	if a := t.Asset; a != nil {
 		it["asset_id"], it["quantity"], it["price"] = store.S(a.AssetID), num(a.Quantity), num(a.Price)
+		if a.SaleCost != nil {
+			it[attrSaleCost] = num(*a.SaleCost)
+		}
 	}
 	return it
 }
+
+// attrSaleCost is the cost basis a sale's entry records (entity.AssetLeg).
+const attrSaleCost = "sale_cost"
 
 func decodeTx(it store.Item) (*entity.BalanceTransaction, error) {
 	r := reader{it: it}
@@ -198,6 +204,10 @@ func decodeTx(it store.Item) (*entity.BalanceTransaction, error) {
 	}
 	if _, ok := it["asset_id"]; ok {
 		t.Asset = &entity.AssetLeg{AssetID: r.str("asset_id"), Quantity: r.dec("quantity"), Price: r.dec("price")}
+		if _, ok := it[attrSaleCost]; ok {
+			c := r.dec(attrSaleCost)
+			t.Asset.SaleCost = &c
+		}
 	}
 	return t, r.err
 }
@@ -275,17 +285,28 @@ func (d *BalanceDAO) ListTransactions(ctx context.Context, username string, f Tx
 }
 
 // CountTransactions counts the user's ledger entries that match f (Limit and
-// Cursor ignored), reading at most maxScan entries.
+// Cursor ignored) among the newest maxScan entries. It reads a page at a time
+// and keeps none: its memory does not grow with maxScan.
 func (d *BalanceDAO) CountTransactions(ctx context.Context, username string, f TxFilter, maxScan int) (int, error) {
-	items, err := d.userItems(ctx, d.t.Users, username, skTx, maxScan)
-	if err != nil {
-		return 0, fmt.Errorf("count transactions: %w", err)
-	}
-	n := 0
-	for _, it := range items {
-		if f.match(it) {
-			n++
+	q := store.Query{Table: d.t.Users, PK: userPK(username), Desc: true,
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skTx}}
+	n, scanned := 0, 0
+	for scanned < maxScan {
+		q.Limit = min(maxScan-scanned, store.MaxQueryLimit)
+		p, err := d.s.Query(ctx, q)
+		if err != nil {
+			return 0, fmt.Errorf("count transactions: %w", err)
 		}
+		scanned += len(p.Items)
+		for _, it := range p.Items {
+			if f.match(it) {
+				n++
+			}
+		}
+		if p.Cursor == "" {
+			break
+		}
+		q.Cursor = p.Cursor
 	}
 	return n, nil
 }

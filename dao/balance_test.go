@@ -54,7 +54,7 @@ func TestBalanceCreateGetList(t *testing.T) {
 	}
 	// Other items of the partition are not balances.
 	if err := d.Store.Transact(ctx, []store.Write{
-		d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("1"), t0),
+		d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("1"), dec("0"), t0),
 		d.Balances.TransactionWrite(&entity.BalanceTransaction{TransactionID: "01", Username: "alice",
 			TransactionType: entity.TxDeposit, Amount: dec("1"), Currency: entity.USD, Status: entity.TxCompleted, CreatedAt: entity.At(t0)}),
 	}); err != nil {

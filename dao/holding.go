@@ -18,8 +18,18 @@ import (
 
 // AssetBalanceDAO stores asset holdings. Like cash balances, a holding keeps
 // quantity, held_quantity and available_quantity changed by ADD actions, and
-// cost_basis (the cost of the quantity held) so that a buy never needs a read:
-// average cost = cost_basis / quantity.
+// the running totals of entity.Position, also changed by ADD actions in the
+// fill's transaction (so that a buy never needs a read): cost_basis (the cost
+// of the quantity held, buy fees included; average cost = cost_basis /
+// quantity), realized (realized P&L), fees (every fee paid) and sold (the
+// quantity sold; the quantity bought is quantity + sold). A P&L or portfolio
+// read is then one item per asset held, whatever the length of the history.
+//
+// A holding written before it kept these totals has no fees attribute, and
+// its cost_basis leaves buy fees out. No fill writes such a holding (a buy's
+// write requires the fees attribute or a new holding, a sale's the fees
+// attribute): Upgrade first computes its totals once from its movements and
+// writes them (see Current).
 type AssetBalanceDAO struct{ base }
 
 // Holding attributes.
@@ -29,17 +39,34 @@ const (
 	attrAvailQty = "available_quantity"
 	attrCost     = "cost_basis"
 	attrBuys     = "buys"
+	attrRealized = "realized"
+	attrFees     = "fees"
+	attrSold     = "sold"
 )
+
+// MaxHoldings bounds the holdings List reads: a user holds at most one per
+// asset of the catalogue (MaxCatalogue).
+const MaxHoldings = MaxCatalogue
 
 // ErrInsufficientHoldings is returned when a sale or hold exceeds the
 // available quantity of an asset.
 var ErrInsufficientHoldings = apperr.New(apperr.InsufficientFunds, "insufficient holdings")
 
-// Holding is a stored holding: the entity plus what a sale needs to write.
+// Holding is a stored holding: the entity plus what a sale needs to write
+// and the running totals of entity.Position.
 type Holding struct {
 	entity.AssetBalance
 	CostBasis decimal.Decimal
 	Buys      int64
+	// Realized, Fees, Bought and Sold are the position's realized P&L, fees
+	// paid and quantities bought and sold (Bought is not stored: it is
+	// Quantity + Sold).
+	Realized, Fees, Bought, Sold decimal.Decimal
+	// Current reports that the item keeps the totals (it has the fees
+	// attribute); a holding written before it did must be upgraded
+	// (AssetBalanceDAO.Upgrade) before its totals, cost basis and average
+	// cost are used or a fill writes it.
+	Current bool
 	// StoredAvailable is the stored available_quantity attribute, which
 	// every holding write keeps equal to quantity - held_quantity (verify
 	// checks it).
@@ -53,14 +80,19 @@ func (d *AssetBalanceDAO) decode(it store.Item) (*Holding, error) {
 		Quantity: r.dec(attrQty), HeldQuantity: r.dec(attrHeldQty),
 		CreatedAt: entity.At(r.time("created_at")), UpdatedAt: entity.At(r.time("updated_at")),
 		Version: r.int("version"),
-	}, CostBasis: r.dec(attrCost), Buys: r.int(attrBuys), StoredAvailable: r.dec(attrAvailQty)}
-	if h.Quantity.IsPositive() {
-		avg, err := h.CostBasis.Quo(h.Quantity, entity.PriceScale, decimal.HalfEven)
-		if err == nil {
-			h.AverageCost = avg
-		}
-	}
+	}, CostBasis: r.dec(attrCost), Buys: r.int(attrBuys), StoredAvailable: r.dec(attrAvailQty),
+		Realized: r.dec(attrRealized), Fees: r.dec(attrFees), Sold: r.dec(attrSold)}
+	h.Bought = h.Quantity.Add(h.Sold)
+	_, h.Current = it[attrFees]
+	p := h.Position()
+	h.AverageCost = p.AverageCost()
 	return h, r.err
+}
+
+// Position returns the holding's running totals.
+func (h *Holding) Position() entity.Position {
+	return entity.Position{Quantity: h.Quantity, CostBasis: h.CostBasis, Realized: h.Realized,
+		Fees: h.Fees, Bought: h.Bought, Sold: h.Sold}
 }
 
 // Key returns the store key of a holding (for batch reads).
@@ -80,58 +112,138 @@ func (d *AssetBalanceDAO) Get(ctx context.Context, username, assetID string) (*H
 	return d.decode(it)
 }
 
-// List returns every holding of the user, by asset id.
+// List returns every holding of the user, by asset id (at most one per
+// asset of the catalogue: see MaxHoldings).
 func (d *AssetBalanceDAO) List(ctx context.Context, username string) ([]*Holding, error) {
-	items, err := d.userItems(ctx, d.t.Users, username, skHolding, 100000)
+	items, err := d.userItems(ctx, d.t.Users, username, skHolding, MaxHoldings)
 	if err != nil {
 		return nil, fmt.Errorf("list holdings: %w", err)
 	}
 	return decodeAll(items, d.decode)
 }
 
+// ListCurrent is List with every holding Current: one written before
+// holdings kept their totals is upgraded first (Upgrade).
+func (d *AssetBalanceDAO) ListCurrent(ctx context.Context, username string) ([]*Holding, error) {
+	hs, err := d.List(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	for i, h := range hs {
+		if !h.Current {
+			if hs[i], err = d.Upgrade(ctx, username, h.AssetID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return hs, nil
+}
+
+// GetCurrent is Get with the holding Current (Upgrade).
+func (d *AssetBalanceDAO) GetCurrent(ctx context.Context, username, assetID string) (*Holding, error) {
+	h, err := d.Get(ctx, username, assetID)
+	if err != nil || h.Current {
+		return h, err
+	}
+	return d.Upgrade(ctx, username, assetID)
+}
+
+// upgradeAttempts bounds the attempts of Upgrade that another write of the
+// holding overtakes.
+const upgradeAttempts = 10
+
+// Upgrade gives a holding written before holdings kept their totals its
+// totals (entity.Position over its movements, oldest first, the cost basis
+// with buy fees) in one conditional write, and returns it. It reads the
+// holding's movements once, a page at a time, so its memory does not grow
+// with the history; a holding already Current is returned as read. The write
+// requires the version read before the movements, so that a write of the
+// holding in between (a hold, a concurrent Upgrade, a fill by a binary that
+// predates the totals) makes it start again.
+func (d *AssetBalanceDAO) Upgrade(ctx context.Context, username, assetID string) (*Holding, error) {
+	moves := &AssetTransactionDAO{d.base}
+	for range upgradeAttempts {
+		h, err := d.Get(ctx, username, assetID)
+		if err != nil || h.Current {
+			return h, err
+		}
+		var p entity.Position
+		if err := moves.Each(ctx, username, assetID, func(m *entity.AssetTransaction) error {
+			p.Apply(m)
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("upgrade holding %s: %w", assetID, err)
+		}
+		w := store.Update{Key: d.t.holdingKey(username, assetID), Actions: []store.Action{
+			store.Set(attrCost, num(p.CostBasis)), store.Set(attrRealized, num(p.Realized)),
+			store.Set(attrFees, num(p.Fees)), store.Set(attrSold, num(p.Sold)),
+		}, Cond: store.And(store.VersionIs(h.Version), store.AttrNotExists(attrFees))}
+		switch err := d.s.Transact(ctx, []store.Write{{Update: &w}}); {
+		case err == nil:
+			h.CostBasis, h.Realized, h.Fees, h.Bought, h.Sold, h.Current = p.CostBasis, p.Realized, p.Fees, p.Bought, p.Sold, true
+			h.AverageCost = p.AverageCost()
+			return h, nil
+		case !errors.Is(err, store.ErrConditionFailed):
+			return nil, fmt.Errorf("upgrade holding %s: %w", assetID, err)
+		}
+	}
+	return nil, apperr.New(apperr.Unavailable, "holding %s changes too often to upgrade; retry", assetID)
+}
+
 func holdingActs(username, assetID string, now time.Time) []store.Action {
 	ts := tsv(now)
-	acts := make([]store.Action, 0, 10) // room for the callers' actions
+	acts := make([]store.Action, 0, 12) // room for the callers' actions
 	return append(acts,
 		store.Add("version", store.Int(1)), store.Set("updated_at", ts),
 		store.SetIfAbsent("created_at", ts), store.SetIfAbsent("username", store.S(username)),
 		store.SetIfAbsent("asset_id", store.S(assetID)), store.SetIfAbsent(attrHeldQty, num(decimal.Zero)))
 }
 
-// BuyWrite returns the write that adds qty bought for cost to the holding
-// (creating it). It needs no read and never conflicts.
-func (d *AssetBalanceDAO) BuyWrite(username, assetID string, qty, cost decimal.Decimal, now time.Time) store.Write {
+// BuyWrite returns the write that adds qty bought for paid (fee included;
+// fee is the fee paid) to the holding (creating it): entity.Position.Buy. It
+// needs no read and conflicts only with a holding that is not Current (the
+// caller upgrades it and retries).
+func (d *AssetBalanceDAO) BuyWrite(username, assetID string, qty, paid, fee decimal.Decimal, now time.Time) store.Write {
+	q := num(qty)
 	acts := append(holdingActs(username, assetID, now),
-		store.Add(attrQty, num(qty)), store.Add(attrAvailQty, num(qty)),
-		store.Add(attrCost, num(cost)), store.Add(attrBuys, store.Int(1)))
-	return store.Write{Update: &store.Update{Key: d.t.holdingKey(username, assetID), Actions: acts}}
+		store.Add(attrQty, q), store.Add(attrAvailQty, q),
+		store.Add(attrCost, num(paid)), store.Add(attrBuys, store.Int(1)),
+		store.Add(attrFees, num(fee)))
+	return store.Write{Update: &store.Update{Key: d.t.holdingKey(username, assetID), Actions: acts, Cond: buyCond}}
 }
 
-// SellWrite returns the write that removes qty from h (as read). Held
-// quantity, when fromHeld is set, is consumed instead of available quantity.
-// The cost basis falls pro rata at h's average cost; the condition requires
-// enough quantity and no buy since h was read (a concurrent buy changes the
-// average: the caller re-reads and retries).
-func (d *AssetBalanceDAO) SellWrite(h *Holding, qty decimal.Decimal, fromHeld bool, now time.Time) store.Write {
-	costOut := h.CostBasis
-	if qty.LessThan(h.Quantity) {
-		c, err := h.CostBasis.Mul(qty).Quo(h.Quantity, 10, decimal.HalfEven)
-		if err == nil {
-			costOut = c
-		}
-	}
+// buyCond is the condition of every buy's write (conditions are not
+// changed once built): a holding that keeps its totals, or a new one.
+var buyCond = store.Or(store.AttrExists(attrFees), store.AttrNotExists(attrQty))
+
+// SellWrite returns the write that removes qty sold for proceeds (net of
+// fee; fee is the fee paid) from h (as read, Current), and the cost basis it
+// takes out: entity.Position.Sell at entity.SaleCost of h. Held quantity,
+// when fromHeld is set, is consumed instead of available quantity. The
+// condition requires enough quantity, the totals, and no buy since h was
+// read (a concurrent buy changes the average: the caller re-reads and
+// retries).
+func (d *AssetBalanceDAO) SellWrite(h *Holding, qty, proceeds, fee decimal.Decimal, fromHeld bool, now time.Time) (store.Write, decimal.Decimal) {
+	costOut := entity.SaleCost(h.CostBasis, h.Quantity, qty)
+	neg := num(qty.Neg())
 	acts := append(holdingActs(h.Username, h.AssetID, now),
-		store.Add(attrQty, num(qty.Neg())), store.Add(attrCost, num(costOut.Neg())))
+		store.Add(attrQty, neg), store.Add(attrCost, num(costOut.Neg())),
+		store.Add(attrRealized, num(proceeds.Sub(costOut))), store.Add(attrFees, num(fee)),
+		store.Add(attrSold, num(qty)))
 	guard := store.Ge(attrAvailQty, num(qty))
 	if fromHeld {
-		acts = append(acts, store.Add(attrHeldQty, num(qty.Neg())))
+		acts = append(acts, store.Add(attrHeldQty, neg))
 		guard = store.Ge(attrHeldQty, num(qty))
 	} else {
-		acts = append(acts, store.Add(attrAvailQty, num(qty.Neg())))
+		acts = append(acts, store.Add(attrAvailQty, neg))
 	}
 	return store.Write{Update: &store.Update{Key: d.t.holdingKey(h.Username, h.AssetID), Actions: acts,
-		Cond: store.And(guard, store.Eq(attrBuys, store.Int(h.Buys)))}}
+		Cond: store.And(guard, store.Eq(attrBuys, store.Int(h.Buys)), saleNeedsTotals)}}, costOut
 }
+
+// saleNeedsTotals is part of every sale's condition: a holding that keeps
+// its totals.
+var saleNeedsTotals = store.AttrExists(attrFees)
 
 // HoldWrite returns the write that moves qty from available to held (a
 // sell-side order resting); a negative qty releases a hold.
@@ -316,6 +428,59 @@ func (d *AssetTransactionDAO) decodeMovementCursor(cursor, assetID string) (phas
 		return 0, "", page.ErrInvalidCursor
 	}
 	return payload[0], rest, nil
+}
+
+// Each calls fn with every movement of assetID of the user, oldest first:
+// the movements of their own of an older store, then the ledger's fills with
+// their asset leg (see ledgerPage). It reads a page at a time and keeps
+// none: its memory does not grow with the history (Upgrade).
+func (d *AssetTransactionDAO) Each(ctx context.Context, username, assetID string, fn func(*entity.AssetTransaction) error) error {
+	q := store.Query{Table: d.t.Users, PK: userPK(username), Limit: store.MaxQueryLimit,
+		SK: store.SortCond{Op: store.SortBeginsWith, Value: skAssetTx + assetID + "#"}}
+	for {
+		p, err := d.s.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, it := range p.Items {
+			m, err := d.decodeOwn(it)
+			if err != nil {
+				return err
+			}
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		if p.Cursor == "" {
+			break
+		}
+		q.Cursor = p.Cursor
+	}
+	q.SK.Value, q.Cursor = skTx, ""
+	for {
+		p, err := d.s.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, it := range p.Items {
+			if !isFill(it) || it.Str("asset_id") != assetID {
+				continue
+			}
+			t, err := decodeTx(it)
+			if err != nil {
+				return err
+			}
+			if m, ok := t.Movement(); ok {
+				if err := fn(m); err != nil {
+					return err
+				}
+			}
+		}
+		if p.Cursor == "" {
+			return nil
+		}
+		q.Cursor = p.Cursor
+	}
 }
 
 // All returns every movement of the user, by asset, then oldest first (verify).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/store"
@@ -22,6 +23,13 @@ import (
 func holdingState(h *dao.Holding) string {
 	return fmt.Sprintf("%s/%s/%s cost=%s avg=%s buys=%d v%d", h.Quantity, h.HeldQuantity, h.StoredAvailable,
 		h.CostBasis, h.AverageCost, h.Buys, h.Version)
+}
+
+// sellWrite is SellWrite of a sale for nothing, without a fee (the tests of
+// quantities and cost basis).
+func sellWrite(d *dao.DAOs, h *dao.Holding, qty decimal.Decimal, fromHeld bool, now time.Time) store.Write {
+	w, _ := d.Holdings.SellWrite(h, qty, decimal.Zero, decimal.Zero, fromHeld, now)
+	return w
 }
 
 func getHolding(t *testing.T, d *dao.DAOs, user, asset string) *dao.Holding {
@@ -46,13 +54,13 @@ func TestHoldingBuySellHold(t *testing.T) {
 	t1 := t0.Add(time.Minute)
 
 	// A first buy creates the holding.
-	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("2"), dec("30000.50"), t0)); err != nil {
+	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("2"), dec("30000.50"), dec("0"), t0)); err != nil {
 		t.Fatal(err)
 	}
 	h := getHolding(t, d, "alice", "BTC")
 	want := &dao.Holding{AssetBalance: entity.AssetBalance{Username: "alice", AssetID: "BTC", Quantity: dec("2"),
 		AverageCost: dec("15000.25"), CreatedAt: entity.At(t0), UpdatedAt: entity.At(t0), Version: 1},
-		CostBasis: dec("30000.5"), Buys: 1, StoredAvailable: dec("2")}
+		CostBasis: dec("30000.5"), Buys: 1, StoredAvailable: dec("2"), Bought: dec("2"), Fees: dec("0"), Current: true}
 	if !reflect.DeepEqual(h, want) {
 		t.Fatalf("after buy %+v\nwant %+v", h, want)
 	}
@@ -62,40 +70,44 @@ func TestHoldingBuySellHold(t *testing.T) {
 		ok   bool
 		want string
 	}{
-		{"buy more", func(*dao.Holding) store.Write { return d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("10000"), t1) },
+		{"buy more", func(*dao.Holding) store.Write {
+			return d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("10000"), dec("0"), t1)
+		},
 			true, "3/0/3 cost=40000.5 avg=13333.5 buys=2 v2"},
 		// A sale takes cost out at the average: the average stays.
-		{"sell 1", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("1"), false, t1) },
+		{"sell 1", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("1"), false, t1) },
 			true, "2/0/2 cost=26667 avg=13333.5 buys=2 v3"},
-		{"sell beyond available", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("2.00000001"), false, t1) },
+		{"sell beyond available", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("2.00000001"), false, t1) },
 			false, "2/0/2 cost=26667 avg=13333.5 buys=2 v3"},
 		{"hold", func(*dao.Holding) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("1.5"), t1) },
 			true, "2/1.5/0.5 cost=26667 avg=13333.5 buys=2 v4"},
 		{"hold beyond available", func(*dao.Holding) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("0.50000001"), t1) },
 			false, "2/1.5/0.5 cost=26667 avg=13333.5 buys=2 v4"},
-		{"sell available below held", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("0.6"), false, t1) },
+		{"sell available below held", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("0.6"), false, t1) },
 			false, "2/1.5/0.5 cost=26667 avg=13333.5 buys=2 v4"},
 		{"release beyond held", func(*dao.Holding) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("-1.50000001"), t1) },
 			false, "2/1.5/0.5 cost=26667 avg=13333.5 buys=2 v4"},
 		{"release part", func(*dao.Holding) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("-0.5"), t1) },
 			true, "2/1/1 cost=26667 avg=13333.5 buys=2 v5"},
 		// A sale from held consumes the hold, available unchanged.
-		{"sell from held", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("0.5"), true, t1) },
+		{"sell from held", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("0.5"), true, t1) },
 			true, "1.5/0.5/1 cost=20000.25 avg=13333.5 buys=2 v6"},
-		{"sell from held beyond held", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("0.6"), true, t1) },
+		{"sell from held beyond held", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("0.6"), true, t1) },
 			false, "1.5/0.5/1 cost=20000.25 avg=13333.5 buys=2 v6"},
 		// Selling everything takes the whole cost basis.
-		{"sell rest from held", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("0.5"), true, t1) },
+		{"sell rest from held", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("0.5"), true, t1) },
 			true, "1/0/1 cost=13333.5 avg=13333.5 buys=2 v7"},
-		{"sell all", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("1"), false, t1) },
+		{"sell all", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("1"), false, t1) },
 			true, "0/0/0 cost=0 avg=0 buys=2 v8"},
-		{"sell from empty", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("0.00000001"), false, t1) },
+		{"sell from empty", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("0.00000001"), false, t1) },
 			false, "0/0/0 cost=0 avg=0 buys=2 v8"},
 		// A new buy after selling out starts a fresh average.
-		{"buy again", func(*dao.Holding) store.Write { return d.Holdings.BuyWrite("alice", "BTC", dec("3"), dec("1"), t1) },
+		{"buy again", func(*dao.Holding) store.Write {
+			return d.Holdings.BuyWrite("alice", "BTC", dec("3"), dec("1"), dec("0"), t1)
+		},
 			true, "3/0/3 cost=1 avg=0.33333333 buys=3 v9"},
 		// Pro rata at 10 places: 1 * 1/3 = 0.3333333333 out.
-		{"sell a third", func(h *dao.Holding) store.Write { return d.Holdings.SellWrite(h, dec("1"), false, t1) },
+		{"sell a third", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("1"), false, t1) },
 			true, "2/0/2 cost=0.6666666667 avg=0.33333333 buys=3 v10"},
 	}
 	for _, s := range steps {
@@ -119,17 +131,17 @@ func TestHoldingBuySellHold(t *testing.T) {
 	// counter, although the quantity is there; a re-read succeeds (1.5 of 3
 	// takes 5.6666666667 * 1.5 / 3 = 2.83333333335 -> 2.8333333334 half-even).
 	stale := getHolding(t, d, "alice", "BTC")
-	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("5"), t1)); err != nil {
+	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("5"), dec("0"), t1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := transact(d, d.Holdings.SellWrite(stale, dec("1"), false, t1)); !errors.Is(err, store.ErrConditionFailed) {
+	if err := transact(d, sellWrite(d, stale, dec("1"), false, t1)); !errors.Is(err, store.ErrConditionFailed) {
 		t.Fatalf("sale after a concurrent buy: %v", err)
 	}
 	fresh := getHolding(t, d, "alice", "BTC")
 	if got := holdingState(fresh); got != "3/0/3 cost=5.6666666667 avg=1.88888889 buys=4 v11" {
 		t.Fatalf("after concurrent buy: %s", got)
 	}
-	if err := transact(d, d.Holdings.SellWrite(fresh, dec("1.5"), false, t1)); err != nil {
+	if err := transact(d, sellWrite(d, fresh, dec("1.5"), false, t1)); err != nil {
 		t.Fatal(err)
 	}
 	if got := holdingState(getHolding(t, d, "alice", "BTC")); got != "1.5/0/1.5 cost=2.8333333333 avg=1.88888889 buys=4 v12" {
@@ -157,9 +169,9 @@ func TestHoldingListKeyDecode(t *testing.T) {
 	d := newDAOs(t)
 	ctx := context.Background()
 	if err := transact(d,
-		d.Holdings.BuyWrite("alice", "ETH", dec("4"), dec("10"), t0),
-		d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("3"), t0),
-		d.Holdings.BuyWrite("bobby1", "BTC", dec("9"), dec("9"), t0),
+		d.Holdings.BuyWrite("alice", "ETH", dec("4"), dec("10"), dec("0"), t0),
+		d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("3"), dec("0"), t0),
+		d.Holdings.BuyWrite("bobby1", "BTC", dec("9"), dec("9"), dec("0"), t0),
 		d.Balances.CreateWrite("alice", entity.USD, t0),
 		d.Balances.TransactionWrite(fillEntry(newAssetTx("01", "BTC", "BUY", "1", t0))),
 	); err != nil {
@@ -271,8 +283,8 @@ func TestAssetTransactions(t *testing.T) {
 	}
 	// Fills write the holdings (which are in the partition too, and are not
 	// movements); the history of an asset without one is not read.
-	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("1"), t0),
-		d.Holdings.BuyWrite("alice", "ETH", dec("1"), dec("1"), t0)); err != nil {
+	if err := transact(d, d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("1"), dec("0"), t0),
+		d.Holdings.BuyWrite("alice", "ETH", dec("1"), dec("1"), dec("0"), t0)); err != nil {
 		t.Fatal(err)
 	}
 	// The ledger entry keeps its asset leg.
@@ -355,7 +367,7 @@ func TestAssetTransactions(t *testing.T) {
 	put(t, d, store.Key{Table: d.Tables.Users, PK: "USER#carol", SK: "TX#00Y900"}, store.Item{"transaction_type": store.S("order_payment"),
 		"asset_id": store.S("BTC"), "quantity": store.S("x")})
 	if err := transact(d, d.Balances.TransactionWrite(legless), d.Balances.TransactionWrite(fillEntry(newMove)),
-		d.Holdings.BuyWrite("carol", "BTC", dec("3"), dec("7.5"), t0)); err != nil {
+		d.Holdings.BuyWrite("carol", "BTC", dec("3"), dec("7.5"), dec("0"), t0)); err != nil {
 		t.Fatal(err)
 	}
 	if txs, next, err := d.AssetTxs.List(ctx, "carol", "BTC", 5, ""); err != nil || next != "" ||
@@ -381,7 +393,7 @@ func TestAssetTransactionsScanBound(t *testing.T) {
 	ctx := context.Background()
 	m := newAssetTx("01A000", "BTC", "BUY", "1", t0)
 	m.Username = "dave"
-	if err := transact(d, d.Balances.TransactionWrite(fillEntry(m)), d.Holdings.BuyWrite("dave", "BTC", dec("1"), dec("2.5"), t0)); err != nil {
+	if err := transact(d, d.Balances.TransactionWrite(fillEntry(m)), d.Holdings.BuyWrite("dave", "BTC", dec("1"), dec("2.5"), dec("0"), t0)); err != nil {
 		t.Fatal(err)
 	}
 	// 5,000 newer entries that are not fills: a page reads no further.
@@ -402,5 +414,90 @@ func TestAssetTransactionsScanBound(t *testing.T) {
 	}
 	if txs, next, err = d.AssetTxs.List(ctx, "dave", "BTC", 10, next); err != nil || next != "" || !reflect.DeepEqual(txs, []*entity.AssetTransaction{m}) {
 		t.Fatalf("second page = %+v, %q, %v", txs, next, err)
+	}
+}
+
+// TestHoldingUpgrade: a holding written before holdings kept their totals
+// gets them once from its movements, oldest first (the movements of their
+// own, then the ledger's fills with an asset leg); until then no fill writes
+// it.
+func TestHoldingUpgrade(t *testing.T) {
+	d := newDAOs(t)
+	ctx := context.Background()
+	move := func(id, typ, qty, price, total string) *entity.AssetTransaction {
+		m := newAssetTx(id, "BTC", typ, qty, t0)
+		m.Username, m.Price, m.TotalAmount = "erin", dec(price), dec(total)
+		return m
+	}
+	// Buy 2 at 10 for 20.20 (fee 0.20), sell 1 at 12 for 11.88 (fee 0.12):
+	// movements of their own. A fill entry without a leg (its movement is
+	// one of those), a deposit, and another asset's fill are not movements
+	// of BTC. Then buy 1 at 20 for 20.20 (fee 0.20) in the ledger.
+	for _, m := range []*entity.AssetTransaction{move("00A001", "BUY", "2", "10", "20.20"), move("00A002", "SELL", "1", "12", "11.88")} {
+		put(t, d, store.Key{Table: d.Tables.Users, PK: "USER#erin", SK: "ATX#BTC#" + m.TransactionID}, ownMovement(m))
+	}
+	legless := fillEntry(move("00B001", "BUY", "2", "10", "20.20"))
+	legless.Asset = nil
+	other := fillEntry(move("01A001", "BUY", "5", "1", "5.00"))
+	other.Asset.AssetID = "ETH"
+	deposit := &entity.BalanceTransaction{TransactionID: "01A002", Username: "erin", TransactionType: entity.TxDeposit,
+		Amount: dec("100"), Currency: entity.USD, Status: entity.TxCompleted, CreatedAt: entity.At(t0)}
+	if err := transact(d, d.Balances.TransactionWrite(legless), d.Balances.TransactionWrite(other), d.Balances.TransactionWrite(deposit),
+		d.Balances.TransactionWrite(fillEntry(move("01A003", "BUY", "1", "20", "20.20")))); err != nil {
+		t.Fatal(err)
+	}
+	// The holding as an older binary wrote it: a cost basis without fees.
+	legacy := store.Item{"username": store.S("erin"), "asset_id": store.S("BTC"), "quantity": store.MustN("2"),
+		"held_quantity": store.MustN("0"), "available_quantity": store.MustN("2"), "cost_basis": store.MustN("30"),
+		"buys": store.MustN("2"), "version": store.MustN("3")}
+	put(t, d, d.Holdings.Key("erin", "BTC"), legacy)
+	h := getHolding(t, d, "erin", "BTC")
+	if h.Current {
+		t.Fatal("a holding without fees is Current")
+	}
+	// No fill writes it.
+	if err := transact(d, d.Holdings.BuyWrite("erin", "BTC", dec("1"), dec("1"), dec("0"), t0)); !errors.Is(err, store.ErrConditionFailed) {
+		t.Fatalf("buy into a holding without totals: %v", err)
+	}
+	if err := transact(d, sellWrite(d, h, dec("1"), false, t0)); !errors.Is(err, store.ErrConditionFailed) {
+		t.Fatalf("sale from a holding without totals: %v", err)
+	}
+	want := "2/0/2 cost=30.3 avg=15.15 buys=2 v3 realized=1.78 fees=0.52 bought=3 sold=1 current=true"
+	state := func(h *dao.Holding) string {
+		return fmt.Sprintf("%s realized=%s fees=%s bought=%s sold=%s current=%v", holdingState(h), h.Realized, h.Fees, h.Bought, h.Sold, h.Current)
+	}
+	up, err := d.Holdings.Upgrade(ctx, "erin", "BTC")
+	if err != nil || state(up) != want {
+		t.Fatalf("Upgrade = %s, %v\nwant %s", state(up), err, want)
+	}
+	if got := state(getHolding(t, d, "erin", "BTC")); got != want {
+		t.Fatalf("stored %s\nwant %s", got, want)
+	}
+	// Once is enough: a Current holding is returned as read, and fills
+	// write it again.
+	if again, err := d.Holdings.GetCurrent(ctx, "erin", "BTC"); err != nil || state(again) != want {
+		t.Fatalf("GetCurrent = %s, %v", state(again), err)
+	}
+	if err := transact(d, d.Holdings.BuyWrite("erin", "BTC", dec("1"), dec("30.30"), dec("0.30"), t0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(getHolding(t, d, "erin", "BTC")); got != "3/0/3 cost=60.6 avg=20.2 buys=3 v4 realized=1.78 fees=0.82 bought=4 sold=1 current=true" {
+		t.Fatalf("after a buy: %s", got)
+	}
+	if _, err := d.Holdings.Upgrade(ctx, "erin", "DOGE"); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("Upgrade of no holding: %v", err)
+	}
+	legacy["asset_id"] = store.S("ETH")
+	put(t, d, d.Holdings.Key("erin", "ETH"), legacy)
+	if _, err := d.Holdings.Upgrade(canceled(), "erin", "ETH"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Upgrade canceled: %v", err)
+	}
+	if _, err := d.Holdings.ListCurrent(canceled(), "erin"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ListCurrent canceled: %v", err)
+	}
+	// ListCurrent upgrades what needs it (ETH: the one fill of 5 for 5.00).
+	list, err := d.Holdings.ListCurrent(ctx, "erin")
+	if err != nil || len(list) != 2 || !list[1].Current || !list[1].CostBasis.Equal(dec("5")) || !list[1].Bought.Equal(dec("5")) {
+		t.Fatalf("ListCurrent = %+v, %v", list, err)
 	}
 }

@@ -6,7 +6,8 @@ import (
 
 // AssetBalance is a user's holding of one asset. HeldQuantity is reserved by
 // open sell-side orders; Available() = Quantity - HeldQuantity. AverageCost is
-// the average USD price paid per unit of the current quantity.
+// the average USD cost per unit of the current quantity, buy fees included
+// (see Position).
 type AssetBalance struct {
 	Username     string          `json:"username"`
 	AssetID      string          `json:"asset_id"`
@@ -80,8 +81,10 @@ const (
 )
 
 // AssetTransaction is one asset movement (GET /assets/{asset_id}/transactions):
-// Quantity is positive, TransactionType gives the direction; TotalAmount =
-// quantity × price in USD (2 places).
+// Quantity is positive, TransactionType gives the direction; TotalAmount is
+// the cash the fill moved in USD, fee included (the order's TotalAmount: what
+// a buy paid, what a sale received). SaleCost is the cost basis a sale took
+// out of the holding, when its entry records it (AssetLeg.SaleCost).
 type AssetTransaction struct {
 	TransactionID   string            `json:"transaction_id"`
 	Username        string            `json:"username"`
@@ -93,6 +96,7 @@ type AssetTransaction struct {
 	OrderID         string            `json:"order_id"`
 	Status          TransactionStatus `json:"status"`
 	Timestamp       Time              `json:"timestamp"`
+	SaleCost        *decimal.Decimal  `json:"-"`
 }
 
 // Effect returns the movement's signed change of the holding's quantity:

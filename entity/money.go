@@ -214,10 +214,14 @@ type BalanceTransaction struct {
 }
 
 // AssetLeg is what a fill moved of an asset: Quantity (positive) at Price.
+// A sale's leg also records SaleCost, the cost basis it took out of the
+// holding (Position.Sell); nil for a buy, and for a sale recorded before
+// sales carried it (Position.Apply computes it then).
 type AssetLeg struct {
-	AssetID  string          `json:"asset_id"`
-	Quantity decimal.Decimal `json:"quantity"`
-	Price    decimal.Decimal `json:"price"`
+	AssetID  string           `json:"asset_id"`
+	Quantity decimal.Decimal  `json:"quantity"`
+	Price    decimal.Decimal  `json:"price"`
+	SaleCost *decimal.Decimal `json:"sale_cost,omitempty"`
 }
 
 // Movement returns the asset movement a fill's entry records: BUY for an
@@ -238,7 +242,7 @@ func (t *BalanceTransaction) Movement() (m *AssetTransaction, ok bool) {
 	}
 	return &AssetTransaction{TransactionID: t.TransactionID, Username: t.Username, AssetID: t.Asset.AssetID,
 		TransactionType: typ, Quantity: t.Asset.Quantity, Price: t.Asset.Price, TotalAmount: t.Amount.Abs(),
-		OrderID: t.ReferenceID, Status: t.Status, Timestamp: t.CreatedAt}, true
+		OrderID: t.ReferenceID, Status: t.Status, Timestamp: t.CreatedAt, SaleCost: t.Asset.SaleCost}, true
 }
 
 // Effect returns the entry's contribution to current_balance: Amount for a

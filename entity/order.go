@@ -129,8 +129,12 @@ func validToken(s string, lo, hi int) bool {
 // TrailAmount the trail of trailing_stop, whose HighWaterMark is the highest
 // market price seen since placement. HeldAmount is the cash held (buy side,
 // in Currency), HeldQuantity the asset quantity held (sell side); both are 0
-// once the order is terminal. TotalAmount is quantity × executed price, Fee the
-// fee charged, both in Currency.
+// once the order is terminal. Once executed, TotalAmount is the cash the fill
+// moved, fee included: what a buy paid (quantity × executed price, rounded
+// up to the cent, plus Fee) or what a sale received (quantity × executed
+// price, rounded down to the cent, minus Fee); Fee is the fee charged; both
+// in Currency. A buy's TotalAmount is the cost basis it adds to the holding
+// (see Position).
 type Order struct {
 	OrderID          string           `json:"order_id"`
 	Username         string           `json:"username"`
@@ -542,4 +546,13 @@ func (o *Order) Response() OrderResponse {
 		ExecutedPrice: price(o.ExecutedPrice), OCOWith: nonEmpty(o.OCOWith), StatusHistory: hist,
 		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 	}
+}
+
+// Notional returns the value an executed order traded before fees: its
+// TotalAmount without the Fee a buy paid on top or a sale had taken off.
+func (o *Order) Notional() decimal.Decimal {
+	if o.Side() == Buy {
+		return o.TotalAmount.Sub(o.Fee)
+	}
+	return o.TotalAmount.Add(o.Fee)
 }

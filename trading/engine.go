@@ -211,6 +211,9 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 			}
 		}
 	}
+	if holding != nil && !holding.Current {
+		return false, s.upgrade(ctx, o.Username, o.AssetID)
+	}
 	reason := fmt.Sprintf("%s at %s", o.OrderType, entity.FormatPrice(price))
 	for _, st := range []entity.OrderStatus{entity.StatusTriggered, entity.StatusProcessing} {
 		if err := o.Transition(st, entity.ActorEngine, at, reason); err != nil {
@@ -256,6 +259,9 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 		return true, nil
 	case errors.As(err, &tx) && tx.FailedIndex() == iOrder:
 		return false, nil // another engine or a cancel moved it first
+	case errors.As(err, &tx) && tx.FailedIndex() == f.iHolding && o.Side() == entity.Buy:
+		// Only a holding written before holdings kept their totals refuses a buy.
+		return false, s.upgrade(ctx, o.Username, o.AssetID)
 	case errors.As(err, &tx) && tx.FailedIndex() >= 0:
 		return false, errRetry // the holding or the partner changed
 	default:

@@ -170,6 +170,9 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 		if o.Side() == entity.Sell && (pl.holding == nil || pl.partner == nil && pl.holding.Available().LessThan(o.Quantity)) {
 			return nil, nil, dao.ErrInsufficientHoldings
 		}
+		if o.Side() == entity.Sell && !pl.holding.Current {
+			return nil, nil, s.upgrade(ctx, username, o.AssetID)
+		}
 		if o.OrderType.IsMarket() {
 			o.Price = &price
 		}
@@ -237,6 +240,9 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 		return nil, nil, errRetry // the OCO partner changed since it was read
 	case failed(tx, iBalance):
 		return nil, nil, dao.ErrInsufficientFunds
+	case failed(tx, iHolding) && o.Status == entity.StatusCompleted && o.Side() == entity.Buy:
+		// Only a holding written before holdings kept their totals refuses a buy.
+		return nil, nil, s.upgrade(ctx, username, o.AssetID)
 	case failed(tx, iHolding):
 		if o.Status == entity.StatusCompleted && o.Side() == entity.Sell {
 			// Either the quantity is gone or a buy changed the average cost.
@@ -248,6 +254,16 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 		return nil, nil, dao.ErrInsufficientHoldings
 	}
 	return nil, nil, err
+}
+
+// upgrade upgrades the holding of a fill that a holding written before
+// holdings kept their totals refused (dao.AssetBalanceDAO.Upgrade), and
+// returns errRetry for the fill to start again.
+func (s *Service) upgrade(ctx context.Context, username, assetID string) error {
+	if _, err := s.d.Holdings.Upgrade(ctx, username, assetID); err != nil {
+		return err
+	}
+	return errRetry
 }
 
 // settle re-reads what a retried request may have done before a refusal
@@ -327,11 +343,7 @@ type fill struct {
 func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Holding, sharedHold bool, now time.Time) (fill, error) {
 	buy := o.Side() == entity.Buy
 	cur, qty := o.Currency, o.Quantity
-	notional := qty.Mul(price)
-	gross := cur.Round(notional, decimal.Down) // never overpay a seller
-	if buy {
-		gross = cur.Round(notional, decimal.Up) // never undercharge a buyer
-	}
+	gross := entity.FillGross(qty, price, buy) // never undercharge a buyer, never overpay a seller
 	if gross.LessThan(MinNotional) {
 		return fill{}, ErrNotionalTooSmall
 	}
@@ -339,16 +351,17 @@ func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Hold
 	at := entity.At(now)
 	f := fill{iBalance: 0, iHolding: 1}
 	var (
-		change  = dao.Change{Username: o.Username, Currency: cur}
-		entry   *entity.BalanceTransaction
-		holding store.Write
+		change   = dao.Change{Username: o.Username, Currency: cur}
+		entry    *entity.BalanceTransaction
+		holding  store.Write
+		saleCost decimal.Decimal
 	)
 	if buy {
 		total := gross.Add(fee)
 		change.Current, change.Held = total.Neg(), o.HeldAmount.Neg()
 		entry = &entity.BalanceTransaction{TransactionType: entity.TxOrderPayment, Amount: total.Neg(),
 			Description: "Buy " + qty.String() + " " + o.AssetID + " at " + entity.FormatPrice(price)}
-		holding = s.d.Holdings.BuyWrite(o.Username, o.AssetID, qty, gross, now)
+		holding = s.d.Holdings.BuyWrite(o.Username, o.AssetID, qty, total, fee, now)
 		o.TotalAmount = total
 	} else {
 		if h == nil {
@@ -361,12 +374,15 @@ func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Hold
 		change.Current = total
 		entry = &entity.BalanceTransaction{TransactionType: entity.TxOrderSale, Amount: total,
 			Description: "Sell " + qty.String() + " " + o.AssetID + " at " + entity.FormatPrice(price)}
-		holding = s.d.Holdings.SellWrite(h, qty, o.HeldQuantity.IsPositive() || sharedHold, now)
+		holding, saleCost = s.d.Holdings.SellWrite(h, qty, total, fee, o.HeldQuantity.IsPositive() || sharedHold, now)
 		o.TotalAmount = total
 	}
 	entry.TransactionID, entry.Username, entry.Currency = s.ids.New(), o.Username, cur
 	entry.Status, entry.ReferenceID, entry.CreatedAt = entity.TxCompleted, o.OrderID, at
 	entry.Asset = &entity.AssetLeg{AssetID: o.AssetID, Quantity: qty, Price: price}
+	if !buy {
+		entry.Asset.SaleCost = &saleCost
+	}
 	f.writes = append(f.writes, s.d.Balances.ChangeWrite(change, now), holding, s.d.Balances.TransactionWrite(entry))
 	if buy && o.HeldAmount.IsPositive() {
 		f.writes = append(f.writes, s.d.Balances.TransactionStatusWrite(o.Username, o.OrderID, entity.TxPending, entity.TxCompleted))

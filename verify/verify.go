@@ -21,7 +21,12 @@
 //   - assets, per asset: quantity == Σ BUY - Σ SELL of the completed
 //     movements; quantity >= 0; 0 <= held_quantity <= quantity; the stored
 //     available_quantity == quantity - held_quantity; held_quantity == Σ
-//     held_quantity of the open sell-side orders of that asset;
+//     held_quantity of the open sell-side orders of that asset; a holding
+//     that keeps its totals (dao.Holding.Current) has cost_basis, realized,
+//     fees and sold equal to entity.Position over its completed
+//     movements, oldest first (each sale at the cost its entry records,
+//     which makes them independent of the order of the fills); a sale's
+//     recorded cost is not negative;
 //   - orders: the status is known; the status history starts with pending,
 //     follows entity.CanTransition and ends in the order's status; a terminal
 //     order holds nothing; a buy order holds no quantity and a sell order no
@@ -29,7 +34,8 @@
 //     entries; a completed order has exactly one order_payment (buy) or
 //     order_sale (sell) entry whose amount is -total_amount (buy) or
 //     +total_amount (sell) in the order's currency, and exactly one asset
-//     movement of its side and asset whose quantity is executed_quantity;
+//     movement of its side and asset whose quantity is executed_quantity
+//     and whose fee (entity.MovementFee) is the order's fee;
 //   - references: an order_payment, order_sale or asset movement references a
 //     completed order of its side; an order_refund references an existing
 //     order; an order_hold references an existing buy order in its currency
@@ -338,8 +344,18 @@ func (c *checker) checkTxReference(t *entity.BalanceTransaction) {
 // and the open orders' holds.
 func (c *checker) checkHoldings(heldQty *sums) {
 	var qty sums
-	for _, m := range c.recs.moves {
+	pos := map[string]*entity.Position{}
+	for _, m := range c.recs.moves { // by asset, oldest first
 		subj := "movement " + m.TransactionID
+		p := pos[m.AssetID]
+		if p == nil {
+			p = &entity.Position{}
+			pos[m.AssetID] = p
+		}
+		if m.SaleCost != nil && m.SaleCost.IsNegative() {
+			c.report(subj, "sale cost %s is negative", m.SaleCost)
+		}
+		p.Apply(m)
 		var side entity.Side // "" for an unknown type: no side to compare
 		switch m.TransactionType {
 		case entity.AssetBuy:
@@ -399,6 +415,9 @@ func (c *checker) checkHoldings(heldQty *sums) {
 		if want := heldQty.get(h.AssetID); !h.HeldQuantity.Equal(want) {
 			c.report(subj, "held_quantity %s != %s, the held_quantity of its open sell orders", h.HeldQuantity, want)
 		}
+		if h.Current {
+			c.checkTotals(subj, h, pos[h.AssetID])
+		}
 	}
 	for _, a := range unionKeys(&qty, heldQty) {
 		if seen[a] {
@@ -409,6 +428,27 @@ func (c *checker) checkHoldings(heldQty *sums) {
 			continue
 		}
 		c.report("holding "+a, "missing, but its completed movements sum to %s and its open sell orders hold %s", q, o)
+	}
+}
+
+// checkTotals checks a holding's running totals against want, the position
+// its movements imply (nil: no movements).
+func (c *checker) checkTotals(subj string, h *dao.Holding, want *entity.Position) {
+	if want == nil {
+		want = &entity.Position{}
+	}
+	for _, f := range []struct {
+		name      string
+		got, want decimal.Decimal
+	}{
+		{"cost_basis", h.CostBasis, want.CostBasis},
+		{"realized", h.Realized, want.Realized},
+		{"fees", h.Fees, want.Fees},
+		{"sold", h.Sold, want.Sold},
+	} {
+		if !f.got.Equal(f.want) {
+			c.report(subj, "%s %s != %s, what its completed movements imply", f.name, f.got, f.want)
+		}
 	}
 }
 
@@ -479,8 +519,12 @@ func (c *checker) checkSettlement(o *entity.Order, r *orderRefs) {
 	case 0:
 		c.report(subj, "completed order has no asset movement")
 	case 1:
-		if m := r.moves[0]; !m.Quantity.Equal(o.ExecutedQuantity) {
+		m := r.moves[0]
+		if !m.Quantity.Equal(o.ExecutedQuantity) {
 			c.report(subj, "movement %s quantity %s != executed_quantity %s", m.TransactionID, m.Quantity, o.ExecutedQuantity)
+		}
+		if fee := entity.MovementFee(m); !fee.Equal(o.Fee) {
+			c.report(subj, "movement %s fee %s != fee %s", m.TransactionID, money(fee, o.Currency), money(o.Fee, o.Currency))
 		}
 	default:
 		ids := make([]string, len(r.moves))

@@ -434,6 +434,7 @@ func TestRunReportsEveryViolation(t *testing.T) {
 				return []vio{
 					{"bob", "balance USD", "current_balance 50.00 != 300.00, the sum of its completed ledger entries"},
 					{"bob", "holding BTC", "quantity 0.005 != 0, bought minus sold in its completed movements"},
+					{"bob", "holding BTC", "cost_basis 250 != 0, what its completed movements imply"},
 					{"bob", "order " + f.bobBuy.OrderID, "completed order has no order_payment entry"},
 					{"bob", "order " + f.bobBuy.OrderID, "completed order has no asset movement"},
 				}
@@ -453,6 +454,7 @@ func TestRunReportsEveryViolation(t *testing.T) {
 				return []vio{
 					{"bob", "balance USD", "current_balance 50.00 != -200.00, the sum of its completed ledger entries"},
 					{"bob", "holding BTC", "quantity 0.005 != 0.01, bought minus sold in its completed movements"},
+					{"bob", "holding BTC", "cost_basis 250 != 500, what its completed movements imply"},
 					{"bob", "order " + f.bobBuy.OrderID, "completed order has 2 settlement entries (" + ids + "), want one order_payment"},
 					{"bob", "order " + f.bobBuy.OrderID, "completed order has 2 asset movements (" + ids + "), want one"},
 				}
@@ -466,8 +468,11 @@ func TestRunReportsEveryViolation(t *testing.T) {
 			want: func(f *fixture) []vio {
 				return []vio{
 					{"bob", "balance USD", "current_balance 50.00 != 60.00, the sum of its completed ledger entries"},
+					{"bob", "holding BTC", "cost_basis 250 != 240, what its completed movements imply"},
+					{"bob", "holding BTC", "fees 0 != -10, what its completed movements imply"},
 					{"bob", "order " + f.bobBuy.OrderID, "order_payment entry " + f.bobPayment.TransactionID +
 						" is order_payment -240.00 USD, want order_payment -250.00 USD"},
+					{"bob", "order " + f.bobBuy.OrderID, "movement " + f.bobPayment.TransactionID + " fee -10.00 != fee 0.00"},
 				}
 			},
 		},
@@ -509,6 +514,8 @@ func TestRunReportsEveryViolation(t *testing.T) {
 				return []vio{
 					{"bob", "movement " + ms[1].TransactionID, "references order 01NOSUCHORDER00000000000000, which does not exist"},
 					{"bob", "holding BTC", "quantity 0.005 != 0.006, bought minus sold in its completed movements"},
+					{"bob", "holding BTC", "cost_basis 250 != 500, what its completed movements imply"},
+					{"bob", "holding BTC", "fees 0 != 200, what its completed movements imply"},
 				}
 			},
 		},
@@ -525,6 +532,8 @@ func TestRunReportsEveryViolation(t *testing.T) {
 				return []vio{
 					{"alice", subj, "quantity 0 is not positive"},
 					{"alice", subj, "references order " + f.restingBuy.OrderID + ", which is queued, not completed"},
+					{"alice", "holding BTC", "cost_basis 300 != 550, what its completed movements imply"},
+					{"alice", "holding BTC", "fees 0 != 250, what its completed movements imply"},
 				}
 			},
 		},
@@ -574,7 +583,46 @@ func TestRunReportsEveryViolation(t *testing.T) {
 			want: func(f *fixture) []vio {
 				return []vio{
 					{"alice", "holding BTC", "quantity 0.006 != 0.016, bought minus sold in its completed movements"},
+					{"alice", "holding BTC", "fees 0 != -500, what its completed movements imply"},
 					{"alice", "order " + f.aliceBuy.OrderID, "movement " + f.aliceBuyMove.TransactionID + " quantity 0.02 != executed_quantity 0.01"},
+					{"alice", "order " + f.aliceBuy.OrderID, "movement " + f.aliceBuyMove.TransactionID + " fee -500.00 != fee 0.00"},
+				}
+			},
+		},
+		{
+			// alice bought 0.01 for 500.00 and sold 0.004 for 200.00 at
+			// a cost of 200: cost basis 300, realized 0, no fee.
+			name: "holding totals tampered",
+			corrupt: func(t *testing.T, f *fixture) {
+				f.add(t, holdingKey("alice", "BTC"), "cost_basis", "1", "realized", "2", "fees", "0.5", "sold", "0.001")
+			},
+			want: func(f *fixture) []vio {
+				return []vio{
+					{"alice", "holding BTC", "cost_basis 301 != 300, what its completed movements imply"},
+					{"alice", "holding BTC", "realized 2 != 0, what its completed movements imply"},
+					{"alice", "holding BTC", "fees 0.5 != 0, what its completed movements imply"},
+					{"alice", "holding BTC", "sold 0.005 != 0.004, what its completed movements imply"},
+				}
+			},
+		},
+		{
+			name: "sale cost tampered",
+			corrupt: func(t *testing.T, f *fixture) {
+				sale := f.settlement(t, "alice", f.aliceSell.OrderID)
+				f.update(t, txKey("alice", sale.TransactionID), store.Set("sale_cost", store.MustN("-1")))
+			},
+			want: func(f *fixture) []vio {
+				var sale string
+				txs, _ := f.d.Balances.AllTransactions(f.ctx, "alice")
+				for _, tx := range txs {
+					if tx.ReferenceID == f.aliceSell.OrderID {
+						sale = tx.TransactionID
+					}
+				}
+				return []vio{
+					{"alice", "movement " + sale, "sale cost -1 is negative"},
+					{"alice", "holding BTC", "cost_basis 300 != 501, what its completed movements imply"},
+					{"alice", "holding BTC", "realized 0 != 201, what its completed movements imply"},
 				}
 			},
 		},
@@ -938,4 +986,134 @@ func TestRunErrors(t *testing.T) {
 			t.Fatalf("Run = %v, want an error starting %q", err, want)
 		}
 	})
+}
+
+// TestUpgradedHoldings: a holding written before holdings kept their totals
+// (no realized, fees or sold attribute; a cost basis without buy
+// fees; sale entries without their cost) is upgraded once from its
+// movements by the first fill or read that needs its totals: a market buy,
+// a market sale, a triggered resting sale and the portfolio's read. Every
+// step keeps the invariants and ends with the totals the fills imply.
+func TestUpgradedHoldings(t *testing.T) {
+	ctx := context.Background()
+	db, tables := testenv.Store(t)
+	testTables = tables
+	d := dao.New(db, tables)
+	cfg := trading.DefaultConfig()
+	cfg.FeeRate = dec("0.01")
+	svc := trading.New(d, cfg, trading.WithClock(func() time.Time { return t0 }))
+	if err := d.Assets.Create(ctx, &entity.Asset{AssetID: "BTC", Name: "Bitcoin", PriceUSD: dec("50000"),
+		IsActive: true, CreatedAt: entity.At(t0), UpdatedAt: entity.At(t0)}); err != nil {
+		t.Fatal(err)
+	}
+	user := &entity.User{Username: "alice", Email: "alice@example.com", Role: entity.RoleCustomer, IsActive: true,
+		CreatedAt: entity.At(t0), UpdatedAt: entity.At(t0), Version: 1}
+	if err := d.Users.Create(ctx, user, d.Balances.CreateWrite("alice", entity.USD, t0)); err != nil {
+		t.Fatal(err)
+	}
+	amount := dec("10000")
+	if _, _, err := svc.Deposit(ctx, "alice", entity.DepositRequest{Amount: &amount, Currency: entity.USD}, nil); err != nil {
+		t.Fatal(err)
+	}
+	place := func(typ entity.OrderType, qty, limit string) {
+		t.Helper()
+		q := dec(qty)
+		req := entity.OrderCreate{OrderType: typ, AssetID: "BTC", Quantity: &q}
+		if limit != "" {
+			l := dec(limit)
+			req.LimitPrice = &l
+		}
+		if _, _, err := svc.PlaceOrder(ctx, "alice", req, "", nil); err != nil {
+			t.Fatalf("place %s %s: %v", typ, qty, err)
+		}
+	}
+	// strip turns the holding back into one written before the totals; with
+	// entries set, the sale entries lose their recorded cost too.
+	strip := func(entries bool) {
+		t.Helper()
+		f := &fixture{ctx: ctx, db: db, d: d}
+		f.update(t, holdingKey("alice", "BTC"), store.Remove("realized"), store.Remove("fees"),
+			store.Remove("sold"), store.Set("cost_basis", store.MustN("1")))
+		if h, err := d.Holdings.Get(ctx, "alice", "BTC"); err != nil || h.Current {
+			t.Fatalf("stripped holding: %+v, %v", h, err)
+		}
+		if !entries {
+			return
+		}
+		txs, err := d.Balances.AllTransactions(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tx := range txs {
+			if tx.TransactionType == entity.TxOrderSale {
+				f.update(t, txKey("alice", tx.TransactionID), store.Remove("sale_cost"))
+			}
+		}
+	}
+	// check wants the invariants, and the totals as the fills imply them.
+	check := func(step, qty, cost, realized, fees, bought, sold string) {
+		t.Helper()
+		rep, err := verify.Run(ctx, d)
+		if err != nil || !rep.OK() {
+			t.Fatalf("%s: verify %v: %s", step, err, lines(rep.Violations))
+		}
+		h, err := d.Holdings.Get(ctx, "alice", "BTC")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := fmt.Sprintf("current=%v qty=%s cost=%s realized=%s fees=%s bought=%s sold=%s", h.Current, h.Quantity,
+			h.CostBasis, h.Realized, h.Fees, h.Bought, h.Sold)
+		want := fmt.Sprintf("current=true qty=%s cost=%s realized=%s fees=%s bought=%s sold=%s", dec(qty), dec(cost),
+			dec(realized), dec(fees), dec(bought), dec(sold))
+		if got != want {
+			t.Fatalf("%s: %s\nwant %s", step, got, want)
+		}
+	}
+
+	// Buy 0.1 at 50,000: 5,000 + 50 fee. Sell 0.03: 1,500 - 15 fee = 1,485
+	// for a cost of 1,515, realized -30. A limit sale of 0.02 rests.
+	place(entity.MarketBuy, "0.1", "")
+	place(entity.MarketSell, "0.03", "")
+	place(entity.LimitSell, "0.02", "60000")
+	check("fills", "0.07", "3535", "-30", "65", "0.1", "0.03")
+
+	// The portfolio's read upgrades (sale cost computed from the average).
+	strip(true)
+	if rep, err := verify.Run(ctx, d); err != nil || !rep.OK() {
+		t.Fatalf("a holding without totals: verify %v: %s", err, lines(rep.Violations))
+	}
+	hs, err := d.Holdings.ListCurrent(ctx, "alice")
+	if err != nil || len(hs) != 1 || !hs[0].Current || !hs[0].CostBasis.Equal(dec("3535")) || !hs[0].AverageCost.Equal(dec("50500")) {
+		t.Fatalf("ListCurrent = %+v, %v", hs, err)
+	}
+	check("upgraded by a read", "0.07", "3535", "-30", "65", "0.1", "0.03")
+
+	// A market buy of 0.01 (505 with its fee) upgrades.
+	strip(false)
+	place(entity.MarketBuy, "0.01", "")
+	check("upgraded by a buy", "0.08", "4040", "-30", "70", "0.11", "0.03")
+
+	// The resting sale triggers at 60,000: 1,200 - 12 = 1,188 for a cost of
+	// 4,040 × 0.02 / 0.08 = 1,010, realized 178 more.
+	strip(false)
+	if n, err := svc.OnPrice(ctx, "BTC", dec("60000")); err != nil || n != 1 {
+		t.Fatalf("OnPrice = %d, %v", n, err)
+	}
+	check("upgraded by a triggered sale", "0.06", "3030", "148", "82", "0.11", "0.05")
+
+	// A market sale of 0.01 at 60,000: 600 - 6 = 594 for a cost of 505.
+	if _, err := d.Assets.SetPrice(ctx, "BTC", dec("60000"), t0); err != nil {
+		t.Fatal(err)
+	}
+	strip(false)
+	place(entity.MarketSell, "0.01", "")
+	check("upgraded by a sale", "0.05", "2525", "237", "88", "0.11", "0.06")
+
+	// A resting limit buy of 0.01 triggers at 55,000: 550 + 5.50.
+	place(entity.LimitBuy, "0.01", "55000")
+	strip(false)
+	if n, err := svc.OnPrice(ctx, "BTC", dec("55000")); err != nil || n != 1 {
+		t.Fatalf("OnPrice = %d, %v", n, err)
+	}
+	check("upgraded by a triggered buy", "0.06", "3080.5", "237", "93.5", "0.12", "0.06")
 }

@@ -2,7 +2,6 @@ package user
 
 import (
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -13,9 +12,9 @@ import (
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
-// PnLAsset is the profit and loss of one asset, by the average-cost method,
-// fees included (a buy's cost is what was paid; a sale's proceeds what was
-// received).
+// PnLAsset is the profit and loss of one asset, by the average-cost method
+// of entity.Position: buy fees are part of the cost basis, sell fees reduce
+// the proceeds. The cost basis and unrealized P&L are the portfolio's.
 type PnLAsset struct {
 	AssetID       string `json:"asset_id"`
 	Quantity      string `json:"quantity"`
@@ -25,6 +24,7 @@ type PnLAsset struct {
 	MarketValue   string `json:"market_value"`
 	RealizedPnL   string `json:"realized_pnl"`
 	UnrealizedPnL string `json:"unrealized_pnl"`
+	FeesPaid      string `json:"fees_paid"`
 	Bought        string `json:"bought_quantity"`
 	Sold          string `json:"sold_quantity"`
 }
@@ -34,10 +34,14 @@ type PnLResponse struct {
 	Assets          []PnLAsset `json:"assets"`
 	TotalRealized   string     `json:"total_realized_pnl"`
 	TotalUnrealized string     `json:"total_unrealized_pnl"`
+	TotalFees       string     `json:"total_fees_paid"`
 	Currency        string     `json:"currency"`
 }
 
-// SummaryResponse is the platform's activity, for admins.
+// SummaryResponse is the platform's activity, for admins. The completed
+// notional of an asset is the value its completed orders traded before fees
+// (quantity × executed price as the fill settles it: entity.FillGross), buys
+// and sales alike.
 type SummaryResponse struct {
 	Users           int               `json:"users"`
 	ActiveUsers24h  int               `json:"active_users_24h"`
@@ -52,7 +56,7 @@ type SummaryResponse struct {
 func (s *Service) registerAnalytics(api *httpapi.API) {
 	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/analytics/pnl", OperationID: "getPnL",
 		Summary: "The caller's realized and unrealized P&L per asset", Tags: []string{"analytics"}, Auth: httpapi.AuthUser,
-		Description: "Average-cost method over the caller's asset movements, fees included; unrealized at the current price.",
+		Description: "Average-cost method, kept per holding with each fill: buy fees are part of the cost basis, sell fees reduce the proceeds; unrealized at the current price. Reads one item per asset held, whatever the history.",
 		Response:    PnLResponse{}}, s.pnl)
 	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/admin/analytics/summary", OperationID: "getAnalyticsSummary",
 		Summary: "Order counts by type and status, completed notional per asset, users", Tags: []string{"admin"},
@@ -65,58 +69,30 @@ func (s *Service) pnl(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	moves, err := s.d.AssetTxs.All(r.Context(), p.Username)
+	hs, err := s.d.Holdings.ListCurrent(r.Context(), p.Username)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	type acc struct{ qty, cost, realized, bought, sold decimal.Decimal }
-	byAsset := map[string]*acc{}
-	var ids []string
-	for _, m := range moves { // per asset, in time order (ids are sortable)
-		a := byAsset[m.AssetID]
-		if a == nil {
-			a = &acc{}
-			byAsset[m.AssetID] = a
-			ids = append(ids, m.AssetID)
-		}
-		switch m.TransactionType {
-		case entity.AssetBuy:
-			a.qty, a.cost, a.bought = a.qty.Add(m.Quantity), a.cost.Add(m.TotalAmount), a.bought.Add(m.Quantity)
-		case entity.AssetSell:
-			out := a.cost
-			if m.Quantity.LessThan(a.qty) {
-				if c, err := a.cost.Mul(m.Quantity).Quo(a.qty, 10, decimal.HalfEven); err == nil {
-					out = c
-				}
-			}
-			a.realized = a.realized.Add(m.TotalAmount.Sub(out))
-			a.qty, a.cost, a.sold = a.qty.Sub(m.Quantity), a.cost.Sub(out), a.sold.Add(m.Quantity)
-		}
-	}
-	sort.Strings(ids)
-	out := PnLResponse{Assets: make([]PnLAsset, 0, len(ids)), Currency: "USD"}
-	totalR, totalU := decimal.Zero, decimal.Zero
+	out := PnLResponse{Assets: make([]PnLAsset, 0, len(hs)), Currency: "USD"}
+	totalR, totalU, totalF := decimal.Zero, decimal.Zero, decimal.Zero
 	usd := func(d decimal.Decimal) string { return entity.USD.Format(d.Round(2, decimal.HalfEven)) }
-	for _, id := range ids {
-		a := byAsset[id]
-		asset, err := s.d.Assets.Get(r.Context(), id)
+	for _, h := range hs { // by asset id
+		asset, err := s.d.Assets.Get(r.Context(), h.AssetID)
 		if err != nil {
 			httpapi.WriteError(w, r, err)
 			return
 		}
-		value := a.qty.Mul(asset.PriceUSD)
-		unrealized := value.Sub(a.cost)
-		avg := decimal.Zero
-		if a.qty.IsPositive() {
-			avg, _ = a.cost.Quo(a.qty, entity.PriceScale, decimal.HalfEven)
-		}
-		totalR, totalU = totalR.Add(a.realized), totalU.Add(unrealized)
-		out.Assets = append(out.Assets, PnLAsset{AssetID: id, Quantity: a.qty.String(), CostBasis: usd(a.cost),
-			AverageCost: entity.FormatPrice(avg), CurrentPrice: entity.FormatPrice(asset.PriceUSD), MarketValue: usd(value),
-			RealizedPnL: usd(a.realized), UnrealizedPnL: usd(unrealized), Bought: a.bought.String(), Sold: a.sold.String()})
+		pos := h.Position()
+		value := pos.Quantity.Mul(asset.PriceUSD)
+		unrealized := value.Sub(pos.CostBasis)
+		totalR, totalU, totalF = totalR.Add(pos.Realized), totalU.Add(unrealized), totalF.Add(pos.Fees)
+		out.Assets = append(out.Assets, PnLAsset{AssetID: h.AssetID, Quantity: pos.Quantity.String(), CostBasis: usd(pos.CostBasis),
+			AverageCost: entity.FormatPrice(pos.AverageCost()), CurrentPrice: entity.FormatPrice(asset.PriceUSD), MarketValue: usd(value),
+			RealizedPnL: usd(pos.Realized), UnrealizedPnL: usd(unrealized), FeesPaid: usd(pos.Fees),
+			Bought: pos.Bought.String(), Sold: pos.Sold.String()})
 	}
-	out.TotalRealized, out.TotalUnrealized = usd(totalR), usd(totalU)
+	out.TotalRealized, out.TotalUnrealized, out.TotalFees = usd(totalR), usd(totalU), usd(totalF)
 	httpapi.WriteJSON(w, http.StatusOK, out)
 }
 
@@ -154,7 +130,7 @@ func (s *Service) summary(w http.ResponseWriter, r *http.Request) {
 				out.OpenOrders++
 			}
 			if o.Status == entity.StatusCompleted {
-				notional[o.AssetID] = notional[o.AssetID].Add(o.TotalAmount)
+				notional[o.AssetID] = notional[o.AssetID].Add(o.Notional())
 			}
 			if o.CreatedAt.After(since.Time) {
 				active[o.Username] = true

@@ -41,7 +41,13 @@ type TransactionsQuery struct {
 	Currency        string `query:"currency" maxLength:"3"`
 }
 
-// TransactionsResponse is a page of the ledger, newest first.
+// MaxCountScan bounds the ledger entries one GET /balance/transactions
+// reads to count them (as many as one page of the list reads at most):
+// total_count counts the matching entries among the newest 5,000.
+const MaxCountScan = 5000
+
+// TransactionsResponse is a page of the ledger, newest first. TotalCount is
+// the number of matching entries among the newest MaxCountScan.
 type TransactionsResponse struct {
 	Transactions []entity.TransactionResponse `json:"transactions"`
 	TotalCount   int                          `json:"total_count"`
@@ -94,7 +100,8 @@ func (s *Service) registerMoney(api *httpapi.API) {
 		Request: entity.WithdrawRequest{}, Response: CashResponse{}, Status: http.StatusCreated, Errors: []int{409}}, s.withdraw)
 	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/balance/transactions", OperationID: "listTransactions",
 		Summary: "The caller's ledger, newest first", Tags: []string{"balances"}, Auth: httpapi.AuthUser,
-		Query: TransactionsQuery{}, Response: TransactionsResponse{}}, s.listTransactions)
+		Description: "total_count counts the matching entries among the newest 5,000.",
+		Query:       TransactionsQuery{}, Response: TransactionsResponse{}}, s.listTransactions)
 	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/balance/asset/{asset_id}", OperationID: "getAssetBalance",
 		Summary: "The caller's holding of one asset", Tags: []string{"balances"}, Auth: httpapi.AuthUser,
 		PathParams: AssetPath{}, Response: entity.AssetHoldingResponse{}, Errors: []int{404}}, s.getAssetBalance)
@@ -220,7 +227,7 @@ func (s *Service) listTransactions(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	total, err := s.d.Balances.CountTransactions(r.Context(), p.Username, f, 100000)
+	total, err := s.d.Balances.CountTransactions(r.Context(), p.Username, f, MaxCountScan)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -247,7 +254,7 @@ func (s *Service) getAssetBalance(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	h, err := s.d.Holdings.Get(r.Context(), p.Username, id)
+	h, err := s.d.Holdings.GetCurrent(r.Context(), p.Username, id)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -268,7 +275,7 @@ func (s *Service) getPortfolio(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	hs, err := s.d.Holdings.List(ctx, p.Username)
+	hs, err := s.d.Holdings.ListCurrent(ctx, p.Username)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return

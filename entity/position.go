@@ -1,0 +1,102 @@
+package entity
+
+import "github.com/orderprocessor/orderprocessor/decimal"
+
+// Position is a holding's running totals by the average-cost method. It is
+// the one definition of cost and profit that every route follows (the
+// portfolio, P&L, the holding's average cost, verify):
+//
+//   - a buy adds its quantity, and what it paid, fee included (the order's
+//     TotalAmount), to the cost basis: buy fees are part of the cost;
+//   - a sale takes out of the cost basis the cost of the quantity sold at
+//     the average cost (SaleCost), and realizes its proceeds net of its fee
+//     (the order's TotalAmount) minus that cost: sell fees reduce proceeds;
+//   - Fees is every fee paid, on buys and sales; Bought and Sold are the
+//     quantities bought and sold.
+//
+// Unrealized P&L at a price is Quantity × price - CostBasis.
+type Position struct {
+	Quantity  decimal.Decimal
+	CostBasis decimal.Decimal
+	Realized  decimal.Decimal
+	Fees      decimal.Decimal
+	Bought    decimal.Decimal
+	Sold      decimal.Decimal
+}
+
+// SaleCost returns the cost basis that selling sold of quantity takes out of
+// costBasis: costBasis × sold / quantity (10 places, half-even), or all of
+// it when sold is the whole quantity (or more).
+func SaleCost(costBasis, quantity, sold decimal.Decimal) decimal.Decimal {
+	if sold.LessThan(quantity) {
+		if c, err := costBasis.Mul(sold).Quo(quantity, 10, decimal.HalfEven); err == nil {
+			return c
+		}
+	}
+	return costBasis
+}
+
+// Buy adds qty bought for paid (fee included), fee being the fee paid.
+func (p *Position) Buy(qty, paid, fee decimal.Decimal) {
+	p.Quantity, p.CostBasis = p.Quantity.Add(qty), p.CostBasis.Add(paid)
+	p.Fees, p.Bought = p.Fees.Add(fee), p.Bought.Add(qty)
+}
+
+// Sell removes qty sold for proceeds (net of fee) at cost, the cost basis
+// the sale takes out (SaleCost of the position the sale was priced on).
+func (p *Position) Sell(qty, proceeds, fee, cost decimal.Decimal) {
+	p.Quantity, p.CostBasis = p.Quantity.Sub(qty), p.CostBasis.Sub(cost)
+	p.Realized = p.Realized.Add(proceeds.Sub(cost))
+	p.Fees, p.Sold = p.Fees.Add(fee), p.Sold.Add(qty)
+}
+
+// Apply adds a completed movement (others change nothing), oldest first. A
+// sale whose entry records no SaleCost is priced on p.
+func (p *Position) Apply(m *AssetTransaction) {
+	if m.Status != TxCompleted {
+		return
+	}
+	fee := MovementFee(m)
+	if m.TransactionType == AssetSell {
+		cost := SaleCost(p.CostBasis, p.Quantity, m.Quantity)
+		if m.SaleCost != nil {
+			cost = *m.SaleCost
+		}
+		p.Sell(m.Quantity, m.TotalAmount, fee, cost)
+		return
+	}
+	p.Buy(m.Quantity, m.TotalAmount, fee)
+}
+
+// AverageCost returns CostBasis / Quantity (PriceScale places, half-even),
+// 0 without quantity.
+func (p *Position) AverageCost() decimal.Decimal {
+	if !p.Quantity.IsPositive() {
+		return decimal.Zero
+	}
+	avg, err := p.CostBasis.Quo(p.Quantity, PriceScale, decimal.HalfEven)
+	if err != nil {
+		return decimal.Zero
+	}
+	return avg
+}
+
+// FillGross returns the value of qty at price in USD as a fill settles it
+// before its fee: rounded up to the cent for a buy (a buyer is never
+// undercharged), down for a sale (a seller is never overpaid).
+func FillGross(qty, price decimal.Decimal, buy bool) decimal.Decimal {
+	if buy {
+		return USD.Round(qty.Mul(price), decimal.Up)
+	}
+	return USD.Round(qty.Mul(price), decimal.Down)
+}
+
+// MovementFee returns the fee of a fill's movement: what a buy paid beyond
+// its gross value, or what a sale's gross value exceeds its proceeds by
+// (FillGross).
+func MovementFee(m *AssetTransaction) decimal.Decimal {
+	if m.TransactionType == AssetSell {
+		return FillGross(m.Quantity, m.Price, false).Sub(m.TotalAmount)
+	}
+	return m.TotalAmount.Sub(FillGross(m.Quantity, m.Price, true))
+}
