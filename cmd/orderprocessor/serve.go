@@ -75,8 +75,8 @@ func runServe(args []string) int {
 	f.Duration(&loginBlock, "login-block", gateway.DefaultLoginBlock, "how long a throttled client IP's logins are refused (403)")
 	f.Bool(&trustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For")
 	f.Duration(&tokenTTL, "token-ttl", time.Hour, "access token lifetime")
-	f.String(&deposit, "deposit-daily-limit", "10000", "daily deposit limit per currency (0: none)")
-	f.String(&withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit per currency (0: none)")
+	f.String(&deposit, "deposit-daily-limit", "10000", "daily deposit limit in USD, every currency counted at its USD value (0: none)")
+	f.String(&withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit in USD, every currency counted at its USD value (0: none)")
 	f.String(&fee, "fee-rate", "0", "order fee as a fraction of the order value (0.001 = 0.1%)")
 	// Not f.String: a password in the URL would show in -help.
 	f.StringVar(&redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica; in process when empty ($"+envName("redis-url")+")")

@@ -36,7 +36,7 @@ func New(trade *trading.Service, issuer *auth.Issuer, hasher *auth.Hasher, revok
 		log = slog.Default()
 	}
 	return &Service{d: trade.DAOs(), trade: trade, issuer: issuer, hasher: hasher, revoker: revoker,
-		rates: pricing.DefaultFXRates(), log: log}
+		rates: trade.Rates(), log: log}
 }
 
 func (s *Service) now() time.Time { return s.trade.Now() }
