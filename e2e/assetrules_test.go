@@ -148,7 +148,9 @@ func TestDeactivationCancelsRestingOrders(t *testing.T) {
 		t.Fatalf("v holds %s", held)
 	}
 
+	start := time.Now()
 	d := e.do(t, http.MethodPost, "/api/v1/admin/assets/"+a+"/deactivate", e.admin, nil).want(t, http.StatusOK).obj(t)["data"].(map[string]any)
+	t.Logf("deactivation with %d resting orders: %v", many+len(ids), time.Since(start))
 	if d["is_active"] != false {
 		t.Fatalf("deactivated %v", d)
 	}
