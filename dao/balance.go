@@ -320,18 +320,20 @@ func (d *BalanceDAO) AllTransactions(ctx context.Context, username string) ([]*e
 	return decodeAll(items, decodeTx)
 }
 
-// DailyLimitWrite returns the write that adds amount to the user's daily
-// total of kind ("deposit" or "withdraw") in currency on day (YYYY-MM-DD),
-// failing its condition when the total would exceed limit.
-func (d *BalanceDAO) DailyLimitWrite(username, kind string, c entity.Currency, day string, amount, limit decimal.Decimal) store.Write {
-	k := store.Key{Table: d.t.Users, PK: userPK(username), SK: "DAILY#" + kind + "#" + string(c) + "#" + day}
-	room := limit.Sub(amount)
+// DailyLimitWrite returns the write that adds usd (the exact USD value of
+// a deposit or withdrawal in any currency) to the user's daily total of kind
+// ("deposit" or "withdraw") on day (YYYY-MM-DD), failing its condition when
+// the total would exceed limit (in USD). One item holds the total of all
+// currencies: DAILY#<kind>#USD#<day>.
+func (d *BalanceDAO) DailyLimitWrite(username, kind, day string, usd, limit decimal.Decimal) store.Write {
+	k := store.Key{Table: d.t.Users, PK: userPK(username), SK: "DAILY#" + kind + "#USD#" + day}
+	room := limit.Sub(usd)
 	cond := store.Or(store.AttrNotExists("total"), store.Le("total", num(room)))
 	if room.IsNegative() {
-		// amount alone exceeds the limit: fail even on the day's first write
+		// usd alone exceeds the limit: fail even on the day's first write
 		// (a comparison with an absent total is false).
 		cond = store.Le("total", num(room))
 	}
 	return store.Write{Update: &store.Update{Key: k,
-		Actions: []store.Action{store.Add("total", num(amount))}, Cond: cond}}
+		Actions: []store.Action{store.Add("total", num(usd))}, Cond: cond}}
 }

@@ -219,7 +219,7 @@ func TestDailyLimitWrite(t *testing.T) {
 		{"deposit", "2026-11-27", "80.01", false, "20"},
 	}
 	for _, s := range steps {
-		w := d.Balances.DailyLimitWrite("alice", s.kind, entity.USD, s.day, dec(s.amount), limit)
+		w := d.Balances.DailyLimitWrite("alice", s.kind, s.day, dec(s.amount), limit)
 		err := d.Store.Transact(ctx, []store.Write{w})
 		if s.ok != (err == nil) {
 			t.Fatalf("%s %s %s: %v, want ok=%v", s.kind, s.day, s.amount, err, s.ok)

@@ -138,8 +138,9 @@ func TestDailyLimits(t *testing.T) {
 		serviceError(t, http.StatusUnprocessableEntity, "invalid")
 	e.wantBalance(t, u, "10000.00")
 
-	// A different currency has its own limit.
-	e.do(t, http.MethodPost, "/api/v1/balance/deposit", u.token, map[string]any{"amount": "500", "currency": "EUR"}).want(t, http.StatusCreated)
+	// Every currency counts towards the same limit, at its USD value.
+	e.do(t, http.MethodPost, "/api/v1/balance/deposit", u.token, map[string]any{"amount": "0.01", "currency": "EUR"}).
+		serviceError(t, http.StatusUnprocessableEntity, "invalid")
 
 	e.do(t, http.MethodPost, "/api/v1/balance/withdraw", u.token, map[string]any{"amount": "5000.01"}).
 		serviceError(t, http.StatusUnprocessableEntity, "invalid")
@@ -160,7 +161,7 @@ func TestDailyLimits(t *testing.T) {
 	for _, b := range all.Balances {
 		got[b.Currency] = b.Current
 	}
-	if len(got) != 2 || got["USD"] != "5000.00" || got["EUR"] != "500.00" {
+	if len(got) != 1 || got["USD"] != "5000.00" {
 		t.Fatalf("balances %+v", all)
 	}
 	e.verifyOK(t)

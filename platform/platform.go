@@ -236,8 +236,10 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// The broker's price hook is registered before the trigger engine's, so
-	// that a price event precedes the order events it triggers.
-	inv := inventory.New(d, inventory.WithClock(now), inventory.WithLogger(log), inventory.OnPriceChange(broker.PriceChanged))
+	// that a price event precedes the order events it triggers. A
+	// deactivation cancels the asset's resting orders before it is answered.
+	inv := inventory.New(d, inventory.WithClock(now), inventory.WithLogger(log), inventory.OnPriceChange(broker.PriceChanged),
+		inventory.OnDeactivate(trade.CancelAssetOrders))
 	users := user.New(trade, issuer, hasher, revoker, accounts, log)
 	var orderReg prometheus.Registerer = reg
 	if role == RoleGateway {

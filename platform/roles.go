@@ -36,7 +36,10 @@ import (
 //     changes they make); deposits, withdrawals and conversions happen in
 //     the user service and do not appear in it.
 //   - RoleInventory: the catalogue and the admin asset routes, plus the
-//     price feed; it seeds the catalogue on first start.
+//     price feed; it seeds the catalogue on first start. A deactivation
+//     cancels the asset's resting orders in this process (through the
+//     store), so those cancellations do not appear in the order service's
+//     stream either.
 //
 // A service role serves its own operations, /openapi.json, /docs, /health,
 // /health/live, /health/ready and /metrics through a gateway.Gateway with

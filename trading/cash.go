@@ -12,7 +12,8 @@ import (
 )
 
 // Deposit credits req.Amount to the user's balance (creating the balance for
-// a new currency) with a completed deposit entry, within the daily limit.
+// a new currency) with a completed deposit entry, within the daily limit
+// (Config.DepositDailyLimit).
 func (s *Service) Deposit(ctx context.Context, username string, req entity.DepositRequest, idem *Idem) (*entity.BalanceTransaction, *Replay, error) {
 	if err := req.Validate(); err != nil {
 		return nil, nil, err
@@ -21,8 +22,8 @@ func (s *Service) Deposit(ctx context.Context, username string, req entity.Depos
 }
 
 // Withdraw debits req.Amount from the available balance with a completed
-// withdraw entry, within the daily limit; insufficient_funds when it exceeds
-// the available balance.
+// withdraw entry, within the daily limit (Config.WithdrawDailyLimit);
+// insufficient_funds when it exceeds the available balance.
 func (s *Service) Withdraw(ctx context.Context, username string, req entity.WithdrawRequest, idem *Idem) (*entity.BalanceTransaction, *Replay, error) {
 	if err := req.Validate(); err != nil {
 		return nil, nil, err
@@ -44,8 +45,16 @@ func (s *Service) cash(ctx context.Context, username string, typ entity.Transact
 		change = dao.Change{Username: username, Currency: cur, Current: amount.Neg(), Withdrawals: amount}
 		signed = amount.Neg()
 	}
-	limitErr := apperr.Field("amount", fmt.Sprintf("daily %s limit of %s %s exceeded", kind, cur.Format(limit), cur), "value_error")
-	if limit.IsPositive() && amount.GreaterThan(limit) {
+	// The limit counts every currency at its exact USD value, in one total
+	// per user and day, so that a conversion cannot multiply it.
+	rate, ok := s.cfg.Rates[string(cur)]
+	if limit.IsPositive() && (!ok || !rate.IsPositive()) {
+		return nil, nil, apperr.Field("currency", fmt.Sprintf("no USD rate for %s", cur), "value_error")
+	}
+	usd := amount.Mul(rate)
+	limitErr := apperr.Field("amount", fmt.Sprintf("daily %s limit of %s USD exceeded (every currency counts at its USD value)",
+		kind, entity.USD.Format(limit)), "value_error")
+	if limit.IsPositive() && usd.GreaterThan(limit) {
 		return nil, nil, limitErr
 	}
 	if desc == "" {
@@ -57,7 +66,7 @@ func (s *Service) cash(ctx context.Context, username string, typ entity.Transact
 	}
 	writes := []store.Write{s.d.Balances.ChangeWrite(change, now), s.d.Balances.TransactionWrite(tx)}
 	if limit.IsPositive() {
-		writes = append(writes, s.d.Balances.DailyLimitWrite(username, kind, cur, now.UTC().Format("2006-01-02"), amount, limit))
+		writes = append(writes, s.d.Balances.DailyLimitWrite(username, kind, now.UTC().Format("2006-01-02"), usd, limit))
 	}
 	rep, err := s.Commit(ctx, writes, idem, tx, func(i int) error {
 		switch i {

@@ -31,10 +31,15 @@ const triggerWorkers = 16
 
 // OnPrice executes every resting order of assetID that price triggers, and
 // raises the high-water marks of trailing stops below it. It returns how
-// many orders it executed (or ended as failed).
+// many orders it executed (or ended as failed). An inactive asset's resting
+// orders are cancelled instead (see CancelAssetOrders): OnPrice reads the
+// asset first and again before every further page of executions.
 func (s *Service) OnPrice(ctx context.Context, assetID string, price decimal.Decimal) (int, error) {
 	if !price.IsPositive() {
 		return 0, nil
+	}
+	if ok, err := s.tradable(ctx, assetID); !ok || err != nil {
+		return 0, err
 	}
 	if err := s.raiseTrailing(ctx, assetID, price); err != nil {
 		return 0, err
@@ -48,33 +53,40 @@ func (s *Service) OnPrice(ctx context.Context, assetID string, price decimal.Dec
 		{dirLE, store.SortCond{Op: store.SortGe, Value: sp}},       // level >= price
 		{dirGE, store.SortCond{Op: store.SortLt, Value: sp + "$"}}, // level <= price ('$' sorts after '#')
 	} {
-		k, err := s.triggerPartition(ctx, triggerPK(assetID, q.dir), q.sk, price)
+		k, stop, err := s.triggerPartition(ctx, assetID, triggerPK(assetID, q.dir), q.sk, price, n > 0)
 		n += k
-		if err != nil {
+		if err != nil || stop {
 			return n, err
 		}
 	}
 	return n, nil
 }
 
-// triggerPartition executes the orders of one trigger partition in range.
-// Each page is read after the previous one executed, so it starts again from
-// the beginning: executed orders have left the index.
-func (s *Service) triggerPartition(ctx context.Context, pk string, sk store.SortCond, price decimal.Decimal) (int, error) {
-	total := 0
+// triggerPartition executes the orders of one trigger partition in range,
+// a page at a time. Before every further page, and before the first one
+// when recheck is set (orders executed since the caller read the asset), it
+// reads the asset again: when the asset is no longer active, its resting
+// orders are cancelled instead and stop is true.
+func (s *Service) triggerPartition(ctx context.Context, assetID, pk string, sk store.SortCond, price decimal.Decimal, recheck bool) (total int, stop bool, err error) {
 	cursor := ""
 	for {
+		if cursor != "" || recheck {
+			ok, err := s.tradable(ctx, assetID)
+			if !ok || err != nil {
+				return total, true, err
+			}
+		}
 		orders, next, err := s.d.Orders.OpenIn(ctx, dao.IndexOpenOrders, pk, sk, triggerPage, cursor)
 		if err != nil {
-			return total, err
+			return total, false, err
 		}
 		n, err := s.executeAll(ctx, orders, price)
 		total += n
 		if err != nil {
-			return total, err
+			return total, false, err
 		}
 		if next == "" {
-			return total, nil
+			return total, false, nil
 		}
 		cursor = next
 	}
@@ -334,8 +346,9 @@ func (s *Service) ExpireDue(ctx context.Context, now time.Time, lookbackDays int
 
 // Engine runs the trigger engine in the background: price changes are
 // queued (the latest price per asset wins) and evaluated by one worker;
-// expiry runs on a schedule; every asset is re-evaluated at its current
-// price at start and periodically, so a missed event loses nothing.
+// expiry runs on a schedule; every active asset is re-evaluated at its
+// current price at start and periodically, so a missed event loses nothing,
+// and the resting orders of inactive assets are cancelled at the same times.
 type Engine struct {
 	s        *Service
 	prices   func(ctx context.Context) (map[string]decimal.Decimal, error)
@@ -402,10 +415,16 @@ func (e *Engine) drain(ctx context.Context) {
 	}
 }
 
-// sweep expires due orders and re-evaluates every asset at its current price.
+// sweep expires due orders, cancels the resting orders of inactive assets
+// and re-evaluates every active asset at its current price.
 func (e *Engine) sweep(ctx context.Context, lookbackDays int) {
 	if _, err := e.s.ExpireDue(ctx, e.s.now(), lookbackDays); err != nil && ctx.Err() == nil {
 		e.log.Warn("expiry sweep", "err", err)
+	}
+	if n, err := e.s.CancelInactive(ctx); err != nil && ctx.Err() == nil {
+		e.log.Warn("inactive asset sweep", "cancelled", n, "err", err)
+	} else if n > 0 {
+		e.log.Info("cancelled resting orders of inactive assets", "cancelled", n)
 	}
 	prices, err := e.prices(ctx)
 	if err != nil {

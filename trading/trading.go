@@ -19,23 +19,30 @@ import (
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/ids"
+	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
 // Config holds the trading rules.
 type Config struct {
-	// DepositDailyLimit and WithdrawDailyLimit cap a user's deposits and
-	// withdrawals per currency per UTC day (zero: no limit).
+	// DepositDailyLimit and WithdrawDailyLimit cap, in USD, a user's
+	// deposits and withdrawals per UTC day, all currencies together, each
+	// counted at its exact USD value at Rates (zero: no limit).
 	DepositDailyLimit  decimal.Decimal
 	WithdrawDailyLimit decimal.Decimal
 	// FeeRate is the fee charged on an order's notional (0.001 = 0.1%).
 	FeeRate decimal.Decimal
+	// Rates are the USD values of the currencies: the rates of conversions
+	// (the user service's) and of the daily limits. Nil: pricing.DefaultFXRates().
+	Rates pricing.FXRates
 }
 
-// DefaultConfig is the documented defaults (docs/api.md): 10,000 deposits and 5,000 withdrawals
-// per currency per day, no fee.
+// DefaultConfig is the documented defaults (docs/api.md): 10,000 USD of
+// deposits and 5,000 USD of withdrawals per day, every currency counted at
+// its USD value, no fee, the reference FX rates.
 func DefaultConfig() Config {
-	return Config{DepositDailyLimit: decimal.FromInt(10_000), WithdrawDailyLimit: decimal.FromInt(5_000)}
+	return Config{DepositDailyLimit: decimal.FromInt(10_000), WithdrawDailyLimit: decimal.FromInt(5_000),
+		Rates: pricing.DefaultFXRates()}
 }
 
 // Service runs the trading flows over the DAOs.
@@ -60,6 +67,9 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
 // New returns a Service.
 func New(d *dao.DAOs, cfg Config, opts ...Option) *Service {
+	if cfg.Rates == nil {
+		cfg.Rates = pricing.DefaultFXRates()
+	}
 	s := &Service{d: d, cfg: cfg, now: time.Now, log: slog.Default()}
 	for _, o := range opts {
 		o(s)
@@ -71,6 +81,9 @@ func New(d *dao.DAOs, cfg Config, opts ...Option) *Service {
 
 // DAOs returns the DAOs the service writes through.
 func (s *Service) DAOs() *dao.DAOs { return s.d }
+
+// Rates returns the FX rates of conversions and of the daily limits.
+func (s *Service) Rates() pricing.FXRates { return s.cfg.Rates }
 
 // Now returns the service clock's time.
 func (s *Service) Now() time.Time { return s.now() }

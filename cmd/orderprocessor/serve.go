@@ -87,8 +87,8 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 	var tokenSkew, accountTTL time.Duration
 	f.Duration(&tokenSkew, "token-clock-skew", auth.DefaultClockSkew, "how far in the future a token's iat or nbf may lie (clock differences between processes)")
 	f.Duration(&accountTTL, "account-cache-ttl", auth.DefaultAccountTTL, "how long a process uses a user's cached account state (active, tokens valid after) before reading it again: how late a deactivation made by another process takes effect")
-	f.String(&deposit, "deposit-daily-limit", "10000", "daily deposit limit per currency (0: none)")
-	f.String(&withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit per currency (0: none)")
+	f.String(&deposit, "deposit-daily-limit", "10000", "daily deposit limit in USD, every currency counted at its USD value (0: none)")
+	f.String(&withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit in USD, every currency counted at its USD value (0: none)")
 	f.String(&fee, "fee-rate", "0", "order fee as a fraction of the order value (0.001 = 0.1%)")
 	// Not f.String: a password in the URL would show in -help.
 	f.StringVar(&redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica; in process when empty ($"+envName("redis-url")+")")

@@ -80,7 +80,7 @@ func (s *Service) Register(api *httpapi.API) {
 	api.Handle(httpapi.Op{
 		Method: http.MethodPut, Path: PathAdminAsset, OperationID: "updateAsset",
 		Summary:     "Update an asset (admin)",
-		Description: "Changes the fields present in the body; `is_active` activates or deactivates the asset; a changed `price_usd` fires the price triggers.",
+		Description: "Changes the fields present in the body; `is_active` activates or deactivates the asset (a deactivation cancels its resting orders, as POST .../deactivate does); a changed `price_usd` fires the price triggers.",
 		Tags:        adm, Auth: httpapi.AuthAdmin,
 		PathParams: AssetPath{}, Request: entity.AssetUpdate{}, Response: AssetResponse{},
 		Errors: []int{http.StatusNotFound, http.StatusConflict},
@@ -102,8 +102,9 @@ func (s *Service) Register(api *httpapi.API) {
 	}, s.activeHandler(true))
 	api.Handle(httpapi.Op{
 		Method: http.MethodPost, Path: PathDeactivate, OperationID: "deactivateAsset",
-		Summary: "Deactivate an asset (admin)",
-		Tags:    adm, Auth: httpapi.AuthAdmin,
+		Summary:     "Deactivate an asset (admin)",
+		Description: "Stores the asset as inactive (new orders of it are refused), then cancels each of its resting orders and releases its hold before answering; a cancelled order's last status change has the reason `asset {asset_id} is not active`.",
+		Tags:        adm, Auth: httpapi.AuthAdmin,
 		PathParams: AssetPath{}, Response: AssetResponse{},
 		Errors: []int{http.StatusNotFound, http.StatusConflict},
 	}, s.activeHandler(false))
@@ -236,6 +237,10 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, "inventory: asset updated", "asset_id", id, "price_changed", priceChanged, "is_active", a.IsActive)
+	if req.IsActive != nil && !a.IsActive {
+		n := s.fireDeactivated(r.Context(), id)
+		s.audit(r, "inventory: resting orders of the inactive asset cancelled", "asset_id", id, "cancelled", n)
+	}
 	if priceChanged {
 		s.firePriceChange(r.Context(), id, old, a.PriceUSD)
 	}
@@ -274,6 +279,10 @@ func (s *Service) activeHandler(active bool) http.HandlerFunc {
 			return
 		}
 		s.audit(r, "inventory: asset activation set", "asset_id", id, "is_active", active)
+		if !active {
+			n := s.fireDeactivated(r.Context(), id)
+			s.audit(r, "inventory: resting orders of the inactive asset cancelled", "asset_id", id, "cancelled", n)
+		}
 		writeAsset(w, http.StatusOK, a)
 	}
 }

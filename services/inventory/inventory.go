@@ -35,14 +35,24 @@ import (
 // current price reads it.
 type PriceChangeFunc func(ctx context.Context, assetID string, old, new decimal.Decimal)
 
+// DeactivateFunc is called after a deactivation of assetID was stored (by
+// POST .../deactivate or by PUT with is_active false), before the admin's
+// request is answered: the trading service cancels the asset's resting
+// orders there and returns how many it cancelled. ctx carries the
+// request's values without its cancellation, so that an admin who gives up
+// waiting does not stop the pass half-way; an error is logged (the trigger
+// engine's sweep cancels what the pass left).
+type DeactivateFunc func(ctx context.Context, assetID string) (int, error)
+
 // Service serves the catalogue. Build it with New; it is safe for concurrent use.
 type Service struct {
 	d   *dao.DAOs
 	now func() time.Time
 	log *slog.Logger
 
-	mu    sync.RWMutex
-	hooks []PriceChangeFunc
+	mu          sync.RWMutex
+	hooks       []PriceChangeFunc
+	deactivated []DeactivateFunc
 
 	historyScan int // MaxHistoryScan; smaller in tests
 }
@@ -73,6 +83,11 @@ func OnPriceChange(fn PriceChangeFunc) Option {
 	return func(s *Service) { s.OnPriceChange(fn) }
 }
 
+// OnDeactivate registers fn as a deactivation hook (see DeactivateFunc).
+func OnDeactivate(fn DeactivateFunc) Option {
+	return func(s *Service) { s.OnDeactivate(fn) }
+}
+
 // New returns the inventory service over d.
 func New(d *dao.DAOs, opts ...Option) *Service {
 	s := &Service{d: d, now: time.Now, log: slog.Default(), historyScan: MaxHistoryScan}
@@ -92,6 +107,45 @@ func (s *Service) OnPriceChange(fn PriceChangeFunc) {
 	s.mu.Lock()
 	s.hooks = append(s.hooks, fn)
 	s.mu.Unlock()
+}
+
+// OnDeactivate registers fn as a deactivation hook after construction; nil
+// is ignored.
+func (s *Service) OnDeactivate(fn DeactivateFunc) {
+	if fn == nil {
+		return
+	}
+	s.mu.Lock()
+	s.deactivated = append(s.deactivated, fn)
+	s.mu.Unlock()
+}
+
+// fireDeactivated calls every deactivation hook in turn and returns how many
+// orders they cancelled; a failing or panicking hook is logged (the
+// deactivation is already stored).
+func (s *Service) fireDeactivated(ctx context.Context, id string) int {
+	s.mu.RLock()
+	hooks := s.deactivated
+	s.mu.RUnlock()
+	ctx = context.WithoutCancel(ctx)
+	total := 0
+	for _, h := range hooks {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					s.log.ErrorContext(ctx, "inventory: deactivation hook panicked",
+						"asset_id", id, "panic", fmt.Sprint(r))
+				}
+			}()
+			n, err := h(ctx, id)
+			total += n
+			if err != nil {
+				s.log.ErrorContext(ctx, "inventory: deactivation hook failed; the trigger engine's sweep completes it",
+					"asset_id", id, "cancelled", n, "err", err)
+			}
+		}()
+	}
+	return total
 }
 
 // firePriceChange calls every hook; a panic in one is logged and does not

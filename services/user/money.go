@@ -94,10 +94,12 @@ func (s *Service) registerMoney(api *httpapi.API) {
 		Response: BalancesResponse{}}, s.listBalances)
 	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/balance/deposit", OperationID: "deposit",
 		Summary: "Deposit cash", Tags: []string{"balances"}, Auth: httpapi.AuthUser, Headers: idem,
-		Request: entity.DepositRequest{}, Response: CashResponse{}, Status: http.StatusCreated, Errors: []int{409}}, s.deposit)
+		Description: "Within the daily deposit limit, which is in USD and counts the deposits of the UTC day in every currency at their USD value (the conversion rates).",
+		Request:     entity.DepositRequest{}, Response: CashResponse{}, Status: http.StatusCreated, Errors: []int{409}}, s.deposit)
 	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/balance/withdraw", OperationID: "withdraw",
 		Summary: "Withdraw cash", Tags: []string{"balances"}, Auth: httpapi.AuthUser, Headers: idem,
-		Request: entity.WithdrawRequest{}, Response: CashResponse{}, Status: http.StatusCreated, Errors: []int{409}}, s.withdraw)
+		Description: "Within the available balance and the daily withdrawal limit, which is in USD and counts the withdrawals of the UTC day in every currency at their USD value (the conversion rates).",
+		Request:     entity.WithdrawRequest{}, Response: CashResponse{}, Status: http.StatusCreated, Errors: []int{409}}, s.withdraw)
 	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/balance/transactions", OperationID: "listTransactions",
 		Summary: "The caller's ledger, newest first", Tags: []string{"balances"}, Auth: httpapi.AuthUser,
 		Description: "total_count counts the matching entries among the newest 5,000.",

@@ -40,7 +40,7 @@ func New(trade *trading.Service, issuer *auth.Issuer, hasher *auth.Hasher, revok
 		log = slog.Default()
 	}
 	return &Service{d: trade.DAOs(), trade: trade, issuer: issuer, hasher: hasher, revoker: revoker,
-		accounts: accounts, rates: pricing.DefaultFXRates(), log: log}
+		accounts: accounts, rates: trade.Rates(), log: log}
 }
 
 func (s *Service) now() time.Time { return s.trade.Now() }

@@ -1,0 +1,138 @@
+package trading
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// The rule of inactive assets: no order of an inactive asset rests or
+// executes. Placement refuses an inactive asset (readPlacement); deactivating
+// an asset cancels its resting orders (CancelAssetOrders, called by the
+// inventory service after it stored the deactivation); the trigger engine
+// reads the asset before each page of executions and, finding it inactive,
+// cancels its resting orders instead of executing them; its periodic sweep
+// cancels the resting orders of every inactive asset. An order whose
+// placement read the asset as active and committed after the deactivation's
+// pass over the index is therefore cancelled by the next price event of the
+// asset or the next sweep (Engine interval), whichever comes first.
+
+// InactiveReason is the reason recorded on an order cancelled because its
+// asset is not active.
+func InactiveReason(assetID string) string { return "asset " + assetID + " is not active" }
+
+// CancelAssetOrders cancels every resting order of assetID, releasing its
+// hold (and its OCO partner's), each in its own transaction, with
+// InactiveReason. It reads the trigger index a bounded page at a time and
+// runs at most triggerWorkers cancellations at once. An order that another
+// actor ended first is skipped. It returns how many orders it cancelled.
+func (s *Service) CancelAssetOrders(ctx context.Context, assetID string) (int, error) {
+	return s.cancelAssetOrders(ctx, assetID, entity.ActorSystem)
+}
+
+// cancelAssetOrders is CancelAssetOrders on behalf of actor.
+func (s *Service) cancelAssetOrders(ctx context.Context, assetID string, actor entity.Actor) (int, error) {
+	reason := InactiveReason(assetID)
+	total := 0
+	for _, dir := range []string{dirLE, dirGE} {
+		cursor := ""
+		for {
+			orders, next, err := s.d.Orders.OpenIn(ctx, dao.IndexOpenOrders, triggerPK(assetID, dir), store.SortCond{}, triggerPage, cursor)
+			if err != nil {
+				return total, err
+			}
+			n, err := s.cancelAll(ctx, orders, actor, reason)
+			total += n
+			if err != nil {
+				return total, err
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	return total, nil
+}
+
+// cancelAll cancels orders on behalf of actor with reason, at most
+// triggerWorkers at once.
+func (s *Service) cancelAll(ctx context.Context, orders []*entity.Order, actor entity.Actor, reason string) (int, error) {
+	var (
+		mu    sync.Mutex
+		count int
+		first error
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, triggerWorkers)
+	)
+	for _, o := range orders {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, err := s.end(ctx, o, actor, reason, entity.StatusCancelled)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				count++
+			case apperr.Is(err, apperr.Conflict):
+				// Executed, cancelled or expired by another actor first,
+				// or cancelled with its OCO partner.
+			case first == nil:
+				first = fmt.Errorf("cancel order %s of inactive asset %s: %w", o.OrderID, o.AssetID, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return count, first
+}
+
+// tradable reports whether assetID is active. When it is not (or does not
+// exist), it cancels the asset's resting orders first: the engine never
+// executes an order of an inactive asset.
+func (s *Service) tradable(ctx context.Context, assetID string) (bool, error) {
+	it, err := s.d.Store.Get(ctx, s.d.Assets.Key(assetID))
+	switch {
+	case err == nil:
+		q, err := s.d.Assets.DecodeQuote(it)
+		if err != nil {
+			return false, err
+		}
+		if q.IsActive {
+			return true, nil
+		}
+	case errors.Is(err, store.ErrNotFound):
+	default:
+		return false, fmt.Errorf("read asset %s: %w", assetID, err)
+	}
+	_, err = s.cancelAssetOrders(ctx, assetID, entity.ActorEngine)
+	return false, err
+}
+
+// CancelInactive cancels the resting orders of every inactive asset (the
+// engine's periodic sweep). It returns how many orders it cancelled.
+func (s *Service) CancelInactive(ctx context.Context) (int, error) {
+	assets, err := s.d.Assets.All(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, a := range assets {
+		if a.IsActive {
+			continue
+		}
+		n, err := s.cancelAssetOrders(ctx, a.AssetID, entity.ActorEngine)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
