@@ -74,6 +74,9 @@ type Config struct {
 	Breaker         proxy.BreakerConfig
 	// PasswordParams are the argon2id parameters (auth.DefaultParams when zero).
 	PasswordParams auth.Params
+	// PasswordHashLimit bounds the memory of the password computations
+	// running at once (auth.HashLimit; Memory 0: no limit).
+	PasswordHashLimit auth.HashLimit
 	// RedisURL, when set, keeps token revocation, rate-limit counters and
 	// login throttling in that Redis (package redisstate), shared by every
 	// replica using it with the same RedisPrefix, and adds a "redis"
@@ -93,6 +96,8 @@ type Platform struct {
 	Inventory *inventory.Service
 	Users     *user.Service
 	Issuer    *auth.Issuer
+	// Hasher hashes and verifies the passwords of the user service.
+	Hasher *auth.Hasher
 	Engine    *trading.Engine
 	// Stream is the live-event broker behind GET /api/v1/stream; it is
 	// closed (every stream ends) when the platform closes.
@@ -179,7 +184,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	if params == (auth.Params{}) {
 		params = auth.DefaultParams
 	}
-	hasher, err := auth.NewHasher(params)
+	hasher, err := auth.NewLimitedHasher(params, cfg.PasswordHashLimit)
 	if err != nil {
 		return nil, fmt.Errorf("password hasher: %w", err)
 	}
@@ -292,7 +297,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
-		Issuer: issuer, Stream: broker, Role: role, Proxies: proxies, redis: shared, cancel: cancel, log: log}
+		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, redis: shared, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()
