@@ -606,6 +606,8 @@ type failingCounter struct{}
 func (failingCounter) Incr(context.Context, string, time.Duration) (int64, time.Time, error) {
 	return 0, time.Time{}, errors.New("counter down")
 }
+func (failingCounter) Decr(context.Context, string) error                { return errors.New("down") }
+func (failingCounter) Reset(context.Context, string) error               { return errors.New("down") }
 func (failingCounter) Mark(context.Context, string, time.Duration) error { return errors.New("down") }
 func (failingCounter) Marked(context.Context, string) (time.Time, bool, error) {
 	return time.Time{}, false, errors.New("marker down")
