@@ -96,8 +96,7 @@ type Platform struct {
 	Inventory *inventory.Service
 	Users     *user.Service
 	Issuer    *auth.Issuer
-	// Hasher hashes and verifies the passwords of the user service.
-	Hasher *auth.Hasher
+	Hasher    *auth.Hasher // the user service's passwords
 	Engine    *trading.Engine
 	// Stream is the live-event broker behind GET /api/v1/stream; it is
 	// closed (every stream ends) when the platform closes.
@@ -267,12 +266,13 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	}
 	switch role {
 	case RoleUser, RoleOrder, RoleInventory:
-		// Behind the gateway: it limits traffic and throttles logins, and
+		// Behind the gateway: it limits traffic, logins and registrations, and
 		// its proxy sets X-Forwarded-For to the client IP it saw. The
 		// service still verifies the bearer token itself (signature, expiry,
 		// role; revocation is the gateway's check), so a request that did
 		// not pass the gateway gets no identity it cannot prove.
 		gcfg.RateLimit, gcfg.LoginMaxFailures, gcfg.TrustProxy = 0, 0, true
+		gcfg.LoginAccountMaxFailures, gcfg.RegisterLimit = 0, 0
 		gcfg.AllowedOrigins = nil
 		gcfg.ServiceName = string(role)
 		deps.Revoker = nil
