@@ -9,9 +9,10 @@ import (
 	"time"
 )
 
-// memLimiter is a weighted FIFO semaphore over a memory budget in KiB. Room
-// is taken by running computations (inUse) and by the memory of finished
-// ones that the garbage collector may not have reclaimed yet (garbage):
+// memLimiter is a weighted FIFO semaphore over a memory budget in KiB, with
+// a bound on the computations running at once. Room is taken by running
+// computations (inUse) and by the memory of finished ones that the garbage
+// collector may not have reclaimed yet (garbage):
 // argon2id allocates its memory afresh for every computation, and with a
 // high GOGC the heap would otherwise grow several times past the budget
 // before a collection. When garbage keeps a waiter out, the limiter runs
@@ -19,8 +20,10 @@ import (
 type memLimiter struct {
 	budget int64 // KiB
 	wait   time.Duration
+	procs  int // most computations at once; 0: GOMAXPROCS-1, at least 1
 
 	mu         sync.Mutex
+	running    int
 	inUse      int64 // KiB held by running computations
 	garbage    int64 // KiB released and not yet known to be reclaimed
 	collecting bool
@@ -33,8 +36,16 @@ type hashWaiter struct {
 	granted bool
 }
 
-func newMemLimiter(budgetKiB int64, wait time.Duration) *memLimiter {
-	return &memLimiter{budget: budgetKiB, wait: wait}
+func newMemLimiter(budgetKiB int64, wait time.Duration, procs int) *memLimiter {
+	return &memLimiter{budget: budgetKiB, wait: wait, procs: procs}
+}
+
+// maxRunning is the bound on computations at once.
+func (l *memLimiter) maxRunning() int {
+	if l.procs > 0 {
+		return l.procs
+	}
+	return max(runtime.GOMAXPROCS(0)-1, 1)
 }
 
 // acquire takes need KiB (at most the budget) for one computation, waiting
@@ -45,6 +56,7 @@ func (l *memLimiter) acquire(ctx context.Context, need int64) error {
 	l.mu.Lock()
 	if len(l.queue) == 0 && l.fitsLocked(need) {
 		l.inUse += need
+		l.running++
 		l.mu.Unlock()
 		return nil
 	}
@@ -68,6 +80,7 @@ func (l *memLimiter) acquire(ctx context.Context, need int64) error {
 	defer l.mu.Unlock()
 	if w.granted { // granted while giving up: give the room back
 		l.inUse -= w.need
+		l.running--
 	} else if i := slices.Index(l.queue, w); i >= 0 {
 		l.queue = slices.Delete(l.queue, i, i+1)
 	}
@@ -83,13 +96,14 @@ func (l *memLimiter) release(need int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inUse -= need
+	l.running--
 	l.garbage += need
 	l.grantLocked()
 	l.collectLocked()
 }
 
 func (l *memLimiter) fitsLocked(need int64) bool {
-	return l.inUse+l.garbage+need <= l.budget
+	return l.inUse+l.garbage+need <= l.budget && l.running < l.maxRunning()
 }
 
 // grantLocked lets in the waiters at the head of the line that fit.
@@ -98,17 +112,19 @@ func (l *memLimiter) grantLocked() {
 		w := l.queue[0]
 		l.queue = l.queue[1:]
 		l.inUse += w.need
+		l.running++
 		w.granted = true
 		close(w.ready)
 	}
 }
 
-// collectLocked starts a collection when someone waits and garbage is half
-// the budget or more, or nothing runs (then only garbage keeps the head of
-// the line out). Collections are batched that way: each one costs a mark of
-// the whole heap.
+// collectLocked starts a collection when garbage keeps a waiter out and is
+// half the budget or more, or nothing runs (then only garbage keeps the
+// head of the line out). Collections are batched that way: each one costs a
+// mark of the whole heap.
 func (l *memLimiter) collectLocked() {
-	if l.collecting || len(l.queue) == 0 || l.garbage == 0 || (2*l.garbage < l.budget && l.inUse > 0) {
+	if l.collecting || len(l.queue) == 0 || l.garbage == 0 || (2*l.garbage < l.budget && l.inUse > 0) ||
+		l.inUse+l.garbage+l.queue[0].need <= l.budget {
 		return
 	}
 	l.collecting = true

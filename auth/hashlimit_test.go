@@ -12,7 +12,7 @@ import (
 )
 
 func TestMemLimiterBoundsRoomAndQueuesInOrder(t *testing.T) {
-	l := newMemLimiter(4, time.Hour)
+	l := newMemLimiter(4, time.Hour, 100)
 	for i := 0; i < 3; i++ {
 		if err := l.acquire(ctx, 1); err != nil {
 			t.Fatalf("acquire %d: %v", i, err)
@@ -53,7 +53,7 @@ func TestMemLimiterBoundsRoomAndQueuesInOrder(t *testing.T) {
 }
 
 func TestMemLimiterCollectsGarbage(t *testing.T) {
-	l := newMemLimiter(2, time.Hour)
+	l := newMemLimiter(2, time.Hour, 100)
 	for i := 0; i < 4; i++ { // every second acquire finds the budget full of garbage
 		if err := l.acquire(ctx, 1); err != nil {
 			t.Fatal(err)
@@ -77,8 +77,27 @@ func TestMemLimiterCollectsGarbage(t *testing.T) {
 	}
 }
 
+func TestMemLimiterBoundsRunning(t *testing.T) {
+	l := newMemLimiter(1<<20, 30*time.Millisecond, 2)
+	for i := 0; i < 2; i++ {
+		if err := l.acquire(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.acquire(ctx, 1); !errors.Is(err, ErrBusy) {
+		t.Fatalf("third computation with room for two = %v, want ErrBusy", err)
+	}
+	l.release(1)
+	if err := l.acquire(ctx, 1); err != nil {
+		t.Fatalf("after a release: %v", err)
+	}
+	if n := newMemLimiter(1, 0, 0).maxRunning(); n != max(runtime.GOMAXPROCS(0)-1, 1) {
+		t.Fatalf("default bound %d, want GOMAXPROCS-1 (at least 1)", n)
+	}
+}
+
 func TestMemLimiterWaitEnds(t *testing.T) {
-	l := newMemLimiter(1, 30*time.Millisecond)
+	l := newMemLimiter(1, 30*time.Millisecond, 100)
 	if err := l.acquire(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +119,7 @@ func TestMemLimiterWaitEnds(t *testing.T) {
 
 func TestLimitedHasher(t *testing.T) {
 	p := Params{MemoryKiB: 1024, Iterations: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	h, err := NewLimitedHasher(p, HashLimit{Memory: 3 << 20, Wait: time.Minute})
+	h, err := NewLimitedHasher(p, HashLimit{Memory: 3 << 20, Wait: time.Minute, Concurrency: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,12 @@ type HashLimit struct {
 	// Wait is how long a computation waits for room before it fails with
 	// ErrBusy; DefaultHashWait when 0.
 	Wait time.Duration
+	// Concurrency bounds the computations running at once besides the
+	// memory. 0: one fewer than GOMAXPROCS (at least one), read at each
+	// computation: argon2id keeps a processor busy, so more computations
+	// at once would only add memory, and this leaves a processor to the
+	// other requests (health checks, orders) while logins flood in.
+	Concurrency int
 }
 
 // Hasher hashes and verifies passwords with argon2id. The zero value is not
@@ -100,7 +106,7 @@ func NewLimitedHasher(p Params, l HashLimit) (*Hasher, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
-	if l.Memory < 0 || l.Wait < 0 {
+	if l.Memory < 0 || l.Wait < 0 || l.Concurrency < 0 {
 		return nil, apperr.New(apperr.Invalid, "password hash limit must not be negative")
 	}
 	h := &Hasher{p: p}
@@ -112,7 +118,7 @@ func NewLimitedHasher(p Params, l HashLimit) (*Hasher, error) {
 	}
 	h.dummy = d
 	if l.Memory > 0 {
-		h.lim = newMemLimiter(max(l.Memory>>10, 1), cmp.Or(l.Wait, DefaultHashWait))
+		h.lim = newMemLimiter(max(l.Memory>>10, 1), cmp.Or(l.Wait, DefaultHashWait), l.Concurrency)
 	}
 	return h, nil
 }
@@ -142,7 +148,7 @@ func (h *Hasher) MaxConcurrent() int {
 	if h.lim == nil {
 		return 0
 	}
-	return int(max(h.lim.budget/int64(h.p.MemoryKiB), 1))
+	return min(int(max(h.lim.budget/int64(h.p.MemoryKiB), 1)), h.lim.maxRunning())
 }
 
 // RetryAfter is the wait a client refused with ErrBusy is told to observe
