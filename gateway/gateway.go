@@ -719,9 +719,7 @@ func (g *Gateway) loginBlocked(ex *exchange, r *http.Request) bool {
 	if !blocked {
 		return false
 	}
-	g.metrics.loginBlocked.Inc()
-	ex.w.Header()[hdrRetryAfter] = []string{strconv.FormatInt(retryAfter(until.Sub(g.now())), 10)}
-	g.writeError(ex, http.StatusForbidden, CodeLoginBlocked, "too many failed login attempts; try again later")
+	g.refuseLogin(ex, until, "too many failed login attempts; try again later")
 	return true
 }
 
