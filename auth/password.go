@@ -54,8 +54,9 @@ var ErrBusy = apperr.New(apperr.Unavailable, "password hashing is busy; retry la
 
 // Defaults of HashLimit.
 const (
-	// DefaultHashMemory is the default memory budget: 13 computations
-	// with DefaultParams (19 MiB each) at once.
+	// DefaultHashMemory is the default memory budget: room for 13
+	// computations with DefaultParams (19 MiB each), running or not yet
+	// collected.
 	DefaultHashMemory = 256 << 20
 	// DefaultHashWait is how long a computation waits for room by default.
 	DefaultHashWait = 2 * time.Second

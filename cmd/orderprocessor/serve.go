@@ -82,7 +82,7 @@ func runServe(args []string) int {
 	f.Duration(&accountMaxDelay, "login-account-max-delay", gateway.DefaultLoginAccountMaxDelay, "longest wait imposed on an account")
 	f.Int(&registerLimit, "register-limit", gateway.DefaultRegisterLimit, "registrations per client IP per --register-window (0 disables)")
 	f.Duration(&registerWindow, "register-window", gateway.DefaultRegisterWindow, "window of --register-limit")
-	f.Int(&hashMemory, "password-hash-memory", auth.DefaultHashMemory>>20, "MiB of memory the password hashes (argon2id, 19 MiB each) may hold at once; further logins and registrations wait (0: no limit)")
+	f.Int(&hashMemory, "password-hash-memory", auth.DefaultHashMemory>>20, "MiB of memory the password hashes (argon2id, 19 MiB each, until collected) may hold at once, with at most GOMAXPROCS-1 running; further logins and registrations wait (0: no limit)")
 	f.Duration(&hashWait, "password-hash-wait", auth.DefaultHashWait, "how long a login or registration waits for room under --password-hash-memory before it is answered 503")
 	f.Bool(&trustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For")
 	f.Duration(&tokenTTL, "token-ttl", time.Hour, "access token lifetime")
