@@ -137,17 +137,6 @@ func TestAccountCacheBounded(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5 s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // BenchmarkAccountCacheCheck measures the per-request account check of a

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 // cheap are parameters that keep the tests fast.
 var cheap = Params{MemoryKiB: 64, Iterations: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+var ctx = context.Background()
 
 func newCheapHasher(t testing.TB) *Hasher {
 	t.Helper()
@@ -23,7 +26,7 @@ func newCheapHasher(t testing.TB) *Hasher {
 
 func TestHashPasswordFormatAndVerify(t *testing.T) {
 	h := newCheapHasher(t)
-	hash, err := h.HashPassword("Correct-Horse-9!")
+	hash, err := h.HashPassword(ctx, "Correct-Horse-9!")
 	if err != nil {
 		t.Fatalf("HashPassword: %v", err)
 	}
@@ -31,7 +34,7 @@ func TestHashPasswordFormatAndVerify(t *testing.T) {
 	if !re.MatchString(hash) {
 		t.Fatalf("hash %q does not match %s", hash, re)
 	}
-	again, err := h.HashPassword("Correct-Horse-9!")
+	again, err := h.HashPassword(ctx, "Correct-Horse-9!")
 	if err != nil {
 		t.Fatalf("HashPassword: %v", err)
 	}
@@ -49,7 +52,7 @@ func TestHashPasswordFormatAndVerify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, hh := range []string{hash, again} {
-			got, err := h.VerifyPassword(hh, tt.pw)
+			got, err := h.VerifyPassword(ctx, hh, tt.pw)
 			if err != nil || got != tt.want {
 				t.Errorf("VerifyPassword(%q) = %v, %v; want %v, nil", tt.pw, got, err, tt.want)
 			}
@@ -65,14 +68,14 @@ func TestVerifyPasswordReadsParamsFromHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash, err := other.HashPassword("pw")
+	hash, err := other.HashPassword(ctx, "pw")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(hash, "$argon2id$v=19$m=128,t=2,p=2$") {
 		t.Fatalf("hash %q has the wrong parameters", hash)
 	}
-	ok, err := newCheapHasher(t).VerifyPassword(hash, "pw")
+	ok, err := newCheapHasher(t).VerifyPassword(ctx, hash, "pw")
 	if err != nil || !ok {
 		t.Fatalf("VerifyPassword with other params = %v, %v; want true, nil", ok, err)
 	}
@@ -84,7 +87,7 @@ func TestVerifyPasswordReadsParamsFromHash(t *testing.T) {
 
 func TestVerifyPasswordMalformed(t *testing.T) {
 	h := newCheapHasher(t)
-	good, err := h.HashPassword("pw")
+	good, err := h.HashPassword(ctx, "pw")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +118,7 @@ func TestVerifyPasswordMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ok, err := h.VerifyPassword(tt.hash, "pw")
+			ok, err := h.VerifyPassword(ctx, tt.hash, "pw")
 			if ok || !errors.Is(err, ErrMalformedHash) {
 				t.Fatalf("VerifyPassword(%q) = %v, %v; want false, ErrMalformedHash", tt.hash, ok, err)
 			}
@@ -151,8 +154,12 @@ func TestNewHasherRejectsBadParams(t *testing.T) {
 func TestDummyVerify(t *testing.T) {
 	h := newCheapHasher(t)
 	for _, pw := range []string{"", "pw", "Correct-Horse-9!"} {
-		if h.DummyVerify(pw) {
-			t.Errorf("DummyVerify(%q) = true", pw)
+		before := h.Computations()
+		if err := h.DummyVerify(ctx, pw); err != nil {
+			t.Errorf("DummyVerify(%q) = %v", pw, err)
+		}
+		if n := h.Computations() - before; n != 1 {
+			t.Errorf("DummyVerify(%q) ran %d computations, want 1", pw, n)
 		}
 	}
 	if !strings.HasPrefix(h.dummy, "$argon2id$v=19$m=64,t=1,p=1$") {

@@ -339,7 +339,7 @@ func newHarness(t *testing.T, cfg config) *harness {
 func (h *harness) serverConfig() ServerConfig {
 	return ServerConfig{
 		Binary: h.bin, DataDir: h.data, Stderr: h.log,
-		Args: []string{"--price-feed", "static", "--rate-limit", "0", "--login-max-failures", "0",
+		Args: []string{"--price-feed", "static", "--rate-limit", "0", "--login-max-failures", "0", "--register-limit", "0",
 			"--token-ttl", "24h", "--fee-rate", feeRate, "--deposit-daily-limit", dailyLimit, "--withdraw-daily-limit", dailyLimit},
 		Env: []string{"ORDERPROCESSOR_JWT_SECRET=" + jwtSecret, "ORDERPROCESSOR_ADMIN_PASSWORD=" + adminPassword},
 	}

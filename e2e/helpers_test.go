@@ -74,6 +74,8 @@ func baseConfig(dir string) platform.Config {
 	g := gateway.DefaultConfig()
 	g.RateLimit = 1_000_000
 	g.LoginMaxFailures = 1_000_000
+	g.LoginAccountMaxFailures = 1_000_000
+	g.RegisterLimit = 1_000_000
 	return platform.Config{
 		DataDir:        dir,
 		JWTSecret:      []byte("e2e-test-secret-0123456789abcdef-0123456789"),

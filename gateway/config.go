@@ -18,14 +18,25 @@ const (
 	DefaultLoginWindow      = 5 * time.Minute
 	DefaultLoginBlock       = 5 * time.Minute
 	DefaultLoginPath        = "/api/v1/auth/login"
-	DefaultMaxBodyBytes     = 64 << 10
-	DefaultReadyTimeout     = 2 * time.Second
-	DefaultServiceName      = "gateway"
+
+	DefaultLoginAccountMaxFailures = 5
+	DefaultLoginAccountWindow      = 24 * time.Hour
+	DefaultLoginAccountDelay       = 30 * time.Second
+	DefaultLoginAccountMaxDelay    = 15 * time.Minute
+
+	DefaultRegisterLimit  = 20
+	DefaultRegisterWindow = time.Hour
+	DefaultRegisterPath   = "/api/v1/auth/register"
+
+	DefaultMaxBodyBytes = 64 << 10
+	DefaultReadyTimeout = 2 * time.Second
+	DefaultServiceName  = "gateway"
 )
 
 // Config is the gateway's behaviour. Start from DefaultConfig: for
-// RateLimit and LoginMaxFailures the zero value means "disabled"; for the
-// other fields zero means the default.
+// RateLimit, LoginMaxFailures, LoginAccountMaxFailures and RegisterLimit
+// the zero value means "disabled"; for the other fields zero means the
+// default.
 type Config struct {
 	// RateLimit is the number of requests allowed per RateWindow to each
 	// client IP and, separately, to each authenticated user. 0 disables rate
@@ -35,11 +46,38 @@ type Config struct {
 
 	// LoginMaxFailures failed logins (401 answers to POST LoginPath) from one
 	// client IP within LoginWindow block that IP's login requests with 403
-	// for LoginBlock. 0 disables login throttling.
+	// for LoginBlock. Each login is counted before it reaches the handler
+	// and given back when it does not fail (any answer but 401), so
+	// parallel logins from one IP never get more than LoginMaxFailures
+	// password checks per window: the others are refused with 403. 0
+	// disables the limit per IP.
 	LoginMaxFailures int
 	LoginWindow      time.Duration // DefaultLoginWindow when 0
 	LoginBlock       time.Duration // DefaultLoginBlock when 0
 	LoginPath        string        // DefaultLoginPath when ""
+
+	// LoginAccountMaxFailures failed logins to one account (the
+	// lower-cased "username" of the JSON login body, whether or not such a
+	// user exists), from any IPs, within LoginAccountWindow make each
+	// further attempt on it wait for a delay, refused until then with 403
+	// and Retry-After: LoginAccountDelay after the first attempt over the
+	// limit, doubling with each further failure, up to LoginAccountMaxDelay.
+	// One attempt passes per delay. A successful login ends the account's
+	// window. Attempts are counted ahead like those per IP. 0 disables the
+	// limit per account.
+	LoginAccountMaxFailures int
+	LoginAccountWindow      time.Duration // DefaultLoginAccountWindow when 0
+	LoginAccountDelay       time.Duration // DefaultLoginAccountDelay when 0
+	LoginAccountMaxDelay    time.Duration // DefaultLoginAccountMaxDelay when 0
+
+	// RegisterLimit registrations (POST RegisterPath answered 2xx, or 409
+	// for a taken name: both hash a password) per client IP per
+	// RegisterWindow; further ones are refused with 429 RATE_LIMITED and
+	// Retry-After. An attempt is counted before it reaches the handler and
+	// given back on any other answer. 0 disables the limit.
+	RegisterLimit  int
+	RegisterWindow time.Duration // DefaultRegisterWindow when 0
+	RegisterPath   string        // DefaultRegisterPath when ""
 
 	// MaxBodyBytes bounds request bodies (413 above it). DefaultMaxBodyBytes when 0.
 	MaxBodyBytes int64
@@ -71,21 +109,30 @@ type Config struct {
 	Version     string
 }
 
-// DefaultConfig returns the documented defaults (docs/api.md): 10,000 requests per minute
-// per IP and per user, 5 failed logins in 5 minutes block for 5 minutes,
-// 64 KiB bodies, any CORS origin, no proxy trusted.
+// DefaultConfig returns the defaults: 10,000 requests per minute per IP and
+// per user, 5 failed logins in 5 minutes block an IP for 5 minutes, 5
+// failed logins to one account in 24 hours make each further attempt wait
+// 30 s, doubling up to 15 minutes, 20 registrations per IP per hour, 64 KiB
+// bodies, any CORS origin, no proxy trusted.
 func DefaultConfig() Config {
 	return Config{
-		RateLimit:        DefaultRateLimit,
-		RateWindow:       DefaultRateWindow,
-		LoginMaxFailures: DefaultLoginMaxFailures,
-		LoginWindow:      DefaultLoginWindow,
-		LoginBlock:       DefaultLoginBlock,
-		LoginPath:        DefaultLoginPath,
-		MaxBodyBytes:     DefaultMaxBodyBytes,
-		UnmatchedAccess:  User,
-		ReadyTimeout:     DefaultReadyTimeout,
-		ServiceName:      DefaultServiceName,
+		RateLimit:               DefaultRateLimit,
+		RateWindow:              DefaultRateWindow,
+		LoginMaxFailures:        DefaultLoginMaxFailures,
+		LoginWindow:             DefaultLoginWindow,
+		LoginBlock:              DefaultLoginBlock,
+		LoginPath:               DefaultLoginPath,
+		LoginAccountMaxFailures: DefaultLoginAccountMaxFailures,
+		LoginAccountWindow:      DefaultLoginAccountWindow,
+		LoginAccountDelay:       DefaultLoginAccountDelay,
+		LoginAccountMaxDelay:    DefaultLoginAccountMaxDelay,
+		RegisterLimit:           DefaultRegisterLimit,
+		RegisterWindow:          DefaultRegisterWindow,
+		RegisterPath:            DefaultRegisterPath,
+		MaxBodyBytes:            DefaultMaxBodyBytes,
+		UnmatchedAccess:         User,
+		ReadyTimeout:            DefaultReadyTimeout,
+		ServiceName:             DefaultServiceName,
 	}
 }
 
@@ -118,8 +165,8 @@ type Deps struct {
 	// Accounts checks that a token's subject may use it (exists, active,
 	// token issued after the account's ValidAfter); nil: no check.
 	Accounts AccountChecker
-	// Counter counts rate-limit windows and login failures; nil: a
-	// MemoryCounter with the gateway's clock.
+	// Counter counts rate-limit windows, login failures and
+	// registrations; nil: a MemoryCounter with the gateway's clock.
 	Counter Counter
 	// Blocks holds login blocks; nil: Counter when it is also a Marker,
 	// else a MemoryCounter.

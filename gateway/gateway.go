@@ -26,10 +26,19 @@
 //     routes a valid token still sets the principal and anything else is
 //     ignored;
 //  7. rate limit per authenticated user;
-//  8. login throttling on POST Config.LoginPath (403 LOGIN_BLOCKED);
+//  8. login throttling on POST Config.LoginPath (403 LOGIN_BLOCKED) for a
+//     blocked IP;
 //  9. body limit (413 PAYLOAD_TOO_LARGE, with or without Content-Length);
-//  10. the next handler, with auth.WithPrincipal and the request info in
-//     the context; a 401 it gives to a login counts a failure for the IP.
+//  10. on POST Config.LoginPath, the attempt is counted ahead for the
+//     client IP and for the account named by the body (403 LOGIN_BLOCKED
+//     when either has no attempt left); on POST Config.RegisterPath, for
+//     the client IP (429 RATE_LIMITED above Config.RegisterLimit);
+//  11. the next handler, with auth.WithPrincipal and the request info in
+//     the context; its answer settles the counts ahead: a 401 to a login
+//     is a failure (and blocks the IP at the limit), a success gives the
+//     IP's attempt back and ends the account's window, anything else gives
+//     the attempts back; a registration answered neither 2xx nor 409 is
+//     given back.
 //
 // Gateway errors have the body
 // {"error":"<CODE>","message":"...","code":"<CODE>","timestamp":"<RFC 3339>"}.
@@ -37,6 +46,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -158,9 +168,16 @@ func New(cfg Config, routes RouteTable, next http.Handler, deps Deps) (*Gateway,
 		return nil, errors.New("gateway: next handler is nil")
 	}
 	if cfg.RateLimit < 0 || cfg.LoginMaxFailures < 0 || cfg.MaxBodyBytes < 0 ||
-		cfg.RateWindow < 0 || cfg.LoginWindow < 0 || cfg.LoginBlock < 0 || cfg.ReadyTimeout < 0 {
+		cfg.RateWindow < 0 || cfg.LoginWindow < 0 || cfg.LoginBlock < 0 || cfg.ReadyTimeout < 0 ||
+		cfg.LoginAccountMaxFailures < 0 || cfg.LoginAccountWindow < 0 || cfg.LoginAccountDelay < 0 ||
+		cfg.LoginAccountMaxDelay < 0 || cfg.RegisterLimit < 0 || cfg.RegisterWindow < 0 {
 		return nil, errors.New("gateway: negative limit or duration in config")
 	}
+	cfg.LoginAccountWindow = cmp.Or(cfg.LoginAccountWindow, DefaultLoginAccountWindow)
+	cfg.LoginAccountDelay = cmp.Or(cfg.LoginAccountDelay, DefaultLoginAccountDelay)
+	cfg.LoginAccountMaxDelay = max(cmp.Or(cfg.LoginAccountMaxDelay, DefaultLoginAccountMaxDelay), cfg.LoginAccountDelay)
+	cfg.RegisterWindow = cmp.Or(cfg.RegisterWindow, DefaultRegisterWindow)
+	cfg.RegisterPath = normalizePath(cmp.Or(cfg.RegisterPath, DefaultRegisterPath))
 	if cfg.RateWindow == 0 {
 		cfg.RateWindow = DefaultRateWindow
 	}
@@ -408,12 +425,25 @@ func (g *Gateway) serve(ex *exchange, r *http.Request) {
 	if ex.hasPrincipal && g.cfg.RateLimit > 0 && !g.rateLimit(ex, r, "rl:user:"+ex.principal.Username, "user") {
 		return
 	}
-	login := g.cfg.LoginMaxFailures > 0 && r.Method == http.MethodPost && p == g.cfg.LoginPath
-	if login && g.loginBlocked(ex, r) {
-		return
+	var login *loginAttempt
+	if r.Method == http.MethodPost && p == g.cfg.LoginPath &&
+		(g.cfg.LoginMaxFailures > 0 || g.cfg.LoginAccountMaxFailures > 0) {
+		if g.cfg.LoginMaxFailures > 0 && g.loginBlocked(ex, r) {
+			return
+		}
+		login = &loginAttempt{}
 	}
+	register := g.cfg.RegisterLimit > 0 && r.Method == http.MethodPost && p == g.cfg.RegisterPath
 	body, ok := g.limitBody(ex, r)
 	if !ok {
+		return
+	}
+	if login != nil {
+		if body, ok = g.reserveLogin(ex, r, body, login); !ok {
+			return
+		}
+	}
+	if register && !g.reserveRegistration(ex, r) {
 		return
 	}
 
@@ -430,8 +460,11 @@ func (g *Gateway) serve(ex *exchange, r *http.Request) {
 	}
 	g.next.ServeHTTP(ex, r2)
 
-	if login && ex.status == http.StatusUnauthorized {
-		g.loginFailed(context.WithoutCancel(r.Context()), ex.info.ip)
+	if login != nil {
+		g.settleLogin(context.WithoutCancel(r.Context()), login, ex.status)
+	}
+	if register && !(ex.status >= 200 && ex.status < 300 || ex.status == http.StatusConflict) {
+		g.giveBack(context.WithoutCancel(r.Context()), "register:ip:"+ex.info.ip)
 	}
 }
 
@@ -722,26 +755,198 @@ func (g *Gateway) loginBlocked(ex *exchange, r *http.Request) bool {
 	if !blocked {
 		return false
 	}
-	g.metrics.loginBlocked.Inc()
-	ex.w.Header()[hdrRetryAfter] = []string{strconv.FormatInt(retryAfter(until.Sub(g.now())), 10)}
-	g.writeError(ex, http.StatusForbidden, CodeLoginBlocked, "too many failed login attempts; try again later")
+	g.refuseLogin(ex, until, "too many failed login attempts; try again later")
 	return true
 }
 
-// loginFailed counts a failed login for ip and blocks the IP at the limit.
-func (g *Gateway) loginFailed(ctx context.Context, ip string) {
-	n, _, err := g.counter.Incr(ctx, "login:fail:"+ip, g.cfg.LoginWindow)
-	if err == nil && n >= int64(g.cfg.LoginMaxFailures) {
-		err = g.blocks.Mark(ctx, "login:block:"+ip, g.cfg.LoginBlock)
-		if err == nil {
-			g.log.LogAttrs(ctx, slog.LevelWarn, "login blocked for client IP",
-				slog.String("ip", ip), slog.Int64("failures", n))
+// loginAttempt is what a login counted ahead: the keys whose counts it
+// holds, to be settled by the handler's answer.
+type loginAttempt struct {
+	ip       string
+	ipCount  int64  // the IP's count with this attempt; 0: not counted
+	account  string // counter key of the account; "": not counted
+	gate     string // counter key of the account's delay taken; "": none
+	username string
+}
+
+// reserveLogin counts the login ahead for the client IP and for the account
+// its body names, before the password is checked, so that parallel
+// attempts cannot pass the limits. It reads the body (at most MaxBodyBytes)
+// and returns it for the handler; it answers 403 (or 400 for an unreadable
+// body) and returns false when the login must stop. A failing Counter lets
+// the login through (logged): the password hash already makes guessing
+// slow.
+func (g *Gateway) reserveLogin(ex *exchange, r *http.Request, body io.ReadCloser, la *loginAttempt) (io.ReadCloser, bool) {
+	ctx := r.Context()
+	la.ip = ex.info.ip
+	if g.cfg.LoginMaxFailures > 0 {
+		key := "login:fail:" + la.ip
+		n, resetAt, err := g.counter.Incr(ctx, key, g.cfg.LoginWindow)
+		switch {
+		case err != nil:
+			g.log.LogAttrs(ctx, slog.LevelWarn, "login counter failed; login allowed",
+				slog.String("request_id", ex.info.id), slog.String("error", err.Error()))
+		case n > int64(g.cfg.LoginMaxFailures):
+			// Failures and attempts in flight already fill the window.
+			g.giveBack(context.WithoutCancel(ctx), key)
+			g.refuseLogin(ex, resetAt, "too many failed login attempts; try again later")
+			return nil, false
+		default:
+			la.ipCount = n
 		}
 	}
-	if err != nil {
-		g.log.LogAttrs(ctx, slog.LevelError, "login throttling failed",
-			slog.String("ip", ip), slog.String("error", err.Error()))
+	if g.cfg.LoginAccountMaxFailures == 0 {
+		return body, true
 	}
+	buf, ok := g.readBody(ex, body)
+	if !ok {
+		g.settleLogin(context.WithoutCancel(ctx), la, http.StatusBadRequest)
+		return nil, false
+	}
+	body = io.NopCloser(bytes.NewReader(buf))
+	la.username = loginUsername(buf)
+	if la.username == "" {
+		return body, true // the handler refuses a login without a username
+	}
+	key := "login:acct:" + la.username
+	n, _, err := g.counter.Incr(ctx, key, g.cfg.LoginAccountWindow)
+	if err != nil {
+		g.log.LogAttrs(ctx, slog.LevelWarn, "login counter failed; login allowed",
+			slog.String("request_id", ex.info.id), slog.String("error", err.Error()))
+		return body, true
+	}
+	la.account = key
+	over := n - int64(g.cfg.LoginAccountMaxFailures)
+	if over <= 0 {
+		return body, true
+	}
+	// Over the limit: one attempt per delay, the first to open the delay's
+	// window.
+	gate := "login:delay:" + la.username
+	m, resetAt, err := g.counter.Incr(ctx, gate, g.accountDelay(over))
+	switch {
+	case err != nil:
+		g.log.LogAttrs(ctx, slog.LevelWarn, "login counter failed; login allowed",
+			slog.String("request_id", ex.info.id), slog.String("error", err.Error()))
+	case m > 1:
+		g.settleLogin(context.WithoutCancel(ctx), la, http.StatusForbidden)
+		g.refuseLogin(ex, resetAt, "too many failed logins for this account; try again later")
+		return nil, false
+	default:
+		la.gate = gate
+	}
+	return body, true
+}
+
+// accountDelay is the wait after the over-th attempt over
+// LoginAccountMaxFailures: LoginAccountDelay doubled over-1 times, at most
+// LoginAccountMaxDelay.
+func (g *Gateway) accountDelay(over int64) time.Duration {
+	d := g.cfg.LoginAccountDelay
+	for i := int64(1); i < over && d < g.cfg.LoginAccountMaxDelay; i++ {
+		d *= 2
+	}
+	return min(d, g.cfg.LoginAccountMaxDelay)
+}
+
+// maxUsernameBytes bounds the account names counted: no valid username is
+// longer, and a longer one (refused by the handler) would only grow the
+// counters' keys.
+const maxUsernameBytes = 128
+
+// loginUsername returns the lower-cased "username" of a JSON login body, or
+// "" when there is none (the handler then refuses the body).
+func loginUsername(body []byte) string {
+	var v struct {
+		Username string `json:"username"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || len(v.Username) > maxUsernameBytes {
+		return ""
+	}
+	return strings.ToLower(v.Username)
+}
+
+// refuseLogin answers 403 LOGIN_BLOCKED with Retry-After until retryAt.
+func (g *Gateway) refuseLogin(ex *exchange, retryAt time.Time, msg string) {
+	g.metrics.loginBlocked.Inc()
+	ex.w.Header()[hdrRetryAfter] = []string{strconv.FormatInt(retryAfter(retryAt.Sub(g.now())), 10)}
+	g.writeError(ex, http.StatusForbidden, CodeLoginBlocked, msg)
+}
+
+// settleLogin settles what a login counted ahead by its answer's status: a
+// 401 is a failure (it stays counted, and blocks the IP at the limit); a
+// success gives the IP's attempt back and ends the account's window and
+// delay; any other answer gives everything back.
+func (g *Gateway) settleLogin(ctx context.Context, la *loginAttempt, status int) {
+	ipKey := "login:fail:" + la.ip
+	switch {
+	case status == http.StatusUnauthorized:
+		if la.ipCount >= int64(g.cfg.LoginMaxFailures) && la.ipCount > 0 {
+			if err := g.blocks.Mark(ctx, "login:block:"+la.ip, g.cfg.LoginBlock); err != nil {
+				g.log.LogAttrs(ctx, slog.LevelError, "login throttling failed",
+					slog.String("ip", la.ip), slog.String("error", err.Error()))
+			} else {
+				g.log.LogAttrs(ctx, slog.LevelWarn, "login blocked for client IP",
+					slog.String("ip", la.ip), slog.Int64("failures", la.ipCount))
+			}
+		}
+		return
+	case status >= 200 && status < 300:
+		if la.ipCount > 0 {
+			g.giveBack(ctx, ipKey)
+		}
+		for _, key := range []string{la.account, la.gate} {
+			if key == "" {
+				continue
+			}
+			if err := g.counter.Reset(ctx, key); err != nil {
+				g.log.LogAttrs(ctx, slog.LevelError, "login counter reset failed",
+					slog.String("key", key), slog.String("error", err.Error()))
+			}
+		}
+		return
+	}
+	if la.ipCount > 0 {
+		g.giveBack(ctx, ipKey)
+	}
+	if la.account != "" {
+		g.giveBack(ctx, la.account)
+	}
+	if la.gate != "" {
+		if err := g.counter.Reset(ctx, la.gate); err != nil {
+			g.log.LogAttrs(ctx, slog.LevelError, "login counter reset failed",
+				slog.String("key", la.gate), slog.String("error", err.Error()))
+		}
+	}
+}
+
+// giveBack takes back an attempt counted ahead under key.
+func (g *Gateway) giveBack(ctx context.Context, key string) {
+	if err := g.counter.Decr(ctx, key); err != nil {
+		g.log.LogAttrs(ctx, slog.LevelError, "counter decrement failed",
+			slog.String("key", key), slog.String("error", err.Error()))
+	}
+}
+
+// reserveRegistration counts a registration ahead for the client IP and
+// answers 429 when the IP has none left in its window. A failing Counter
+// lets the registration through (logged).
+func (g *Gateway) reserveRegistration(ex *exchange, r *http.Request) bool {
+	key := "register:ip:" + ex.info.ip
+	n, resetAt, err := g.counter.Incr(r.Context(), key, g.cfg.RegisterWindow)
+	if err != nil {
+		g.log.LogAttrs(r.Context(), slog.LevelWarn, "registration counter failed; registration allowed",
+			slog.String("request_id", ex.info.id), slog.String("error", err.Error()))
+		return true
+	}
+	if n <= int64(g.cfg.RegisterLimit) {
+		return true
+	}
+	g.giveBack(context.WithoutCancel(r.Context()), key)
+	g.metrics.rateLimited.WithLabelValues("register").Inc()
+	ex.w.Header()[hdrRetryAfter] = []string{strconv.FormatInt(retryAfter(resetAt.Sub(g.now())), 10)}
+	g.writeError(ex, http.StatusTooManyRequests, CodeRateLimited, "too many registrations from this address; retry later")
+	return false
 }
 
 // limitBody enforces MaxBodyBytes. A declared Content-Length above it is
@@ -758,7 +963,21 @@ func (g *Gateway) limitBody(ex *exchange, r *http.Request) (io.ReadCloser, bool)
 	if r.ContentLength >= 0 || r.Body == nil || r.Body == http.NoBody {
 		return r.Body, true // net/http never reads past a declared Content-Length
 	}
-	buf, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	buf, ok := g.readBody(ex, r.Body)
+	if !ok {
+		return nil, false
+	}
+	return io.NopCloser(bytes.NewReader(buf)), true
+}
+
+// readBody reads body up to MaxBodyBytes; it answers 400 or 413 and returns
+// false when it cannot.
+func (g *Gateway) readBody(ex *exchange, body io.Reader) ([]byte, bool) {
+	if body == nil || body == http.NoBody {
+		return nil, true
+	}
+	max := g.cfg.MaxBodyBytes
+	buf, err := io.ReadAll(io.LimitReader(body, max+1))
 	if err != nil {
 		g.writeError(ex, http.StatusBadRequest, CodeBadRequest, "could not read request body")
 		return nil, false
@@ -768,7 +987,7 @@ func (g *Gateway) limitBody(ex *exchange, r *http.Request) (io.ReadCloser, bool)
 			fmt.Sprintf("request body exceeds %d bytes", max))
 		return nil, false
 	}
-	return io.NopCloser(bytes.NewReader(buf)), true
+	return buf, true
 }
 
 // WriteError writes a gateway-format error (for code that answers on the

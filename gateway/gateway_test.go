@@ -606,6 +606,8 @@ type failingCounter struct{}
 func (failingCounter) Incr(context.Context, string, time.Duration) (int64, time.Time, error) {
 	return 0, time.Time{}, errors.New("counter down")
 }
+func (failingCounter) Decr(context.Context, string) error                { return errors.New("down") }
+func (failingCounter) Reset(context.Context, string) error               { return errors.New("down") }
 func (failingCounter) Mark(context.Context, string, time.Duration) error { return errors.New("down") }
 func (failingCounter) Marked(context.Context, string) (time.Time, bool, error) {
 	return time.Time{}, false, errors.New("marker down")
@@ -701,6 +703,66 @@ func TestLoginThrottling(t *testing.T) {
 			t.Fatalf("disabled throttling blocked: %d", r.status)
 		}
 	})
+}
+
+func TestLoginAccountLimit(t *testing.T) {
+	e := newEnv(t, func(c *Config, _ *Deps) {
+		c.TrustProxy = true
+		c.LoginAccountMaxFailures, c.LoginAccountDelay, c.LoginAccountMaxDelay = 2, 10*time.Second, 25*time.Second
+	})
+	ip := 0
+	login := func(user, pw string) resp {
+		ip++
+		return e.do("POST", "/api/v1/auth/login", map[string]string{"X-Forwarded-For": fmt.Sprintf("10.1.0.%d", ip)},
+			strings.NewReader(`{"username":"`+user+`","password":"`+pw+`"}`))
+	}
+	delayed := func(r resp, retryAfter string) {
+		t.Helper()
+		if msg := r.gatewayError(t, 403, CodeLoginBlocked); msg != "too many failed logins for this account; try again later" {
+			t.Fatalf("message %q", msg)
+		}
+		if got := r.header.Get("Retry-After"); got != retryAfter {
+			t.Fatalf("Retry-After %q, want %s", got, retryAfter)
+		}
+	}
+	// Names are counted lower-cased; the attempt after the limit passes
+	// and opens a delay.
+	for i, u := range []string{"Bob", "bob", "BOB"} {
+		if r := login(u, "wrong"); r.status != 401 {
+			t.Fatalf("failure %d: %d", i+1, r.status)
+		}
+	}
+	delayed(login("bob", "right"), "10")
+	if r := login("carol", "wrong"); r.status != 401 {
+		t.Fatalf("another account: %d", r.status)
+	}
+	// Each delay doubles, up to LoginAccountMaxDelay.
+	for _, d := range []time.Duration{10 * time.Second, 20 * time.Second} {
+		e.clk.Advance(d)
+		if r := login("bob", "wrong"); r.status != 401 {
+			t.Fatalf("after %v: %d", d, r.status)
+		}
+		delayed(login("bob", "wrong"), strconv.Itoa(int(min(2*d, 25*time.Second)/time.Second)))
+	}
+	// After the delay the right password passes (the body reaches the
+	// handler intact), and the login ends the account's window.
+	e.clk.Advance(25 * time.Second)
+	if r := login("bob", "right"); r.status != 200 {
+		t.Fatalf("owner after the delay: %d %s", r.status, r.body)
+	}
+	for i := 0; i < 3; i++ {
+		if r := login("bob", "wrong"); r.status != 401 {
+			t.Fatalf("failure %d after the login: %d", i+1, r.status)
+		}
+	}
+	delayed(login("bob", "wrong"), "10")
+	// A name no user can have is not counted (the handler refuses it).
+	long := strings.Repeat("x", maxUsernameBytes+1)
+	for i := 0; i < 5; i++ {
+		if r := login(long, "wrong"); r.status != 401 {
+			t.Fatalf("long name %d: %d", i+1, r.status)
+		}
+	}
 }
 
 func TestRequestID(t *testing.T) {

@@ -16,6 +16,12 @@ type Counter interface {
 	// of a key whose previous window has ended (or that has none) and lasts
 	// window.
 	Incr(ctx context.Context, key string, window time.Duration) (count int64, resetAt time.Time, err error)
+	// Decr takes one back from key's count in its current window (an
+	// attempt counted ahead that is not to count). It does nothing when
+	// key's window has ended or its count is 0.
+	Decr(ctx context.Context, key string) error
+	// Reset ends key's current window: the next Incr starts a new one.
+	Reset(ctx context.Context, key string) error
 }
 
 // Marker holds expiring marks, the gateway's login blocks.
@@ -118,6 +124,28 @@ func (c *MemoryCounter) Incr(_ context.Context, key string, win time.Duration) (
 	w.count++
 	s.counts[key] = w
 	return w.count, w.resetAt, nil
+}
+
+// Decr implements Counter; it never fails.
+func (c *MemoryCounter) Decr(_ context.Context, key string) error {
+	now := c.now()
+	s := c.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w, ok := s.counts[key]; ok && now.Before(w.resetAt) && w.count > 0 {
+		w.count--
+		s.counts[key] = w
+	}
+	return nil
+}
+
+// Reset implements Counter; it never fails.
+func (c *MemoryCounter) Reset(_ context.Context, key string) error {
+	s := c.shard(key)
+	s.mu.Lock()
+	delete(s.counts, key)
+	s.mu.Unlock()
+	return nil
 }
 
 // Mark implements Marker; it never fails.

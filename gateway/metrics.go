@@ -14,9 +14,9 @@ const (
 	MetricRequests     = "gateway_http_requests_total"           // counter{route,method,status}
 	MetricDuration     = "gateway_http_request_duration_seconds" // histogram{route,method,status}
 	MetricInFlight     = "gateway_http_requests_in_flight"       // gauge
-	MetricRateLimited  = "gateway_rate_limited_total"            // counter{scope="ip"|"user"}
+	MetricRateLimited  = "gateway_rate_limited_total"            // counter{scope="ip"|"user"|"register"}
 	MetricAuthFailures = "gateway_auth_failures_total"           // counter{reason}
-	MetricLoginBlocked = "gateway_login_blocked_total"           // counter: logins refused by a block
+	MetricLoginBlocked = "gateway_login_blocked_total"           // counter: logins refused by the login throttle
 	MetricPanics       = "gateway_panics_total"                  // counter
 )
 
@@ -70,13 +70,13 @@ func newMetrics(reg prometheus.Registerer, routeLabels []string) (*metrics, erro
 			Name: MetricInFlight, Help: "HTTP requests being served.",
 		}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricRateLimited, Help: "Requests refused with 429, by limit scope (ip, user).",
+			Name: MetricRateLimited, Help: "Requests refused with 429, by limit scope (ip, user, register).",
 		}, []string{"scope"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricAuthFailures, Help: "Requests refused with 401/403 by the gateway, by reason.",
 		}, []string{"reason"}),
 		loginBlocked: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: MetricLoginBlocked, Help: "Login requests refused because the client IP is blocked.",
+			Name: MetricLoginBlocked, Help: "Login requests refused with 403 by the login throttle: a blocked client IP, or an IP or account without an attempt left.",
 		}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: MetricPanics, Help: "Handler panics recovered by the gateway.",

@@ -77,6 +77,9 @@ type Config struct {
 	Breaker         proxy.BreakerConfig
 	// PasswordParams are the argon2id parameters (auth.DefaultParams when zero).
 	PasswordParams auth.Params
+	// PasswordHashLimit bounds the memory of the password computations
+	// running at once (auth.HashLimit; Memory 0: no limit).
+	PasswordHashLimit auth.HashLimit
 	// RedisURL, when set, keeps token revocation, rate-limit counters and
 	// login throttling in that Redis (package redisstate), shared by every
 	// replica using it with the same RedisPrefix, and adds a "redis"
@@ -112,6 +115,7 @@ type Platform struct {
 	Inventory *inventory.Service
 	Users     *user.Service
 	Issuer    *auth.Issuer
+	Hasher    *auth.Hasher // the user service's passwords
 	Engine    *trading.Engine
 	// Stream is the live-event broker behind GET /api/v1/stream; it is
 	// closed (every stream ends) when the platform closes.
@@ -217,7 +221,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	if params == (auth.Params{}) {
 		params = auth.DefaultParams
 	}
-	hasher, err := auth.NewHasher(params)
+	hasher, err := auth.NewLimitedHasher(params, cfg.PasswordHashLimit)
 	if err != nil {
 		return nil, fmt.Errorf("password hasher: %w", err)
 	}
@@ -308,13 +312,14 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	}
 	switch role {
 	case RoleUser, RoleOrder, RoleInventory:
-		// Behind the gateway: it limits traffic and throttles logins, and
+		// Behind the gateway: it limits traffic, logins and registrations, and
 		// its proxy sets X-Forwarded-For to the client IP it saw. The
 		// service still authenticates the bearer token itself (signature,
 		// expiry, revocation, account, role), so a request that did not
 		// pass the gateway gets no identity it cannot prove and no revoked
 		// token works.
 		gcfg.RateLimit, gcfg.LoginMaxFailures, gcfg.TrustProxy = 0, 0, true
+		gcfg.LoginAccountMaxFailures, gcfg.RegisterLimit = 0, 0
 		gcfg.AllowedOrigins = nil
 		gcfg.ServiceName = string(role)
 	}
@@ -338,7 +343,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
-		Issuer: issuer, Stream: broker, Role: role, Proxies: proxies, redis: shared, cancel: cancel, log: log}
+		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, redis: shared, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()

@@ -199,6 +199,34 @@ func (c *Client) Incr(ctx context.Context, key string, window time.Duration) (in
 	return res[0], now.Add(time.Duration(res[1]) * time.Millisecond), nil
 }
 
+// decrScript takes one from KEYS[1] when it holds a count above zero (DECR
+// keeps its TTL); an absent key stays absent.
+var decrScript = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n and n > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+`)
+
+// Decr implements gateway.Counter atomically (one Lua script): the count
+// of an existing window goes down by one, never below zero, and the window
+// keeps its end.
+func (c *Client) Decr(ctx context.Context, key string) error {
+	if err := decrScript.Run(ctx, c.rdb, []string{c.prefix + "count:" + key}).Err(); err != nil {
+		return unavailable(err, "decrement counter")
+	}
+	return nil
+}
+
+// Reset implements gateway.Counter: DEL of the counter.
+func (c *Client) Reset(ctx context.Context, key string) error {
+	if err := c.rdb.Del(ctx, c.prefix+"count:"+key).Err(); err != nil {
+		return unavailable(err, "reset counter")
+	}
+	return nil
+}
+
 // Mark implements gateway.Marker: SET with PX replaces any earlier mark of
 // key. A ttl not above zero removes the mark (it would end at once).
 func (c *Client) Mark(ctx context.Context, key string, ttl time.Duration) error {

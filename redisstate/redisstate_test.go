@@ -147,8 +147,10 @@ func checkTime(t *testing.T, what string, got, lo, hi time.Time, d, took, slack 
 
 // counterStep is one Incr: after advancing the clock, key's count in a
 // window of window must be want; newWindow says the Incr starts the window.
+// A step with op "decr" or "reset" calls Decr or Reset of key instead.
 type counterStep struct {
 	advance   time.Duration
+	op        string
 	key       string
 	window    time.Duration
 	want      int64
@@ -181,6 +183,35 @@ var counterCases = []struct {
 		{key: "k", window: short, want: 2},
 		{advance: gap, key: "k", window: short, want: 3},
 	}},
+	{"decr takes one back within the window", []counterStep{
+		{key: "k", window: short, want: 1, newWindow: true},
+		{key: "k", window: short, want: 2},
+		{op: "decr", key: "k"},
+		{key: "k", window: long, want: 2},
+		{advance: gap, key: "k", window: long, want: 1, newWindow: true},
+	}},
+	{"decr stops at zero and keeps the window", []counterStep{
+		{key: "k", window: long, want: 1, newWindow: true},
+		{op: "decr", key: "k"},
+		{op: "decr", key: "k"},
+		{key: "k", window: short, want: 1},
+	}},
+	{"decr of no window does nothing", []counterStep{
+		{op: "decr", key: "k"},
+		{key: "k", window: long, want: 1, newWindow: true},
+		{key: "e", window: short, want: 1, newWindow: true},
+		{advance: gap, op: "decr", key: "e"},
+		{key: "e", window: long, want: 1, newWindow: true},
+	}},
+	{"reset ends the window", []counterStep{
+		{key: "k", window: long, want: 1, newWindow: true},
+		{key: "k", window: long, want: 2},
+		{key: "j", window: long, want: 1, newWindow: true},
+		{op: "reset", key: "k"},
+		{op: "reset", key: "absent"},
+		{key: "k", window: long, want: 1, newWindow: true},
+		{key: "j", window: long, want: 2},
+	}},
 }
 
 func TestCounter(t *testing.T) {
@@ -199,6 +230,18 @@ func TestCounter(t *testing.T) {
 					windows := map[string]win{}
 					for i, st := range tc.steps {
 						s.advance(st.advance)
+						switch st.op {
+						case "decr":
+							if err := s.counter.Decr(ctx, st.key); err != nil {
+								t.Fatalf("step %d: Decr(%q): %v", i, st.key, err)
+							}
+							continue
+						case "reset":
+							if err := s.counter.Reset(ctx, st.key); err != nil {
+								t.Fatalf("step %d: Reset(%q): %v", i, st.key, err)
+							}
+							continue
+						}
 						lo := s.now()
 						n, reset, err := s.counter.Incr(ctx, st.key, st.window)
 						hi := s.now()
@@ -499,6 +542,8 @@ func TestUnavailable(t *testing.T) {
 	for name, err := range map[string]error{
 		"Ping":      c.Ping(ctx),
 		"Incr":      incrErr,
+		"Decr":      c.Decr(ctx, "k"),
+		"Reset":     c.Reset(ctx, "k"),
 		"Mark":      c.Mark(ctx, "k", time.Minute),
 		"Marked":    markedErr,
 		"Revoke":    c.Revoke(ctx, "j", time.Now().Add(time.Hour)),

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/orderprocessor/orderprocessor/auth"
@@ -32,6 +33,14 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // Redis, with a rate limit of 10 and a login block after 3 failures.
 func replicas(t *testing.T) (a, b *platform.Platform) {
 	t.Helper()
+	g := gateway.DefaultConfig()
+	g.RateLimit, g.LoginMaxFailures = 10, 3
+	return replicasWith(t, g)
+}
+
+// replicasWith opens two platforms with gateway configuration g.
+func replicasWith(t *testing.T, g gateway.Config) (a, b *platform.Platform) {
+	t.Helper()
 	url := redisstate.URLForTest(t)
 	prefix := redisstate.PrefixForTest()
 	// Deletes the platforms' keys when the test ends.
@@ -45,8 +54,6 @@ func replicas(t *testing.T) (a, b *platform.Platform) {
 			t.Error(err)
 		}
 	})
-	g := gateway.DefaultConfig()
-	g.RateLimit, g.LoginMaxFailures = 10, 3
 	open := func() *platform.Platform {
 		p, err := platform.Open(context.Background(), platform.Config{
 			Store: sharedStore{db}, JWTSecret: []byte("replicas-test-secret-0123456789abcdef"),
@@ -177,6 +184,57 @@ func TestReplicasShareState(t *testing.T) {
 		// Another client still logs in.
 		want(t, call(t, b, "198.51.100.12", "POST", "/api/v1/auth/login", "", good), http.StatusOK, "")
 	})
+}
+
+// TestReplicasShareLoginLimits: 60 parallel wrong-password logins from one
+// IP, spread over two replicas sharing a Redis, check exactly
+// LoginMaxFailures passwords in all (the attempts are counted in Redis
+// before the check); one account's failures from several IPs and both
+// replicas make the next attempt wait on either replica; registrations
+// from one IP are counted once for both.
+func TestReplicasShareLoginLimits(t *testing.T) {
+	g := gateway.DefaultConfig()
+	g.LoginMaxFailures, g.LoginAccountMaxFailures, g.RegisterLimit = 3, 4, 2
+	a, b := replicasWith(t, g)
+	both := []*platform.Platform{a, b}
+	const regIP = "198.51.100.20"
+	for i, name := range []string{"shared1", "shared2"} {
+		want(t, call(t, both[i], regIP, "POST", "/api/v1/auth/register", "", `{"username":"`+name+`","email":"`+name+`@example.com",`+
+			`"password":"Passw0rd!xyz12","first_name":"Re","last_name":"Plica"}`), http.StatusCreated, "")
+	}
+	want(t, call(t, a, regIP, "POST", "/api/v1/auth/register", "", `{"username":"shared3","email":"shared3@example.com",`+
+		`"password":"Passw0rd!xyz12","first_name":"Re","last_name":"Plica"}`), http.StatusTooManyRequests, gateway.CodeRateLimited)
+
+	before := a.Hasher.Computations() + b.Hasher.Computations()
+	codes := make([]int, 60)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Go(func() {
+			codes[i] = call(t, both[i%2], "198.51.100.21", "POST", "/api/v1/auth/login", "", `{"username":"shared1","password":"Wr0ng-Passw0rd!"}`).Code
+		})
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	checks := a.Hasher.Computations() + b.Hasher.Computations() - before
+	if checks != 3 || count[http.StatusUnauthorized] != 3 || count[http.StatusForbidden] != 57 {
+		t.Fatalf("%d password checks, answers %v; want 3 checks, 3 x 401, 57 x 403", checks, count)
+	}
+
+	for i := range 4 {
+		w := call(t, both[i%2], "198.51.100."+strconv.Itoa(30+i), "POST", "/api/v1/auth/login", "", `{"username":"Shared2","password":"Wr0ng-Passw0rd!"}`)
+		want(t, w, http.StatusUnauthorized, "unauthorized")
+	}
+	want(t, call(t, a, "198.51.100.40", "POST", "/api/v1/auth/login", "", `{"username":"shared2","password":"Wr0ng-Passw0rd!"}`), http.StatusUnauthorized, "unauthorized")
+	for _, p := range both {
+		w := call(t, p, "198.51.100.41", "POST", "/api/v1/auth/login", "", `{"username":"shared2","password":"Passw0rd!xyz12"}`)
+		want(t, w, http.StatusForbidden, gateway.CodeLoginBlocked)
+		if ra := w.Header().Get("Retry-After"); ra != "30" && ra != "29" {
+			t.Fatalf("Retry-After %q, want 30", ra)
+		}
+	}
 }
 
 // TestPlatformRedisUnreachable: a platform told to use a Redis it cannot

@@ -55,7 +55,7 @@ func loadtestMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, "usage: orderprocessor loadtest [flags]")
 		fmt.Fprintln(stderr, "Registers and funds users on a running server, drives orders from concurrent clients and reports")
 		fmt.Fprintln(stderr, "orders/s, errors by status and latency; then measures GET /health/live for the plain-HTTP ceiling.")
-		fmt.Fprintln(stderr, "Start the server with --rate-limit 0. Exit 0 when no 5xx and no unanswered request, 1 otherwise, 2 on usage errors.")
+		fmt.Fprintln(stderr, "Start the server with --rate-limit 0 --register-limit 0. Exit 0 when no 5xx and no unanswered request, 1 otherwise, 2 on usage errors.")
 		f.PrintDefaults()
 	}
 	if err := f.Parse(args); err != nil {

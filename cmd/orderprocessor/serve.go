@@ -82,6 +82,16 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 	var loginWindow, loginBlock time.Duration
 	f.Duration(&loginWindow, "login-window", gateway.DefaultLoginWindow, "window in which failed logins are counted")
 	f.Duration(&loginBlock, "login-block", gateway.DefaultLoginBlock, "how long a throttled client IP's logins are refused (403)")
+	var accountFailures, registerLimit, hashMemory int
+	var accountWindow, accountDelay, accountMaxDelay, registerWindow, hashWait time.Duration
+	f.Int(&accountFailures, "login-account-max-failures", gateway.DefaultLoginAccountMaxFailures, "failed logins to one account (from any IP) within --login-account-window before each further attempt waits --login-account-delay, doubling up to --login-account-max-delay (0 disables)")
+	f.Duration(&accountWindow, "login-account-window", gateway.DefaultLoginAccountWindow, "window in which failed logins to one account are counted (a successful login ends it)")
+	f.Duration(&accountDelay, "login-account-delay", gateway.DefaultLoginAccountDelay, "first wait imposed on an account over --login-account-max-failures")
+	f.Duration(&accountMaxDelay, "login-account-max-delay", gateway.DefaultLoginAccountMaxDelay, "longest wait imposed on an account")
+	f.Int(&registerLimit, "register-limit", gateway.DefaultRegisterLimit, "registrations per client IP per --register-window (0 disables)")
+	f.Duration(&registerWindow, "register-window", gateway.DefaultRegisterWindow, "window of --register-limit")
+	f.Int(&hashMemory, "password-hash-memory", auth.DefaultHashMemory>>20, "MiB of memory the password hashes (argon2id, 19 MiB each, until collected) may hold at once, with at most GOMAXPROCS-1 running; further logins and registrations wait (0: no limit)")
+	f.Duration(&hashWait, "password-hash-wait", auth.DefaultHashWait, "how long a login or registration waits for room under --password-hash-memory before it is answered 503")
 	f.Bool(&trustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For")
 	f.Duration(&tokenTTL, "token-ttl", time.Hour, "access token lifetime")
 	var tokenSkew, accountTTL time.Duration
@@ -148,6 +158,10 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 		fmt.Fprintln(os.Stderr, "serve: --role "+role+" needs ORDERPROCESSOR_JWT_SECRET, shared by the gateway and the services")
 		return 2
 	}
+	if hashMemory < 0 || hashWait < 0 || accountFailures < 0 || registerLimit < 0 {
+		fmt.Fprintln(os.Stderr, "serve: --password-hash-memory, --password-hash-wait, --login-account-max-failures and --register-limit must not be negative")
+		return 2
+	}
 	tcfg := trading.DefaultConfig()
 	for _, p := range []struct {
 		name string
@@ -178,6 +192,9 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 	gcfg.RateLimit = rateLimit
 	gcfg.LoginMaxFailures = loginFailures
 	gcfg.LoginWindow, gcfg.LoginBlock = loginWindow, loginBlock
+	gcfg.LoginAccountMaxFailures, gcfg.LoginAccountWindow = accountFailures, accountWindow
+	gcfg.LoginAccountDelay, gcfg.LoginAccountMaxDelay = accountDelay, accountMaxDelay
+	gcfg.RegisterLimit, gcfg.RegisterWindow = registerLimit, registerWindow
 	gcfg.TrustProxy = trustProxy
 	gcfg.NoMetrics = production || metricsAddr != ""
 	if origins != "" && origins != "*" {
@@ -209,8 +226,11 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 		TokenClockSkew: tokenSkew, AccountCacheTTL: accountTTL,
 		AdminPassword: os.Getenv("ORDERPROCESSOR_ADMIN_PASSWORD"), Gateway: gcfg, Trading: tcfg,
 		PriceFeed: feed, PriceInterval: priceInterval, PriceSeed: uint64(seed), Logger: log,
-		PriceHTTP: pricing.HTTPConfig{URL: priceURL, APIKey: priceKey, APIKeyHeader: priceKeyHeader},
-		RedisURL:  redisURL, StreamMaxPerUser: streamBound(streamPerUser), StreamMaxTotal: streamBound(streamTotal),
+		PriceHTTP:         pricing.HTTPConfig{URL: priceURL, APIKey: priceKey, APIKeyHeader: priceKeyHeader},
+		RedisURL:          redisURL,
+		StreamMaxPerUser:  streamBound(streamPerUser),
+		StreamMaxTotal:    streamBound(streamTotal),
+		PasswordHashLimit: auth.HashLimit{Memory: int64(hashMemory) << 20, Wait: hashWait},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)

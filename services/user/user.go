@@ -4,9 +4,11 @@ package user
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
@@ -32,9 +34,9 @@ type Service struct {
 	log      *slog.Logger
 }
 
-// New returns the user service. hasher nil means the default argon2id
-// parameters; accounts (nil: none) is the account cache of this process,
-// which the service keeps up to date with the changes it makes.
+// New returns the user service; hasher hashes and verifies its passwords.
+// accounts (nil: none) is the account cache of this process, which the
+// service keeps up to date with the changes it makes.
 func New(trade *trading.Service, issuer *auth.Issuer, hasher *auth.Hasher, revoker auth.Revoker, accounts *auth.AccountCache, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
@@ -113,9 +115,9 @@ func (s *Service) register(w http.ResponseWriter, r *http.Request) {
 		s.writeOutcome(w, r, rep, err)
 		return
 	}
-	hash, err := s.hasher.HashPassword(req.Password)
+	hash, err := s.hasher.HashPassword(r.Context(), req.Password)
 	if err != nil {
-		httpapi.WriteError(w, r, fmt.Errorf("hash password: %w", err))
+		s.writeHashError(w, r, fmt.Errorf("hash password: %w", err))
 		return
 	}
 	u := req.User(hash, now)
@@ -149,6 +151,15 @@ func (s *Service) writeOutcome(w http.ResponseWriter, r *http.Request, rep *trad
 	handlerkit.WriteReplay(w, rep)
 }
 
+// writeHashError answers a failed password computation: a hasher with no
+// room (auth.ErrBusy) is 503 with Retry-After.
+func (s *Service) writeHashError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, auth.ErrBusy) {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((s.hasher.RetryAfter()+time.Second-1)/time.Second), 10))
+	}
+	httpapi.WriteError(w, r, err)
+}
+
 // errBadCredentials is the one answer to a failed login (no user enumeration).
 var errBadCredentials = apperr.New(apperr.Unauthorized, "Invalid username or password")
 
@@ -163,13 +174,16 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 			httpapi.WriteError(w, r, err)
 			return
 		}
-		s.hasher.DummyVerify(req.Password) // the same work as a real check
+		if err := s.hasher.DummyVerify(r.Context(), req.Password); err != nil { // the same work as a real check
+			s.writeHashError(w, r, fmt.Errorf("verify password: %w", err))
+			return
+		}
 		httpapi.WriteError(w, r, errBadCredentials)
 		return
 	}
-	ok, err := s.hasher.VerifyPassword(u.PasswordHash, req.Password)
+	ok, err := s.hasher.VerifyPassword(r.Context(), u.PasswordHash, req.Password)
 	if err != nil {
-		httpapi.WriteError(w, r, fmt.Errorf("verify password: %w", err))
+		s.writeHashError(w, r, fmt.Errorf("verify password: %w", err))
 		return
 	}
 	if !ok {
@@ -260,7 +274,7 @@ func (s *Service) ProvisionAdmin(ctx context.Context, password string) error {
 	if !entity.ValidPassword(password) {
 		return apperr.New(apperr.Invalid, "ORDERPROCESSOR_ADMIN_PASSWORD must follow the password rules: 12-20 characters with an upper-case letter, a lower-case letter, a digit and one of !@#$%%^&*()-_=+")
 	}
-	hash, err := s.hasher.HashPassword(password)
+	hash, err := s.hasher.HashPassword(ctx, password)
 	if err != nil {
 		return err
 	}
