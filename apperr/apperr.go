@@ -28,6 +28,9 @@ const (
 	Internal          Kind = "internal"
 	// TooLarge is a request whose body exceeds the size limit (HTTP 413).
 	TooLarge Kind = "payload_too_large"
+	// BadRequest is a request that cannot be read one way only, such as a
+	// JSON body with a repeated key (HTTP 400).
+	BadRequest Kind = "bad_request"
 )
 
 // FieldError describes one invalid request field (the 422 "detail" list).
@@ -135,6 +138,8 @@ func HTTPStatus(k Kind) int {
 		return http.StatusServiceUnavailable
 	case TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case BadRequest:
+		return http.StatusBadRequest
 	case "":
 		return http.StatusOK
 	default:
