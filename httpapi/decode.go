@@ -145,14 +145,16 @@ func decodeBytes(body []byte, dst any) error {
 		return nil
 	}
 	err := json.Unmarshal(body, dst)
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return bodyError("Invalid JSON: "+strings.TrimPrefix(se.Error(), "json: ")+
-			" at offset "+strconv.FormatInt(se.Offset, 10), "json_invalid")
-	}
-	var ie *json.InvalidUnmarshalError
-	if errors.As(err, &ie) {
-		return apperr.Wrap(apperr.Internal, err, "decode request body")
+	if err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return bodyError("Invalid JSON: "+strings.TrimPrefix(se.Error(), "json: ")+
+				" at offset "+strconv.FormatInt(se.Offset, 10), "json_invalid")
+		}
+		var ie *json.InvalidUnmarshalError
+		if errors.As(err, &ie) {
+			return apperr.Wrap(apperr.Internal, err, "decode request body")
+		}
 	}
 	// The JSON is well formed (Unmarshal validates before it decodes):
 	// refuse the keys it reads one way that other readers read another.

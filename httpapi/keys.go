@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
@@ -96,6 +97,24 @@ func keyTarget(t reflect.Type) (fields *structFields, elem reflect.Type) {
 	if t == nil {
 		return nil, nil
 	}
+	if kt, ok := keyTargets.Load(t); ok {
+		kt := kt.(*keyTargetOf)
+		return kt.fields, kt.elem
+	}
+	fields, elem = findKeyTarget(t)
+	keyTargets.Store(t, &keyTargetOf{fields, elem})
+	return fields, elem
+}
+
+// keyTargetOf is keyTarget's answer for one type.
+type keyTargetOf struct {
+	fields *structFields
+	elem   reflect.Type
+}
+
+var keyTargets sync.Map // reflect.Type -> *keyTargetOf
+
+func findKeyTarget(t reflect.Type) (fields *structFields, elem reflect.Type) {
 	for t.Kind() == reflect.Pointer {
 		if isCustom(t) {
 			return nil, nil
