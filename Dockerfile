@@ -10,9 +10,11 @@
 # Multi-arch: docker buildx build --platform linux/amd64,linux/arm64 ...
 # (the builder runs on the build host's platform and cross-compiles).
 
-# The image's Go must be at least go.mod's (the golang images set
-# GOTOOLCHAIN=local: they do not fetch a newer toolchain).
-ARG GO_VERSION=1.26
+# The image's Go is go.mod's toolchain line exactly (the golang images set
+# GOTOOLCHAIN=local: they do not fetch another toolchain). Older Go
+# releases have known vulnerabilities in net/http, crypto/tls and
+# crypto/x509 that the server reaches.
+ARG GO_VERSION=1.27.3
 
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
 WORKDIR /src

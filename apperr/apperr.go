@@ -31,6 +31,9 @@ const (
 	// StoreUnavailable is a store that failed (a write to its disk failed)
 	// and refuses every request until the process restarts (HTTP 503).
 	StoreUnavailable Kind = "store_unavailable"
+	// BadRequest is a request that cannot be read one way only, such as a
+	// JSON body with a repeated key (HTTP 400).
+	BadRequest Kind = "bad_request"
 )
 
 // FieldError describes one invalid request field (the 422 "detail" list).
@@ -138,6 +141,8 @@ func HTTPStatus(k Kind) int {
 		return http.StatusServiceUnavailable
 	case TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case BadRequest:
+		return http.StatusBadRequest
 	case "":
 		return http.StatusOK
 	default:

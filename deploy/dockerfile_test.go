@@ -134,8 +134,16 @@ func TestDockerfile(t *testing.T) {
 		t.Fatalf("%d stages, want 2 (build, runtime)", len(stages))
 	}
 	builder, final := stages[0], stages[1]
-	if !regexp.MustCompile(`^golang:1\.26(\.[0-9]+)?$`).MatchString(builder.image) {
-		t.Errorf("build stage FROM %s, want golang:1.26 (the go.mod's Go)", builder.image)
+	gomod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toolchain := regexp.MustCompile(`(?m)^toolchain go(1\.[0-9]+\.[0-9]+)$`).FindSubmatch(gomod)
+	if toolchain == nil {
+		t.Fatal("go.mod has no toolchain line (go1.X.Y)")
+	}
+	if want := "golang:" + string(toolchain[1]); builder.image != want {
+		t.Errorf("build stage FROM %s, want %s (go.mod's toolchain)", builder.image, want)
 	}
 	if !finalBase.MatchString(final.image) {
 		t.Errorf("final stage FROM %s, want distroless static (nonroot) or scratch", final.image)

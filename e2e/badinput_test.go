@@ -425,3 +425,57 @@ func firstDiff(a, b string) string {
 	lo := max(i-150, 0)
 	return fmt.Sprintf("at %d:\nbefore ...%.300s\nafter  ...%.300s", i, a[lo:], b[lo:])
 }
+
+// TestAmbiguousKeysRefused sends bodies that JSON readers disagree on: a key
+// repeated in one object (encoding/json keeps the last value) and a key that
+// matches a field only case-insensitively. Each is answered 400
+// bad_request with nothing changed; an unknown key is still ignored.
+func TestAmbiguousKeysRefused(t *testing.T) {
+	e := sharedEnv(t)
+	u := e.newUser(t)
+	a := e.newAsset(t, "10")
+	e.deposit(t, u, "100")
+
+	dup := func(key string) string {
+		return `{"detail":"invalid request body: duplicate key \"` + key + `\" in body","code":"bad_request"}`
+	}
+	folded := func(key, field, loc string) string {
+		return `{"detail":"invalid request body: key \"` + key + `\" in ` + loc + ` differs from the field \"` + field +
+			`\" only by case (keys are case-sensitive)","code":"bad_request"}`
+	}
+	cases := []struct{ name, path, body, want string }{
+		{"deposit repeated amount", "/api/v1/balance/deposit", `{"amount":"10","amount":"9999"}`, dup("amount")},
+		{"deposit amount in capitals", "/api/v1/balance/deposit", `{"AMOUNT":"10"}`, folded("AMOUNT", "amount", "body")},
+		{"deposit amount and Amount", "/api/v1/balance/deposit", `{"amount":"10","Amount":"9999"}`, folded("Amount", "amount", "body")},
+		{"deposit escaped repeat", "/api/v1/balance/deposit", `{"amount":"10","\u0061mount":"9999"}`, dup("amount")},
+		{"withdraw repeated amount", "/api/v1/balance/withdraw", `{"amount":"99","amount":"1"}`, dup("amount")},
+		{"order repeated quantity", "/api/v1/orders", `{"order_type":"market_buy","asset_id":"` + a + `","quantity":"1","quantity":"9"}`, dup("quantity")},
+		{"order repeated order type", "/api/v1/orders", `{"order_type":"market_buy","asset_id":"` + a + `","quantity":"1","order_type":"limit_buy"}`, dup("order_type")},
+		{"order quantity in capitals", "/api/v1/orders", `{"order_type":"market_buy","asset_id":"` + a + `","Quantity":"1"}`, folded("Quantity", "quantity", "body")},
+		{"batch repeated key in an order", "/api/v1/orders/batch",
+			`{"orders":[{"order_type":"market_buy","asset_id":"` + a + `","quantity":"1"},{"order_type":"market_buy","asset_id":"` + a + `","quantity":"1","quantity":"2"}]}`,
+			`{"detail":"invalid request body: duplicate key \"quantity\" in body.orders.1","code":"bad_request"}`},
+		{"batch key in capitals in an order", "/api/v1/orders/batch",
+			`{"orders":[{"ORDER_TYPE":"market_buy","asset_id":"` + a + `","quantity":"1"}]}`, folded("ORDER_TYPE", "order_type", "body.orders.0")},
+	}
+	before := e.snapshot(t, u, true)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do(t, http.MethodPost, c.path, u.token, raw(c.body))
+			r.serviceError(t, http.StatusBadRequest, "bad_request")
+			if got := strings.TrimSuffix(string(r.Body), "\n"); got != c.want {
+				t.Fatalf("body %s\nwant %s", got, c.want)
+			}
+			if after := e.snapshot(t, u, true); after != before {
+				t.Fatal("state changed")
+			}
+		})
+	}
+	e.wantBalance(t, u, "100.00")
+
+	// Unknown keys are ignored, as they always are.
+	e.do(t, http.MethodPost, "/api/v1/balance/deposit", u.token, raw(`{"amount":"10","memo":"x","memo2":{"a":1}}`)).
+		want(t, http.StatusCreated)
+	e.wantBalance(t, u, "110.00")
+	e.verifyOK(t)
+}

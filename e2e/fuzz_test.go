@@ -70,6 +70,9 @@ func FuzzOrderRequest(f *testing.F) {
 		``,
 		`null`,
 		`{"order_type":null,"asset_id":["BTC"],"quantity":{}}`,
+		`{"amount":"10","amount":"9999"}`,
+		`{"AMOUNT":"10"}`,
+		`{"order_type":"market_buy","asset_id":"` + asset + `","quantity":"1","quantity":"100"}`,
 	}
 	for i, s := range seeds {
 		f.Add([]byte(s), uint8(i))

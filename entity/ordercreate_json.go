@@ -25,7 +25,8 @@ import (
 //     invalid UTF-8; null; and JSON numbers for the decimal fields only.
 //     Decimal and time strings must parse (decimal.Parse, ParseTime): a value
 //     their UnmarshalJSON would reject is declined;
-//   - a repeated key: the last value wins, as with encoding/json.
+//   - each key at most once: a repeated key is declined (encoding/json
+//     keeps the last value; httpapi.DecodeJSON refuses such a body).
 //
 // null leaves a string field unchanged and sets a pointer field to nil, as
 // encoding/json does (without calling the pointee's UnmarshalJSON). Nothing
@@ -35,6 +36,7 @@ func (r *OrderCreate) DecodeFast(body []byte) bool {
 		return false // json.Unmarshal would merge into the existing value
 	}
 	var v OrderCreate
+	var seen uint16 // the fields decoded so far, one bit each
 	s := fastScanner{b: body}
 	s.skipSpace()
 	if !s.consume('{') {
@@ -52,7 +54,7 @@ func (r *OrderCreate) DecodeFast(body []byte) bool {
 				return false
 			}
 			s.skipSpace()
-			if !v.decodeFastField(&s, key) {
+			if !v.decodeFastField(&s, key, &seen) {
 				return false
 			}
 			s.skipSpace()
@@ -74,37 +76,47 @@ func (r *OrderCreate) DecodeFast(body []byte) bool {
 	return true
 }
 
-// decodeFastField decodes the value at s into the field tagged key.
-func (r *OrderCreate) decodeFastField(s *fastScanner, key []byte) bool {
+// decodeFastField decodes the value at s into the field tagged key, and
+// declines a key that seen already holds (a repeated key) or that names no
+// field.
+func (r *OrderCreate) decodeFastField(s *fastScanner, key []byte, seen *uint16) bool {
+	var bit uint16
+	var ok bool
 	switch string(key) {
 	case "order_type":
-		return decodeEnum(s, &r.OrderType, knownOrderTypes)
+		bit, ok = 1<<0, decodeEnum(s, &r.OrderType, knownOrderTypes)
 	case "asset_id":
-		return s.decodeString(&r.AssetID)
+		bit, ok = 1<<1, s.decodeString(&r.AssetID)
 	case "quantity":
-		return s.decodeDecimal(&r.Quantity)
+		bit, ok = 1<<2, s.decodeDecimal(&r.Quantity)
 	case "price":
-		return s.decodeDecimal(&r.Price)
+		bit, ok = 1<<3, s.decodeDecimal(&r.Price)
 	case "limit_price":
-		return s.decodeDecimal(&r.LimitPrice)
+		bit, ok = 1<<4, s.decodeDecimal(&r.LimitPrice)
 	case "stop_price":
-		return s.decodeDecimal(&r.StopPrice)
+		bit, ok = 1<<5, s.decodeDecimal(&r.StopPrice)
 	case "trail_percent":
-		return s.decodeDecimal(&r.TrailPercent)
+		bit, ok = 1<<6, s.decodeDecimal(&r.TrailPercent)
 	case "trail_amount":
-		return s.decodeDecimal(&r.TrailAmount)
+		bit, ok = 1<<7, s.decodeDecimal(&r.TrailAmount)
 	case "time_in_force":
-		return decodeEnum(s, &r.TimeInForce, knownTimeInForces)
+		bit, ok = 1<<8, decodeEnum(s, &r.TimeInForce, knownTimeInForces)
 	case "expires_at":
-		return s.decodeTime(&r.ExpiresAt)
+		bit, ok = 1<<9, s.decodeTime(&r.ExpiresAt)
 	case "client_order_id":
-		return s.decodeString(&r.ClientOrderID)
+		bit, ok = 1<<10, s.decodeString(&r.ClientOrderID)
 	case "currency":
-		return decodeEnum(s, &r.Currency, knownCurrencies)
+		bit, ok = 1<<11, decodeEnum(s, &r.Currency, knownCurrencies)
 	case "oco_with":
-		return s.decodeString(&r.OCOWith)
+		bit, ok = 1<<12, s.decodeString(&r.OCOWith)
+	default:
+		return false
 	}
-	return false
+	if *seen&bit != 0 {
+		return false
+	}
+	*seen |= bit
+	return ok
 }
 
 // The values of the enumerated fields, interned by decodeEnum.

@@ -1,7 +1,9 @@
 package entity
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -48,11 +50,6 @@ func TestOrderCreateDecodeFast(t *testing.T) {
 			OrderCreate{Quantity: dec("1.5"), Price: dec("0"), LimitPrice: dec("1000"), StopPrice: dec("2.5"), TrailAmount: dec("0.000001")}},
 		{"null pointers", `{"quantity":null,"price":null,"expires_at":null}`, OrderCreate{}},
 		{"null strings", `{"order_type":null,"asset_id":null,"time_in_force":null,"client_order_id":null,"currency":null,"oco_with":null}`, OrderCreate{}},
-		{"null leaves a string as it was", `{"asset_id":"BTC","asset_id":null,"currency":"EUR","currency":null}`,
-			OrderCreate{AssetID: "BTC", Currency: EUR}},
-		{"null clears a pointer", `{"quantity":"1","quantity":null,"expires_at":"2026-11-25T19:57:29.123456Z","expires_at":null}`, OrderCreate{}},
-		{"last duplicate wins", `{"order_type":"market_buy","order_type":"market_sell","quantity":"1","quantity":2,"expires_at":"2020-01-01T00:00:00Z","expires_at":"2026-11-25T19:57:29.123456Z"}`,
-			OrderCreate{OrderType: MarketSell, Quantity: dec("2"), ExpiresAt: expires}},
 		{"values kept as sent", `{"order_type":"MARKET_BUY","time_in_force":"GTC","currency":"usd","asset_id":""}`,
 			OrderCreate{OrderType: "MARKET_BUY", TimeInForce: "GTC", Currency: "usd"}},
 		{"UTF-8 and odd characters", "{\"client_order_id\":\"café 😀 \u2028 <&> \x7f /\",\"oco_with\":\"\ufffd\"}",
@@ -96,7 +93,14 @@ func TestOrderCreateDecodeFastDeclines(t *testing.T) {
 		"{\"\xff\":\"X\"}",
 		// Unknown keys and keys matched only case-insensitively.
 		`{"zzz":1}`, `{"order_type":"market_buy","note":"x"}`, `{"":"x"}`, `{"Order_Type":"market_buy"}`,
-		`{"QUANTITY":"1"}`, `{"assetId":"X"}`, `{"asset_id ":"X"}`,
+		`{"QUANTITY":"1"}`, `{"assetId":"X"}`, `{"asset_id ":"X"}`, "{\"\u017Fymbol\":\"X\"}",
+		// Repeated keys (encoding/json keeps the last value; DecodeJSON refuses them).
+		`{"asset_id":"BTC","asset_id":null,"currency":"EUR","currency":null}`, `{"quantity":"1","quantity":null}`,
+		`{"expires_at":"2026-11-25T19:57:29.123456Z","expires_at":null}`, `{"order_type":"market_buy","order_type":"market_sell"}`,
+		`{"order_type":"market_buy","asset_id":"DOGE","quantity":"10","quantity":"9999"}`, `{"oco_with":"a","price":"1","oco_with":"a"}`,
+		`{"order_type":"market_buy","asset_id":"X","quantity":"1","price":"2","limit_price":"3","stop_price":"4","trail_percent":"5",` +
+			`"trail_amount":"6","time_in_force":"gtc","expires_at":null,"client_order_id":"c","currency":"USD","oco_with":"o","order_type":"market_buy"}`,
+		`{"quantity":"1","QUANTITY":"2"}`,
 		// Values of other JSON types.
 		`{"asset_id":5}`, `{"order_type":1.5}`, `{"currency":true}`, `{"oco_with":false}`, `{"asset_id":["x"]}`,
 		`{"asset_id":{}}`, `{"quantity":{"v":1}}`, `{"quantity":[1]}`, `{"quantity":true}`, `{"expires_at":5}`,
@@ -197,6 +201,7 @@ func FuzzOrderCreateDecodeFast(f *testing.F) {
 	}
 	for _, s := range []string{
 		`{}`, ` {"quantity":null,"asset_id":null} `, `{"quantity":"1","quantity":2}`, `{"asset_id":"X","asset_id":null}`,
+		`{"order_type":"market_buy","asset_id":"DOGE","quantity":"10","quantity":"9999"}`, `{"quantity":"1","Quantity":"2"}`,
 		`{"quantity":-0.0e-0}`, `{"quantity":1E+125}`, `{"expires_at":"2026-11-25T21:57:29+14:00"}`, `{"expires_at":null}`,
 		`{"asset_id":"D\u004fGE"}`, `{"Asset_ID":"X"}`, `{"asset_id":5}`, "{\"asset_id\":\"\xff\"}", `{"a":1}`, `{} x`,
 	} {
@@ -214,6 +219,9 @@ func FuzzOrderCreateDecodeFast(f *testing.F) {
 		if err := json.Unmarshal(body, &want); err != nil {
 			t.Fatalf("DecodeFast accepted %q, json.Unmarshal fails: %v", body, err)
 		}
+		if err := exactUniqueKeys(body); err != nil {
+			t.Fatalf("DecodeFast accepted %q: %v", body, err)
+		}
 		if msg := diffOrderCreate(got, want, true); msg != "" {
 			t.Fatalf("body %q: %s", body, msg)
 		}
@@ -225,6 +233,42 @@ func FuzzOrderCreateDecodeFast(f *testing.F) {
 			t.Fatalf("result changed with the body: %s", msg)
 		}
 	})
+}
+
+// exactUniqueKeys checks, with encoding/json's tokenizer, that body (one
+// object of scalars) names each key at most once and only by an
+// OrderCreate json tag spelt exactly.
+func exactUniqueKeys(body []byte) error {
+	tags := map[string]bool{}
+	typ := reflect.TypeFor[OrderCreate]()
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		tags[name] = true
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key := tok.(string)
+		switch {
+		case seen[key]:
+			return fmt.Errorf("repeated key %q", key)
+		case !tags[key]:
+			return fmt.Errorf("key %q is not a json tag of OrderCreate", key)
+		}
+		seen[key] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var sinkOrderCreate OrderCreate

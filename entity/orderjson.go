@@ -33,8 +33,9 @@ const hexDigits = "0123456789abcdef"
 // appendJSONString appends s as a JSON string with encoding/json's rules
 // without HTML escaping: '"' and '\\' backslash-escaped; \b, \f, \n, \r, \t
 // short-escaped and the other control characters as \u00XX; each byte of
-// invalid UTF-8 as \ufffd; U+2028 and U+2029 as \u2028 and \u2029; every
-// other character (including <, > and &) as is.
+// invalid UTF-8 as the character U+FFFD, unescaped (as encoding/json from
+// Go 1.27 on; older versions escape it); U+2028 and U+2029 as \u2028 and
+// \u2029; every other character (including <, > and &) as is.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -69,7 +70,7 @@ func appendJSONString(dst []byte, s string) []byte {
 		c, size := utf8.DecodeRuneInString(s[i:])
 		if c == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			dst = append(dst, "\ufffd"...)
 			i++
 			start = i
 			continue

@@ -30,7 +30,41 @@ func stdJSON(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return literalReplacementChar(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+}
+
+// literalReplacementChar rewrites each \ufffd escape in the JSON text b as
+// the character U+FFFD: encoding/json before Go 1.27 writes invalid UTF-8
+// as the escape, from Go 1.27 on as the character, which AppendJSON does
+// too. Both spell the same JSON string; nothing else is changed, so the
+// comparisons stay byte for byte on every Go version.
+func literalReplacementChar(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 == len(b) {
+			out = append(out, b[i])
+			continue
+		}
+		if bytes.HasPrefix(b[i:], []byte(`\ufffd`)) {
+			out = append(out, "\ufffd"...)
+			i += len(`\ufffd`) - 1
+			continue
+		}
+		out = append(out, b[i], b[i+1]) // an escape: its second byte is never the start of one
+		i++
+	}
+	return out
+}
+
+func TestLiteralReplacementChar(t *testing.T) {
+	for in, want := range map[string]string{
+		`"a\ufffdb"`: "\"a\ufffdb\"", `"\\ufffd"`: `"\\ufffd"`, `"\\\ufffd"`: "\"\\\\\ufffd\"",
+		`"\uFFFD"`: `"\uFFFD"`, `"\u2028\ufffd\ufffd"`: "\"\\u2028\ufffd\ufffd\"", `\`: `\`,
+	} {
+		if got := string(literalReplacementChar([]byte(in))); got != want {
+			t.Errorf("literalReplacementChar(%s) = %s, want %s", in, got, want)
+		}
+	}
 }
 
 func decPtr(s string) *decimal.Decimal {
@@ -100,7 +134,7 @@ const queuedTrailingStopJSON = `{"order_id":"01JDQ8Z3V6W5N2T8K4M0R7P9XB","userna
 	`"quantity":"12","price":null,"limit_price":"3100","stop_price":"2900.5","trail_percent":"2.5","trail_amount":"75",` +
 	`"high_water_mark":"3000.123","status":"queued","time_in_force":"gtd","expires_at":"2026-12-01T00:02:03.456789Z",` +
 	`"client_order_id":"a<b>&c","currency":"JPY","total_amount":"0","fee":"0","held_amount":"0","held_quantity":"12",` +
-	`"executed_quantity":"0","executed_price":null,"oco_with":"line\u2028sep\u0000\u001f\"\\\ufffd",` +
+	`"executed_quantity":"0","executed_price":null,"oco_with":"line\u2028sep\u0000\u001f\"\\` + "\ufffd" + `",` +
 	`"status_history":[{"status":"pending","at":"0001-01-01T00:00:00.000001Z","reason":"tab\there\nnl\rcr\bbs\fff"},` +
 	`{"status":"queued","at":null,"reason":"é€😀 \u2029"}],` +
 	`"created_at":"9999-12-31T23:59:59.999999Z","updated_at":null,"version":-9223372036854775808}`
@@ -223,8 +257,9 @@ func TestAppendJSONString(t *testing.T) {
 		{"\x00\x01\x07\x08\t\n\x0b\x0c\r\x1b\x1f \x7f", `"\u0000\u0001\u0007\b\t\n\u000b\f\r\u001b\u001f ` + "\x7f" + `"`},
 		{`back\slash`, `"back\\slash"`},
 		{"\u2028\u2029\u202a", `"\u2028\u2029` + "\u202a" + `"`},
-		{"bad\xffutf8\xc3", `"bad\ufffdutf8\ufffd"`},
-		{"\xed\xa0\x80", `"\ufffd\ufffd\ufffd"`}, // a UTF-16 surrogate encoded as UTF-8 is invalid
+		{"bad\xffutf8\xc3", "\"bad\ufffdutf8\ufffd\""},
+		{"\xed\xa0\x80", "\"\ufffd\ufffd\ufffd\""}, // a UTF-16 surrogate encoded as UTF-8 is invalid
+		{"\ufffd", "\"\ufffd\""},
 		{"héllo 世界 😀", `"héllo 世界 😀"`},
 	}
 	for _, tt := range tests {

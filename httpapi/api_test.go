@@ -415,6 +415,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		{"create params", []any{"paths", "/api/v1/orders", "post", "parameters"}, `[{"name":"Idempotency-Key","in":"header","required":false,"description":"retry key","schema":{"type":"string"}}]`},
 		{"create responses", []any{"paths", "/api/v1/orders", "post", "responses"}, `{
 			"201":{"description":"Created","content":{"application/json":{"schema":{"$ref":"#/components/schemas/created"}}}},
+			"400":{"description":"Bad Request","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Error"}}}},
 			"401":{"description":"Unauthorized","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Error"}}}},
 			"409":{"description":"Conflict","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Error"}}}},
 			"413":{"description":"Request Entity Too Large","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Error"}}}},

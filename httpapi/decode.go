@@ -43,7 +43,9 @@ type FastDecoder interface {
 	// the result is exactly what encoding/json.Unmarshal would produce for
 	// body, with a successful decode, into the receiver as it was. For
 	// anything it does not handle (including every body encoding/json would
-	// reject) it returns false and leaves the receiver unchanged: the caller
+	// reject, and every body with a repeated key or a key that differs from
+	// a field's name only by case) it returns false and leaves the receiver
+	// unchanged: the caller
 	// then decodes the normal way, into the untouched value. It must not
 	// retain body, which is reused after DecodeJSON returns.
 	DecodeFast(body []byte) bool
@@ -52,10 +54,15 @@ type FastDecoder interface {
 // DecodeJSON reads the request body (at most MaxBodyBytes) and decodes it into
 // dst, which must be a non-nil pointer (normally to a struct).
 //
-// The body must be exactly one JSON object. Unknown fields are ignored.
+// The body must be exactly one JSON object. Unknown fields are ignored; a
+// key repeated in one object, and a key that differs from a field's name
+// only by case, are refused (see checkKeys).
 // Numbers reach json.Unmarshaler fields as their raw text (never through
 // float64). Errors, always *apperr.Error:
 //   - kind TooLarge (ErrTooLarge) for a body over MaxBodyBytes;
+//   - kind BadRequest for a well-formed body with a repeated key or a key
+//     that matches a field only case-insensitively (400
+//     {"detail":"invalid request body: duplicate key \"amount\" in body","code":"bad_request"});
 //   - kind Invalid with field errors otherwise:
 //     empty body: loc ["body"], type "missing";
 //     malformed JSON or trailing data: loc ["body"], type "json_invalid";
@@ -138,21 +145,27 @@ func decodeBytes(body []byte, dst any) error {
 		return nil
 	}
 	err := json.Unmarshal(body, dst)
+	if err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return bodyError("Invalid JSON: "+strings.TrimPrefix(se.Error(), "json: ")+
+				" at offset "+strconv.FormatInt(se.Offset, 10), "json_invalid")
+		}
+		var ie *json.InvalidUnmarshalError
+		if errors.As(err, &ie) {
+			return apperr.Wrap(apperr.Internal, err, "decode request body")
+		}
+	}
+	// The JSON is well formed (Unmarshal validates before it decodes):
+	// refuse the keys it reads one way that other readers read another.
+	if kerr := checkKeys(body, reflect.TypeOf(dst)); kerr != nil {
+		return kerr
+	}
 	if err == nil {
 		return nil
 	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return bodyError("Invalid JSON: "+strings.TrimPrefix(se.Error(), "json: ")+
-			" at offset "+strconv.FormatInt(se.Offset, 10), "json_invalid")
-	}
-	var ie *json.InvalidUnmarshalError
-	if errors.As(err, &ie) {
-		return apperr.Wrap(apperr.Internal, err, "decode request body")
-	}
-	// The JSON is well formed (Unmarshal validates before it decodes), so the
-	// error comes from a field: walk the body along dst's type to find every
-	// failing field with its path.
+	// The error comes from a field: walk the body along dst's type to find
+	// every failing field with its path.
 	fields := locate(body, reflect.TypeOf(dst).Elem(), []string{"body"}, nil)
 	if len(fields) == 0 {
 		fields = []apperr.FieldError{fallbackField(err)}
@@ -278,6 +291,12 @@ func locateString(data []byte, t reflect.Type, path []string, out []apperr.Field
 	wrapped = append(append(append(wrapped, `{"v":`...), data...), '}')
 	if err := json.Unmarshal(wrapped, reflect.New(st).Interface()); err != nil {
 		fe := leafFieldError(err, t)
+		var ae *apperr.Error
+		if !errors.As(err, &ae) {
+			// encoding/json's errors for the option differ between Go
+			// versions (a type error or a message): one answer for all.
+			fe = apperr.FieldError{Msg: "Input is not a valid value", Type: "value_error"}
+		}
 		fe.Loc = append([]string(nil), path...)
 		out = append(out, fe)
 	}
@@ -346,12 +365,13 @@ func leafFieldError(err error, t reflect.Type) apperr.FieldError {
 		return apperr.FieldError{Msg: ae.Message, Type: "value_error"}
 	}
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return typeErrorField(te)
-	}
 	var pe *time.ParseError
-	if errors.As(err, &pe) || (t != nil && derefType(t) == timeType) {
+	if errors.As(err, &pe) || (t != nil && derefType(t) == timeType) ||
+		(errors.As(err, &te) && te.Type != nil && derefType(te.Type) == timeType) {
 		return apperr.FieldError{Msg: "Input should be a valid RFC 3339 date-time", Type: "datetime_parsing"}
+	}
+	if te != nil {
+		return typeErrorField(te)
 	}
 	msg := err.Error()
 	if strings.HasPrefix(msg, "json:") || msg == "" {

@@ -78,15 +78,18 @@ func TestDecodeJSONOrderCreateUnchanged(t *testing.T) {
 		`{"order_type":"market_buy","asset_id":"DOGE","quantity":"1"}`,
 		`{"order_type":"limit_buy","asset_id":"BTC","quantity":0.5,"limit_price":"60000","time_in_force":"gtd",` +
 			`"expires_at":"2026-11-25T21:57:29.123456Z","client_order_id":"c-1","currency":"EUR","oco_with":"x","price":null}`,
-		`{}`, `{"asset_id":"X","asset_id":null,"quantity":"1","quantity":null}`,
+		`{}`,
 		// Declined by the fast path but valid for encoding/json.
-		`{"order_type":"market_buy","asset_id":"D\u004fGE","quantity":"1"}`, `{"Order_Type":"market_buy","QUANTITY":"2"}`,
+		`{"order_type":"market_buy","asset_id":"D\u004fGE","quantity":"1"}`,
 		`{"order_type":"market_buy","note":{"a":[1,2]},"quantity":"1"}`, "{\"asset_id\":\"\xff\"}",
 		// Errors: every one from the encoding/json path.
 		``, ` `, `null`, `[]`, `"x"`, `{`, `{"asset_id":"X"} x`, `{}{}`, `{"asset_id":"X",}`, "{\"asset_id\":\"a\tb\"}",
 		`{"order_type":5}`, `{"asset_id":true,"quantity":"x"}`, `{"quantity":{}}`, `{"quantity":""}`, `{"quantity":"1e999"}`,
 		`{"quantity":01}`, `{"expires_at":5}`, `{"expires_at":"tomorrow"}`, `{"quantity":"1","quantity":"abc"}`,
 		`{"Quantity":"abc"}`, `{"order_type":"market_buy","unknown":1,"price":[]}`,
+		// Repeated keys and keys matching a field only by case: 400 from both.
+		`{"asset_id":"X","asset_id":null,"quantity":"1","quantity":null}`, `{"Order_Type":"market_buy","QUANTITY":"2"}`,
+		`{"order_type":"market_buy","asset_id":"DOGE","quantity":"10","quantity":"9999"}`, `{"quantity":"1","Quantity":"2"}`,
 	}
 	for _, body := range bodies {
 		var fast entity.OrderCreate
@@ -121,6 +124,30 @@ func TestDecodeJSONOrderCreateUnchanged(t *testing.T) {
 	}
 }
 
+// TestDecodeJSONOrderCreateAmbiguousKeys checks the answers for the order
+// body (the fast path's type) with a repeated key or a key that matches a
+// field only by case, and that an unknown key is still ignored.
+func TestDecodeJSONOrderCreateAmbiguousKeys(t *testing.T) {
+	for _, tt := range []struct{ body, want string }{
+		{`{"order_type":"market_buy","asset_id":"DOGE","quantity":"10","quantity":"9999"}`,
+			`400 {"detail":"invalid request body: duplicate key \"quantity\" in body","code":"bad_request"}`},
+		{`{"order_type":"market_buy","order_type":"market_sell","asset_id":"DOGE","quantity":"1"}`,
+			`400 {"detail":"invalid request body: duplicate key \"order_type\" in body","code":"bad_request"}`},
+		{`{"order_type":"market_buy","asset_id":"DOGE","quantity":"1","price":null,"price":"5"}`,
+			`400 {"detail":"invalid request body: duplicate key \"price\" in body","code":"bad_request"}`},
+		{`{"order_type":"market_buy","asset_id":"DOGE","QUANTITY":"1"}`,
+			`400 {"detail":"invalid request body: key \"QUANTITY\" in body differs from the field \"quantity\" only by case (keys are case-sensitive)","code":"bad_request"}`},
+		{`{"order_type":"market_buy","Asset_ID":"DOGE","quantity":"1"}`,
+			`400 {"detail":"invalid request body: key \"Asset_ID\" in body differs from the field \"asset_id\" only by case (keys are case-sensitive)","code":"bad_request"}`},
+		{`{"order_type":"market_buy","asset_id":"DOGE","quantity":"1","note":"x"}`, ``},
+	} {
+		var o entity.OrderCreate
+		if got, _ := decodeBody(t, tt.body, &o); got != tt.want {
+			t.Errorf("body %s:\ngot  %s\nwant %s", tt.body, got, tt.want)
+		}
+	}
+}
+
 // BenchmarkDecodeJSONOrderCreate decodes the typical order body with and
 // without the fast path.
 func BenchmarkDecodeJSONOrderCreate(b *testing.B) {
@@ -140,4 +167,33 @@ func BenchmarkDecodeJSONOrderCreate(b *testing.B) {
 	}
 	b.Run("encoding/json", func(b *testing.B) { bench(b, func() any { return new(plainOrderCreate) }) })
 	b.Run("DecodeFast", func(b *testing.B) { bench(b, func() any { return new(entity.OrderCreate) }) })
+}
+
+// BenchmarkDecodeJSONBatch decodes a batch body of 100 orders (the general
+// path: a struct holding a slice of orders).
+func BenchmarkDecodeJSONBatch(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"orders":[`)
+	for i := range 100 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"order_type":"market_buy","asset_id":"DOGE","quantity":"1","client_order_id":"c-` + strconv.Itoa(i) + `"}`)
+	}
+	sb.WriteString(`]}`)
+	body := []byte(sb.String())
+	rd := bytes.NewReader(body)
+	r := httptest.NewRequest("POST", "/api/v1/orders/batch", rd)
+	r.Body = io.NopCloser(rd)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		rd.Reset(body)
+		var req struct {
+			Orders []entity.OrderCreate `json:"orders"`
+		}
+		if err := httpapi.DecodeJSON(r, &req); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

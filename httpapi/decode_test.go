@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +131,20 @@ func fieldBody(items ...string) string {
 	return `{"detail":[` + strings.Join(items, ",") + `],"code":"invalid"}`
 }
 
+// badKey is the 400 answer for an ambiguous key.
+func badKey(msg string) string {
+	return `{"detail":"invalid request body: ` + msg + `","code":"bad_request"}`
+}
+
+// manyKeys returns n distinct members "k0":0,... (no braces).
+func manyKeys(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = `"k` + strconv.Itoa(i) + `":0`
+	}
+	return strings.Join(parts, ",")
+}
+
 func TestDecodeJSON(t *testing.T) {
 	srv := decodeServer(t)
 	okEcho := func(fields string) string {
@@ -142,7 +158,33 @@ func TestDecodeJSON(t *testing.T) {
 	}{
 		{"valid number", `{"order_type":"market","asset_id":"BTC","quantity":100000000000000000001}`, 200, okEcho("100000000000000000001")},
 		{"valid string and unknown fields ignored", `{"order_type":"market","asset_id":"BTC","quantity":"7","zzz":[1,{"a":null}],"Ignored":"x","unexported":1}`, 200, okEcho("7")},
-		{"case-insensitive keys like encoding/json", `{"ORDER_TYPE":"market","asset_id":"BTC","quantity":"7"}`, 200, okEcho("7")},
+		{"key differing from a field only by case", `{"ORDER_TYPE":"market","asset_id":"BTC","quantity":"7"}`, 400,
+			badKey(`key \"ORDER_TYPE\" in body differs from the field \"order_type\" only by case (keys are case-sensitive)`)},
+		{"key folding to a field (Kelvin sign)", "{\"asset_id\":\"BTC\",\"quantity\":\"7\",\"\u212Aeep\":1,\"pair\":[1,2],\"\u017Fmall\":1}", 400,
+			badKey(`key \"ſmall\" in body differs from the field \"small\" only by case (keys are case-sensitive)`)},
+		{"case variant after the exact key", `{"quantity":"1","QUANTITY":"9999"}`, 400,
+			badKey(`key \"QUANTITY\" in body differs from the field \"quantity\" only by case (keys are case-sensitive)`)},
+		{"case variant in a nested struct", `{"legs":[{"qty":1},{"Side":"buy"}]}`, 400,
+			badKey(`key \"Side\" in body.legs.1 differs from the field \"side\" only by case (keys are case-sensitive)`)},
+		{"case variant of a promoted field", `{"Client_Order_ID":"x"}`, 400,
+			badKey(`key \"Client_Order_ID\" in body differs from the field \"client_order_id\" only by case (keys are case-sensitive)`)},
+		{"field named in upper case spelt exactly", `{"order_type":"market","asset_id":"BTC","quantity":"7","TimeInForce":"gtc"}`, 200,
+			`{"note":null,"order_type":"market","asset_id":"BTC","quantity":"7","pair":[0,0],"TimeInForce":"gtc"}`},
+		{"map keys are not fields", `{"order_type":"market","asset_id":"BTC","quantity":"7","meta":{"Quantity":1,"quantity":2}}`, 200,
+			`{"note":null,"order_type":"market","asset_id":"BTC","quantity":"7","meta":{"Quantity":1,"quantity":2},"pair":[0,0]}`},
+		{"duplicate key", `{"order_type":"market","asset_id":"BTC","quantity":"10","quantity":"9999"}`, 400, badKey(`duplicate key \"quantity\" in body`)},
+		{"duplicate key with null", `{"note":"a","note":null}`, 400, badKey(`duplicate key \"note\" in body`)},
+		{"duplicate key spelt with an escape", `{"quantity":"10","quan\u0074ity":"9999"}`, 400, badKey(`duplicate key \"quantity\" in body`)},
+		{"duplicate key in a nested struct", `{"legs":[{"qty":1,"side":"buy","qty":2}]}`, 400, badKey(`duplicate key \"qty\" in body.legs.0`)},
+		{"duplicate key in a map", `{"meta":{"a":1,"b":2,"a":3}}`, 400, badKey(`duplicate key \"a\" in body.meta`)},
+		{"duplicate unknown key", `{"zzz":1,"zzz":2}`, 400, badKey(`duplicate key \"zzz\" in body`)},
+		{"duplicate key inside an unknown field", `{"zzz":[{"a":1,"a":1}]}`, 400, badKey(`duplicate key \"a\" in body.zzz.0`)},
+		{"duplicate key inside a custom unmarshaler's value", `{"quantity":{"v":1,"v":2}}`, 400, badKey(`duplicate key \"v\" in body.quantity`)},
+		{"duplicate key with a field error", `{"count":1.5,"count":2}`, 400, badKey(`duplicate key \"count\" in body`)},
+		{"duplicate invalid UTF-8 keys decode alike", "{\"\xff\":1,\"\xfe\":2}", 400, badKey("duplicate key \\\"\ufffd\\\" in body")},
+		{"duplicate key among many", `{` + manyKeys(40) + `,"k7":0}`, 400, badKey(`duplicate key \"k7\" in body`)},
+		{"many distinct keys", `{` + manyKeys(40) + `,"order_type":"market","asset_id":"BTC","quantity":"7"}`, 200, okEcho("7")},
+		{"syntax error comes first", `{"quantity":"1","quantity":"2"`, 422, fieldBody(`{"loc":["body"],"msg":"Invalid JSON: unexpected end of JSON input at offset 30","type":"json_invalid"}`)},
 		{"empty body", ``, 422, fieldBody(`{"loc":["body"],"msg":"Field required","type":"missing"}`)},
 		{"whitespace body", " \n\t ", 422, fieldBody(`{"loc":["body"],"msg":"Field required","type":"missing"}`)},
 		{"null", `null`, 422, fieldBody(`{"loc":["body"],"msg":"Input should be a valid JSON object","type":"dict_type"}`)},
@@ -164,7 +206,6 @@ func TestDecodeJSON(t *testing.T) {
 			`{"loc":["body","order_type"],"msg":"Input should be a valid string","type":"string_type"}`,
 			`{"loc":["body","asset_id"],"msg":"Input should be a valid string","type":"string_type"}`)},
 		{"embedded struct field", `{"client_order_id":5}`, 422, fieldBody(`{"loc":["body","client_order_id"],"msg":"Input should be a valid string","type":"string_type"}`)},
-		{"case-insensitive key reported by field name", `{"Order_Type":[]}`, 422, fieldBody(`{"loc":["body","order_type"],"msg":"Input should be a valid string","type":"string_type"}`)},
 		{"int from float", `{"count":1.5}`, 422, fieldBody(`{"loc":["body","count"],"msg":"Input should be a valid integer, got a number with a fractional part","type":"int_from_float"}`)},
 		{"int overflow", `{"count":123456789012345678901234567890}`, 422, fieldBody(`{"loc":["body","count"],"msg":"Input should be a valid integer within range","type":"int_parsing"}`)},
 		{"uint negative", `{"small":-1}`, 422, fieldBody(`{"loc":["body","small"],"msg":"Input should be a valid integer within range","type":"int_parsing"}`)},
@@ -285,6 +326,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		``, `{}`, `null`, `[]`, `{"quantity":1.5}`, `{"legs":[{"qty":"1"},{"qty":[]}]}`,
 		`{"meta":{"a":1}}`, `{"expires_at":"2024-01-02T03:04:05Z"}`, `{"num":"12"}`, `{"pair":[1,2,3]}`,
 		`{"a":1} x`, `{"order_type":"market","asset_id":"BTC","quantity":"1","price":"2","base":{}}`,
+		`{"quantity":"1","quantity":"2"}`, `{"QUANTITY":"1"}`, `{"legs":[{"qty":1,"Qty":2}]}`, `{"meta":{"a":1,"a":2}}`,
+		`{"zzz":{"b":[{"c":1,"c":2}]}}`, `{"quan\u0074ity":"1","quantity":"2"}`, `{"meta":{"A":1,"a":2}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -293,11 +336,16 @@ func FuzzDecodeJSON(f *testing.F) {
 		var v orderReq
 		err := httpapi.DecodeJSON(r, &v)
 		// Differential: DecodeJSON accepts exactly the JSON objects that
-		// encoding/json decodes without error.
+		// encoding/json decodes without error and whose keys are unique in
+		// each object and spelt as the fields they name.
 		jerr := json.Unmarshal(data, new(orderReq))
 		isObject := len(bytes.TrimLeft(data, " \t\r\n")) > 0 && bytes.TrimLeft(data, " \t\r\n")[0] == '{'
-		if len(data) <= httpapi.MaxBodyBytes && (err == nil) != (jerr == nil && isObject) {
-			t.Fatalf("DecodeJSON err %v, json.Unmarshal err %v", err, jerr)
+		var kerr error
+		if isObject && json.Valid(data) {
+			kerr = ambiguousKey(json.NewDecoder(bytes.NewReader(data)), orderReqKeys)
+		}
+		if len(data) <= httpapi.MaxBodyBytes && (err == nil) != (jerr == nil && kerr == nil && isObject) {
+			t.Fatalf("DecodeJSON err %v, json.Unmarshal err %v, keys %v", err, jerr, kerr)
 		}
 		if err == nil {
 			return
@@ -309,6 +357,12 @@ func FuzzDecodeJSON(f *testing.F) {
 		if len(data) > httpapi.MaxBodyBytes {
 			if ae.Kind != apperr.TooLarge {
 				t.Fatalf("kind %s for a big body", ae.Kind)
+			}
+			return
+		}
+		if kerr != nil {
+			if ae.Kind != apperr.BadRequest || !strings.HasPrefix(ae.Message, "invalid request body: ") {
+				t.Fatalf("ambiguous key (%v): kind %s: %v", kerr, ae.Kind, err)
 			}
 			return
 		}
@@ -326,6 +380,81 @@ func FuzzDecodeJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// keyNode describes where a JSON value lands in orderReq: the field names
+// of a struct (fields != nil), or the node of a slice's or map's elements.
+// A nil node is a value with no struct inside (only repeated keys count).
+type keyNode struct {
+	fields map[string]*keyNode
+	elem   *keyNode
+}
+
+var orderReqKeys = func() *keyNode {
+	n := &keyNode{fields: map[string]*keyNode{}}
+	for _, f := range []string{"client_order_id", "note", "order_type", "asset_id", "quantity", "price", "expires_at",
+		"meta", "count", "flag", "code", "num", "ratio", "pair", "small", "TimeInForce"} {
+		n.fields[f] = nil
+	}
+	n.fields["legs"] = &keyNode{elem: &keyNode{fields: map[string]*keyNode{"qty": nil, "side": nil}}}
+	return n
+}()
+
+// ambiguousKey reads the next value from dec (well-formed JSON) and reports
+// the first key repeated in an object and the first key of a struct object
+// that equals a field name only under strings.EqualFold.
+func ambiguousKey(dec *json.Decoder, n *keyNode) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key := kt.(string)
+			if seen[key] {
+				return fmt.Errorf("repeated key %q", key)
+			}
+			seen[key] = true
+			var next *keyNode
+			if n != nil && n.fields != nil {
+				if sub, ok := n.fields[key]; ok {
+					next = sub
+				} else {
+					for name := range n.fields {
+						if strings.EqualFold(name, key) {
+							return fmt.Errorf("key %q for field %q", key, name)
+						}
+					}
+				}
+			} else if n != nil {
+				next = n.elem
+			}
+			if err := ambiguousKey(dec, next); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token() // '}'
+		return err
+	case json.Delim('['):
+		var next *keyNode
+		if n != nil && n.fields == nil {
+			next = n.elem
+		}
+		for dec.More() {
+			if err := ambiguousKey(dec, next); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token() // ']'
+		return err
+	}
+	return nil
 }
 
 // benchOrder is the shape of a typical order placement body.

@@ -282,7 +282,7 @@ func (g *schemaGen) errorComponents() {
 		"type": "object",
 		"properties": map[string]any{
 			"detail": map[string]any{"type": "string", "description": "human-readable message"},
-			"code":   map[string]any{"type": "string", "description": "error kind, e.g. not_found, conflict, insufficient_funds"},
+			"code":   map[string]any{"type": "string", "description": "error kind, e.g. bad_request, not_found, conflict, insufficient_funds"},
 		},
 		"required": []any{"detail", "code"},
 	}
@@ -402,7 +402,7 @@ func (g *schemaGen) operation(op Op) map[string]any {
 		errs = append(errs, http.StatusForbidden)
 	}
 	if reqType != nil {
-		errs = append(errs, http.StatusRequestEntityTooLarge)
+		errs = append(errs, http.StatusBadRequest, http.StatusRequestEntityTooLarge)
 	}
 	if reqType != nil || len(params) > 0 {
 		errs = append(errs, http.StatusUnprocessableEntity)
