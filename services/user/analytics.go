@@ -60,8 +60,10 @@ func (s *Service) registerAnalytics(api *httpapi.API) {
 		Response:    PnLResponse{}}, s.pnl)
 	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/admin/analytics/summary", OperationID: "getAnalyticsSummary",
 		Summary: "Order counts by type and status, completed notional per asset, users", Tags: []string{"admin"},
-		Auth: httpapi.AuthAdmin, Description: "Reads the whole orders table: an operator's tool, not a dashboard to poll.",
-		Response: SummaryResponse{}}, s.summary)
+		Auth: httpapi.AuthAdmin, Description: "Reads the whole orders table: an operator's tool, not a dashboard to poll. " +
+			"One whole-store read (this or the ledger verification) runs at a time: another is answered 429 with Retry-After.",
+		Errors:   []int{http.StatusTooManyRequests},
+		Response: SummaryResponse{}}, s.whole.run(s.summary))
 }
 
 func (s *Service) pnl(w http.ResponseWriter, r *http.Request) {

@@ -31,7 +31,9 @@ type Service struct {
 	// accounts, when set, is told of every activation change at once.
 	accounts *auth.AccountCache
 	rates    pricing.FXRates
-	log      *slog.Logger
+	// whole admits one whole-store read (verify, the summary) at a time.
+	whole wholeStore
+	log   *slog.Logger
 }
 
 // New returns the user service; hasher hashes and verifies its passwords.
@@ -42,7 +44,7 @@ func New(trade *trading.Service, issuer *auth.Issuer, hasher *auth.Hasher, revok
 		log = slog.Default()
 	}
 	return &Service{d: trade.DAOs(), trade: trade, issuer: issuer, hasher: hasher, revoker: revoker,
-		accounts: accounts, rates: trade.Rates(), log: log}
+		accounts: accounts, rates: trade.Rates(), whole: newWholeStore(), log: log}
 }
 
 func (s *Service) now() time.Time { return s.trade.Now() }

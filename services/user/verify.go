@@ -18,8 +18,10 @@ func (s *Service) registerVerify(api *httpapi.API) {
 		Summary: "Check every ledger invariant on the running store", Tags: []string{"admin"}, Auth: httpapi.AuthAdmin,
 		Description: "Reads every user's balances, ledger, holdings, movements and orders through the DAOs. " +
 			"Each user is read while orders keep running, so a violation seen during heavy traffic should be confirmed " +
-			"by a second run (or by `orderprocessor verify --data-dir` on a stopped store).",
-		Response: VerifyResponse{}}, s.verifyLedger)
+			"by a second run (or by `orderprocessor verify --data-dir` on a stopped store). " +
+			"One whole-store read (this or the analytics summary) runs at a time: another is answered 429 with Retry-After.",
+		Errors:   []int{http.StatusTooManyRequests},
+		Response: VerifyResponse{}}, s.whole.run(s.verifyLedger))
 }
 
 func (s *Service) verifyLedger(w http.ResponseWriter, r *http.Request) {
