@@ -261,9 +261,10 @@ func (d *AssetBalanceDAO) HoldWrite(username, assetID string, qty decimal.Decima
 // ledger entry of a fill: the order_payment or order_sale entry that an
 // order's execution writes carries the asset leg (BalanceDAO.TransactionWrite
 // with entity.BalanceTransaction.Asset), so one item records both the cash
-// and the asset side of a fill. Stores written before that change hold
-// movements as items of their own (ATX#<asset>#<id>); they are read too, after
-// the ledger's fills with their asset leg (see ledgerPage for where those end).
+// and the asset side of a fill. A store may also hold movements as items of
+// their own (ATX#<asset>#<id>), for fill entries without an asset leg; they
+// are read too, after the ledger's fills with their asset leg (see ledgerPage
+// for where those end).
 type AssetTransactionDAO struct{ base }
 
 // movementScan bounds the ledger entries one page of movements reads, as for

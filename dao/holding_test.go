@@ -229,8 +229,8 @@ func fillEntry(m *entity.AssetTransaction) *entity.BalanceTransaction {
 		CreatedAt: m.Timestamp, Asset: &entity.AssetLeg{AssetID: m.AssetID, Quantity: m.Quantity, Price: m.Price}}
 }
 
-// ownMovement is a movement item of its own, as stores written before the
-// ledger entry carried the movement hold them.
+// ownMovement is a movement item of its own, as a store holds it for a fill
+// entry without an asset leg.
 func ownMovement(m *entity.AssetTransaction) store.Item {
 	return store.Item{"transaction_id": store.S(m.TransactionID), "username": store.S(m.Username),
 		"asset_id": store.S(m.AssetID), "transaction_type": store.S(string(m.TransactionType)),

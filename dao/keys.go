@@ -89,7 +89,7 @@ const (
 	skBalance = "BALANCE#"
 	skTx      = "TX#"
 	skHolding = "ASSET#"
-	skAssetTx = "ATX#" // movements of their own, in stores written before fills carried them
+	skAssetTx = "ATX#" // movements of their own, for fill entries without an asset leg
 	skIdem    = "IDEM#"
 	skOrder   = "ORDER#"
 	skCOID    = "COID#"

@@ -258,8 +258,8 @@ func (f *fixture) putTx(t *testing.T, tx *entity.BalanceTransaction) {
 	}
 }
 
-// putMove stores m as a movement of its own, as stores written before the
-// fill's ledger entry carried its movement hold them (the DAO reads both).
+// putMove stores m as a movement of its own, as a store holds it for a fill
+// entry without an asset leg (the DAO reads both).
 func (f *fixture) putMove(t *testing.T, m *entity.AssetTransaction) {
 	t.Helper()
 	it := store.Item{"transaction_id": store.S(m.TransactionID), "username": store.S(m.Username),
