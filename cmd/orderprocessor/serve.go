@@ -246,9 +246,9 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 		go servePprof(pprofAddr, log)
 	}
 	if os.Getenv("GOGC") == "" {
-		// The order path allocates briskly and keeps little: a GC target of
-		// 400% measured ~+15% orders/s under wrk for ~+60 MB of heap
-		// (docs/performance.md). GOGC and GOMEMLIMIT still override it.
+		// The order path allocates briskly and keeps little, so a GC target
+		// of 400% trades some heap for orders/s (docs/performance.md).
+		// GOGC and GOMEMLIMIT still override it.
 		debug.SetGCPercent(400)
 	}
 	if n := storeProcs(p.Store, os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0)); n > 0 {
@@ -324,15 +324,12 @@ func newMetricsServer(h http.Handler) *http.Server {
 // limit). With the embedded store it is one more than def: Pebble's threads
 // block in file system calls (the log's write and fdatasync at every sync,
 // flushes, compactions), and a thread in such a call keeps its P until the
-// runtime's monitor hands it over, tens of microseconds or more each time.
-// With one P per CPU, 15% of a 2-core machine sat idle or in iowait under
-// market orders while a runtime trace showed 20 to 50 goroutines ready to
-// run; with one more P that fell to 8% and p99 by about a quarter, and
-// orders/s rose 10% in one interleaved series, within the noise in another
-// (docs/performance.md). Two more were worse than one. DynamoDB makes no such
-// calls, and the GOMAXPROCS variable, when set, has the last word. Once set,
-// the runtime no longer follows a container's CPU limit as it changes: the
-// process takes the limit it started with, plus one.
+// runtime's monitor hands it over, tens of microseconds or more each time,
+// while other goroutines wait to run (docs/performance.md has the
+// measurements). DynamoDB makes no such calls, and the GOMAXPROCS variable,
+// when set, has the last word. Once set, the runtime does not follow a
+// container's CPU limit as it changes: the process takes the limit it
+// started with, plus one.
 func storeProcs(db store.Store, env string, def int) int {
 	if _, embedded := db.(*embedded.DB); !embedded || env != "" {
 		return 0
