@@ -23,6 +23,7 @@ const (
 	DefaultLoginAccountWindow      = 24 * time.Hour
 	DefaultLoginAccountDelay       = 30 * time.Second
 	DefaultLoginAccountMaxDelay    = 15 * time.Minute
+	DefaultLoginKnownClientFor     = 30 * 24 * time.Hour
 
 	DefaultRegisterLimit  = 20
 	DefaultRegisterWindow = time.Hour
@@ -69,6 +70,11 @@ type Config struct {
 	LoginAccountWindow      time.Duration // DefaultLoginAccountWindow when 0
 	LoginAccountDelay       time.Duration // DefaultLoginAccountDelay when 0
 	LoginAccountMaxDelay    time.Duration // DefaultLoginAccountMaxDelay when 0
+	// LoginKnownClientFor is how long a client IP that logged in to an
+	// account passes that account's delay (the limit per IP still holds),
+	// so that guesses from elsewhere cannot keep the owner out.
+	// DefaultLoginKnownClientFor when 0.
+	LoginKnownClientFor time.Duration
 
 	// RegisterLimit registrations (POST RegisterPath answered 2xx, or 409
 	// for a taken name: both hash a password) per client IP per

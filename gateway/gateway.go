@@ -170,12 +170,13 @@ func New(cfg Config, routes RouteTable, next http.Handler, deps Deps) (*Gateway,
 	if cfg.RateLimit < 0 || cfg.LoginMaxFailures < 0 || cfg.MaxBodyBytes < 0 ||
 		cfg.RateWindow < 0 || cfg.LoginWindow < 0 || cfg.LoginBlock < 0 || cfg.ReadyTimeout < 0 ||
 		cfg.LoginAccountMaxFailures < 0 || cfg.LoginAccountWindow < 0 || cfg.LoginAccountDelay < 0 ||
-		cfg.LoginAccountMaxDelay < 0 || cfg.RegisterLimit < 0 || cfg.RegisterWindow < 0 {
+		cfg.LoginAccountMaxDelay < 0 || cfg.LoginKnownClientFor < 0 || cfg.RegisterLimit < 0 || cfg.RegisterWindow < 0 {
 		return nil, errors.New("gateway: negative limit or duration in config")
 	}
 	cfg.LoginAccountWindow = cmp.Or(cfg.LoginAccountWindow, DefaultLoginAccountWindow)
 	cfg.LoginAccountDelay = cmp.Or(cfg.LoginAccountDelay, DefaultLoginAccountDelay)
 	cfg.LoginAccountMaxDelay = max(cmp.Or(cfg.LoginAccountMaxDelay, DefaultLoginAccountMaxDelay), cfg.LoginAccountDelay)
+	cfg.LoginKnownClientFor = cmp.Or(cfg.LoginKnownClientFor, DefaultLoginKnownClientFor)
 	cfg.RegisterWindow = cmp.Or(cfg.RegisterWindow, DefaultRegisterWindow)
 	cfg.RegisterPath = normalizePath(cmp.Or(cfg.RegisterPath, DefaultRegisterPath))
 	if cfg.RateWindow == 0 {
@@ -820,9 +821,15 @@ func (g *Gateway) reserveLogin(ex *exchange, r *http.Request, body io.ReadCloser
 	if over <= 0 {
 		return body, true
 	}
+	// A client IP that logged in to this account within KnownClientFor
+	// passes the delay (the per-IP limit still holds): guesses from
+	// elsewhere cannot keep the owner out.
+	if _, known, err := g.blocks.Marked(ctx, knownClientKey(la.username, la.ip)); err == nil && known {
+		return body, true
+	}
 	// Over the limit: one attempt per delay, the first to open the delay's
 	// window.
-	gate := "login:delay:" + la.username
+	gate := accountGateKey(la.username)
 	m, resetAt, err := g.counter.Incr(ctx, gate, g.accountDelay(over))
 	switch {
 	case err != nil:
@@ -837,6 +844,13 @@ func (g *Gateway) reserveLogin(ex *exchange, r *http.Request, body io.ReadCloser
 	}
 	return body, true
 }
+
+// accountGateKey is the counter of an account's delay: one attempt passes
+// per delay.
+func accountGateKey(username string) string { return "login:delay:" + username }
+
+// knownClientKey is the marker of a client IP that logged in to username.
+func knownClientKey(username, ip string) string { return "login:known:" + username + "|" + ip }
 
 // accountDelay is the wait after the over-th attempt over
 // LoginAccountMaxFailures: LoginAccountDelay doubled over-1 times, at most
@@ -895,10 +909,17 @@ func (g *Gateway) settleLogin(ctx context.Context, la *loginAttempt, status int)
 		if la.ipCount > 0 {
 			g.giveBack(ctx, ipKey)
 		}
-		for _, key := range []string{la.account, la.gate} {
-			if key == "" {
-				continue
+		if la.username != "" {
+			if err := g.blocks.Mark(ctx, knownClientKey(la.username, la.ip), g.cfg.LoginKnownClientFor); err != nil {
+				g.log.LogAttrs(ctx, slog.LevelError, "login: remembering the client failed",
+					slog.String("error", err.Error()))
 			}
+		}
+		if la.account == "" {
+			return
+		}
+		// The account's window and its delay end, whoever holds the delay.
+		for _, key := range []string{la.account, accountGateKey(la.username)} {
 			if err := g.counter.Reset(ctx, key); err != nil {
 				g.log.LogAttrs(ctx, slog.LevelError, "login counter reset failed",
 					slog.String("key", key), slog.String("error", err.Error()))

@@ -1242,3 +1242,51 @@ func TestNoMetrics(t *testing.T) {
 		t.Fatalf("MetricsHandler: %d %.300s", rec.Code, body)
 	}
 }
+
+// TestLoginKnownClientPassesAccountDelay: a client IP that logged in to an
+// account passes that account's delay, so guesses from other IPs cannot
+// keep the owner out; other IPs stay delayed, and the mark expires.
+func TestLoginKnownClientPassesAccountDelay(t *testing.T) {
+	e := newEnv(t, func(c *Config, _ *Deps) {
+		c.TrustProxy = true
+		c.LoginAccountMaxFailures, c.LoginAccountDelay, c.LoginAccountMaxDelay = 2, 10*time.Second, time.Minute
+		c.LoginKnownClientFor = time.Hour
+	})
+	login := func(ip, pw string) resp {
+		return e.do("POST", "/api/v1/auth/login", map[string]string{"X-Forwarded-For": ip},
+			strings.NewReader(`{"username":"bob","password":"`+pw+`"}`))
+	}
+	const owner = "10.2.0.1"
+	if r := login(owner, "right"); r.status != 200 {
+		t.Fatalf("owner's first login: %d %s", r.status, r.body)
+	}
+	// Guesses from other IPs put the account over its limit and hold its
+	// delay.
+	for i := 1; i <= 3; i++ {
+		if r := login(fmt.Sprintf("10.3.0.%d", i), "wrong"); r.status != 401 {
+			t.Fatalf("guess %d: %d", i, r.status)
+		}
+	}
+	if r := login("10.3.0.9", "right"); r.status != 403 {
+		t.Fatalf("another IP during the delay: %d, want 403", r.status)
+	}
+	if r := login(owner, "right"); r.status != 200 {
+		t.Fatalf("owner's IP during the delay: %d %s", r.status, r.body)
+	}
+	// The owner's login ended the account's window: it takes the limit
+	// again to delay it, and a known IP's mark expires.
+	for i := 1; i <= 3; i++ {
+		if r := login(fmt.Sprintf("10.4.0.%d", i), "wrong"); r.status != 401 {
+			t.Fatalf("guess %d after the owner's login: %d", i, r.status)
+		}
+	}
+	e.clk.Advance(time.Hour + time.Second)
+	for i := 1; i <= 3; i++ {
+		if r := login(fmt.Sprintf("10.5.0.%d", i), "wrong"); r.status == 200 {
+			t.Fatalf("guess %d: 200", i)
+		}
+	}
+	if r := login(owner, "right"); r.status != 403 {
+		t.Fatalf("owner's IP after its mark expired, account delayed: %d, want 403", r.status)
+	}
+}
