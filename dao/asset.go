@@ -90,14 +90,16 @@ func (d *AssetDAO) Create(ctx context.Context, a *entity.Asset) error {
 	if at.IsZero() {
 		at = a.CreatedAt.Time
 	}
-	writes := []store.Write{putNew(d.t.assetKey(a.AssetID), it), d.PricePointWrite(a.AssetID, a.PriceUSD, at, a.Version)}
+	var tx Tx
+	tx.Add(RoleAsset, putNew(d.t.assetKey(a.AssetID), it))
+	tx.Add(RolePricePoint, d.PricePointWrite(a.AssetID, a.PriceUSD, at, a.Version))
+	writes := tx.Writes()
 	err = d.s.Transact(ctx, writes)
 	for attempt := 0; attempt < 5 && errors.Is(err, store.ErrTxConflict) && !errors.Is(err, store.ErrConditionFailed); attempt++ {
 		err = d.s.Transact(ctx, writes) // a concurrent create of the same id: retry to learn who won
 	}
 	if err != nil {
-		var tc *store.TxCanceledError
-		if errors.As(err, &tc) && tc.FailedIndex() == 0 {
+		if r, _ := tx.Failed(err, RoleAsset); r == RoleAsset {
 			return ErrAssetExists
 		}
 		return fmt.Errorf("create asset %s: %w", a.AssetID, err)

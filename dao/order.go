@@ -101,31 +101,40 @@ func (d *OrderDAO) decode(it store.Item) (*entity.Order, error) {
 // Decode decodes an order item (from a query of the trigger index).
 func (d *OrderDAO) Decode(it store.Item) (*entity.Order, error) { return d.decode(it) }
 
-// CreateWrites returns the writes that store a new order: the order (must not
-// exist) and, when it has a client order id, the guard that makes it unique
-// for the user (holding reqHash, a digest of the request, for replays).
-func (d *OrderDAO) CreateWrites(o *entity.Order, reqHash string) ([]store.Write, error) {
+// AddCreate adds to tx the writes that store a new order: the order
+// (RoleOrder, must not exist) and, when it has a client order id, the guard
+// that makes it unique for the user (RoleClientOrderID, holding reqHash, a
+// digest of the request, for replays).
+func (d *OrderDAO) AddCreate(tx *Tx, o *entity.Order, reqHash string) error {
 	it, err := d.item(o)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ws := []store.Write{putFresh(d.t.orderKey(o.Username, o.OrderID), it)}
+	tx.Add(RoleOrder, putFresh(d.t.orderKey(o.Username, o.OrderID), it))
 	if o.ClientOrderID != "" {
-		ws = append(ws, putNew(d.t.clientOrderIDKey(o.Username, o.ClientOrderID),
+		tx.Add(RoleClientOrderID, putNew(d.t.clientOrderIDKey(o.Username, o.ClientOrderID),
 			store.Item{"order_id": store.S(o.OrderID), "req_hash": store.S(reqHash)}))
 	}
-	return ws, nil
+	return nil
+}
+
+// CreateWrites returns the writes of AddCreate on their own.
+func (d *OrderDAO) CreateWrites(o *entity.Order, reqHash string) ([]store.Write, error) {
+	var tx Tx
+	if err := d.AddCreate(&tx, o, reqHash); err != nil {
+		return nil, err
+	}
+	return tx.Writes(), nil
 }
 
 // Create stores a new order on its own.
 func (d *OrderDAO) Create(ctx context.Context, o *entity.Order) error {
-	ws, err := d.CreateWrites(o, "")
-	if err != nil {
+	var tx Tx
+	if err := d.AddCreate(&tx, o, ""); err != nil {
 		return err
 	}
-	if err := d.s.Transact(ctx, ws); err != nil {
-		var tx *store.TxCanceledError
-		if errors.As(err, &tx) && tx.FailedIndex() == 1 {
+	if err := d.s.Transact(ctx, tx.Writes()); err != nil {
+		if r, _ := tx.Failed(err, RoleOrder, RoleClientOrderID); r == RoleClientOrderID {
 			return ErrClientOrderIDTaken
 		}
 		return fmt.Errorf("create order: %w", err)

@@ -52,44 +52,48 @@ func (d *UserDAO) decode(it store.Item) (*entity.User, error) {
 	return &u, nil
 }
 
-// CreateWrites returns the writes that create u: its profile and its email
-// guard, each conditional on not existing. Run them with more writes (the
-// user's first balance) in one transaction; CreateError interprets a failure.
-func (d *UserDAO) CreateWrites(u *entity.User) ([]store.Write, error) {
+// AddCreate adds to tx the writes that create u: its profile (RoleProfile)
+// and its email guard (RoleEmail), each conditional on not existing. Run them
+// with more writes (the user's first balance) in one transaction;
+// CreateRefusals interprets a failure.
+func (d *UserDAO) AddCreate(tx *Tx, u *entity.User) error {
 	it, err := d.item(u)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return []store.Write{
-		putNew(d.t.profileKey(u.Username), it),
-		putNew(d.t.emailKey(u.Email), store.Item{"username": store.S(u.Username)}),
-	}, nil
+	tx.Add(RoleProfile, putNew(d.t.profileKey(u.Username), it))
+	tx.Add(RoleEmail, putNew(d.t.emailKey(u.Email), store.Item{"username": store.S(u.Username)}))
+	return nil
 }
 
-// CreateError maps the failure of a transaction that starts with
-// CreateWrites to ErrUsernameTaken or ErrEmailTaken.
-func CreateError(err error) error {
-	var tx *store.TxCanceledError
-	if errors.As(err, &tx) {
-		switch tx.FailedIndex() {
-		case 0:
-			return ErrUsernameTaken
-		case 1:
-			return ErrEmailTaken
-		}
+// CreateRefusals are the errors of a failed creation of a user, first the
+// username's: ErrUsernameTaken for the profile or the user's first balance
+// (RoleNewBalance), ErrEmailTaken for the email guard.
+var CreateRefusals = []Refusal{
+	{RoleProfile, ErrUsernameTaken}, {RoleEmail, ErrEmailTaken}, {RoleNewBalance, ErrUsernameTaken},
+}
+
+// createError maps a failed transaction tx with the writes of AddCreate to
+// CreateRefusals, else returns err.
+func createError(tx *Tx, err error) error {
+	if e := tx.Refused(err, CreateRefusals...); e != nil {
+		return e
 	}
 	return err
 }
 
-// Create stores a new user with extra writes in the same transaction.
-// Errors: ErrUsernameTaken, ErrEmailTaken.
+// Create stores a new user with extra writes (RoleNone) in the same
+// transaction. Errors: ErrUsernameTaken, ErrEmailTaken.
 func (d *UserDAO) Create(ctx context.Context, u *entity.User, extra ...store.Write) error {
-	ws, err := d.CreateWrites(u)
-	if err != nil {
+	var tx Tx
+	if err := d.AddCreate(&tx, u); err != nil {
 		return err
 	}
-	if err := d.s.Transact(ctx, append(ws, extra...)); err != nil {
-		return fmt.Errorf("create user %s: %w", u.Username, CreateError(err))
+	for _, w := range extra {
+		tx.Add(RoleNone, w)
+	}
+	if err := d.s.Transact(ctx, tx.Writes()); err != nil {
+		return fmt.Errorf("create user %s: %w", u.Username, createError(&tx, err))
 	}
 	return nil
 }
@@ -124,16 +128,16 @@ func (d *UserDAO) Update(ctx context.Context, u *entity.User, oldEmail string, n
 	if err != nil {
 		return err
 	}
-	ws := []store.Write{{Put: &store.Put{Key: d.t.profileKey(u.Username), Item: it, Cond: store.VersionIs(read)}}}
+	var tx Tx
+	tx.Add(RoleProfile, store.Write{Put: &store.Put{Key: d.t.profileKey(u.Username), Item: it, Cond: store.VersionIs(read)}})
 	if u.Email != oldEmail {
-		ws = append(ws,
-			putNew(d.t.emailKey(u.Email), store.Item{"username": store.S(u.Username)}),
-			store.Write{Delete: &store.Delete{Key: d.t.emailKey(oldEmail), Cond: store.Eq("username", store.S(u.Username))}})
+		tx.Add(RoleEmail, putNew(d.t.emailKey(u.Email), store.Item{"username": store.S(u.Username)}))
+		// The old guard is the user's as long as the profile is.
+		tx.Add(RoleNone, store.Write{Delete: &store.Delete{Key: d.t.emailKey(oldEmail), Cond: store.Eq("username", store.S(u.Username))}})
 	}
-	if err := d.s.Transact(ctx, ws); err != nil {
+	if err := d.s.Transact(ctx, tx.Writes()); err != nil {
 		u.Version = read
-		var tx *store.TxCanceledError
-		if errors.As(err, &tx) && tx.FailedIndex() == 1 {
+		if r, _ := tx.Failed(err, RoleProfile, RoleEmail); r == RoleEmail {
 			return ErrEmailTaken
 		}
 		if errors.Is(err, store.ErrConditionFailed) {
@@ -151,12 +155,12 @@ func (d *UserDAO) Upsert(ctx context.Context, u *entity.User) error {
 	if err != nil {
 		return err
 	}
-	if err := d.s.Transact(ctx, []store.Write{
-		{Put: &store.Put{Key: d.t.profileKey(u.Username), Item: it}},
-		{Put: &store.Put{Key: d.t.emailKey(u.Email), Item: store.Item{"username": store.S(u.Username)},
-			Cond: store.Or(store.ItemNotExists(), store.Eq("username", store.S(u.Username)))}},
-	}); err != nil {
-		return fmt.Errorf("upsert user %s: %w", u.Username, CreateError(err))
+	var tx Tx
+	tx.Add(RoleProfile, store.Write{Put: &store.Put{Key: d.t.profileKey(u.Username), Item: it}})
+	tx.Add(RoleEmail, store.Write{Put: &store.Put{Key: d.t.emailKey(u.Email), Item: store.Item{"username": store.S(u.Username)},
+		Cond: store.Or(store.ItemNotExists(), store.Eq("username", store.S(u.Username)))}})
+	if err := d.s.Transact(ctx, tx.Writes()); err != nil {
+		return fmt.Errorf("upsert user %s: %w", u.Username, createError(&tx, err))
 	}
 	return nil
 }

@@ -111,33 +111,6 @@ func TestUserCreateAndGet(t *testing.T) {
 	wantCanceled(t, "Create canceled", d.Users.Create(canceled(), newUser("dave01", "dave@example.com")), "create user dave01: ")
 }
 
-func TestCreateError(t *testing.T) {
-	other := errors.New("boom")
-	tests := []struct {
-		in, want error
-	}{
-		{&store.TxCanceledError{Reasons: []error{store.ErrConditionFailed, nil}}, dao.ErrUsernameTaken},
-		{&store.TxCanceledError{Reasons: []error{nil, store.ErrConditionFailed}}, dao.ErrEmailTaken},
-		{&store.TxCanceledError{Reasons: []error{store.ErrConditionFailed, store.ErrConditionFailed}}, dao.ErrUsernameTaken},
-		{other, other},
-		{nil, nil},
-	}
-	for _, tc := range tests {
-		if got := dao.CreateError(tc.in); got != tc.want {
-			t.Errorf("CreateError(%v) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-	// Not a condition failure of the first two writes: returned unchanged.
-	for _, in := range []*store.TxCanceledError{
-		{Reasons: []error{nil, nil, store.ErrConditionFailed}},
-		{Reasons: []error{store.ErrTxConflict, nil}},
-	} {
-		if got := dao.CreateError(in); got != error(in) {
-			t.Errorf("CreateError(%v) = %v, want it unchanged", in, got)
-		}
-	}
-}
-
 func TestUserUpdate(t *testing.T) {
 	d := newDAOs(t)
 	ctx := context.Background()

@@ -10,7 +10,6 @@ import (
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
-	"github.com/orderprocessor/orderprocessor/store"
 )
 
 // CancelOrder cancels an open order of its owner (actor user) and releases
@@ -68,63 +67,56 @@ func (s *Service) endOnce(ctx context.Context, orig *entity.Order, actor entity.
 			partner = p
 		}
 	}
-	writes, err := s.releaseWrites(o, partner, now)
-	if err != nil {
-		return nil, err
-	}
+	var tx dao.Tx
+	s.releaseWrites(&tx, o, partner, now)
 	o.HeldAmount, o.HeldQuantity = decimal.Zero, decimal.Zero
 	o.Version++
 	w, err := s.d.Orders.UpdateWrite(o, read, from)
 	if err != nil {
 		return nil, err
 	}
-	iOrder := len(writes)
-	writes = append(writes, w)
+	tx.Add(dao.RoleOrder, w)
 	if partner != nil {
 		pw, err := s.cancelPartnerWrite(partner, fmt.Sprintf("oco: %s %s", o.OrderID, to), now)
 		if err != nil {
 			return nil, err
 		}
-		writes = append(writes, pw)
+		tx.Add(dao.RolePartner, pw)
 	}
-	err = s.d.Store.Transact(ctx, writes)
-	var tx *store.TxCanceledError
-	switch {
-	case err == nil:
+	err = s.d.Store.Transact(ctx, tx.Writes())
+	if err == nil {
 		if partner != nil {
 			s.notifyOrder(partner)
 		}
 		return o, nil
-	case errors.As(err, &tx) && tx.FailedIndex() >= 0:
-		if tx.FailedIndex() == iOrder {
-			cur, gerr := s.d.Orders.Get(ctx, o.Username, o.OrderID)
-			if gerr == nil && cur.Status.IsTerminal() {
-				return nil, apperr.New(apperr.Conflict, "order %s is already %s", o.OrderID, cur.Status)
-			}
-		}
-		return nil, errRetry
-	default:
+	}
+	r, refused := tx.Failed(err, dao.RoleBalance, dao.RoleLedger, dao.RoleHolding, dao.RoleOrder, dao.RolePartner)
+	if !refused {
 		return nil, fmt.Errorf("end order %s: %w", o.OrderID, err)
 	}
+	if r == dao.RoleOrder {
+		cur, gerr := s.d.Orders.Get(ctx, o.Username, o.OrderID)
+		if gerr == nil && cur.Status.IsTerminal() {
+			return nil, apperr.New(apperr.Conflict, "order %s is already %s", o.OrderID, cur.Status)
+		}
+	}
+	return nil, errRetry
 }
 
-// releaseWrites returns the writes that release the hold of o (and of its
-// OCO partner, which shares one asset hold with it).
-func (s *Service) releaseWrites(o, partner *entity.Order, now time.Time) ([]store.Write, error) {
-	var writes []store.Write
+// releaseWrites adds to tx the writes that release the hold of o (and of
+// its OCO partner, which shares one asset hold with it).
+func (s *Service) releaseWrites(tx *dao.Tx, o, partner *entity.Order, now time.Time) {
 	if o.HeldAmount.IsPositive() {
-		writes = append(writes,
-			s.d.Balances.ChangeWrite(dao.Change{Username: o.Username, Currency: o.Currency, Held: o.HeldAmount.Neg()}, now),
-			s.d.Balances.TransactionStatusWrite(o.Username, o.OrderID, entity.TxPending, entity.TxCancelled))
+		tx.Add(dao.RoleBalance, s.d.Balances.ChangeWrite(dao.Change{Username: o.Username, Currency: o.Currency, Held: o.HeldAmount.Neg()}, now))
+		tx.Add(dao.RoleLedger, s.d.Balances.TransactionStatusWrite(o.Username, o.OrderID, entity.TxPending, entity.TxCancelled))
 	}
 	qty := o.HeldQuantity
 	if partner != nil {
 		qty = qty.Add(partner.HeldQuantity)
 	}
 	if qty.IsPositive() {
-		writes = append(writes, s.d.Holdings.HoldWrite(o.Username, o.AssetID, qty.Neg(), now))
+		tx.Add(dao.RoleHolding, s.d.Holdings.HoldWrite(o.Username, o.AssetID, qty.Neg(), now))
 	}
-	return writes, nil
 }
 
 func cloneOrder(o *entity.Order) *entity.Order {

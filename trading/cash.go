@@ -8,7 +8,6 @@ import (
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
-	"github.com/orderprocessor/orderprocessor/store"
 )
 
 // Deposit credits req.Amount to the user's balance (creating the balance for
@@ -64,19 +63,14 @@ func (s *Service) cash(ctx context.Context, username string, typ entity.Transact
 		TransactionID: s.ids.New(), Username: username, TransactionType: typ, Amount: signed,
 		Currency: cur, Status: entity.TxCompleted, Description: desc, CreatedAt: entity.At(now),
 	}
-	writes := []store.Write{s.d.Balances.ChangeWrite(change, now), s.d.Balances.TransactionWrite(tx)}
+	var w dao.Tx
+	w.Add(dao.RoleBalance, s.d.Balances.ChangeWrite(change, now))
+	w.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(tx))
 	if limit.IsPositive() {
-		writes = append(writes, s.d.Balances.DailyLimitWrite(username, kind, now.UTC().Format("2006-01-02"), usd, limit))
+		w.Add(dao.RoleDailyLimit, s.d.Balances.DailyLimitWrite(username, kind, now.UTC().Format("2006-01-02"), usd, limit))
 	}
-	rep, err := s.Commit(ctx, writes, idem, tx, func(i int) error {
-		switch i {
-		case 0:
-			return dao.ErrInsufficientFunds
-		case 2:
-			return limitErr
-		}
-		return nil
-	})
+	rep, err := s.Commit(ctx, &w, idem, tx,
+		dao.Refusal{Role: dao.RoleBalance, Err: dao.ErrInsufficientFunds}, dao.Refusal{Role: dao.RoleDailyLimit, Err: limitErr})
 	if err != nil || rep != nil {
 		return nil, rep, err
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/pricing"
-	"github.com/orderprocessor/orderprocessor/store"
 )
 
 // Conversion is the result of a currency conversion: both ledger legs.
@@ -50,17 +49,12 @@ func (s *Service) Convert(ctx context.Context, username string, req entity.Conve
 			Amount: credit, Currency: req.ToCurrency, Status: entity.TxCompleted, ReferenceID: id, CreatedAt: at,
 			Description: fmt.Sprintf("Converted from %s %s at %s", req.FromCurrency.Format(amount), req.FromCurrency, rate)},
 	}
-	writes := []store.Write{
-		s.d.Balances.ChangeWrite(dao.Change{Username: username, Currency: req.FromCurrency, Current: amount.Neg()}, now),
-		s.d.Balances.ChangeWrite(dao.Change{Username: username, Currency: req.ToCurrency, Current: credit}, now),
-		s.d.Balances.TransactionWrite(c.From), s.d.Balances.TransactionWrite(c.To),
-	}
-	rep, err := s.Commit(ctx, writes, idem, c, func(i int) error {
-		if i == 0 {
-			return dao.ErrInsufficientFunds
-		}
-		return nil
-	})
+	var tx dao.Tx
+	tx.Add(dao.RoleBalance, s.d.Balances.ChangeWrite(dao.Change{Username: username, Currency: req.FromCurrency, Current: amount.Neg()}, now))
+	tx.Add(dao.RoleNone, s.d.Balances.ChangeWrite(dao.Change{Username: username, Currency: req.ToCurrency, Current: credit}, now)) // a credit has no condition
+	tx.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(c.From))
+	tx.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(c.To))
+	rep, err := s.Commit(ctx, &tx, idem, c, dao.Refusal{Role: dao.RoleBalance, Err: dao.ErrInsufficientFunds})
 	if err != nil || rep != nil {
 		return nil, rep, err
 	}

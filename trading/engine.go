@@ -190,38 +190,28 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 	}
 	o := cloneOrder(orig)
 	read := o.Version
-	var holding *dao.Holding
-	var partner *entity.Order
-	keys := []store.Key{}
+	b := s.d.Batch()
+	var holdingSlot dao.Slot[*dao.Holding]
 	if o.Side() == entity.Sell {
-		keys = append(keys, s.d.Holdings.Key(o.Username, o.AssetID))
+		holdingSlot = b.Holding(o.Username, o.AssetID)
 	}
+	var partnerSlot dao.Slot[*entity.Order]
 	if o.OCOWith != "" {
-		keys = append(keys, s.d.Orders.Key(o.Username, o.OCOWith))
+		partnerSlot = b.Order(o.Username, o.OCOWith)
 	}
-	if len(keys) > 0 {
-		items, err := s.d.Store.BatchGet(ctx, keys)
-		if err != nil {
-			return false, err
-		}
-		i := 0
-		if o.Side() == entity.Sell {
-			if items[0] != nil {
-				if holding, err = s.d.Holdings.Decode(items[0]); err != nil {
-					return false, err
-				}
-			}
-			i++
-		}
-		if o.OCOWith != "" && items[i] != nil {
-			p, err := s.d.Orders.Decode(items[i])
-			if err != nil {
-				return false, err
-			}
-			if p.Status.IsOpen() {
-				partner = p
-			}
-		}
+	if err := b.Read(ctx); err != nil {
+		return false, err
+	}
+	holding, _, err := holdingSlot.Get()
+	if err != nil {
+		return false, err
+	}
+	partner, _, err := partnerSlot.Get()
+	if err != nil {
+		return false, err
+	}
+	if partner != nil && !partner.Status.IsOpen() {
+		partner = nil
 	}
 	if holding != nil && !holding.Current {
 		return false, s.upgrade(ctx, o.Username, o.AssetID)
@@ -233,8 +223,8 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 		}
 		reason = ""
 	}
-	f, err := s.fillWrites(o, price, holding, partner != nil, now)
-	if err != nil {
+	var tx dao.Tx
+	if err := s.fillWrites(&tx, o, price, holding, partner != nil, now); err != nil {
 		// The order cannot execute (too small at this price, holding gone):
 		// it fails, and its hold is released.
 		s.log.Warn("order failed at trigger", "order_id", o.OrderID, "err", err)
@@ -251,33 +241,33 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 	if err != nil {
 		return false, err
 	}
-	writes := append(f.writes, w)
-	iOrder := len(writes) - 1
+	tx.Add(dao.RoleOrder, w)
 	if partner != nil {
 		pw, err := s.cancelPartnerWrite(partner, "oco: "+o.OrderID+" executed", now)
 		if err != nil {
 			return false, err
 		}
-		writes = append(writes, pw)
+		tx.Add(dao.RolePartner, pw)
 	}
-	err = s.d.Store.Transact(ctx, writes)
-	var tx *store.TxCanceledError
-	switch {
-	case err == nil:
+	err = s.d.Store.Transact(ctx, tx.Writes())
+	if err == nil {
 		s.notifyOrder(o)
 		if partner != nil {
 			s.notifyOrder(partner)
 		}
 		return true, nil
-	case errors.As(err, &tx) && tx.FailedIndex() == iOrder:
+	}
+	r, refused := tx.Failed(err, dao.RoleBalance, dao.RoleHolding, dao.RoleLedger, dao.RoleOrder, dao.RolePartner)
+	switch {
+	case !refused:
+		return false, fmt.Errorf("execute order %s: %w", o.OrderID, err)
+	case r == dao.RoleOrder:
 		return false, nil // another engine or a cancel moved it first
-	case errors.As(err, &tx) && tx.FailedIndex() == f.iHolding && o.Side() == entity.Buy:
+	case r == dao.RoleHolding && o.Side() == entity.Buy:
 		// Only a holding written before holdings kept their totals refuses a buy.
 		return false, s.upgrade(ctx, o.Username, o.AssetID)
-	case errors.As(err, &tx) && tx.FailedIndex() >= 0:
-		return false, errRetry // the holding or the partner changed
 	default:
-		return false, fmt.Errorf("execute order %s: %w", o.OrderID, err)
+		return false, errRetry // the cash, the holding or the partner changed
 	}
 }
 

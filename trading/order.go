@@ -84,51 +84,48 @@ type placement struct {
 }
 
 func (s *Service) readPlacement(ctx context.Context, username string, req *entity.OrderCreate, idem *Idem) (*placement, error) {
-	sell := req.OrderType.Side() == entity.Sell
-	keys := []store.Key{s.d.Assets.Key(req.AssetID)}
-	if sell {
-		keys = append(keys, s.d.Holdings.Key(username, req.AssetID))
+	b := s.d.Batch()
+	asset := b.Quote(req.AssetID)
+	var holding dao.Slot[*dao.Holding]
+	if req.OrderType.Side() == entity.Sell {
+		holding = b.Holding(username, req.AssetID)
 	}
+	var partner dao.Slot[*entity.Order]
 	if req.OCOWith != "" {
-		keys = append(keys, s.d.Orders.Key(username, req.OCOWith))
+		partner = b.Order(username, req.OCOWith)
 	}
+	var stored dao.Slot[*Replay]
 	if idem != nil {
-		keys = append(keys, idem.Key)
+		stored = b.Idem(idem.Key)
 	}
-	items, err := s.d.Store.BatchGet(ctx, keys)
-	if err != nil {
+	if err := b.Read(ctx); err != nil {
 		return nil, fmt.Errorf("read asset: %w", err)
 	}
-	if idem != nil {
-		// A replayed request answers before anything else is checked again.
-		rep, err := s.replayOf(idem, items[len(items)-1])
-		if rep != nil || err != nil {
-			return &placement{replay: rep}, err
-		}
-		items = items[:len(items)-1]
+	// A replayed request answers before anything else is checked again.
+	rec, _, _ := stored.Get()
+	if rep, err := s.replayOf(idem, rec); rep != nil || err != nil {
+		return &placement{replay: rep}, err
 	}
-	if items[0] == nil {
-		return nil, apperr.Field("asset_id", fmt.Sprintf("asset %s not found", req.AssetID), "value_error")
-	}
-	pl := &placement{}
-	if pl.asset, err = s.d.Assets.DecodeQuote(items[0]); err != nil {
+	q, found, err := asset.Get()
+	if err != nil {
 		return nil, err
 	}
+	if !found {
+		return nil, apperr.Field("asset_id", fmt.Sprintf("asset %s not found", req.AssetID), "value_error")
+	}
+	pl := &placement{asset: q}
 	if !pl.asset.IsActive {
 		return nil, apperr.Field("asset_id", fmt.Sprintf("asset %s is not active", req.AssetID), "value_error")
 	}
-	if sell && items[1] != nil {
-		if pl.holding, err = s.d.Holdings.Decode(items[1]); err != nil {
-			return nil, err
-		}
+	if pl.holding, _, err = holding.Get(); err != nil {
+		return nil, err
 	}
 	if req.OCOWith != "" {
-		it := items[len(items)-1]
-		if it == nil {
-			return nil, apperr.Field("oco_with", "no such order", "value_error")
-		}
-		if pl.partner, err = s.d.Orders.Decode(it); err != nil {
+		if pl.partner, found, err = partner.Get(); err != nil {
 			return nil, err
+		}
+		if !found {
+			return nil, apperr.Field("oco_with", "no such order", "value_error")
 		}
 		p := pl.partner
 		switch {
@@ -162,8 +159,7 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 		o.HighWaterMark = &price
 	}
 
-	var writes []store.Write
-	iBalance, iHolding, iPartner := -1, -1, -1
+	var tx dao.Tx
 	switch {
 	case o.OrderType.IsMarket() || o.ShouldTrigger(price):
 		// Executes now: a market order, or a resting type already marketable.
@@ -181,18 +177,15 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 				return nil, nil, err
 			}
 		}
-		f, err := s.fillWrites(o, price, pl.holding, pl.partner != nil, now)
-		if err != nil {
+		if err := s.fillWrites(&tx, o, price, pl.holding, pl.partner != nil, now); err != nil {
 			return nil, nil, err
 		}
-		writes, iBalance, iHolding = f.writes, f.iBalance, f.iHolding
 		if pl.partner != nil {
 			w, err := s.cancelPartnerWrite(pl.partner, "oco: "+o.OrderID+" executed", now)
 			if err != nil {
 				return nil, nil, err
 			}
-			iPartner = len(writes)
-			writes = append(writes, w)
+			tx.Add(dao.RolePartner, w)
 		}
 	case o.TimeInForce == entity.IOC || o.TimeInForce == entity.FOK:
 		reason := fmt.Sprintf("%s: not marketable at %s", o.TimeInForce, entity.FormatPrice(price))
@@ -203,47 +196,38 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 		if err := o.Transition(entity.StatusQueued, entity.ActorSystem, at, ""); err != nil {
 			return nil, nil, err
 		}
-		ws, ib, ih, err := s.holdWrites(o, pl, now)
-		if err != nil {
+		if err := s.holdWrites(&tx, o, pl, now); err != nil {
 			return nil, nil, err
-		}
-		writes, iBalance, iHolding = ws, ib, ih
-		if pl.partner != nil {
-			iPartner = 0
 		}
 	}
 
-	orderWrites, err := s.d.Orders.CreateWrites(o, reqHash)
-	if err != nil {
+	if err := s.d.Orders.AddCreate(&tx, o, reqHash); err != nil {
 		return nil, nil, err
 	}
-	iOrder := len(writes)
-	writes = append(writes, orderWrites...)
-	iCOID := -1
-	if o.ClientOrderID != "" {
-		iCOID = iOrder + 1
-	}
-	rep, tx, err := s.commit(ctx, writes, idem, o)
+	rep, refused, err := s.commit(ctx, &tx, idem, o)
 	switch {
 	case rep != nil:
 		return nil, rep, nil
-	case tx == nil && err != nil:
+	case !refused && err != nil:
 		return nil, nil, err
-	case tx == nil:
+	case !refused:
 		return &Placed{Order: o}, nil, nil
+	}
 	// The client order id first: a retried order that executed before is
 	// answered with that order, whatever its effect on balances since.
-	case failed(tx, iCOID):
+	r, _ := tx.Failed(err, dao.RoleClientOrderID, dao.RolePartner, dao.RoleBalance, dao.RoleHolding)
+	switch {
+	case r == dao.RoleClientOrderID:
 		p, err := s.existingClientOrder(ctx, username, o.ClientOrderID, reqHash)
 		return p, nil, err
-	case failed(tx, iPartner):
+	case r == dao.RolePartner:
 		return nil, nil, errRetry // the OCO partner changed since it was read
-	case failed(tx, iBalance):
+	case r == dao.RoleBalance:
 		return nil, nil, dao.ErrInsufficientFunds
-	case failed(tx, iHolding) && o.Status == entity.StatusCompleted && o.Side() == entity.Buy:
+	case r == dao.RoleHolding && o.Status == entity.StatusCompleted && o.Side() == entity.Buy:
 		// Only a holding written before holdings kept their totals refuses a buy.
 		return nil, nil, s.upgrade(ctx, username, o.AssetID)
-	case failed(tx, iHolding):
+	case r == dao.RoleHolding:
 		if o.Status == entity.StatusCompleted && o.Side() == entity.Sell {
 			// Either the quantity is gone or a buy changed the average cost.
 			h, herr := s.d.Holdings.Get(ctx, username, o.AssetID)
@@ -286,15 +270,14 @@ func (s *Service) settle(ctx context.Context, username string, req *entity.Order
 	return nil, nil, cause
 }
 
-// holdWrites returns the writes that rest o: its hold and, for an OCO link,
-// the partner's update (the pair shares the partner's asset hold).
-func (s *Service) holdWrites(o *entity.Order, pl *placement, now time.Time) (writes []store.Write, iBalance, iHolding int, err error) {
-	iBalance, iHolding = -1, -1
+// holdWrites adds to tx the writes that rest o: its hold and, for an OCO
+// link, the partner's update (the pair shares the partner's asset hold).
+func (s *Service) holdWrites(tx *dao.Tx, o *entity.Order, pl *placement, now time.Time) error {
 	if o.Side() == entity.Buy {
 		cur := o.Currency
 		gross := cur.Round(o.Quantity.Mul(*o.LimitPrice), decimal.Up)
 		if gross.LessThan(MinNotional) {
-			return nil, 0, 0, ErrNotionalTooSmall
+			return ErrNotionalTooSmall
 		}
 		hold := gross.Add(cur.Round(gross.Mul(s.cfg.FeeRate), decimal.Up))
 		o.HeldAmount = hold
@@ -303,10 +286,9 @@ func (s *Service) holdWrites(o *entity.Order, pl *placement, now time.Time) (wri
 			Currency: cur, Status: entity.TxPending, ReferenceID: o.OrderID, CreatedAt: entity.At(now),
 			Description: fmt.Sprintf("Hold for %s %s %s at %s", o.OrderType, o.Quantity, o.AssetID, entity.FormatPrice(*o.LimitPrice)),
 		}
-		return []store.Write{
-			s.d.Balances.ChangeWrite(dao.Change{Username: o.Username, Currency: cur, Held: hold}, now),
-			s.d.Balances.TransactionWrite(entry),
-		}, 0, -1, nil
+		tx.Add(dao.RoleBalance, s.d.Balances.ChangeWrite(dao.Change{Username: o.Username, Currency: cur, Held: hold}, now))
+		tx.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(entry))
+		return nil
 	}
 	if pl.partner != nil {
 		// The partner already holds the quantity; link both ways.
@@ -317,39 +299,34 @@ func (s *Service) holdWrites(o *entity.Order, pl *placement, now time.Time) (wri
 		p.UpdatedAt = entity.At(now)
 		w, err := s.d.Orders.UpdateWrite(&p, read, entity.StatusQueued)
 		if err != nil {
-			return nil, 0, 0, err
+			return err
 		}
-		return []store.Write{w}, -1, -1, nil
+		tx.Add(dao.RolePartner, w)
+		return nil
 	}
 	if pl.holding == nil || pl.holding.Available().LessThan(o.Quantity) {
-		return nil, 0, 0, dao.ErrInsufficientHoldings
+		return dao.ErrInsufficientHoldings
 	}
 	o.HeldQuantity = o.Quantity
-	return []store.Write{s.d.Holdings.HoldWrite(o.Username, o.AssetID, o.Quantity, now)}, -1, 0, nil
+	tx.Add(dao.RoleHolding, s.d.Holdings.HoldWrite(o.Username, o.AssetID, o.Quantity, now))
+	return nil
 }
 
-// fill is the writes that execute an order.
-type fill struct {
-	writes             []store.Write
-	iBalance, iHolding int
-}
-
-// fillWrites returns the writes that execute o (whose status the caller has
+// fillWrites adds to tx the writes that execute o (whose status the caller has
 // set) at price: the cash movement (consuming a buy's hold and releasing the
 // rest), the holding change (a resting sell consumes held quantity: its own
 // or, with sharedHold, its OCO partner's), the ledger entry (which is also the
 // asset movement: it carries the asset leg), and the completion of the hold
 // entry. It sets o's execution fields.
-func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Holding, sharedHold bool, now time.Time) (fill, error) {
+func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal, h *dao.Holding, sharedHold bool, now time.Time) error {
 	buy := o.Side() == entity.Buy
 	cur, qty := o.Currency, o.Quantity
 	gross := entity.FillGross(qty, price, buy) // never undercharge a buyer, never overpay a seller
 	if gross.LessThan(MinNotional) {
-		return fill{}, ErrNotionalTooSmall
+		return ErrNotionalTooSmall
 	}
 	fee := cur.Round(gross.Mul(s.cfg.FeeRate), decimal.Up)
 	at := entity.At(now)
-	f := fill{iBalance: 0, iHolding: 1}
 	var (
 		change   = dao.Change{Username: o.Username, Currency: cur}
 		entry    *entity.BalanceTransaction
@@ -365,11 +342,11 @@ func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Hold
 		o.TotalAmount = total
 	} else {
 		if h == nil {
-			return fill{}, dao.ErrInsufficientHoldings
+			return dao.ErrInsufficientHoldings
 		}
 		total := gross.Sub(fee)
 		if total.LessThan(MinNotional) {
-			return fill{}, ErrNotionalTooSmall // nothing would be left after the fee
+			return ErrNotionalTooSmall // nothing would be left after the fee
 		}
 		change.Current = total
 		entry = &entity.BalanceTransaction{TransactionType: entity.TxOrderSale, Amount: total,
@@ -383,15 +360,17 @@ func (s *Service) fillWrites(o *entity.Order, price decimal.Decimal, h *dao.Hold
 	if !buy {
 		entry.Asset.SaleCost = &saleCost
 	}
-	f.writes = append(f.writes, s.d.Balances.ChangeWrite(change, now), holding, s.d.Balances.TransactionWrite(entry))
+	tx.Add(dao.RoleBalance, s.d.Balances.ChangeWrite(change, now))
+	tx.Add(dao.RoleHolding, holding)
+	tx.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(entry))
 	if buy && o.HeldAmount.IsPositive() {
-		f.writes = append(f.writes, s.d.Balances.TransactionStatusWrite(o.Username, o.OrderID, entity.TxPending, entity.TxCompleted))
+		tx.Add(dao.RoleLedger, s.d.Balances.TransactionStatusWrite(o.Username, o.OrderID, entity.TxPending, entity.TxCompleted))
 	}
 	o.Fee = fee
 	o.ExecutedQuantity = qty
 	o.ExecutedPrice = &price
 	o.HeldAmount, o.HeldQuantity = decimal.Zero, decimal.Zero
-	return f, nil
+	return nil
 }
 
 // cancelPartnerWrite returns the write that cancels p, the OCO partner of an

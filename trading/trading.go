@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -118,62 +117,52 @@ func HashRequest(parts ...[]byte) string {
 // ErrIdemMismatch is returned when an idempotency key is reused with another body.
 var ErrIdemMismatch = apperr.New(apperr.Conflict, "Idempotency-Key reused with a different request")
 
-// Commit runs writes as one transaction, plus the idempotency record of idem
-// (when not nil) holding the rendered result. On a failed condition it returns
-// the stored response when the key was used before (replay), or mapErr's
-// interpretation of the failure (index = the first failed write).
-func (s *Service) Commit(ctx context.Context, writes []store.Write, idem *Idem, result any, mapErr func(idx int) error) (*Replay, error) {
-	rep, tx, err := s.commit(ctx, writes, idem, result)
-	if tx != nil && mapErr != nil {
-		if e := mapErr(tx.FailedIndex()); e != nil {
+// Commit runs the writes of tx as one transaction, plus the idempotency
+// record of idem (when not nil) holding the rendered result. On a failed
+// condition it returns the stored response when the key was used before
+// (replay), or the Err of the first of refusals whose write failed (else the
+// store's error).
+func (s *Service) Commit(ctx context.Context, tx *dao.Tx, idem *Idem, result any, refusals ...dao.Refusal) (*Replay, error) {
+	rep, refused, err := s.commit(ctx, tx, idem, result)
+	if refused {
+		if e := tx.Refused(err, refusals...); e != nil {
 			return nil, e
 		}
 	}
 	return rep, err
 }
 
-// commit is Commit for callers that interpret the failed writes themselves:
-// tx is the cancellation (nil unless a condition of writes failed).
-func (s *Service) commit(ctx context.Context, writes []store.Write, idem *Idem, result any) (*Replay, *store.TxCanceledError, error) {
-	idemIdx := -1
+// commit is Commit for callers that interpret the failed writes themselves
+// (tx.Failed): refused is true when a condition of tx's writes failed.
+func (s *Service) commit(ctx context.Context, tx *dao.Tx, idem *Idem, result any) (rep *Replay, refused bool, err error) {
 	if idem != nil {
 		status, body, err := idem.Render(result)
 		if err != nil {
-			return nil, nil, fmt.Errorf("render idempotent response: %w", err)
+			return nil, false, fmt.Errorf("render idempotent response: %w", err)
 		}
-		idemIdx = len(writes)
-		writes = append(writes, s.d.Idem.Write(idem.Key, dao.IdemRecord{ReqHash: idem.ReqHash, Status: status, Body: body}, s.now()))
+		tx.Add(dao.RoleIdem, s.d.Idem.Write(idem.Key, dao.IdemRecord{ReqHash: idem.ReqHash, Status: status, Body: body}, s.now()))
 	}
-	err := s.d.Store.Transact(ctx, writes)
+	err = s.d.Store.Transact(ctx, tx.Writes())
 	if err == nil {
-		return nil, nil, nil
+		return nil, false, nil
 	}
-	var tx *store.TxCanceledError
-	if !errors.As(err, &tx) {
-		return nil, nil, err
-	}
-	if failed(tx, idemIdx) {
+	r, ok := tx.Failed(err, dao.RoleIdem)
+	switch {
+	case !ok:
+		return nil, false, err
+	case r == dao.RoleIdem:
 		rep, err := s.Replay(ctx, idem)
-		return rep, nil, err
+		return rep, false, err
 	}
-	if tx.FailedIndex() < 0 {
-		return nil, nil, err
-	}
-	return nil, tx, err
+	return nil, true, err
 }
 
-// failed reports whether write i of a cancelled transaction failed its condition.
-func failed(tx *store.TxCanceledError, i int) bool {
-	return i >= 0 && i < len(tx.Reasons) && tx.Reasons[i] != nil && errors.Is(tx.Reasons[i], store.ErrConditionFailed)
-}
-
-// replayOf interprets an idempotency record read with the operation's other
-// reads (it, nil when absent): the stored response, ErrIdemMismatch, or nil.
-func (s *Service) replayOf(idem *Idem, it store.Item) (*Replay, error) {
-	if idem == nil || it == nil {
+// replayOf interprets the idempotency record rec read with the operation's
+// other reads (nil when absent): the stored response, ErrIdemMismatch, or nil.
+func (s *Service) replayOf(idem *Idem, rec *Replay) (*Replay, error) {
+	if idem == nil || rec == nil {
 		return nil, nil
 	}
-	rec := s.d.Idem.Decode(it)
 	if rec.ReqHash != idem.ReqHash {
 		return nil, ErrIdemMismatch
 	}

@@ -123,21 +123,13 @@ func (s *Service) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := req.User(hash, now)
-	writes, err := s.d.Users.CreateWrites(u)
-	if err != nil {
+	var tx dao.Tx
+	if err := s.d.Users.AddCreate(&tx, u); err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	writes = append(writes, s.d.Balances.CreateWrite(u.Username, entity.USD, now))
-	rep, err := s.trade.Commit(r.Context(), writes, idem, resp, func(i int) error {
-		switch i {
-		case 0, 2:
-			return dao.ErrUsernameTaken
-		case 1:
-			return dao.ErrEmailTaken
-		}
-		return nil
-	})
+	tx.Add(dao.RoleNewBalance, s.d.Balances.CreateWrite(u.Username, entity.USD, now))
+	rep, err := s.trade.Commit(r.Context(), &tx, idem, resp, dao.CreateRefusals...)
 	if rep != nil || err != nil {
 		s.writeOutcome(w, r, rep, err)
 		return
