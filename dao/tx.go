@@ -70,7 +70,8 @@ func (t *Tx) Add(r Role, w store.Write) {
 	t.writes = append(t.writes, w)
 }
 
-// Writes returns the writes in the order they were added, for store.Transact.
+// Writes returns the writes, for store.Transact, in the order they were
+// added (or in SetTxOrder's).
 func (t *Tx) Writes() []store.Write {
 	if p := txOrder.Load(); p != nil {
 		t.reorder((*p)(len(t.writes)))
