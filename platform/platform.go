@@ -202,9 +202,9 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	if role == "" {
 		role = RoleAll
 	}
-	d := dao.New(db, tables)
+	d := trading.NewDAOs(db, tables)
 	broker := stream.NewBroker(stream.Options{Now: now})
-	trade := trading.New(d, cfg.Trading, trading.WithClock(now), trading.WithLogger(log), trading.WithNotifier(broker))
+	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: broker})
 
 	secret := cfg.JWTSecret
 	if len(secret) == 0 {
@@ -242,14 +242,14 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	// The broker's price hook is registered before the trigger engine's, so
 	// that a price event precedes the order events it triggers. A
 	// deactivation cancels the asset's resting orders before it is answered.
-	inv := inventory.New(d, inventory.WithClock(now), inventory.WithLogger(log), inventory.OnPriceChange(broker.PriceChanged),
-		inventory.OnDeactivate(trade.CancelAssetOrders))
-	users := user.New(trade, issuer, hasher, revoker, accounts, log)
-	var orderReg prometheus.Registerer = reg
+	inv := inventory.New(d, inventory.Options{Now: now, Logger: log, OnPriceChange: broker.PriceChanged,
+		OnDeactivate: trade.CancelAssetOrders})
+	users := user.New(trade, issuer, hasher, revoker, user.Options{Accounts: accounts, Logger: log})
+	orderOpts := order.Options{Metrics: reg}
 	if role == RoleGateway {
-		orderReg = nil // the gateway only reads the order service's declarations
+		orderOpts.Metrics = nil // the gateway only reads the order service's declarations
 	}
-	orders := order.New(trade, orderReg)
+	orders := order.New(trade, orderOpts)
 	streamH := stream.NewHandler(broker, stream.HandlerOptions{Balances: d.Balances, Logger: log,
 		MaxPerUser: cfg.StreamMaxPerUser, MaxTotal: cfg.StreamMaxTotal})
 	register := func(api *httpapi.API, r Role) {
