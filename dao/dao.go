@@ -25,10 +25,15 @@ type DAOs struct {
 	Analytics *ScanDAO
 }
 
-// New returns the DAOs over s with tables t. The cursors the DAOs make
-// themselves are signed as the store's are, when s has a Cursors method
-// (both engines do), else with the process's key.
-func New(s store.Store, t Tables) *DAOs {
+// New returns the DAOs over s with tables t, which index no open orders:
+// enough to read a store (verification), not to write orders through. The
+// cursors the DAOs make themselves are signed as the store's are, when s
+// has a Cursors method (both engines do), else with the process's key.
+func New(s store.Store, t Tables) *DAOs { return NewIndexed(s, t, nil) }
+
+// NewIndexed returns the DAOs over s with tables t whose order DAO indexes
+// open orders with ix (nil: in no index), as New does otherwise.
+func NewIndexed(s store.Store, t Tables, ix Indexer) *DAOs {
 	b := base{s: s, t: t}
 	if c, ok := s.(interface{ Cursors() *page.Codec }); ok {
 		b.cursors = c.Cursors()
@@ -36,7 +41,7 @@ func New(s store.Store, t Tables) *DAOs {
 	return &DAOs{
 		Store: s, Tables: t,
 		Users: &UserDAO{b}, Balances: &BalanceDAO{b}, Holdings: &AssetBalanceDAO{b},
-		AssetTxs: &AssetTransactionDAO{b}, Orders: &OrderDAO{base: b}, Assets: &AssetDAO{b},
+		AssetTxs: &AssetTransactionDAO{b}, Orders: &OrderDAO{base: b, indexer: ix}, Assets: &AssetDAO{b},
 		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b},
 	}
 }

@@ -35,12 +35,11 @@ type OrderIndexKeys struct {
 }
 
 // Indexer computes an open order's index keys. The trading layer owns the
-// trigger rules, so it provides this (SetIndexer).
+// trigger rules, so it provides this (NewIndexed, trading.NewDAOs).
 type Indexer func(o *entity.Order) OrderIndexKeys
 
-// SetIndexer sets how open orders are indexed. Without one, orders are in no
-// index. Call it before use.
-func (d *OrderDAO) SetIndexer(ix Indexer) { d.indexer = ix }
+// Indexed reports whether the DAO indexes open orders.
+func (d *OrderDAO) Indexed() bool { return d.indexer != nil }
 
 // SortablePrice encodes a non-negative price below 1E+16 with at most 8
 // decimal places as fixed-width text whose byte order is numeric order.

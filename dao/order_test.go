@@ -440,8 +440,8 @@ func testIndexer(o *entity.Order) dao.OrderIndexKeys {
 }
 
 func TestOrderOpenIndexes(t *testing.T) {
-	d := newDAOs(t)
-	d.Orders.SetIndexer(testIndexer)
+	u := newDAOs(t)
+	d := dao.NewIndexed(u.Store, u.Tables, testIndexer)
 	ctx := context.Background()
 	mk := func(id, user string, typ entity.OrderType, limit string) *entity.Order {
 		o := newOrder(id, user, typ, "BTC", entity.StatusQueued)

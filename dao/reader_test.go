@@ -14,8 +14,8 @@ import (
 // through the store; every read path that meets one reports an error naming
 // the item or attribute, instead of returning a zero value.
 func TestCorruptItems(t *testing.T) {
-	d := newDAOs(t)
-	d.Orders.SetIndexer(testIndexer)
+	u := newDAOs(t)
+	d := dao.NewIndexed(u.Store, u.Tables, testIndexer)
 	ctx := context.Background()
 	tb := d.Tables
 	users := func(pk, sk string) store.Key { return store.Key{Table: tb.Users, PK: pk, SK: sk} }

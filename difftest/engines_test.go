@@ -282,11 +282,11 @@ func newWorld(t *testing.T, engine string) *world {
 		t.Fatalf("unknown engine %q (embedded or dynamodb)", engine)
 	}
 	c := &clock{t: start}
-	d := dao.New(db, tables)
+	d := trading.NewDAOs(db, tables)
 	cfg := trading.DefaultConfig()
 	cfg.FeeRate = decimal.MustParse("0.0015")
 	w := &world{name: engine, d: d, clock: c, idx: map[string]int{},
-		s: trading.New(d, cfg, trading.WithClock(c.Now), trading.WithLogger(slog.New(slog.DiscardHandler)))}
+		s: trading.New(d, cfg, trading.Options{Now: c.Now, Logger: slog.New(slog.DiscardHandler)})}
 	now := c.Now()
 	for _, a := range assets {
 		if err := d.Assets.Create(ctx, &entity.Asset{AssetID: a.id, Name: a.id, PriceUSD: decimal.MustParse(a.price),

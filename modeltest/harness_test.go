@@ -51,10 +51,10 @@ func newEngine(t testing.TB, feeRate decimal.Decimal) *engine {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	c := &clock{t: startTime}
-	d := dao.New(db, dao.DefaultTables)
+	d := trading.NewDAOs(db, dao.DefaultTables)
 	cfg := trading.Config{DepositDailyLimit: depositLimit, WithdrawDailyLimit: withdrawLimit, FeeRate: feeRate}
 	e := &engine{ctx: context.Background(), d: d, clock: c,
-		s: trading.New(d, cfg, trading.WithClock(c.Now), trading.WithLogger(slog.New(slog.DiscardHandler)))}
+		s: trading.New(d, cfg, trading.Options{Now: c.Now, Logger: slog.New(slog.DiscardHandler)})}
 	now := entity.At(startTime)
 	for a, id := range assetIDs {
 		if err := d.Assets.Create(e.ctx, &entity.Asset{AssetID: id, Name: id, PriceUSD: decimal.MustParse(assetPrices[a]),

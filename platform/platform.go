@@ -5,6 +5,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -58,8 +59,8 @@ type Config struct {
 	AdminPassword string
 	Gateway       gateway.Config
 	Trading       trading.Config
-	// PriceFeed is "static", "simulated" or "http"; PriceInterval the tick
-	// period (2 s when 0; 60 s for the http feed).
+	// PriceFeed is "static" (when ""), "simulated" or "http"; PriceInterval
+	// the tick period (when 0: 2 s, or a minute for the http feed).
 	PriceFeed     string
 	PriceInterval time.Duration
 	PriceSeed     uint64
@@ -131,11 +132,69 @@ type Platform struct {
 	log    *slog.Logger
 }
 
+// Validate reports the first startup rule cfg breaks: Role is one of the
+// roles; every role but RoleAll has the JWT secret (shared by the gateway
+// and the services), which is at least auth.MinSecretLen bytes when set;
+// RoleGateway has the URL of every service; a role that runs the price
+// feed has a known PriceFeed. Open validates cfg first.
+func (cfg Config) Validate() error {
+	role := cfg.role()
+	spec, ok := roles[role]
+	if !ok {
+		return fmt.Errorf("unknown role %q (all, gateway, user, order or inventory)", role)
+	}
+	if len(cfg.JWTSecret) == 0 && role != RoleAll {
+		return fmt.Errorf("role %s: the JWT secret must be set (it is shared by the gateway and the services)", role)
+	}
+	if n := len(cfg.JWTSecret); n > 0 && n < auth.MinSecretLen {
+		return fmt.Errorf("the JWT secret must be at least %d bytes", auth.MinSecretLen)
+	}
+	if spec.proxies {
+		for _, up := range cfg.Upstreams.list() {
+			if up.url == "" {
+				return fmt.Errorf("role %s: the %s service URL is not set", role, up.role)
+			}
+		}
+	}
+	if spec.priceFeed {
+		switch cfg.PriceFeed {
+		case "", "static", "simulated", "http":
+		default:
+			return fmt.Errorf("unknown price feed %q (static, simulated or http)", cfg.PriceFeed)
+		}
+	}
+	return nil
+}
+
+// role is cfg.Role, RoleAll when empty.
+func (cfg Config) role() Role { return cmp.Or(cfg.Role, RoleAll) }
+
+// priceInterval is the price feed's tick period: PriceInterval when set,
+// else a minute for the http feed (a free API key allows a few calls a
+// minute) and 2 s for the others.
+func (cfg Config) priceInterval() time.Duration {
+	switch {
+	case cfg.PriceInterval > 0:
+		return cfg.PriceInterval
+	case cfg.PriceFeed == "http":
+		return time.Minute
+	}
+	return 2 * time.Second
+}
+
 // Open opens the store in cfg.DataDir (unless cfg.Store is set, or the
 // role is RoleGateway, which runs without a store unless given one), seeds
 // the catalogue on first start, provisions the admin user, and starts the
-// background workers, as far as cfg.Role runs them (see Role).
+// background workers, as far as cfg.Role runs them (see Role). It returns
+// cfg.Validate's error, if any, before it opens anything (it closes
+// cfg.Store then too).
 func Open(ctx context.Context, cfg Config) (*Platform, error) {
+	if err := cfg.Validate(); err != nil {
+		if cfg.Store != nil {
+			_ = cfg.Store.Close()
+		}
+		return nil, err
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -149,7 +208,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		tables = dao.DefaultTables
 	}
 	db := cfg.Store
-	if db == nil && cfg.Role != RoleGateway {
+	if db == nil && !roles[cfg.role()].proxies {
 		cursors, err := CursorCodec(cfg.JWTSecret)
 		if err != nil {
 			return nil, err
@@ -198,19 +257,14 @@ func CursorCodec(jwtSecret []byte) (*page.Codec, error) {
 }
 
 func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time, shared *redisstate.Client) (*Platform, error) {
-	role := cfg.Role
-	if role == "" {
-		role = RoleAll
-	}
-	d := dao.New(db, tables)
+	role := cfg.role()
+	spec := roles[role]
+	d := trading.NewDAOs(db, tables)
 	broker := stream.NewBroker(stream.Options{Now: now})
-	trade := trading.New(d, cfg.Trading, trading.WithClock(now), trading.WithLogger(log), trading.WithNotifier(broker))
+	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: broker})
 
 	secret := cfg.JWTSecret
-	if len(secret) == 0 {
-		if role != RoleAll {
-			return nil, fmt.Errorf("role %s: the JWT secret must be set (it is shared by the gateway and the services)", role)
-		}
+	if len(secret) == 0 { // RoleAll only (Validate)
 		secret = []byte(rand.Text() + rand.Text())
 	}
 	issuer, err := auth.NewIssuer(secret, auth.IssuerOptions{Lifetime: cfg.TokenLifetime, ClockSkew: cfg.TokenClockSkew, Now: now})
@@ -225,7 +279,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	if err != nil {
 		return nil, fmt.Errorf("password hasher: %w", err)
 	}
-	revoker, err := newRevoker(ctx, role, db, tables, shared, now, log)
+	revoker, err := newRevoker(ctx, spec.soleWriter, db, tables, shared, now, log)
 	if err != nil {
 		return nil, err
 	}
@@ -242,61 +296,31 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	// The broker's price hook is registered before the trigger engine's, so
 	// that a price event precedes the order events it triggers. A
 	// deactivation cancels the asset's resting orders before it is answered.
-	inv := inventory.New(d, inventory.WithClock(now), inventory.WithLogger(log), inventory.OnPriceChange(broker.PriceChanged),
-		inventory.OnDeactivate(trade.CancelAssetOrders))
-	users := user.New(trade, issuer, hasher, revoker, accounts, log)
-	var orderReg prometheus.Registerer = reg
-	if role == RoleGateway {
-		orderReg = nil // the gateway only reads the order service's declarations
+	inv := inventory.New(d, inventory.Options{Now: now, Logger: log, OnPriceChange: broker.PriceChanged,
+		OnDeactivate: trade.CancelAssetOrders})
+	users := user.New(trade, issuer, hasher, revoker, user.Options{Accounts: accounts, Logger: log})
+	orderOpts := order.Options{Metrics: reg}
+	if spec.proxies {
+		orderOpts.Metrics = nil // the gateway only reads the order service's declarations
 	}
-	orders := order.New(trade, orderReg)
+	orders := order.New(trade, orderOpts)
 	streamH := stream.NewHandler(broker, stream.HandlerOptions{Balances: d.Balances, Logger: log,
 		MaxPerUser: cfg.StreamMaxPerUser, MaxTotal: cfg.StreamMaxTotal})
-	register := func(api *httpapi.API, r Role) {
-		switch r {
-		case RoleUser:
-			users.Register(api)
-		case RoleInventory:
-			inv.Register(api)
-		case RoleOrder:
-			orders.Register(api)
-			streamH.Register(api)
-		}
-	}
+	svcs := services{RoleUser: users.Register, RoleInventory: inv.Register,
+		RoleOrder: func(api *httpapi.API) { orders.Register(api); streamH.Register(api) }}
 
 	api := httpapi.New(httpapi.Options{Title: "Order Processor API", Version: Version,
 		Description: "Users, balances and a ledger, an asset catalogue, and orders whose effect on balances is atomic."})
+	for _, r := range spec.serves {
+		svcs[r](api)
+	}
 	var proxies []*proxy.Proxy
-	switch role {
-	case RoleAll:
-		users.Register(api)
-		inv.Register(api)
-		orders.Register(api)
-		streamH.Register(api)
-	case RoleUser, RoleOrder, RoleInventory:
-		register(api, role)
-	case RoleGateway:
-		if proxies, err = proxyAll(api, cfg, reg, log, register); err != nil {
+	if spec.proxies {
+		if proxies, err = proxyAll(api, cfg, reg, log, svcs); err != nil {
 			return nil, err
 		}
-	default:
-		return nil, fmt.Errorf("unknown role %q (all, gateway, user, order or inventory)", role)
 	}
 
-	routes := gateway.RouteTable{
-		{Method: "GET", Pattern: httpapi.SpecPath, Access: gateway.Public},
-		{Method: "GET", Pattern: httpapi.DocsPath, Access: gateway.Public},
-	}
-	for _, op := range api.Operations() {
-		access := gateway.Public
-		switch op.Auth {
-		case httpapi.AuthUser:
-			access = gateway.User
-		case httpapi.AuthAdmin:
-			access = gateway.Admin
-		}
-		routes = append(routes, gateway.Route{Method: op.Method, Pattern: op.Path, Access: access})
-	}
 	gcfg := cfg.Gateway
 	gcfg.Version = Version
 	deps := gateway.Deps{Tokens: issuer, Revoker: revoker, Registry: reg, Logger: log, Now: now}
@@ -310,8 +334,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		deps.Counter, deps.Blocks = shared, shared
 		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping})
 	}
-	switch role {
-	case RoleUser, RoleOrder, RoleInventory:
+	if spec.behindGateway {
 		// Behind the gateway: it limits traffic, logins and registrations, and
 		// its proxy sets X-Forwarded-For to the client IP it saw. The
 		// service still authenticates the bearer token itself (signature,
@@ -323,21 +346,27 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		gcfg.AllowedOrigins = nil
 		gcfg.ServiceName = string(role)
 	}
-	gw, err := gateway.New(gcfg, routes, api, deps)
+	gw, err := gateway.New(gcfg, routeTable(api), api, deps)
 	if err != nil {
 		return nil, err
 	}
 
-	if role == RoleAll || role == RoleInventory {
+	if spec.seeds {
 		if n, err := inv.Seed(ctx); err != nil {
 			return nil, fmt.Errorf("seed catalogue: %w", err)
 		} else if n > 0 {
 			log.Info("seeded the asset catalogue", "assets", n)
 		}
 	}
-	if cfg.AdminPassword != "" && (role == RoleAll || role == RoleUser) {
+	if cfg.AdminPassword != "" && spec.admin {
 		if err := users.ProvisionAdmin(ctx, cfg.AdminPassword); err != nil {
 			return nil, fmt.Errorf("provision admin: %w", err)
+		}
+	}
+	var feed pricing.Feed
+	if spec.priceFeed {
+		if feed, err = cfg.newFeed(); err != nil {
+			return nil, err
 		}
 	}
 
@@ -350,31 +379,14 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		<-bg.Done()
 		broker.Close()
 	}()
-	var feed pricing.Feed
-	switch {
-	case role != RoleAll && role != RoleInventory:
-	case cfg.PriceFeed == "" || cfg.PriceFeed == "static":
-	case cfg.PriceFeed == "simulated":
-		feed = pricing.NewSimulated(cfg.PriceSeed)
-	case cfg.PriceFeed == "http":
-		h, err := pricing.NewHTTP(cfg.PriceHTTP)
-		if err != nil {
-			cancel()
-			return nil, err
-		}
-		feed = h
-	default:
-		cancel()
-		return nil, fmt.Errorf("unknown price feed %q (static, simulated or http)", cfg.PriceFeed)
-	}
-	switch role {
-	case RoleAll:
+	switch spec.engine {
+	case engineLive:
 		engine := trading.NewEngine(trade, inv.Prices, cfg.EngineInterval)
 		inv.OnPriceChange(func(_ context.Context, assetID string, _, price decimal.Decimal) {
 			engine.PriceChanged(assetID, price)
 		})
 		p.startEngine(bg, engine)
-	case RoleOrder:
+	case engineSweep:
 		// Prices change in the inventory service's process: the engine sees
 		// them at its periodic sweep (EngineInterval), which also publishes
 		// the changes it sees to this process's stream.
@@ -390,14 +402,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}()
 	}
 	if feed != nil {
-		interval := cfg.PriceInterval
-		switch {
-		case interval > 0:
-		case cfg.PriceFeed == "http":
-			interval = time.Minute
-		default:
-			interval = 2 * time.Second
-		}
+		interval := cfg.priceInterval()
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -407,20 +412,52 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	return p, nil
 }
 
-// newRevoker returns the token revoker of a process of role: Redis when
-// configured (shared by every process using it); else, with a store, a
-// StoreRevoker, which the all-in-one process (the store's only writer of
+// routeTable returns the gateway's routes of api: its operations, each
+// with the access its authentication asks, and the OpenAPI document and
+// docs, public.
+func routeTable(api *httpapi.API) gateway.RouteTable {
+	routes := gateway.RouteTable{
+		{Method: "GET", Pattern: httpapi.SpecPath, Access: gateway.Public},
+		{Method: "GET", Pattern: httpapi.DocsPath, Access: gateway.Public},
+	}
+	for _, op := range api.Operations() {
+		access := gateway.Public
+		switch op.Auth {
+		case httpapi.AuthUser:
+			access = gateway.User
+		case httpapi.AuthAdmin:
+			access = gateway.Admin
+		}
+		routes = append(routes, gateway.Route{Method: op.Method, Pattern: op.Path, Access: access})
+	}
+	return routes
+}
+
+// newFeed returns the price feed of cfg.PriceFeed (nil for the static one).
+func (cfg Config) newFeed() (pricing.Feed, error) {
+	switch cfg.PriceFeed {
+	case "simulated":
+		return pricing.NewSimulated(cfg.PriceSeed), nil
+	case "http":
+		return pricing.NewHTTP(cfg.PriceHTTP)
+	}
+	return nil, nil
+}
+
+// newRevoker returns the token revoker of a process: Redis when configured
+// (shared by every process using it); else, with a store, a StoreRevoker,
+// which the all-in-one process (soleWriter: the store's only writer of
 // revocations) loads at start and then answers from memory, and the
 // microservice roles read through; else (a gateway without a store) an
 // in-process one, which nothing fills: the services behind it check
 // revocation.
-func newRevoker(ctx context.Context, role Role, db store.Store, tables dao.Tables, shared *redisstate.Client, now func() time.Time, log *slog.Logger) (auth.Revoker, error) {
+func newRevoker(ctx context.Context, soleWriter bool, db store.Store, tables dao.Tables, shared *redisstate.Client, now func() time.Time, log *slog.Logger) (auth.Revoker, error) {
 	switch {
 	case shared != nil:
 		return shared, nil
 	case db == nil:
 		return auth.NewMemoryRevoker(auth.MemoryRevokerOptions{Now: now}), nil
-	case role != RoleAll:
+	case !soleWriter:
 		return NewStoreRevoker(db, tables, StoreRevokerOptions{Now: now}), nil
 	}
 	r := NewStoreRevoker(db, tables, StoreRevokerOptions{SoleWriter: true, Now: now})

@@ -2,7 +2,6 @@ package platform
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,11 +61,65 @@ const (
 	RoleInventory Role = "inventory"
 )
 
+// roleSpec is what a role runs: the routes it registers and the background
+// workers it starts.
+type roleSpec struct {
+	// serves are the services whose routes the role serves itself, in
+	// registration order.
+	serves []Role
+	// proxies: the role declares every service's routes, each handled by a
+	// proxy to the service (Config.Upstreams), and needs no store.
+	proxies bool
+	// behindGateway: a service behind the public gateway, which limits
+	// traffic and throttles logins for it (see Role).
+	behindGateway bool
+	// soleWriter: the only process writing token revocations to the store
+	// (see newRevoker).
+	soleWriter bool
+	seeds      bool // seeds the catalogue on first start
+	admin      bool // provisions the admin user (Config.AdminPassword)
+	priceFeed  bool // runs the price feed (Config.PriceFeed)
+	engine     engineMode
+}
+
+// engineMode is how a role runs the trigger engine.
+type engineMode int
+
+const (
+	engineNone  engineMode = iota
+	engineLive             // told of every price change at once
+	engineSweep            // sees price changes at its periodic sweep
+)
+
+// roles are the roles' specs.
+var roles = map[Role]roleSpec{
+	RoleAll: {serves: []Role{RoleUser, RoleInventory, RoleOrder}, soleWriter: true,
+		seeds: true, admin: true, priceFeed: true, engine: engineLive},
+	RoleGateway:   {proxies: true},
+	RoleUser:      {serves: []Role{RoleUser}, behindGateway: true, admin: true},
+	RoleOrder:     {serves: []Role{RoleOrder}, behindGateway: true, engine: engineSweep},
+	RoleInventory: {serves: []Role{RoleInventory}, behindGateway: true, seeds: true, priceFeed: true},
+}
+
+// services register the routes of each service role on an API.
+type services map[Role]func(*httpapi.API)
+
 // Upstreams are the base URLs of the services, e.g. "http://user:8080".
 type Upstreams struct {
 	User      string
 	Order     string
 	Inventory string
+}
+
+// upstream is a service role and its base URL.
+type upstream struct {
+	role Role
+	url  string
+}
+
+// list returns the services' URLs in the gateway's order.
+func (u Upstreams) list() []upstream {
+	return []upstream{{RoleUser, u.User}, {RoleOrder, u.Order}, {RoleInventory, u.Inventory}}
 }
 
 func (p *Platform) startEngine(ctx context.Context, engine *trading.Engine) {
@@ -102,19 +155,13 @@ func sweepPrices(read func(context.Context) (map[string]decimal.Decimal, error),
 // inventory services (read from the services' own declarations, so the
 // route table and the OpenAPI document are those of RoleAll), each handled
 // by the proxy to the service that owns it.
-func proxyAll(api *httpapi.API, cfg Config, reg prometheus.Registerer, log *slog.Logger, register func(*httpapi.API, Role)) ([]*proxy.Proxy, error) {
+func proxyAll(api *httpapi.API, cfg Config, reg prometheus.Registerer, log *slog.Logger, svcs services) ([]*proxy.Proxy, error) {
 	metrics, err := proxy.NewMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
 	var proxies []*proxy.Proxy
-	for _, up := range []struct {
-		role Role
-		url  string
-	}{{RoleUser, cfg.Upstreams.User}, {RoleOrder, cfg.Upstreams.Order}, {RoleInventory, cfg.Upstreams.Inventory}} {
-		if up.url == "" {
-			return nil, fmt.Errorf("role gateway: the %s service URL is not set", up.role)
-		}
+	for _, up := range cfg.Upstreams.list() {
 		p, err := proxy.New(proxy.Options{Name: string(up.role), URL: up.url, Timeout: cfg.UpstreamTimeout,
 			Breaker: cfg.Breaker, Metrics: metrics, Logger: log,
 			// The gateway answers CORS; the service must not add its own.
@@ -124,7 +171,7 @@ func proxyAll(api *httpapi.API, cfg Config, reg prometheus.Registerer, log *slog
 		}
 		proxies = append(proxies, p)
 		decl := httpapi.New(httpapi.Options{NoDocs: true})
-		register(decl, up.role)
+		svcs[up.role](decl)
 		for _, op := range decl.Operations() {
 			api.Handle(op, p.ServeHTTP)
 		}

@@ -50,9 +50,9 @@ func newHTTPEnv(t *testing.T, hopts HandlerOptions) *httpEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	d := dao.New(db, dao.DefaultTables)
+	d := trading.NewDAOs(db, dao.DefaultTables)
 	e := &httpEnv{b: newTestBroker(Options{})}
-	e.trade = trading.New(d, trading.DefaultConfig(), trading.WithNotifier(e.b), trading.WithLogger(quiet()))
+	e.trade = trading.New(d, trading.DefaultConfig(), trading.Options{Logger: quiet(), Notifier: e.b})
 	hopts.Balances = d.Balances
 	hopts.Logger = quiet()
 	api := httpapi.New(httpapi.Options{Middleware: testAuth})

@@ -33,9 +33,9 @@ func TestPlaceBatchDurable(t *testing.T) {
 		return db
 	}
 	ctx := context.Background()
-	d := dao.New(open(fs), tables)
+	d := trading.NewDAOs(open(fs), tables)
 	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	e := &env{t: t, ctx: ctx, d: d, clock: c, s: trading.New(d, trading.Config{}, trading.WithClock(c.Now))}
+	e := &env{t: t, ctx: ctx, d: d, clock: c, s: trading.New(d, trading.Config{}, trading.Options{Now: c.Now})}
 	now := entity.At(c.Now())
 	if err := d.Assets.Create(ctx, &entity.Asset{AssetID: "XYZ", Name: "Xyz", PriceUSD: dec("10"), IsActive: true,
 		LastUpdated: now, CreatedAt: now, UpdatedAt: now}); err != nil {

@@ -72,8 +72,8 @@ func TestMarketOrderCallCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.DeleteTables(ctx) })
-	d := dao.New(db, tables)
-	s := trading.New(d, trading.Config{})
+	d := trading.NewDAOs(db, tables)
+	s := trading.New(d, trading.Config{}, trading.Options{})
 	now := entity.At(time.Now())
 	if err := d.Assets.Create(ctx, &entity.Asset{AssetID: "XYZ", Name: "Xyz", PriceUSD: dec("100"), IsActive: true,
 		LastUpdated: now, CreatedAt: now, UpdatedAt: now}); err != nil {

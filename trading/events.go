@@ -26,9 +26,6 @@ type Notifier interface {
 	Publish(Event)
 }
 
-// WithNotifier sets where events go (the live stream).
-func WithNotifier(n Notifier) Option { return func(s *Service) { s.notifier = n } }
-
 func (s *Service) publish(e Event) {
 	if s.notifier != nil {
 		s.notifier.Publish(e)

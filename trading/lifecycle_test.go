@@ -48,9 +48,9 @@ func newEnv(t testing.TB, price, cash string) *env {
 	t.Helper()
 	db, tables := testenv.Store(t)
 	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	d := dao.New(db, tables)
+	d := trading.NewDAOs(db, tables)
 	e := &env{t: t, ctx: context.Background(), d: d, clock: c,
-		s: trading.New(d, trading.Config{}, trading.WithClock(c.Now))}
+		s: trading.New(d, trading.Config{}, trading.Options{Now: c.Now})}
 	now := entity.At(c.Now())
 	if err := d.Assets.Create(e.ctx, &entity.Asset{AssetID: "XYZ", Name: "Xyz", PriceUSD: dec(price), IsActive: true,
 		LastUpdated: now, CreatedAt: now, UpdatedAt: now}); err != nil {
@@ -258,7 +258,7 @@ func TestTrailingStopHighWaterMarkSurvivesRestart(t *testing.T) {
 	o := e.place("alice", entity.OrderCreate{OrderType: entity.TrailingStop, AssetID: "XYZ", Quantity: decp("1"), TrailPercent: decp("10")})
 	e.tick("150")
 	// A second service on the same store (a restart) sees the stored mark.
-	e.s = trading.New(e.d, trading.Config{}, trading.WithClock(e.clock.Now))
+	e.s = trading.New(e.d, trading.Config{}, trading.Options{Now: e.clock.Now})
 	got := e.order("alice", o.OrderID)
 	if got.HighWaterMark == nil || !got.HighWaterMark.Equal(dec("150")) {
 		t.Fatalf("mark = %v", got.HighWaterMark)
@@ -451,7 +451,7 @@ func TestTwoEnginesExecuteEachOrderOnce(t *testing.T) {
 	if _, err := e.d.Assets.SetPrice(e.ctx, "XYZ", dec("80"), e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	other := trading.New(e.d, trading.Config{}, trading.WithClock(e.clock.Now))
+	other := trading.New(e.d, trading.Config{}, trading.Options{Now: e.clock.Now})
 	var wg sync.WaitGroup
 	counts := make([]int, 2)
 	for i, s := range []*trading.Service{e.s, other} {

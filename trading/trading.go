@@ -55,26 +55,34 @@ type Service struct {
 	notifier Notifier
 }
 
-// Option configures a Service.
-type Option func(*Service)
+// Options are a Service's optional settings; the zero value is the defaults.
+type Options struct {
+	Now      func() time.Time // the clock; time.Now when nil
+	Logger   *slog.Logger     // slog.Default() when nil
+	Notifier Notifier         // where events go (the live stream); none when nil
+}
 
-// WithClock sets the clock (tests).
-func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+// NewDAOs returns the DAOs over s with tables t that index open orders by
+// the trading layer's trigger rules: the DAOs a Service writes through.
+func NewDAOs(s store.Store, t dao.Tables) *dao.DAOs { return dao.NewIndexed(s, t, indexKeys) }
 
-// WithLogger sets the logger.
-func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
-
-// New returns a Service.
-func New(d *dao.DAOs, cfg Config, opts ...Option) *Service {
+// New returns a Service over d, which NewDAOs builds (it panics when d's
+// order DAO indexes no orders: trigger orders would never fire).
+func New(d *dao.DAOs, cfg Config, opts Options) *Service {
+	if !d.Orders.Indexed() {
+		panic("trading.New: the DAOs index no orders (build them with trading.NewDAOs)")
+	}
 	if cfg.Rates == nil {
 		cfg.Rates = pricing.DefaultFXRates()
 	}
-	s := &Service{d: d, cfg: cfg, now: time.Now, log: slog.Default()}
-	for _, o := range opts {
-		o(s)
+	s := &Service{d: d, cfg: cfg, now: opts.Now, log: opts.Logger, notifier: opts.Notifier}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
 	}
 	s.ids = ids.NewGenerator(s.now, nil)
-	d.Orders.SetIndexer(indexKeys)
 	return s
 }
 

@@ -56,9 +56,9 @@ func newFixture(t *testing.T) *fixture {
 	ctx := context.Background()
 	db, tables := testenv.Store(t)
 	testTables = tables
-	d := dao.New(db, tables)
+	d := trading.NewDAOs(db, tables)
 	f := &fixture{ctx: ctx, db: db, d: d,
-		svc: trading.New(d, trading.DefaultConfig(), trading.WithClock(func() time.Time { return t0 }))}
+		svc: trading.New(d, trading.DefaultConfig(), trading.Options{Now: func() time.Time { return t0 }})}
 
 	if err := d.Assets.Create(ctx, &entity.Asset{AssetID: "BTC", Name: "Bitcoin", PriceUSD: dec("50000"),
 		IsActive: true, CreatedAt: entity.At(t0), UpdatedAt: entity.At(t0)}); err != nil {
@@ -998,10 +998,10 @@ func TestUpgradedHoldings(t *testing.T) {
 	ctx := context.Background()
 	db, tables := testenv.Store(t)
 	testTables = tables
-	d := dao.New(db, tables)
+	d := trading.NewDAOs(db, tables)
 	cfg := trading.DefaultConfig()
 	cfg.FeeRate = dec("0.01")
-	svc := trading.New(d, cfg, trading.WithClock(func() time.Time { return t0 }))
+	svc := trading.New(d, cfg, trading.Options{Now: func() time.Time { return t0 }})
 	if err := d.Assets.Create(ctx, &entity.Asset{AssetID: "BTC", Name: "Bitcoin", PriceUSD: dec("50000"),
 		IsActive: true, CreatedAt: entity.At(t0), UpdatedAt: entity.At(t0)}); err != nil {
 		t.Fatal(err)

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/auth"
-	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/logbuf"
@@ -33,6 +32,164 @@ import (
 
 func runServe(args []string) int { return serve(context.Background(), args, nil) }
 
+// serveFlags are serve's settings: its flags, each with its environment
+// variable (envFlags).
+type serveFlags struct {
+	addr, dataDir, storeKind, role   string
+	syncInterval                     time.Duration
+	dyn                              dynamoFlags
+	userURL, orderURL, inventoryURL  string
+	upstreamTimeout, breakerCoolDown time.Duration
+	breakerFailures                  int
+	engineInterval                   time.Duration
+	feed, priceURL, priceKey         string
+	priceKeyHeader                   string
+	priceInterval                    time.Duration
+	priceIntervalSet                 bool // --price-interval given (the http feed's default differs)
+	seed                             int
+	logFormat, origins               string
+	rateLimit, loginFailures         int
+	loginWindow, loginBlock          time.Duration
+	accountFailures, registerLimit   int
+	accountWindow, accountDelay      time.Duration
+	accountMaxDelay, registerWindow  time.Duration
+	hashMemory                       int
+	hashWait                         time.Duration
+	trustProxy                       bool
+	tokenTTL, tokenSkew, accountTTL  time.Duration
+	deposit, withdraw, fee           string
+	redisURL, pprofAddr, metricsAddr string
+	streamPerUser, streamTotal       int
+	production                       bool
+}
+
+// register declares the flags on f; fileLimit is the soft open file limit
+// (the default of --stream-max-total follows it).
+func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
+	f.String(&s.addr, "addr", ":8080", "listen address")
+	f.String(&s.dataDir, "data-dir", "./data", "directory of the embedded store")
+	f.String(&s.storeKind, "store", "embedded", "store engine: embedded or dynamodb (shared by every process of a microservice deployment)")
+	f.Duration(&s.syncInterval, "sync-interval", time.Millisecond, "embedded store: shortest time between two fsyncs of its log while 8+ commits are in flight (fewer fsyncs under load, up to this much more latency); 0 syncs at once")
+	s.dyn.register(f)
+	f.String(&s.role, "role", "all", "what to run: all, or one part of the microservice deployment: gateway, user, order or inventory")
+	f.String(&s.userURL, "user-url", "", "base URL of the user service (role gateway)")
+	f.String(&s.orderURL, "order-url", "", "base URL of the order service (role gateway)")
+	f.String(&s.inventoryURL, "inventory-url", "", "base URL of the inventory service (role gateway)")
+	f.Duration(&s.upstreamTimeout, "upstream-timeout", 30*time.Second, "how long the gateway waits for a service's response headers (role gateway)")
+	f.Int(&s.breakerFailures, "breaker-failures", 5, "consecutive failures (transport errors, timeouts, 5xx) that open a service's circuit breaker (role gateway)")
+	f.Duration(&s.breakerCoolDown, "breaker-cooldown", 10*time.Second, "how long an open circuit breaker refuses requests before it lets a probe through (role gateway)")
+	f.Duration(&s.engineInterval, "engine-interval", 5*time.Second, "period of the trigger engine's full sweep; in role order also how late it sees price changes")
+	f.String(&s.feed, "price-feed", "simulated", "price feed: simulated, static or http (a CoinGecko-compatible markets API)")
+	f.Duration(&s.priceInterval, "price-interval", 2*time.Second, "price feed tick period (default 1m for --price-feed http)")
+	f.String(&s.priceURL, "price-url", "https://api.coingecko.com/api/v3", "base URL of the http price feed's API")
+	// Not f.String: its default would show the secret in -help.
+	f.StringVar(&s.priceKey, "price-api-key", "", "API key of the http price feed (prefer $"+envName("price-api-key")+")")
+	f.String(&s.priceKeyHeader, "price-api-key-header", pricing.DefaultAPIKeyHeader, "header carrying the http price feed's API key")
+	f.Int(&s.seed, "price-seed", 1, "seed of the simulated price feed")
+	f.String(&s.logFormat, "log-format", "text", "log format: text or json")
+	f.String(&s.origins, "cors-origins", "*", "comma-separated origins allowed by CORS (* for any)")
+	f.Int(&s.rateLimit, "rate-limit", gateway.DefaultRateLimit, "requests per minute per client IP and per user (0 disables)")
+	f.Int(&s.loginFailures, "login-max-failures", gateway.DefaultLoginMaxFailures, "failed logins per client IP within --login-window before a --login-block (0 disables)")
+	f.Duration(&s.loginWindow, "login-window", gateway.DefaultLoginWindow, "window in which failed logins are counted")
+	f.Duration(&s.loginBlock, "login-block", gateway.DefaultLoginBlock, "how long a throttled client IP's logins are refused (403)")
+	f.Int(&s.accountFailures, "login-account-max-failures", gateway.DefaultLoginAccountMaxFailures, "failed logins to one account (from any IP) within --login-account-window before each further attempt waits --login-account-delay, doubling up to --login-account-max-delay (0 disables)")
+	f.Duration(&s.accountWindow, "login-account-window", gateway.DefaultLoginAccountWindow, "window in which failed logins to one account are counted (a successful login ends it)")
+	f.Duration(&s.accountDelay, "login-account-delay", gateway.DefaultLoginAccountDelay, "first wait imposed on an account over --login-account-max-failures")
+	f.Duration(&s.accountMaxDelay, "login-account-max-delay", gateway.DefaultLoginAccountMaxDelay, "longest wait imposed on an account")
+	f.Int(&s.registerLimit, "register-limit", gateway.DefaultRegisterLimit, "registrations per client IP per --register-window (0 disables)")
+	f.Duration(&s.registerWindow, "register-window", gateway.DefaultRegisterWindow, "window of --register-limit")
+	f.Int(&s.hashMemory, "password-hash-memory", auth.DefaultHashMemory>>20, "MiB of memory the password hashes (argon2id, 19 MiB each, until collected) may hold at once, with at most GOMAXPROCS-1 running; further logins and registrations wait (0: no limit)")
+	f.Duration(&s.hashWait, "password-hash-wait", auth.DefaultHashWait, "how long a login or registration waits for room under --password-hash-memory before it is answered 503")
+	f.Bool(&s.trustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For")
+	f.Duration(&s.tokenTTL, "token-ttl", time.Hour, "access token lifetime")
+	f.Duration(&s.tokenSkew, "token-clock-skew", auth.DefaultClockSkew, "how far in the future a token's iat or nbf may lie (clock differences between processes)")
+	f.Duration(&s.accountTTL, "account-cache-ttl", auth.DefaultAccountTTL, "how long a process uses a user's cached account state (active, tokens valid after) before reading it again: how late a deactivation made by another process takes effect")
+	f.String(&s.deposit, "deposit-daily-limit", "10000", "daily deposit limit in USD, every currency counted at its USD value (0: none)")
+	f.String(&s.withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit in USD, every currency counted at its USD value (0: none)")
+	f.String(&s.fee, "fee-rate", "0", "order fee as a fraction of the order value (0.001 = 0.1%)")
+	// Not f.String: a password in the URL would show in -help.
+	f.StringVar(&s.redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica; in process when empty ($"+envName("redis-url")+")")
+	f.String(&s.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
+	f.String(&s.metricsAddr, "metrics-addr", "", "serve the Prometheus metrics at /metrics on this address, e.g. :9090, instead of the API's (with --production, or with this flag, the API's /metrics answers 404)")
+	f.Int(&s.streamPerUser, "stream-max-per-user", stream.DefaultMaxPerUser, "live streams (GET /api/v1/stream) one user may have open at once in this process; more are refused with 429 (0: no bound)")
+	f.Int(&s.streamTotal, "stream-max-total", defaultStreamTotal(fileLimit), "live streams open at once in this process; more are refused with 429 (default: half the open file limit, at most 10000; 0: no bound)")
+	f.Bool(&s.production, "production", false, "production mode: refuse to start without ORDERPROCESSOR_JWT_SECRET, JSON logs, no /metrics on the API's address")
+}
+
+// parse parses args into s, then reads the variables of the flags whose
+// defaults are not shown (--price-api-key, --redis-url).
+func (s *serveFlags) parse(f *envFlags, args []string) error {
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if s.priceKey == "" {
+		s.priceKey = os.Getenv(envName("price-api-key"))
+	}
+	if s.redisURL == "" {
+		s.redisURL = os.Getenv(envName("redis-url"))
+	}
+	s.priceIntervalSet = f.isSet("price-interval")
+	return nil
+}
+
+// config returns the platform's config of the flags, the JWT secret and
+// the admin password (without the store, which serve opens), or the first
+// flag or config error (platform.Config.Validate).
+func (s *serveFlags) config(secret, adminPassword string) (platform.Config, error) {
+	if s.storeKind != "embedded" && s.storeKind != "dynamodb" {
+		return platform.Config{}, fmt.Errorf("--store %q: want embedded or dynamodb", s.storeKind)
+	}
+	if s.hashMemory < 0 || s.hashWait < 0 || s.accountFailures < 0 || s.registerLimit < 0 {
+		return platform.Config{}, errors.New("--password-hash-memory, --password-hash-wait, --login-account-max-failures and --register-limit must not be negative")
+	}
+	tcfg := trading.DefaultConfig()
+	for _, p := range []struct {
+		name string
+		text string
+		dst  *decimal.Decimal
+	}{{"deposit-daily-limit", s.deposit, &tcfg.DepositDailyLimit}, {"withdraw-daily-limit", s.withdraw, &tcfg.WithdrawDailyLimit}, {"fee-rate", s.fee, &tcfg.FeeRate}} {
+		d, err := decimal.Parse(p.text)
+		if err != nil || d.IsNegative() {
+			return platform.Config{}, fmt.Errorf("--%s %q is not a non-negative decimal", p.name, p.text)
+		}
+		*p.dst = d
+	}
+	if secret == "" && s.production {
+		return platform.Config{}, errors.New("ORDERPROCESSOR_JWT_SECRET is required in production mode")
+	}
+
+	gcfg := gateway.DefaultConfig()
+	gcfg.RateLimit = s.rateLimit
+	gcfg.LoginMaxFailures = s.loginFailures
+	gcfg.LoginWindow, gcfg.LoginBlock = s.loginWindow, s.loginBlock
+	gcfg.LoginAccountMaxFailures, gcfg.LoginAccountWindow = s.accountFailures, s.accountWindow
+	gcfg.LoginAccountDelay, gcfg.LoginAccountMaxDelay = s.accountDelay, s.accountMaxDelay
+	gcfg.RegisterLimit, gcfg.RegisterWindow = s.registerLimit, s.registerWindow
+	gcfg.TrustProxy = s.trustProxy
+	gcfg.NoMetrics = s.production || s.metricsAddr != ""
+	if s.origins != "" && s.origins != "*" {
+		gcfg.AllowedOrigins = strings.Split(s.origins, ",")
+	}
+	cfg := platform.Config{
+		Role: platform.Role(s.role), EngineInterval: s.engineInterval,
+		Upstreams:       platform.Upstreams{User: s.userURL, Order: s.orderURL, Inventory: s.inventoryURL},
+		UpstreamTimeout: s.upstreamTimeout, Breaker: proxy.BreakerConfig{FailureThreshold: s.breakerFailures, CoolDown: s.breakerCoolDown},
+		DataDir: s.dataDir, SyncInterval: cmp.Or(s.syncInterval, -1), JWTSecret: []byte(secret), TokenLifetime: s.tokenTTL,
+		TokenClockSkew: s.tokenSkew, AccountCacheTTL: s.accountTTL,
+		AdminPassword: adminPassword, Gateway: gcfg, Trading: tcfg,
+		PriceFeed: s.feed, PriceSeed: uint64(s.seed),
+		PriceHTTP:         pricing.HTTPConfig{URL: s.priceURL, APIKey: s.priceKey, APIKeyHeader: s.priceKeyHeader},
+		RedisURL:          s.redisURL,
+		StreamMaxPerUser:  streamBound(s.streamPerUser),
+		StreamMaxTotal:    streamBound(s.streamTotal),
+		PasswordHashLimit: auth.HashLimit{Memory: int64(s.hashMemory) << 20, Wait: s.hashWait},
+	}
+	if s.priceIntervalSet {
+		cfg.PriceInterval = s.priceInterval // else the platform's default, which depends on the feed
+	}
+	return cfg, cfg.Validate()
+}
+
 // serve runs the platform until ctx is done or SIGINT or SIGTERM arrives;
 // listening, when set, is called with the addresses of the API and of the
 // metrics (nil without --metrics-addr) once they accept connections.
@@ -40,77 +197,9 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 	// Raised first: the default of --stream-max-total follows the limit.
 	fileLimit, fileLimitErr := raiseOpenFileLimit()
 	f := newEnvFlags("serve")
-	var (
-		addr, dataDir, storeKind, role, feed, logFormat, origins string
-		priceURL, priceKey, priceKeyHeader                       string
-		redisURL                                                 string
-		userURL, orderURL, inventoryURL                          string
-		upstreamTimeout, breakerCoolDown, engineInterval         time.Duration
-		syncInterval                                             time.Duration
-		breakerFailures                                          int
-		dyn                                                      dynamoFlags
-		deposit, withdraw, fee                                   string
-		rateLimit, loginFailures                                 int
-		priceInterval, tokenTTL                                  time.Duration
-		production, trustProxy                                   bool
-		seed                                                     int
-	)
-	f.String(&addr, "addr", ":8080", "listen address")
-	f.String(&dataDir, "data-dir", "./data", "directory of the embedded store")
-	f.String(&storeKind, "store", "embedded", "store engine: embedded or dynamodb (shared by every process of a microservice deployment)")
-	f.Duration(&syncInterval, "sync-interval", time.Millisecond, "embedded store: shortest time between two fsyncs of its log while 8+ commits are in flight (fewer fsyncs under load, up to this much more latency); 0 syncs at once")
-	dyn.register(f)
-	f.String(&role, "role", "all", "what to run: all, or one part of the microservice deployment: gateway, user, order or inventory")
-	f.String(&userURL, "user-url", "", "base URL of the user service (role gateway)")
-	f.String(&orderURL, "order-url", "", "base URL of the order service (role gateway)")
-	f.String(&inventoryURL, "inventory-url", "", "base URL of the inventory service (role gateway)")
-	f.Duration(&upstreamTimeout, "upstream-timeout", 30*time.Second, "how long the gateway waits for a service's response headers (role gateway)")
-	f.Int(&breakerFailures, "breaker-failures", 5, "consecutive failures (transport errors, timeouts, 5xx) that open a service's circuit breaker (role gateway)")
-	f.Duration(&breakerCoolDown, "breaker-cooldown", 10*time.Second, "how long an open circuit breaker refuses requests before it lets a probe through (role gateway)")
-	f.Duration(&engineInterval, "engine-interval", 5*time.Second, "period of the trigger engine's full sweep; in role order also how late it sees price changes")
-	f.String(&feed, "price-feed", "simulated", "price feed: simulated, static or http (a CoinGecko-compatible markets API)")
-	f.Duration(&priceInterval, "price-interval", 2*time.Second, "price feed tick period (default 1m for --price-feed http)")
-	f.String(&priceURL, "price-url", "https://api.coingecko.com/api/v3", "base URL of the http price feed's API")
-	// Not f.String: its default would show the secret in -help.
-	f.StringVar(&priceKey, "price-api-key", "", "API key of the http price feed (prefer $"+envName("price-api-key")+")")
-	f.String(&priceKeyHeader, "price-api-key-header", pricing.DefaultAPIKeyHeader, "header carrying the http price feed's API key")
-	f.Int(&seed, "price-seed", 1, "seed of the simulated price feed")
-	f.String(&logFormat, "log-format", "text", "log format: text or json")
-	f.String(&origins, "cors-origins", "*", "comma-separated origins allowed by CORS (* for any)")
-	f.Int(&rateLimit, "rate-limit", gateway.DefaultRateLimit, "requests per minute per client IP and per user (0 disables)")
-	f.Int(&loginFailures, "login-max-failures", gateway.DefaultLoginMaxFailures, "failed logins per client IP within --login-window before a --login-block (0 disables)")
-	var loginWindow, loginBlock time.Duration
-	f.Duration(&loginWindow, "login-window", gateway.DefaultLoginWindow, "window in which failed logins are counted")
-	f.Duration(&loginBlock, "login-block", gateway.DefaultLoginBlock, "how long a throttled client IP's logins are refused (403)")
-	var accountFailures, registerLimit, hashMemory int
-	var accountWindow, accountDelay, accountMaxDelay, registerWindow, hashWait time.Duration
-	f.Int(&accountFailures, "login-account-max-failures", gateway.DefaultLoginAccountMaxFailures, "failed logins to one account (from any IP) within --login-account-window before each further attempt waits --login-account-delay, doubling up to --login-account-max-delay (0 disables)")
-	f.Duration(&accountWindow, "login-account-window", gateway.DefaultLoginAccountWindow, "window in which failed logins to one account are counted (a successful login ends it)")
-	f.Duration(&accountDelay, "login-account-delay", gateway.DefaultLoginAccountDelay, "first wait imposed on an account over --login-account-max-failures")
-	f.Duration(&accountMaxDelay, "login-account-max-delay", gateway.DefaultLoginAccountMaxDelay, "longest wait imposed on an account")
-	f.Int(&registerLimit, "register-limit", gateway.DefaultRegisterLimit, "registrations per client IP per --register-window (0 disables)")
-	f.Duration(&registerWindow, "register-window", gateway.DefaultRegisterWindow, "window of --register-limit")
-	f.Int(&hashMemory, "password-hash-memory", auth.DefaultHashMemory>>20, "MiB of memory the password hashes (argon2id, 19 MiB each, until collected) may hold at once, with at most GOMAXPROCS-1 running; further logins and registrations wait (0: no limit)")
-	f.Duration(&hashWait, "password-hash-wait", auth.DefaultHashWait, "how long a login or registration waits for room under --password-hash-memory before it is answered 503")
-	f.Bool(&trustProxy, "trust-proxy", false, "take the client IP from X-Forwarded-For")
-	f.Duration(&tokenTTL, "token-ttl", time.Hour, "access token lifetime")
-	var tokenSkew, accountTTL time.Duration
-	f.Duration(&tokenSkew, "token-clock-skew", auth.DefaultClockSkew, "how far in the future a token's iat or nbf may lie (clock differences between processes)")
-	f.Duration(&accountTTL, "account-cache-ttl", auth.DefaultAccountTTL, "how long a process uses a user's cached account state (active, tokens valid after) before reading it again: how late a deactivation made by another process takes effect")
-	f.String(&deposit, "deposit-daily-limit", "10000", "daily deposit limit in USD, every currency counted at its USD value (0: none)")
-	f.String(&withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit in USD, every currency counted at its USD value (0: none)")
-	f.String(&fee, "fee-rate", "0", "order fee as a fraction of the order value (0.001 = 0.1%)")
-	// Not f.String: a password in the URL would show in -help.
-	f.StringVar(&redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica; in process when empty ($"+envName("redis-url")+")")
-	var pprofAddr string
-	f.String(&pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
-	var metricsAddr string
-	f.String(&metricsAddr, "metrics-addr", "", "serve the Prometheus metrics at /metrics on this address, e.g. :9090, instead of the API's (with --production, or with this flag, the API's /metrics answers 404)")
-	var streamPerUser, streamTotal int
-	f.Int(&streamPerUser, "stream-max-per-user", stream.DefaultMaxPerUser, "live streams (GET /api/v1/stream) one user may have open at once in this process; more are refused with 429 (0: no bound)")
-	f.Int(&streamTotal, "stream-max-total", defaultStreamTotal(fileLimit.Soft), "live streams open at once in this process; more are refused with 429 (default: half the open file limit, at most 10000; 0: no bound)")
-	f.Bool(&production, "production", false, "production mode: refuse to start without ORDERPROCESSOR_JWT_SECRET, JSON logs, no /metrics on the API's address")
-	if err := f.Parse(args); err != nil {
+	var sf serveFlags
+	sf.register(f, fileLimit.Soft)
+	if err := sf.parse(f, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -118,22 +207,12 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 		return 2
 	}
 
-	if priceKey == "" {
-		priceKey = os.Getenv(envName("price-api-key"))
-	}
-	if redisURL == "" {
-		redisURL = os.Getenv(envName("redis-url"))
-	}
-	if feed == "http" && !f.isSet("price-interval") {
-		priceInterval = time.Minute // a free API key allows a few calls a minute
-	}
-
 	// Logs are buffered (one write a tenth of a second instead of one per
 	// request); warnings and errors are written at once.
 	logOut := logbuf.New(os.Stderr, 100*time.Millisecond, 64<<10)
 	defer logOut.Close()
 	var handler slog.Handler = slog.NewTextHandler(logOut, nil)
-	if logFormat == "json" || production {
+	if sf.logFormat == "json" || sf.production {
 		handler = slog.NewJSONHandler(logOut, nil)
 	}
 	log := slog.New(logbuf.Handler(handler, logOut, slog.LevelWarn))
@@ -144,94 +223,33 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 		log.Info("open file limit", "soft", fileLimit.Soft, "hard", fileLimit.Hard, "soft_at_start", fileLimit.Before)
 	}
 
-	switch platform.Role(role) {
-	case platform.RoleAll, platform.RoleGateway, platform.RoleUser, platform.RoleOrder, platform.RoleInventory:
-	default:
-		fmt.Fprintf(os.Stderr, "serve: --role %q: want all, gateway, user, order or inventory\n", role)
-		return 2
-	}
-	if storeKind != "embedded" && storeKind != "dynamodb" {
-		fmt.Fprintf(os.Stderr, "serve: --store %q: want embedded or dynamodb\n", storeKind)
-		return 2
-	}
-	if role != "all" && os.Getenv("ORDERPROCESSOR_JWT_SECRET") == "" {
-		fmt.Fprintln(os.Stderr, "serve: --role "+role+" needs ORDERPROCESSOR_JWT_SECRET, shared by the gateway and the services")
-		return 2
-	}
-	if hashMemory < 0 || hashWait < 0 || accountFailures < 0 || registerLimit < 0 {
-		fmt.Fprintln(os.Stderr, "serve: --password-hash-memory, --password-hash-wait, --login-account-max-failures and --register-limit must not be negative")
-		return 2
-	}
-	tcfg := trading.DefaultConfig()
-	for _, p := range []struct {
-		name string
-		text string
-		dst  *decimal.Decimal
-	}{{"deposit-daily-limit", deposit, &tcfg.DepositDailyLimit}, {"withdraw-daily-limit", withdraw, &tcfg.WithdrawDailyLimit}, {"fee-rate", fee, &tcfg.FeeRate}} {
-		d, err := decimal.Parse(p.text)
-		if err != nil || d.IsNegative() {
-			fmt.Fprintf(os.Stderr, "serve: --%s %q is not a non-negative decimal\n", p.name, p.text)
-			return 2
-		}
-		*p.dst = d
-	}
-
 	secret := os.Getenv("ORDERPROCESSOR_JWT_SECRET")
-	switch {
-	case secret == "" && production:
-		fmt.Fprintln(os.Stderr, "serve: ORDERPROCESSOR_JWT_SECRET is required in production mode")
-		return 2
-	case secret == "":
-		log.Warn("ORDERPROCESSOR_JWT_SECRET is not set: using a random secret; tokens die with this process")
-	case len(secret) < 32:
-		fmt.Fprintln(os.Stderr, "serve: ORDERPROCESSOR_JWT_SECRET must be at least 32 characters")
+	cfg, err := sf.config(secret, os.Getenv("ORDERPROCESSOR_ADMIN_PASSWORD"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve:", err)
 		return 2
 	}
-
-	gcfg := gateway.DefaultConfig()
-	gcfg.RateLimit = rateLimit
-	gcfg.LoginMaxFailures = loginFailures
-	gcfg.LoginWindow, gcfg.LoginBlock = loginWindow, loginBlock
-	gcfg.LoginAccountMaxFailures, gcfg.LoginAccountWindow = accountFailures, accountWindow
-	gcfg.LoginAccountDelay, gcfg.LoginAccountMaxDelay = accountDelay, accountMaxDelay
-	gcfg.RegisterLimit, gcfg.RegisterWindow = registerLimit, registerWindow
-	gcfg.TrustProxy = trustProxy
-	gcfg.NoMetrics = production || metricsAddr != ""
-	if origins != "" && origins != "*" {
-		gcfg.AllowedOrigins = strings.Split(origins, ",")
+	cfg.Logger = log
+	if secret == "" {
+		log.Warn("ORDERPROCESSOR_JWT_SECRET is not set: using a random secret; tokens die with this process")
 	}
 
 	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	var db store.Store
-	tables := dao.DefaultTables
-	if storeKind == "dynamodb" {
-		cursors, err := platform.CursorCodec([]byte(secret))
+	if sf.storeKind == "dynamodb" {
+		cursors, err := platform.CursorCodec(cfg.JWTSecret)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 			return 1
 		}
-		ddb, t, err := dyn.open(ctx, cursors)
+		ddb, t, err := sf.dyn.open(ctx, cursors)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 			return 1
 		}
-		db, tables = ddb, t // the platform closes it
+		cfg.Store, cfg.Tables = ddb, t // the platform closes it
 	}
-	p, err := platform.Open(ctx, platform.Config{
-		Store: db, Tables: tables, Role: platform.Role(role), EngineInterval: engineInterval,
-		Upstreams:       platform.Upstreams{User: userURL, Order: orderURL, Inventory: inventoryURL},
-		UpstreamTimeout: upstreamTimeout, Breaker: proxy.BreakerConfig{FailureThreshold: breakerFailures, CoolDown: breakerCoolDown},
-		DataDir: dataDir, SyncInterval: cmp.Or(syncInterval, -1), JWTSecret: []byte(secret), TokenLifetime: tokenTTL,
-		TokenClockSkew: tokenSkew, AccountCacheTTL: accountTTL,
-		AdminPassword: os.Getenv("ORDERPROCESSOR_ADMIN_PASSWORD"), Gateway: gcfg, Trading: tcfg,
-		PriceFeed: feed, PriceInterval: priceInterval, PriceSeed: uint64(seed), Logger: log,
-		PriceHTTP:         pricing.HTTPConfig{URL: priceURL, APIKey: priceKey, APIKeyHeader: priceKeyHeader},
-		RedisURL:          redisURL,
-		StreamMaxPerUser:  streamBound(streamPerUser),
-		StreamMaxTotal:    streamBound(streamTotal),
-		PasswordHashLimit: auth.HashLimit{Memory: int64(hashMemory) << 20, Wait: hashWait},
-	})
+	p, err := platform.Open(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		return 1
@@ -242,8 +260,8 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 		}
 	}()
 
-	if pprofAddr != "" {
-		go servePprof(pprofAddr, log)
+	if sf.pprofAddr != "" {
+		go servePprof(sf.pprofAddr, log)
 	}
 	if os.Getenv("GOGC") == "" {
 		// The order path allocates briskly and keeps little, so a GC target
@@ -254,14 +272,14 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 	if n := storeProcs(p.Store, os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0)); n > 0 {
 		runtime.GOMAXPROCS(n)
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", sf.addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		return 1
 	}
 	var metricsLn net.Listener
-	if metricsAddr != "" {
-		if metricsLn, err = net.Listen("tcp", metricsAddr); err != nil {
+	if sf.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", sf.metricsAddr); err != nil {
 			_ = ln.Close()
 			fmt.Fprintln(os.Stderr, "serve: --metrics-addr:", err)
 			return 1
@@ -271,8 +289,8 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 	srv.RegisterOnShutdown(p.Stream.Close) // end the live streams, or Shutdown waits for them
 	url := "http://" + displayAddr(ln.Addr())
-	log.Info("orderprocessor listening", "addr", ln.Addr().String(), "role", role, "store", storeKind, "data_dir", dataDir, "price_feed", feed,
-		"gomaxprocs", runtime.GOMAXPROCS(0), "stream_max_per_user", streamPerUser, "stream_max_total", streamTotal)
+	log.Info("orderprocessor listening", "addr", ln.Addr().String(), "role", sf.role, "store", sf.storeKind, "data_dir", sf.dataDir, "price_feed", sf.feed,
+		"gomaxprocs", runtime.GOMAXPROCS(0), "stream_max_per_user", sf.streamPerUser, "stream_max_total", sf.streamTotal)
 	fmt.Printf("Order Processor is listening on %s  (API docs: %s/docs, health: %s/health)\n", url, url, url)
 
 	errc := make(chan error, 2)
@@ -285,7 +303,7 @@ func serve(parent context.Context, args []string, listening func(api, metrics ne
 		metricsListening = metricsLn.Addr()
 		log.Info("metrics listening", "addr", metricsListening.String(), "path", gateway.PathMetrics)
 		go func() { errc <- metricsSrv.Serve(metricsLn) }()
-	case production:
+	case sf.production:
 		log.Info("metrics are not served: set --metrics-addr to serve them on an address of their own")
 	}
 	if listening != nil {

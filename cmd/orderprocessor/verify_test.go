@@ -39,8 +39,8 @@ func makeStore(t *testing.T, corrupt bool) string {
 			t.Fatal(err)
 		}
 	}()
-	d := dao.New(db, dao.DefaultTables)
-	svc := trading.New(d, trading.DefaultConfig(), trading.WithClock(func() time.Time { return now }))
+	d := trading.NewDAOs(db, dao.DefaultTables)
+	svc := trading.New(d, trading.DefaultConfig(), trading.Options{Now: func() time.Time { return now }})
 	if err := d.Assets.Create(ctx, &entity.Asset{AssetID: "BTC", Name: "Bitcoin", PriceUSD: decimal.FromInt(50000), IsActive: true}); err != nil {
 		t.Fatal(err)
 	}

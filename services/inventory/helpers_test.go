@@ -116,7 +116,7 @@ func newEnv(t *testing.T, seeded bool) *env {
 		}
 	})
 	e := &env{t: t, d: dao.New(db, dao.DefaultTables), clock: &clock{t: t0}, rec: &recorder{}}
-	e.svc = New(e.d, WithClock(e.clock.Now), WithLogger(quietLogger()), OnPriceChange(e.rec.hook))
+	e.svc = New(e.d, Options{Now: e.clock.Now, Logger: quietLogger(), OnPriceChange: e.rec.hook})
 	e.api = httpapi.New(httpapi.Options{Title: "inventory test", Middleware: testAuth})
 	e.svc.Register(e.api)
 	e.srv = httptest.NewServer(e.api)

@@ -57,43 +57,28 @@ type Service struct {
 	historyScan int // MaxHistoryScan; smaller in tests
 }
 
-// Option configures a Service.
-type Option func(*Service)
-
-// WithClock sets the clock (default time.Now).
-func WithClock(now func() time.Time) Option {
-	return func(s *Service) {
-		if now != nil {
-			s.now = now
-		}
-	}
-}
-
-// WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) Option {
-	return func(s *Service) {
-		if l != nil {
-			s.log = l
-		}
-	}
-}
-
-// OnPriceChange registers fn as a price-change hook (see PriceChangeFunc).
-func OnPriceChange(fn PriceChangeFunc) Option {
-	return func(s *Service) { s.OnPriceChange(fn) }
-}
-
-// OnDeactivate registers fn as a deactivation hook (see DeactivateFunc).
-func OnDeactivate(fn DeactivateFunc) Option {
-	return func(s *Service) { s.OnDeactivate(fn) }
+// Options are a Service's optional settings; the zero value is the defaults.
+type Options struct {
+	Now    func() time.Time // the clock; time.Now when nil
+	Logger *slog.Logger     // slog.Default() when nil
+	// OnPriceChange and OnDeactivate, when set, are the first hooks of
+	// their kind (see PriceChangeFunc, DeactivateFunc); the methods of the
+	// same names add more.
+	OnPriceChange PriceChangeFunc
+	OnDeactivate  DeactivateFunc
 }
 
 // New returns the inventory service over d.
-func New(d *dao.DAOs, opts ...Option) *Service {
-	s := &Service{d: d, now: time.Now, log: slog.Default(), historyScan: MaxHistoryScan}
-	for _, o := range opts {
-		o(s)
+func New(d *dao.DAOs, opts Options) *Service {
+	s := &Service{d: d, now: opts.Now, log: opts.Logger, historyScan: MaxHistoryScan}
+	if s.now == nil {
+		s.now = time.Now
 	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.OnPriceChange(opts.OnPriceChange)
+	s.OnDeactivate(opts.OnDeactivate)
 	return s
 }
 

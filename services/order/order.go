@@ -22,15 +22,21 @@ type Service struct {
 	orders *prometheus.CounterVec
 }
 
-// New returns the order service; its metrics (orders by type and outcome)
-// register with reg when it is not nil.
-func New(trade *trading.Service, reg prometheus.Registerer) *Service {
+// Options are a Service's optional settings; the zero value is the defaults.
+type Options struct {
+	// Metrics, when set, is where the service's metrics (orders by type
+	// and outcome) register.
+	Metrics prometheus.Registerer
+}
+
+// New returns the order service over trade.
+func New(trade *trading.Service, opts Options) *Service {
 	s := &Service{d: trade.DAOs(), trade: trade,
 		orders: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orderprocessor_orders_total", Help: "Order placements by order type and outcome.",
 		}, []string{"order_type", "outcome"})}
-	if reg != nil {
-		reg.MustRegister(s.orders)
+	if opts.Metrics != nil {
+		opts.Metrics.MustRegister(s.orders)
 	}
 	return s
 }

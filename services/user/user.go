@@ -36,15 +36,23 @@ type Service struct {
 	log   *slog.Logger
 }
 
-// New returns the user service; hasher hashes and verifies its passwords.
-// accounts (nil: none) is the account cache of this process, which the
-// service keeps up to date with the changes it makes.
-func New(trade *trading.Service, issuer *auth.Issuer, hasher *auth.Hasher, revoker auth.Revoker, accounts *auth.AccountCache, log *slog.Logger) *Service {
+// Options are a Service's optional settings; the zero value is the defaults.
+type Options struct {
+	// Accounts is the account cache of this process, which the service
+	// keeps up to date with the changes it makes (nil: none).
+	Accounts *auth.AccountCache
+	Logger   *slog.Logger // slog.Default() when nil
+}
+
+// New returns the user service over trade: issuer signs its tokens, hasher
+// hashes and verifies its passwords, revoker records its logouts.
+func New(trade *trading.Service, issuer *auth.Issuer, hasher *auth.Hasher, revoker auth.Revoker, opts Options) *Service {
+	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Service{d: trade.DAOs(), trade: trade, issuer: issuer, hasher: hasher, revoker: revoker,
-		accounts: accounts, rates: trade.Rates(), whole: newWholeStore(), log: log}
+		accounts: opts.Accounts, rates: trade.Rates(), whole: newWholeStore(), log: log}
 }
 
 func (s *Service) now() time.Time { return s.trade.Now() }

@@ -24,7 +24,7 @@ func TestWholeStoreReadsOneAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	s := New(trading.New(dao.New(db, dao.DefaultTables), trading.DefaultConfig()), nil, nil, nil, nil, slog.New(slog.DiscardHandler))
+	s := New(trading.New(trading.NewDAOs(db, dao.DefaultTables), trading.DefaultConfig(), trading.Options{}), nil, nil, nil, Options{Logger: slog.New(slog.DiscardHandler)})
 	api := httpapi.New(httpapi.Options{})
 	s.Register(api)
 	get := func(path string) (int, http.Header, map[string]any) {
