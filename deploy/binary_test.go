@@ -188,7 +188,7 @@ func TestShippedConfigRefusesPlaceholderSecret(t *testing.T) {
 				if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 					t.Fatalf("%s: exit %v, want status 2; stderr:\n%s", w, err, stderr.String())
 				}
-				if want := "ORDERPROCESSOR_JWT_SECRET must be at least 32 characters"; !strings.Contains(stderr.String(), want) {
+				if want := "ORDERPROCESSOR_JWT_SECRET: the JWT secret must be at least 32 bytes"; !strings.Contains(stderr.String(), want) {
 					t.Fatalf("%s: stderr %q, want %q (any other error is the configuration's)", w, stderr.String(), want)
 				}
 			})

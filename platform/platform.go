@@ -132,6 +132,10 @@ type Platform struct {
 	log    *slog.Logger
 }
 
+// ErrJWTSecret is wrapped by Validate's errors about Config.JWTSecret, so
+// that a caller can name where the secret comes from.
+var ErrJWTSecret = errors.New("the JWT secret")
+
 // Validate reports the first startup rule cfg breaks: Role is one of the
 // roles; every role but RoleAll has the JWT secret (shared by the gateway
 // and the services), which is at least auth.MinSecretLen bytes when set;
@@ -144,10 +148,10 @@ func (cfg Config) Validate() error {
 		return fmt.Errorf("unknown role %q (all, gateway, user, order or inventory)", role)
 	}
 	if len(cfg.JWTSecret) == 0 && role != RoleAll {
-		return fmt.Errorf("role %s: the JWT secret must be set (it is shared by the gateway and the services)", role)
+		return fmt.Errorf("role %s: %w must be set (it is shared by the gateway and the services)", role, ErrJWTSecret)
 	}
 	if n := len(cfg.JWTSecret); n > 0 && n < auth.MinSecretLen {
-		return fmt.Errorf("the JWT secret must be at least %d bytes", auth.MinSecretLen)
+		return fmt.Errorf("%w must be at least %d bytes", ErrJWTSecret, auth.MinSecretLen)
 	}
 	if spec.proxies {
 		for _, up := range cfg.Upstreams.list() {

@@ -84,10 +84,10 @@ func testRefusals(t *testing.T) {
 	hs := &hookStore{Store: db}
 	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	cfg := trading.Config{DepositDailyLimit: dec("100"), WithdrawDailyLimit: dec("50")}
-	d := dao.New(hs, tables)
-	e := &env{t: t, ctx: context.Background(), d: d, clock: c, s: trading.New(d, cfg, trading.WithClock(c.Now))}
+	d := trading.NewDAOs(hs, tables)
+	e := &env{t: t, ctx: context.Background(), d: d, clock: c, s: trading.New(d, cfg, trading.Options{Now: c.Now})}
 	// other writes straight to the store, between e's reads and its transactions.
-	other := trading.New(dao.New(db, tables), cfg, trading.WithClock(c.Now))
+	other := trading.New(trading.NewDAOs(db, tables), cfg, trading.Options{Now: c.Now})
 	now := entity.At(c.Now())
 	if err := d.Assets.Create(e.ctx, &entity.Asset{AssetID: "XYZ", Name: "Xyz", PriceUSD: dec("100"), IsActive: true,
 		LastUpdated: now, CreatedAt: now, UpdatedAt: now}); err != nil {

@@ -187,7 +187,12 @@ func (s *serveFlags) config(secret, adminPassword string) (platform.Config, erro
 	if s.priceIntervalSet {
 		cfg.PriceInterval = s.priceInterval // else the platform's default, which depends on the feed
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); errors.Is(err, platform.ErrJWTSecret) {
+		return cfg, fmt.Errorf("ORDERPROCESSOR_JWT_SECRET: %w", err)
+	} else if err != nil {
+		return cfg, err
+	}
+	return cfg, nil
 }
 
 // serve runs the platform until ctx is done or SIGINT or SIGTERM arrives;

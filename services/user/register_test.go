@@ -55,8 +55,8 @@ func testRegisterTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dao.New(db, dao.DefaultTables)
-	s := New(trading.New(d, trading.DefaultConfig()), nil, hasher, nil, nil, slog.New(slog.DiscardHandler))
+	d := trading.NewDAOs(db, dao.DefaultTables)
+	s := New(trading.New(d, trading.DefaultConfig(), trading.Options{}), nil, hasher, nil, Options{Logger: slog.New(slog.DiscardHandler)})
 	api := httpapi.New(httpapi.Options{})
 	s.Register(api)
 	register := func(username, email string) (int, string) {
