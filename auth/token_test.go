@@ -268,14 +268,7 @@ func TestTokenCacheBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n := 0
-	for i := range iss.cache.shards {
-		if l := len(iss.cache.shards[i].m); l > 1 {
-			t.Fatalf("shard %d holds %d entries, limit 1", i, l)
-		}
-		n += len(iss.cache.shards[i].m)
-	}
-	if n == 0 || n > cacheShards {
+	if n := iss.cache.m.Len(); n == 0 || n > cacheShards {
 		t.Fatalf("cache holds %d entries", n)
 	}
 	for _, tok := range toks { // evicted tokens still verify
@@ -291,8 +284,8 @@ func TestTokenCacheBounded(t *testing.T) {
 	if _, err := iss.Verify(fresh); err != nil {
 		t.Fatal(err)
 	}
-	if s := iss.cache.shard(fresh); len(s.m) != 1 {
-		t.Fatalf("shard has %d entries after sweep, want 1", len(s.m))
+	if _, ok := iss.cache.get(fresh); !ok || iss.cache.m.Len() > cacheShards {
+		t.Fatalf("fresh cached: %v, %d entries; want true, at most %d", ok, iss.cache.m.Len(), cacheShards)
 	}
 }
 
