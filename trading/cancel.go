@@ -74,18 +74,9 @@ func (s *Service) endOnce(ctx context.Context, orig *entity.Order, actor entity.
 	}
 	o.HeldAmount, o.HeldQuantity = decimal.Zero, decimal.Zero
 	o.Version++
-	w, err := s.d.Orders.UpdateWrite(o, read, from)
+	writes, iOrder, err := s.endWrites(writes, o, read, from, partner, string(to), now)
 	if err != nil {
 		return nil, err
-	}
-	iOrder := len(writes)
-	writes = append(writes, w)
-	if partner != nil {
-		pw, err := s.cancelPartnerWrite(partner, fmt.Sprintf("oco: %s %s", o.OrderID, to), now)
-		if err != nil {
-			return nil, err
-		}
-		writes = append(writes, pw)
 	}
 	err = s.d.Store.Transact(ctx, writes)
 	var tx *store.TxCanceledError

@@ -407,6 +407,27 @@ func (s *Service) cancelPartnerWrite(p *entity.Order, reason string, now time.Ti
 	return s.d.Orders.UpdateWrite(p, read, from)
 }
 
+// endWrites appends to writes the write of o, an order that ends (read at
+// version read in status from), and, when partner is not nil, the write that
+// cancels partner, the open OCO partner of o, because o is what. It returns
+// the writes and the index of the write of o.
+func (s *Service) endWrites(writes []store.Write, o *entity.Order, read int64, from entity.OrderStatus, partner *entity.Order, what string, now time.Time) ([]store.Write, int, error) {
+	w, err := s.d.Orders.UpdateWrite(o, read, from)
+	if err != nil {
+		return nil, 0, err
+	}
+	iOrder := len(writes)
+	writes = append(writes, w)
+	if partner != nil {
+		pw, err := s.cancelPartnerWrite(partner, "oco: "+o.OrderID+" "+what, now)
+		if err != nil {
+			return nil, 0, err
+		}
+		writes = append(writes, pw)
+	}
+	return writes, iOrder, nil
+}
+
 // existingClientOrder returns the order placed earlier with clientOrderID when
 // it came from the same request, else ErrClientOrderIDTaken.
 func (s *Service) existingClientOrder(ctx context.Context, username, clientOrderID, reqHash string) (*Placed, error) {
