@@ -10,40 +10,22 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
-// fakeClock is a settable clock, safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newTestIssuer(t testing.TB, clk *fakeClock, cache int) *Issuer {
+func newTestIssuer(t testing.TB, clk *fakeclock.Clock, cache int) *Issuer {
 	t.Helper()
 	iss, err := NewIssuer(testSecret, IssuerOptions{Now: clk.Now, CacheSize: cache})
 	if err != nil {
@@ -349,7 +331,7 @@ func TestNewIssuerRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret[0] ^= 0xff
-	if _, err := newTestIssuer(t, &fakeClock{t: time.Now()}, -1).Verify(tok); err != nil {
+	if _, err := newTestIssuer(t, fakeclock.New(time.Now()), -1).Verify(tok); err != nil {
 		t.Fatalf("token signed with the original secret: %v", err)
 	}
 }

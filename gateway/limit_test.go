@@ -6,11 +6,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
 
 func TestMemoryCounterWindows(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	c := NewMemoryCounter(MemoryCounterOptions{Now: clk.Now})
 	t0 := clk.Now()
 	for i := int64(1); i <= 3; i++ {
@@ -35,7 +37,7 @@ func TestMemoryCounterWindows(t *testing.T) {
 
 func TestMemoryCounterMarks(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	c := NewMemoryCounter(MemoryCounterOptions{Now: clk.Now})
 	if _, ok, err := c.Marked(ctx, "b"); ok || err != nil {
 		t.Fatalf("unmarked: %v %v", ok, err)
@@ -55,7 +57,7 @@ func TestMemoryCounterMarks(t *testing.T) {
 
 func TestMemoryCounterBounded(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	c := NewMemoryCounter(MemoryCounterOptions{Now: clk.Now, MaxKeys: counterShards * 2, SweepInterval: time.Hour})
 	for i := 0; i < 1000; i++ {
 		if _, _, err := c.Incr(ctx, fmt.Sprint("k", i), time.Minute); err != nil {
