@@ -9,20 +9,18 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/ttlmap"
 )
 
 // Role is a user's role, carried in the token's "role" claim.
-type Role string
+type Role = entity.Role
 
 // The roles of the platform.
 const (
-	RoleCustomer Role = "customer"
-	RoleAdmin    Role = "admin"
+	RoleCustomer = entity.RoleCustomer
+	RoleAdmin    = entity.RoleAdmin
 )
-
-// Valid reports whether r is one of the known roles.
-func (r Role) Valid() bool { return r == RoleCustomer || r == RoleAdmin }
 
 // TokenType is the value of the "type" claim of every access token.
 const TokenType = "access_token"
