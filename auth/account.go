@@ -109,10 +109,10 @@ func (c *AccountCache) TTL() time.Duration { return c.ttl }
 // read, an error of another kind (callers fail closed).
 func (c *AccountCache) Check(ctx context.Context, cl Claims) error {
 	now := c.now()
-	e, ok := c.m.Get(cl.Username, now)
+	e, ok := c.m.Lookup(cl.Username)
 	switch {
 	case ok && now.Sub(e.at) < c.ttl:
-	case ok:
+	case ok && now.Sub(e.at) < 2*c.ttl:
 		if e.refreshing.CompareAndSwap(false, true) {
 			// The sequence number is taken now, before any Set that the
 			// read could miss.

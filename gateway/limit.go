@@ -46,7 +46,7 @@ type MemoryCounterOptions struct {
 }
 
 // MemoryCounter is the in-process Counter and Marker: a ttlmap.Map from key
-// to its count and mark, split into shards with a mutex each, so concurrent
+// to its count and mark, split into shards with a lock each, so concurrent
 // requests for different keys rarely contend. Ended windows and marks are
 // dropped by a sweep of their shard, run by a write at most once per
 // SweepInterval (no background goroutine). A shard never holds more than its
