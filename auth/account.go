@@ -3,13 +3,12 @@ package auth
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/ttlmap"
 )
 
 // Account is what the token check needs to know of a token's subject.
@@ -60,23 +59,15 @@ type AccountCacheOptions struct {
 // that the change applies in that process at once; other processes see it
 // within TTL (plus a store read).
 type AccountCache struct {
-	load     AccountLoader
-	ttl      time.Duration
-	now      func() time.Time
-	log      *slog.Logger
-	seed     maphash.Seed
-	perShard int
-	seq      atomic.Uint64
-	shards   [accountShards]accountShard
+	load AccountLoader
+	ttl  time.Duration
+	now  func() time.Time
+	log  *slog.Logger
+	seq  atomic.Uint64
+	m    *ttlmap.Map[*accountEntry]
 }
 
 const accountShards = 16
-
-type accountShard struct {
-	mu sync.RWMutex
-	m  map[string]*accountEntry
-	_  [32]byte // one shard per 64-byte cache line
-}
 
 // accountEntry is immutable once stored, but for refreshing.
 type accountEntry struct {
@@ -100,20 +91,16 @@ func NewAccountCache(load AccountLoader, opt AccountCacheOptions) *AccountCache 
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	c := &AccountCache{load: load, ttl: opt.TTL, now: opt.Now, log: opt.Logger,
-		seed: maphash.MakeSeed(), perShard: max(1, opt.MaxEntries/accountShards)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[string]*accountEntry)
-	}
+	c := &AccountCache{load: load, ttl: opt.TTL, now: opt.Now, log: opt.Logger}
+	// An entry read twice TTL ago or more is not used: a full shard drops
+	// those first, then everything.
+	c.m = ttlmap.New(func(e *accountEntry) time.Time { return e.at.Add(2 * c.ttl) },
+		ttlmap.Options{Shards: accountShards, MaxEntries: opt.MaxEntries, WhenFull: ttlmap.DropAll})
 	return c
 }
 
 // TTL returns how long a cached account is used before it is read again.
 func (c *AccountCache) TTL() time.Duration { return c.ttl }
-
-func (c *AccountCache) shard(username string) *accountShard {
-	return &c.shards[maphash.String(c.seed, username)%accountShards]
-}
 
 // Check returns nil when the token of claims may be used: its subject
 // exists and is active and the token was issued at or after the account's
@@ -122,13 +109,10 @@ func (c *AccountCache) shard(username string) *accountShard {
 // read, an error of another kind (callers fail closed).
 func (c *AccountCache) Check(ctx context.Context, cl Claims) error {
 	now := c.now()
-	s := c.shard(cl.Username)
-	s.mu.RLock()
-	e := s.m[cl.Username]
-	s.mu.RUnlock()
+	e, ok := c.m.Lookup(cl.Username)
 	switch {
-	case e != nil && now.Sub(e.at) < c.ttl:
-	case e != nil && now.Sub(e.at) < 2*c.ttl:
+	case ok && now.Sub(e.at) < c.ttl:
+	case ok && now.Sub(e.at) < 2*c.ttl:
 		if e.refreshing.CompareAndSwap(false, true) {
 			// The sequence number is taken now, before any Set that the
 			// read could miss.
@@ -183,36 +167,16 @@ func (c *AccountCache) Set(username string, a Account) {
 }
 
 func (c *AccountCache) put(username string, e *accountEntry) *accountEntry {
-	s := c.shard(username)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old := s.m[username]; old != nil {
-		if old.seq > e.seq {
-			return old
+	cur := e
+	_ = c.m.Update(username, c.now(), func(old *accountEntry, ok bool) (*accountEntry, bool) {
+		if ok && old.seq > e.seq {
+			cur = old
+			return old, false
 		}
-	} else if len(s.m) >= c.perShard {
-		now := c.now()
-		for k, v := range s.m {
-			if now.Sub(v.at) >= 2*c.ttl {
-				delete(s.m, k)
-			}
-		}
-		if len(s.m) >= c.perShard {
-			clear(s.m)
-		}
-	}
-	s.m[username] = e
-	return e
+		return e, true
+	})
+	return cur
 }
 
 // Len returns the number of accounts cached.
-func (c *AccountCache) Len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}
+func (c *AccountCache) Len() int { return c.m.Len() }

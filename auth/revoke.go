@@ -2,11 +2,10 @@ package auth
 
 import (
 	"context"
-	"hash/maphash"
-	"sync"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/ttlmap"
 )
 
 // Revoker records revoked tokens by jti. Implementations are safe for
@@ -44,27 +43,17 @@ type MemoryRevokerOptions struct {
 	Now           func() time.Time // time.Now when nil
 }
 
-// MemoryRevoker is the in-process Revoker: sharded maps from jti to expiry.
+// MemoryRevoker is the in-process Revoker: a ttlmap.Map from jti to expiry.
 // Expired entries are ignored at once and dropped by a sweep of their shard,
 // run by Revoke at most once per SweepInterval (no background goroutine), by
 // a full shard before it refuses an entry, or by Sweep. The total number of
 // entries never exceeds MaxEntries.
 type MemoryRevoker struct {
-	seed     maphash.Seed
-	perShard int
-	sweep    time.Duration
-	now      func() time.Time
-	shards   [revokeShards]revokeShard
+	now func() time.Time
+	m   *ttlmap.Map[time.Time]
 }
 
 const revokeShards = 16
-
-type revokeShard struct {
-	mu        sync.RWMutex
-	m         map[string]time.Time
-	nextSweep time.Time
-	_         [40]byte
-}
 
 var _ Revoker = (*MemoryRevoker)(nil)
 
@@ -79,21 +68,11 @@ func NewMemoryRevoker(opt MemoryRevokerOptions) *MemoryRevoker {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	r := &MemoryRevoker{
-		seed:     maphash.MakeSeed(),
-		perShard: max(1, opt.MaxEntries/revokeShards),
-		sweep:    opt.SweepInterval,
-		now:      opt.Now,
-	}
-	for i := range r.shards {
-		r.shards[i].m = make(map[string]time.Time)
-	}
-	return r
+	return &MemoryRevoker{now: opt.Now, m: ttlmap.New(expiry, ttlmap.Options{
+		Shards: revokeShards, MaxEntries: opt.MaxEntries, SweepInterval: opt.SweepInterval, WhenFull: ttlmap.Refuse})}
 }
 
-func (r *MemoryRevoker) shard(jti string) *revokeShard {
-	return &r.shards[maphash.String(r.seed, jti)%revokeShards]
-}
+func expiry(until time.Time) time.Time { return until }
 
 // Revoke implements Revoker. It returns an Invalid error for an empty jti or
 // one longer than MaxJTILen, and ErrRevocationFull when the jti's shard is
@@ -106,65 +85,26 @@ func (r *MemoryRevoker) Revoke(_ context.Context, jti string, until time.Time) e
 	if !now.Before(until) {
 		return nil
 	}
-	s := r.shard(jti)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !now.Before(s.nextSweep) {
-		s.sweepLocked(now)
-		s.nextSweep = now.Add(r.sweep)
-	}
-	if old, ok := s.m[jti]; ok {
-		if until.After(old) {
-			s.m[jti] = until
+	err := r.m.Update(jti, now, func(old time.Time, ok bool) (time.Time, bool) {
+		if ok && !until.After(old) {
+			return old, false
 		}
-		return nil
+		return until, true
+	})
+	if err == ttlmap.ErrFull {
+		return ErrRevocationFull
 	}
-	if len(s.m) >= r.perShard {
-		s.sweepLocked(now)
-		if len(s.m) >= r.perShard {
-			return ErrRevocationFull
-		}
-	}
-	s.m[jti] = until
-	return nil
+	return err
 }
 
 // IsRevoked implements Revoker; it never fails.
 func (r *MemoryRevoker) IsRevoked(_ context.Context, jti string) (bool, error) {
-	s := r.shard(jti)
-	s.mu.RLock()
-	until, ok := s.m[jti]
-	s.mu.RUnlock()
+	until, ok := r.m.Lookup(jti) // the clock is read only for a revoked jti
 	return ok && r.now().Before(until), nil
 }
 
 // Sweep drops every expired entry now.
-func (r *MemoryRevoker) Sweep() {
-	now := r.now()
-	for i := range r.shards {
-		s := &r.shards[i]
-		s.mu.Lock()
-		s.sweepLocked(now)
-		s.mu.Unlock()
-	}
-}
+func (r *MemoryRevoker) Sweep() { r.m.Sweep(r.now()) }
 
 // Len returns the number of entries held, expired ones not yet swept included.
-func (r *MemoryRevoker) Len() int {
-	n := 0
-	for i := range r.shards {
-		s := &r.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}
-
-func (s *revokeShard) sweepLocked(now time.Time) {
-	for k, until := range s.m {
-		if !now.Before(until) {
-			delete(s.m, k)
-		}
-	}
-}
+func (r *MemoryRevoker) Len() int { return r.m.Len() }

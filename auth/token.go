@@ -4,26 +4,23 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"hash/maphash"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/ttlmap"
 )
 
 // Role is a user's role, carried in the token's "role" claim.
-type Role string
+type Role = entity.Role
 
 // The roles of the platform.
 const (
-	RoleCustomer Role = "customer"
-	RoleAdmin    Role = "admin"
+	RoleCustomer = entity.RoleCustomer
+	RoleAdmin    = entity.RoleAdmin
 )
-
-// Valid reports whether r is one of the known roles.
-func (r Role) Valid() bool { return r == RoleCustomer || r == RoleAdmin }
 
 // TokenType is the value of the "type" claim of every access token.
 const TokenType = "access_token"
@@ -273,55 +270,21 @@ func compactJWS(token string) bool {
 }
 
 // tokenCache maps token text to verified claims, sharded to keep lock
-// contention low. Each shard holds at most perShard entries; a full shard
-// first drops expired entries and, if still full, starts over empty.
-type tokenCache struct {
-	seed     maphash.Seed
-	perShard int
-	shards   [cacheShards]tokenShard
-}
+// contention low. Each shard holds at most size/cacheShards entries; a full
+// shard first drops expired entries and, if still full, starts over empty.
+type tokenCache struct{ m *ttlmap.Map[Claims] }
 
 const cacheShards = 16
 
-type tokenShard struct {
-	mu sync.RWMutex
-	m  map[string]Claims
-	_  [40]byte // keep shards on separate cache lines
-}
-
 func newTokenCache(size int) *tokenCache {
-	c := &tokenCache{seed: maphash.MakeSeed(), perShard: max(1, size/cacheShards)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[string]Claims)
-	}
-	return c
+	return &tokenCache{ttlmap.New(Claims.expiry, ttlmap.Options{Shards: cacheShards, MaxEntries: size, WhenFull: ttlmap.DropAll})}
 }
 
-func (c *tokenCache) shard(token string) *tokenShard {
-	return &c.shards[maphash.String(c.seed, token)%cacheShards]
-}
+func (c Claims) expiry() time.Time { return c.ExpiresAt }
 
-func (c *tokenCache) get(token string) (Claims, bool) {
-	s := c.shard(token)
-	s.mu.RLock()
-	cl, ok := s.m[token]
-	s.mu.RUnlock()
-	return cl, ok
-}
+// get returns the claims cached for token, expired or not.
+func (c *tokenCache) get(token string) (Claims, bool) { return c.m.Lookup(token) }
 
 func (c *tokenCache) put(token string, cl Claims, now time.Time) {
-	s := c.shard(token)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.m) >= c.perShard {
-		for k, v := range s.m {
-			if !now.Before(v.ExpiresAt) {
-				delete(s.m, k)
-			}
-		}
-		if len(s.m) >= c.perShard {
-			clear(s.m)
-		}
-	}
-	s.m[token] = cl
+	_ = c.m.Update(token, now, func(Claims, bool) (Claims, bool) { return cl, true })
 }

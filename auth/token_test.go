@@ -10,40 +10,22 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
-// fakeClock is a settable clock, safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newTestIssuer(t testing.TB, clk *fakeClock, cache int) *Issuer {
+func newTestIssuer(t testing.TB, clk *fakeclock.Clock, cache int) *Issuer {
 	t.Helper()
 	iss, err := NewIssuer(testSecret, IssuerOptions{Now: clk.Now, CacheSize: cache})
 	if err != nil {
@@ -268,14 +250,7 @@ func TestTokenCacheBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n := 0
-	for i := range iss.cache.shards {
-		if l := len(iss.cache.shards[i].m); l > 1 {
-			t.Fatalf("shard %d holds %d entries, limit 1", i, l)
-		}
-		n += len(iss.cache.shards[i].m)
-	}
-	if n == 0 || n > cacheShards {
+	if n := iss.cache.m.Len(); n == 0 || n > cacheShards {
 		t.Fatalf("cache holds %d entries", n)
 	}
 	for _, tok := range toks { // evicted tokens still verify
@@ -291,8 +266,8 @@ func TestTokenCacheBounded(t *testing.T) {
 	if _, err := iss.Verify(fresh); err != nil {
 		t.Fatal(err)
 	}
-	if s := iss.cache.shard(fresh); len(s.m) != 1 {
-		t.Fatalf("shard has %d entries after sweep, want 1", len(s.m))
+	if _, ok := iss.cache.get(fresh); !ok || iss.cache.m.Len() > cacheShards {
+		t.Fatalf("fresh cached: %v, %d entries; want true, at most %d", ok, iss.cache.m.Len(), cacheShards)
 	}
 }
 
@@ -356,7 +331,7 @@ func TestNewIssuerRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret[0] ^= 0xff
-	if _, err := newTestIssuer(t, &fakeClock{t: time.Now()}, -1).Verify(tok); err != nil {
+	if _, err := newTestIssuer(t, fakeclock.New(time.Now()), -1).Verify(tok); err != nil {
 		t.Fatalf("token signed with the original secret: %v", err)
 	}
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/store/dynamodb"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 	"github.com/orderprocessor/orderprocessor/trading"
 	"github.com/orderprocessor/orderprocessor/verify"
 )
@@ -164,7 +165,7 @@ func runSeed(t *testing.T, seed uint64, nops int, engines []string, racy bool, c
 		kinds[o.kind]++
 		outs := make([]string, 2)
 		for j, w := range worlds {
-			w.clock.Add(time.Second)
+			w.clock.Advance(time.Second)
 			t0 := time.Now()
 			outs[j] = w.apply(t, ctx, o)
 			w.spent += time.Since(t0)
@@ -237,27 +238,13 @@ func firstDiff(a, b, na, nb string) string {
 	return "(none)"
 }
 
-// clock is an injectable, settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // world is one engine with the service over it and the order ids it made,
 // by their index in the operation sequence (ids are random ULIDs).
 type world struct {
 	name  string
 	d     *dao.DAOs
 	s     *trading.Service
-	clock *clock
+	clock *fakeclock.Clock
 	ids   []string       // order index -> order id
 	idx   map[string]int // order id -> order index
 	spent time.Duration  // time in apply
@@ -281,7 +268,7 @@ func newWorld(t *testing.T, engine string) *world {
 	default:
 		t.Fatalf("unknown engine %q (embedded or dynamodb)", engine)
 	}
-	c := &clock{t: start}
+	c := fakeclock.New(start)
 	d := trading.NewDAOs(db, tables)
 	cfg := trading.DefaultConfig()
 	cfg.FeeRate = decimal.MustParse("0.0015")

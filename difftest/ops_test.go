@@ -129,7 +129,7 @@ func (w *world) apply(t *testing.T, ctx context.Context, o op) string {
 		n, err := w.s.OnPrice(ctx, o.asset, o.price)
 		return w.outcome(fmt.Sprintf("executed %d", n), err)
 	case "expire":
-		w.clock.Add(o.adv)
+		w.clock.Advance(o.adv)
 		n, err := w.s.ExpireDue(ctx, w.clock.Now(), 2)
 		return w.outcome(fmt.Sprintf("expired %d", n), err)
 	}

@@ -11,25 +11,8 @@ import (
 	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/platform"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
-
-// testClock is a settable clock for the platform, safe for concurrent use.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // slowParams make a password check take milliseconds, as real ones do, so
 // that parallel logins overlap.
@@ -86,7 +69,7 @@ func TestParallelLoginsCheckAtMostMaxFailuresPasswords(t *testing.T) {
 // 120 s). The owner, from another IP, is refused during a delay and logs in
 // once it has passed; the login ends the account's count.
 func TestLoginAccountDelays(t *testing.T) {
-	clk := &testClock{t: time.Now()}
+	clk := fakeclock.New(time.Now())
 	e := newEnv(t, func(c *platform.Config) {
 		c.Now = clk.Now
 		c.Gateway.TrustProxy = true

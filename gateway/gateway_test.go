@@ -18,27 +18,10 @@ import (
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/auth"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef")
-
-// fakeClock is a settable clock, safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {
@@ -165,7 +148,7 @@ type env struct {
 	t    *testing.T
 	srv  *httptest.Server
 	gw   *Gateway
-	clk  *fakeClock
+	clk  *fakeclock.Clock
 	iss  *auth.Issuer
 	rev  *auth.MemoryRevoker
 	logs *syncBuffer
@@ -173,7 +156,7 @@ type env struct {
 
 func newEnv(t *testing.T, mutate func(*Config, *Deps)) *env {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	iss, err := auth.NewIssuer(testSecret, auth.IssuerOptions{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

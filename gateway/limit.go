@@ -2,9 +2,9 @@ package gateway
 
 import (
 	"context"
-	"hash/maphash"
-	"sync"
 	"time"
+
+	"github.com/orderprocessor/orderprocessor/ttlmap"
 )
 
 // Counter counts events per key in fixed windows. The gateway uses it for
@@ -40,39 +40,39 @@ const (
 
 // MemoryCounterOptions configure a MemoryCounter. Zero fields take defaults.
 type MemoryCounterOptions struct {
-	MaxKeys       int              // bound on counters plus marks; DefaultMaxKeys when 0
-	SweepInterval time.Duration    // how often a shard drops ended windows; DefaultSweepInterval when 0
+	MaxKeys       int              // bound on keys with a count or a mark; DefaultMaxKeys when 0
+	SweepInterval time.Duration    // how often a shard drops ended windows and marks; DefaultSweepInterval when 0
 	Now           func() time.Time // time.Now when nil
 }
 
-// MemoryCounter is the in-process Counter and Marker: maps split into
-// shards, each with its own mutex, so concurrent requests for different keys
-// rarely contend. Ended windows and marks are dropped by a sweep of their
-// shard, run by a write at most once per SweepInterval (no background
-// goroutine). A shard never holds more than its share of MaxKeys: when full
-// it sweeps, and if still full it drops an arbitrary entry (under a flood of
-// distinct keys a limit can then restart early; it never blocks a key).
+// MemoryCounter is the in-process Counter and Marker: a ttlmap.Map from key
+// to its count and mark, split into shards with a lock each, so concurrent
+// requests for different keys rarely contend. Ended windows and marks are
+// dropped by a sweep of their shard, run by a write at most once per
+// SweepInterval (no background goroutine). A shard never holds more than its
+// share of MaxKeys: when full it sweeps, and if still full it drops an
+// arbitrary key (under a flood of distinct keys a limit can then restart
+// early; it never blocks a key).
 type MemoryCounter struct {
-	seed     maphash.Seed
-	perShard int
-	sweep    time.Duration
-	now      func() time.Time
-	shards   [counterShards]counterShard
+	now func() time.Time
+	m   *ttlmap.Map[counterEntry]
 }
 
 const counterShards = 64
 
-type window struct {
+// counterEntry is a key's count in its window, and its mark.
+type counterEntry struct {
 	count   int64
-	resetAt time.Time
+	resetAt time.Time // the end of the count's window; zero: no count
+	marked  time.Time // the end of the mark; zero: no mark
 }
 
-type counterShard struct {
-	mu        sync.Mutex
-	counts    map[string]window
-	marks     map[string]time.Time
-	nextSweep time.Time
-	_         [32]byte
+// expiry is when e ends: with its window or its mark, the later.
+func (e counterEntry) expiry() time.Time {
+	if e.marked.After(e.resetAt) {
+		return e.marked
+	}
+	return e.resetAt
 }
 
 var (
@@ -91,137 +91,63 @@ func NewMemoryCounter(opt MemoryCounterOptions) *MemoryCounter {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	c := &MemoryCounter{
-		seed:     maphash.MakeSeed(),
-		perShard: max(1, opt.MaxKeys/counterShards),
-		sweep:    opt.SweepInterval,
-		now:      opt.Now,
-	}
-	for i := range c.shards {
-		c.shards[i].counts = make(map[string]window)
-		c.shards[i].marks = make(map[string]time.Time)
-	}
-	return c
-}
-
-func (c *MemoryCounter) shard(key string) *counterShard {
-	return &c.shards[maphash.String(c.seed, key)%counterShards]
+	return &MemoryCounter{now: opt.Now, m: ttlmap.New(counterEntry.expiry, ttlmap.Options{
+		Shards: counterShards, MaxEntries: opt.MaxKeys, SweepInterval: opt.SweepInterval, WhenFull: ttlmap.DropOne})}
 }
 
 // Incr implements Counter; it never fails.
 func (c *MemoryCounter) Incr(_ context.Context, key string, win time.Duration) (int64, time.Time, error) {
 	now := c.now()
-	s := c.shard(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, ok := s.counts[key]
-	if !ok || !now.Before(w.resetAt) {
-		if !ok {
-			c.makeRoomLocked(s, now)
+	var w counterEntry
+	err := c.m.Update(key, now, func(e counterEntry, _ bool) (counterEntry, bool) {
+		if !now.Before(e.resetAt) {
+			e.count, e.resetAt = 0, now.Add(win)
 		}
-		w = window{resetAt: now.Add(win)}
-	}
-	w.count++
-	s.counts[key] = w
-	return w.count, w.resetAt, nil
+		e.count++
+		w = e
+		return e, true
+	})
+	return w.count, w.resetAt, err
 }
 
 // Decr implements Counter; it never fails.
 func (c *MemoryCounter) Decr(_ context.Context, key string) error {
 	now := c.now()
-	s := c.shard(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if w, ok := s.counts[key]; ok && now.Before(w.resetAt) && w.count > 0 {
-		w.count--
-		s.counts[key] = w
-	}
-	return nil
+	return c.m.Update(key, now, func(e counterEntry, ok bool) (counterEntry, bool) {
+		if !ok || !now.Before(e.resetAt) || e.count <= 0 {
+			return e, false
+		}
+		e.count--
+		return e, true
+	})
 }
 
 // Reset implements Counter; it never fails.
 func (c *MemoryCounter) Reset(_ context.Context, key string) error {
-	s := c.shard(key)
-	s.mu.Lock()
-	delete(s.counts, key)
-	s.mu.Unlock()
-	return nil
+	return c.m.Update(key, c.now(), func(e counterEntry, ok bool) (counterEntry, bool) {
+		e.count, e.resetAt = 0, time.Time{}
+		return e, ok
+	})
 }
 
 // Mark implements Marker; it never fails.
 func (c *MemoryCounter) Mark(_ context.Context, key string, ttl time.Duration) error {
 	now := c.now()
-	s := c.shard(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.marks[key]; !ok {
-		c.makeRoomLocked(s, now)
-	}
-	s.marks[key] = now.Add(ttl)
-	return nil
+	return c.m.Update(key, now, func(e counterEntry, _ bool) (counterEntry, bool) {
+		e.marked = now.Add(ttl)
+		return e, true
+	})
 }
 
 // Marked implements Marker; it never fails.
 func (c *MemoryCounter) Marked(_ context.Context, key string) (time.Time, bool, error) {
 	now := c.now()
-	s := c.shard(key)
-	s.mu.Lock()
-	until, ok := s.marks[key]
-	s.mu.Unlock()
-	if !ok || !now.Before(until) {
+	e, ok := c.m.Get(key, now)
+	if !ok || !now.Before(e.marked) {
 		return time.Time{}, false, nil
 	}
-	return until, true, nil
+	return e.marked, true, nil
 }
 
-// Len returns the number of counters and marks held, ended ones not yet
-// swept included.
-func (c *MemoryCounter) Len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		n += len(s.counts) + len(s.marks)
-		s.mu.Unlock()
-	}
-	return n
-}
-
-// makeRoomLocked runs the periodic sweep when due and makes room for one
-// new entry in s.
-func (c *MemoryCounter) makeRoomLocked(s *counterShard, now time.Time) {
-	if !now.Before(s.nextSweep) {
-		s.sweepLocked(now)
-		s.nextSweep = now.Add(c.sweep)
-	}
-	if len(s.counts)+len(s.marks) < c.perShard {
-		return
-	}
-	s.sweepLocked(now)
-	for len(s.counts)+len(s.marks) >= c.perShard {
-		for k := range s.counts {
-			delete(s.counts, k)
-			break
-		}
-		if len(s.counts)+len(s.marks) < c.perShard {
-			break
-		}
-		for k := range s.marks {
-			delete(s.marks, k)
-			break
-		}
-	}
-}
-
-func (s *counterShard) sweepLocked(now time.Time) {
-	for k, w := range s.counts {
-		if !now.Before(w.resetAt) {
-			delete(s.counts, k)
-		}
-	}
-	for k, until := range s.marks {
-		if !now.Before(until) {
-			delete(s.marks, k)
-		}
-	}
-}
+// Len returns the number of keys held, ended ones not yet swept included.
+func (c *MemoryCounter) Len() int { return c.m.Len() }

@@ -6,11 +6,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
 
 func TestMemoryCounterWindows(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	c := NewMemoryCounter(MemoryCounterOptions{Now: clk.Now})
 	t0 := clk.Now()
 	for i := int64(1); i <= 3; i++ {
@@ -35,7 +37,7 @@ func TestMemoryCounterWindows(t *testing.T) {
 
 func TestMemoryCounterMarks(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	c := NewMemoryCounter(MemoryCounterOptions{Now: clk.Now})
 	if _, ok, err := c.Marked(ctx, "b"); ok || err != nil {
 		t.Fatalf("unmarked: %v %v", ok, err)
@@ -55,7 +57,7 @@ func TestMemoryCounterMarks(t *testing.T) {
 
 func TestMemoryCounterBounded(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	c := NewMemoryCounter(MemoryCounterOptions{Now: clk.Now, MaxKeys: counterShards * 2, SweepInterval: time.Hour})
 	for i := 0; i < 1000; i++ {
 		if _, _, err := c.Incr(ctx, fmt.Sprint("k", i), time.Minute); err != nil {
@@ -67,29 +69,17 @@ func TestMemoryCounterBounded(t *testing.T) {
 			}
 		}
 	}
-	for i := range c.shards {
-		s := &c.shards[i]
-		if n := len(s.counts) + len(s.marks); n > 2 {
-			t.Fatalf("shard %d holds %d entries, limit 2", i, n)
-		}
+	if c.Len() != counterShards*2 {
+		t.Fatalf("Len() = %d, want %d", c.Len(), counterShards*2)
 	}
-	if c.Len() > counterShards*2 {
-		t.Fatalf("Len() = %d", c.Len())
-	}
-	// Expired entries are swept before anything live is dropped.
+	// Ended entries are swept before anything live is dropped: the shard of
+	// fresh holds it alone.
 	clk.Advance(time.Minute)
 	if _, _, err := c.Incr(ctx, "fresh", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	s := c.shard("fresh")
-	if len(s.counts)+len(s.marks) != 1 {
-		t.Fatalf("shard of fresh holds %d entries after the sweep", len(s.counts)+len(s.marks))
-	}
-	// The periodic sweep runs on the next new key of a shard after the interval.
-	clk.Advance(2 * time.Hour)
-	_ = c.Mark(ctx, "fresh-mark", time.Minute)
-	if s := c.shard("fresh-mark"); len(s.counts)+len(s.marks) != 1 {
-		t.Fatalf("periodic sweep did not run: %d entries", len(s.counts)+len(s.marks))
+	if c.Len() != counterShards*2-1 {
+		t.Fatalf("Len() = %d after the sweep of the shard of fresh, want %d", c.Len(), counterShards*2-1)
 	}
 }
 

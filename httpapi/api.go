@@ -4,10 +4,9 @@
 // declarations as an OpenAPI 3.1 document (/openapi.json) with an offline
 // documentation page (/docs).
 //
-// Requests are decoded with DecodeJSON and DecodeQuery (or QueryInt,
-// QueryBool, QueryString, QueryEnum); responses are written with WriteJSON
-// and errors with WriteError, which maps apperr kinds to the error shapes of
-// docs/api.md:
+// Requests are decoded with DecodeJSON and DecodeQuery; responses are
+// written with WriteJSON and errors with WriteError, which maps apperr kinds
+// to the error shapes of docs/api.md:
 //
 //	{"detail": "<message>", "code": "<kind>"}
 //	422 {"detail": [{"loc": [...], "msg": "...", "type": "..."}], "code": "invalid"}

@@ -43,25 +43,6 @@ func queryError(name, msg, typ string) *apperr.Error {
 		Fields: []apperr.FieldError{{Loc: []string{"query", name}, Msg: msg, Type: typ}}}
 }
 
-// QueryInt returns query parameter name as an int: def when it is absent or
-// empty; (def and) an Invalid error (loc ["query", name]) when it is not an integer
-// ("int_parsing") or outside [min, max] ("greater_than_equal",
-// "less_than_equal").
-func QueryInt(r *http.Request, name string, def, min, max int) (int, error) {
-	s, ok := queryValue(r, name)
-	if !ok || s == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil {
-		return def, queryError(name, "Input should be a valid integer, unable to parse string as an integer", "int_parsing")
-	}
-	if err := checkRange(name, int64(n), int64(min), int64(max), true, true); err != nil {
-		return def, err
-	}
-	return n, nil
-}
-
 func checkRange(name string, n, min, max int64, hasMin, hasMax bool) error {
 	if hasMin && n < min {
 		return queryError(name, "Input should be greater than or equal to "+strconv.FormatInt(min, 10), "greater_than_equal")
@@ -72,21 +53,6 @@ func checkRange(name string, n, min, max int64, hasMin, hasMax bool) error {
 	return nil
 }
 
-// QueryBool returns query parameter name as a bool: def when absent or
-// empty; true for 1, true, t, yes, y, on; false for 0, false, f, no, n, off
-// (case-insensitive); otherwise an Invalid error of type "bool_parsing".
-func QueryBool(r *http.Request, name string, def bool) (bool, error) {
-	s, ok := queryValue(r, name)
-	if !ok || s == "" {
-		return def, nil
-	}
-	b, ok := parseBool(s)
-	if !ok {
-		return def, queryError(name, "Input should be a valid boolean, unable to interpret input", "bool_parsing")
-	}
-	return b, nil
-}
-
 func parseBool(s string) (bool, bool) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "1", "true", "t", "yes", "y", "on":
@@ -95,33 +61,6 @@ func parseBool(s string) (bool, bool) {
 		return false, true
 	}
 	return false, false
-}
-
-// QueryString returns query parameter name: def when absent or empty; an
-// Invalid error of type "string_too_long" when longer than maxLen bytes
-// (maxLen <= 0: no limit).
-func QueryString(r *http.Request, name, def string, maxLen int) (string, error) {
-	s, ok := queryValue(r, name)
-	if !ok || s == "" {
-		return def, nil
-	}
-	if maxLen > 0 && len(s) > maxLen {
-		return def, queryError(name, "String should have at most "+strconv.Itoa(maxLen)+" characters", "string_too_long")
-	}
-	return s, nil
-}
-
-// QueryEnum returns query parameter name, which must be one of allowed:
-// def when absent or empty; an Invalid error of type "enum" otherwise.
-func QueryEnum(r *http.Request, name, def string, allowed ...string) (string, error) {
-	s, ok := queryValue(r, name)
-	if !ok || s == "" {
-		return def, nil
-	}
-	if !slices.Contains(allowed, s) {
-		return def, queryError(name, "Input should be "+enumList(allowed), "enum")
-	}
-	return s, nil
 }
 
 func enumList(allowed []string) string {

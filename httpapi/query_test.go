@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"testing"
@@ -22,54 +21,6 @@ func fieldErrJSON(t *testing.T, err error) string {
 	}
 	b, _ := json.Marshal(apperr.FieldsOf(err))
 	return string(b)
-}
-
-func TestQueryHelpers(t *testing.T) {
-	tests := []struct {
-		name    string
-		query   string
-		call    func(r *http.Request) (any, error)
-		want    any
-		wantErr string
-	}{
-		{"int absent", "", qInt, 50, ""},
-		{"int empty", "limit=", qInt, 50, ""},
-		{"int value", "limit=7&limit=9", qInt, 7, ""},
-		{"int escaped name", "li%6Dit=8", qInt, 8, ""},
-		{"int min", "limit=1", qInt, 1, ""},
-		{"int max", "limit=100", qInt, 100, ""},
-		{"int below", "limit=0", qInt, 50, `[{"loc":["query","limit"],"msg":"Input should be greater than or equal to 1","type":"greater_than_equal"}]`},
-		{"int above", "limit=101", qInt, 50, `[{"loc":["query","limit"],"msg":"Input should be less than or equal to 100","type":"less_than_equal"}]`},
-		{"int junk", "x=1&limit=ten", qInt, 50, `[{"loc":["query","limit"],"msg":"Input should be a valid integer, unable to parse string as an integer","type":"int_parsing"}]`},
-		{"int bad escape", "limit=%zz", qInt, 50, `[{"loc":["query","limit"],"msg":"Input should be a valid integer, unable to parse string as an integer","type":"int_parsing"}]`},
-		{"bool absent", "", qBool, true, ""},
-		{"bool false", "active_only=False", qBool, false, ""},
-		{"bool on", "active_only=on", qBool, true, ""},
-		{"bool zero", "active_only=0", qBool, false, ""},
-		{"bool junk", "active_only=maybe", qBool, true, `[{"loc":["query","active_only"],"msg":"Input should be a valid boolean, unable to interpret input","type":"bool_parsing"}]`},
-		{"string absent", "", qString, "USD", ""},
-		{"string escaped", "currency=E%20UR", qString, "E UR", ""},
-		{"string too long", "currency=ABCDEFGHI", qString, "USD", `[{"loc":["query","currency"],"msg":"String should have at most 8 characters","type":"string_too_long"}]`},
-		{"enum absent", "", qEnum, "", ""},
-		{"enum ok", "status=filled", qEnum, "filled", ""},
-		{"enum bad", "status=done", qEnum, "", `[{"loc":["query","status"],"msg":"Input should be 'open', 'filled' or 'cancelled'","type":"enum"}]`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest("GET", "/x?"+tt.query, nil)
-			got, err := tt.call(r)
-			if got != tt.want || fieldErrJSON(t, err) != tt.wantErr {
-				t.Fatalf("got %v %s, want %v %s", got, fieldErrJSON(t, err), tt.want, tt.wantErr)
-			}
-		})
-	}
-}
-
-func qInt(r *http.Request) (any, error)    { return httpapi.QueryInt(r, "limit", 50, 1, 100) }
-func qBool(r *http.Request) (any, error)   { return httpapi.QueryBool(r, "active_only", true) }
-func qString(r *http.Request) (any, error) { return httpapi.QueryString(r, "currency", "USD", 8) }
-func qEnum(r *http.Request) (any, error) {
-	return httpapi.QueryEnum(r, "status", "", "open", "filled", "cancelled")
 }
 
 func TestDecodeQuery(t *testing.T) {
@@ -96,6 +47,12 @@ func TestDecodeQuery(t *testing.T) {
 				`{"loc":["query","offset"],"msg":"Input should be greater than or equal to 0","type":"greater_than_equal"},` +
 				`{"loc":["query","currency"],"msg":"Field required","type":"missing"},` +
 				`{"loc":["query","amount"],"msg":"amount must be digits","type":"value_error"}]`},
+		{"first value, escaped names and values", "currency=E%20UR&li%6Dit=8&limit=9&active_only=0",
+			listQuery{Limit: 8, ActiveOnly: false, Currency: "E UR"}, ""},
+		{"empty is absent", "currency=USD&limit=&active_only=", listQuery{Limit: 50, ActiveOnly: true, Currency: "USD"}, ""},
+		{"bool on", "currency=USD&active_only=on", listQuery{Limit: 50, ActiveOnly: true, Currency: "USD"}, ""},
+		{"int above", "currency=USD&limit=101", listQuery{}, `[{"loc":["query","limit"],"msg":"Input should be less than or equal to 100","type":"less_than_equal"}]`},
+		{"int bad escape", "currency=USD&limit=%zz", listQuery{}, `[{"loc":["query","limit"],"msg":"Input should be a valid integer, unable to parse string as an integer","type":"int_parsing"}]`},
 		{"int junk", "currency=USD&limit=1e3", listQuery{}, `[{"loc":["query","limit"],"msg":"Input should be a valid integer, unable to parse string as an integer","type":"int_parsing"}]`},
 		{"int64 overflow", "currency=USD&offset=99999999999999999999", listQuery{}, `[{"loc":["query","offset"],"msg":"Input should be a valid integer, unable to parse string as an integer","type":"int_parsing"}]`},
 	}

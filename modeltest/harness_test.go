@@ -8,13 +8,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 	"github.com/orderprocessor/orderprocessor/trading"
 	"github.com/orderprocessor/orderprocessor/verify"
 )
@@ -22,22 +22,12 @@ import (
 // noSuchOrder is a well-formed order id that names no order.
 const noSuchOrder = "01NOSUCHORDER0000000000000"
 
-// clock is the engine's settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 // engine is the real trading layer on an embedded store of its own.
 type engine struct {
 	ctx   context.Context
 	d     *dao.DAOs
 	s     *trading.Service
-	clock *clock
+	clock *fakeclock.Clock
 }
 
 // newEngine opens a store in a temporary directory with the model's assets
@@ -50,7 +40,7 @@ func newEngine(t testing.TB, feeRate decimal.Decimal) *engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	c := &clock{t: startTime}
+	c := fakeclock.New(startTime)
 	d := trading.NewDAOs(db, dao.DefaultTables)
 	cfg := trading.Config{DepositDailyLimit: depositLimit, WithdrawDailyLimit: withdrawLimit, FeeRate: feeRate}
 	e := &engine{ctx: context.Background(), d: d, clock: c,
@@ -126,11 +116,11 @@ func (e *engine) apply(m *model, s step) result {
 		n, err := e.s.OnPrice(e.ctx, id, s.price)
 		return result{err: err, n: n}
 	case opExpire:
-		e.clock.Add(s.advance)
+		e.clock.Advance(s.advance)
 		n, err := e.s.ExpireDue(e.ctx, e.clock.Now(), expiryLookbackDays)
 		return result{err: err, n: n}
 	case opWait:
-		e.clock.Add(s.advance)
+		e.clock.Advance(s.advance)
 		return result{}
 	}
 	r := s.order

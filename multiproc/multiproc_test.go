@@ -2,7 +2,6 @@ package multiproc
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/store/dynamodb"
+	"github.com/orderprocessor/orderprocessor/testenv"
 )
 
 const (
@@ -182,60 +182,6 @@ func waitReady(t *testing.T, p *proc) {
 	}
 }
 
-type reply struct {
-	status int
-	hdr    http.Header
-	body   []byte
-}
-
-// call sends a JSON request to base+path.
-func call(t *testing.T, method, url, token string, body any, hdr ...string) reply {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reply{resp.StatusCode, resp.Header, b}
-}
-
-func (r reply) want(t *testing.T, status int) map[string]any {
-	t.Helper()
-	if r.status != status {
-		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("body %q: %v", r.body, err)
-	}
-	return m
-}
-
 // TestMicroservices starts the gateway and the three services as separate
 // processes on one DynamoDB and drives register -> deposit -> buy -> sell
 // -> portfolio through the gateway with exact values, checks logout and the
@@ -283,15 +229,15 @@ func TestMicroservices(t *testing.T) {
 
 	t3 := time.Now()
 	api := gw.url
-	if m := call(t, "GET", api+"/health", "", nil).want(t, 200); m["service"] != "gateway" {
+	if m := testenv.Call(t, "GET", api+"/health", "", nil).Want(t, 200); m["service"] != "gateway" {
 		t.Fatalf("gateway health %v", m)
 	}
-	if m := call(t, "GET", services["order"].url+"/health", "", nil).want(t, 200); m["service"] != "order" {
+	if m := testenv.Call(t, "GET", services["order"].url+"/health", "", nil).Want(t, 200); m["service"] != "order" {
 		t.Fatalf("order health %v", m)
 	}
 	login := func(name, password string) string {
 		t.Helper()
-		m := call(t, "POST", api+"/api/v1/auth/login", "", map[string]string{"username": name, "password": password}).want(t, 200)
+		m := testenv.Call(t, "POST", api+"/api/v1/auth/login", "", map[string]string{"username": name, "password": password}).Want(t, 200)
 		tok, _ := m["access_token"].(string)
 		if tok == "" {
 			t.Fatalf("login %v", m)
@@ -299,27 +245,27 @@ func TestMicroservices(t *testing.T) {
 		return tok
 	}
 	admin := login("admin", adminPassword)
-	call(t, "POST", api+"/api/v1/admin/assets", admin, map[string]any{
-		"asset_id": "MPA1", "name": "Multiproc asset", "category": "test", "price_usd": "100"}).want(t, 201)
+	testenv.Call(t, "POST", api+"/api/v1/admin/assets", admin, map[string]any{
+		"asset_id": "MPA1", "name": "Multiproc asset", "category": "test", "price_usd": "100"}).Want(t, 201)
 
-	if m := call(t, "POST", api+"/api/v1/auth/register", "", map[string]any{"username": "mp_user_1", "email": "mp1@example.com",
-		"password": userPassword, "first_name": "Multi", "last_name": "Proc"}).want(t, 201); m["message"] != "User registered successfully" {
+	if m := testenv.Call(t, "POST", api+"/api/v1/auth/register", "", map[string]any{"username": "mp_user_1", "email": "mp1@example.com",
+		"password": userPassword, "first_name": "Multi", "last_name": "Proc"}).Want(t, 201); m["message"] != "User registered successfully" {
 		t.Fatalf("register %v", m)
 	}
 	tok := login("mp_user_1", userPassword)
-	if m := call(t, "POST", api+"/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}).want(t, 201); m["message"] != "Successfully deposited $1000.00" {
+	if m := testenv.Call(t, "POST", api+"/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}).Want(t, 201); m["message"] != "Successfully deposited $1000.00" {
 		t.Fatalf("deposit %v", m)
 	}
-	buy := call(t, "POST", api+"/api/v1/orders", tok, map[string]any{"order_type": "market_buy", "asset_id": "mpa1", "quantity": "2"}).want(t, 201)
+	buy := testenv.Call(t, "POST", api+"/api/v1/orders", tok, map[string]any{"order_type": "market_buy", "asset_id": "mpa1", "quantity": "2"}).Want(t, 201)
 	if d, _ := buy["data"].(map[string]any); d["status"] != "completed" || d["total_amount"] != "200.00" || d["asset_id"] != "MPA1" {
 		t.Fatalf("buy %v", buy)
 	}
-	sell := call(t, "POST", api+"/api/v1/orders", tok, map[string]any{"order_type": "market_sell", "asset_id": "MPA1", "quantity": "0.5"}).want(t, 201)
+	sell := testenv.Call(t, "POST", api+"/api/v1/orders", tok, map[string]any{"order_type": "market_sell", "asset_id": "MPA1", "quantity": "0.5"}).Want(t, 201)
 	if d, _ := sell["data"].(map[string]any); d["status"] != "completed" || d["total_amount"] != "50.00" {
 		t.Fatalf("sell %v", sell)
 	}
-	call(t, "PUT", api+"/api/v1/admin/assets/MPA1/price", admin, map[string]any{"price_usd": "150"}).want(t, 200)
-	p := call(t, "GET", api+"/api/v1/portfolio", tok, nil).want(t, 200)
+	testenv.Call(t, "PUT", api+"/api/v1/admin/assets/MPA1/price", admin, map[string]any{"price_usd": "150"}).Want(t, 200)
+	p := testenv.Call(t, "GET", api+"/api/v1/portfolio", tok, nil).Want(t, 200)
 	assets, _ := p["assets"].([]any)
 	if len(assets) != 1 || p["total_value"] != "1075.00" {
 		t.Fatalf("portfolio %v", p)
@@ -331,17 +277,17 @@ func TestMicroservices(t *testing.T) {
 			t.Errorf("portfolio %s = %v, want %s", k, a[k], v)
 		}
 	}
-	if b := call(t, "GET", api+"/api/v1/balance", tok, nil).want(t, 200); b["current_balance"] != "850.00" || b["available_balance"] != "850.00" || b["held_balance"] != "0.00" {
+	if b := testenv.Call(t, "GET", api+"/api/v1/balance", tok, nil).Want(t, 200); b["current_balance"] != "850.00" || b["available_balance"] != "850.00" || b["held_balance"] != "0.00" {
 		t.Fatalf("balance %v", b)
 	}
-	orders := call(t, "GET", api+"/api/v1/orders", tok, nil).want(t, 200)
+	orders := testenv.Call(t, "GET", api+"/api/v1/orders", tok, nil).Want(t, 200)
 	if list, _ := orders["data"].([]any); len(list) != 2 {
 		t.Fatalf("orders %v", orders)
 	}
 	// Logout in the user service revokes the token at the gateway.
-	call(t, "POST", api+"/api/v1/auth/logout", tok, map[string]any{}).want(t, 200)
-	if r := call(t, "GET", api+"/api/v1/orders", tok, nil); r.status != 401 {
-		t.Fatalf("revoked token: %d %s", r.status, r.body)
+	testenv.Call(t, "POST", api+"/api/v1/auth/logout", tok, map[string]any{}).Want(t, 200)
+	if r := testenv.Call(t, "GET", api+"/api/v1/orders", tok, nil); r.Status != 401 {
+		t.Fatalf("revoked token: %d %s", r.Status, r.Body)
 	}
 	// ... and at every service, for a request that bypasses the gateway.
 	for role, path := range map[string]string{"order": "/api/v1/orders", "user": "/api/v1/balance", "inventory": "/api/v1/admin/assets/MPA1/price"} {
@@ -349,8 +295,8 @@ func TestMicroservices(t *testing.T) {
 		if role == "inventory" {
 			method, body = "PUT", map[string]any{"price_usd": "1"}
 		}
-		if r := call(t, method, services[role].url+path, tok, body); r.status != 401 || !strings.Contains(string(r.body), `"message":"token revoked"`) {
-			t.Fatalf("revoked token sent straight to the %s service: %d %s", role, r.status, r.body)
+		if r := testenv.Call(t, method, services[role].url+path, tok, body); r.Status != 401 || !strings.Contains(string(r.Body), `"message":"token revoked"`) {
+			t.Fatalf("revoked token sent straight to the %s service: %d %s", role, r.Status, r.Body)
 		}
 	}
 	tok = login("mp_user_1", userPassword)
@@ -373,7 +319,7 @@ func TestMicroservices(t *testing.T) {
 	if line, err := events.ReadString('\n'); err != nil || line != "retry: 2000\n" {
 		t.Fatalf("stream starts with %q, %v", line, err)
 	}
-	buy2 := call(t, "POST", api+"/api/v1/orders", tok, map[string]any{"order_type": "market_buy", "asset_id": "MPA1", "quantity": "0.5"}).want(t, 201)
+	buy2 := testenv.Call(t, "POST", api+"/api/v1/orders", tok, map[string]any{"order_type": "market_buy", "asset_id": "MPA1", "quantity": "0.5"}).Want(t, 201)
 	orderID, _ := buy2["data"].(map[string]any)["order_id"].(string)
 	for {
 		line, err := events.ReadString('\n')
@@ -390,34 +336,34 @@ func TestMicroservices(t *testing.T) {
 	// An admin deactivates the user (user service): the other processes
 	// refuse the user's tokens within the account cache's TTL (2 s).
 	deactivated := time.Now()
-	call(t, "POST", api+"/api/v1/admin/users/mp_user_1/deactivate", admin, nil).want(t, 200)
-	waitUntil := func(what string, url string, ok func(reply) bool) time.Duration {
+	testenv.Call(t, "POST", api+"/api/v1/admin/users/mp_user_1/deactivate", admin, nil).Want(t, 200)
+	waitUntil := func(what string, url string, ok func(testenv.Reply) bool) time.Duration {
 		t.Helper()
 		for since := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-			r := call(t, "GET", url, tok, nil)
+			r := testenv.Call(t, "GET", url, tok, nil)
 			if ok(r) {
 				return time.Since(since)
 			}
 			if time.Since(since) > 2*auth.DefaultAccountTTL+2*time.Second {
-				t.Fatalf("%s: still %d %s after %v", what, r.status, r.body, time.Since(since))
+				t.Fatalf("%s: still %d %s after %v", what, r.Status, r.Body, time.Since(since))
 			}
 		}
 	}
-	refused := func(r reply) bool {
-		return r.status == 401 && strings.Contains(string(r.body), `"message":"account deactivated"`)
+	refused := func(r testenv.Reply) bool {
+		return r.Status == 401 && strings.Contains(string(r.Body), `"message":"account deactivated"`)
 	}
 	waitUntil("order service", services["order"].url+"/api/v1/orders", refused)
 	waitUntil("gateway", api+"/api/v1/orders", refused)
 	t.Logf("deactivation seen by the order service and the gateway within %v", time.Since(deactivated).Round(time.Millisecond))
-	if r := call(t, "POST", api+"/api/v1/auth/login", "", map[string]string{"username": "mp_user_1", "password": userPassword}); r.status != 403 {
-		t.Fatalf("login of a deactivated user: %d %s", r.status, r.body)
+	if r := testenv.Call(t, "POST", api+"/api/v1/auth/login", "", map[string]string{"username": "mp_user_1", "password": userPassword}); r.Status != 403 {
+		t.Fatalf("login of a deactivated user: %d %s", r.Status, r.Body)
 	}
-	call(t, "POST", api+"/api/v1/admin/users/mp_user_1/activate", admin, nil).want(t, 200)
+	testenv.Call(t, "POST", api+"/api/v1/admin/users/mp_user_1/activate", admin, nil).Want(t, 200)
 	old := tok
 	tok = login("mp_user_1", userPassword)
-	waitUntil("gateway after reactivation", api+"/api/v1/orders", func(r reply) bool { return r.status == 200 })
-	if r := call(t, "GET", services["order"].url+"/api/v1/orders", old, nil); r.status != 401 || !strings.Contains(string(r.body), `"message":"token revoked"`) {
-		t.Fatalf("token issued before the deactivation, at the order service after reactivation: %d %s", r.status, r.body)
+	waitUntil("gateway after reactivation", api+"/api/v1/orders", func(r testenv.Reply) bool { return r.Status == 200 })
+	if r := testenv.Call(t, "GET", services["order"].url+"/api/v1/orders", old, nil); r.Status != 401 || !strings.Contains(string(r.Body), `"message":"token revoked"`) {
+		t.Fatalf("token issued before the deactivation, at the order service after reactivation: %d %s", r.Status, r.Body)
 	}
 
 	// The order service crashes.
@@ -426,17 +372,17 @@ func TestMicroservices(t *testing.T) {
 		status int
 		code   string
 	}{{502, "BAD_GATEWAY"}, {502, "BAD_GATEWAY"}, {503, "SERVICE_UNAVAILABLE"}, {503, "SERVICE_UNAVAILABLE"}} {
-		r := call(t, "GET", api+"/api/v1/orders", tok, nil)
+		r := testenv.Call(t, "GET", api+"/api/v1/orders", tok, nil)
 		var e struct{ Error, Code string }
-		_ = json.Unmarshal(r.body, &e)
-		if r.status != want.status || e.Code != want.code || e.Error != want.code {
-			t.Fatalf("order route %d with the order service down: %d %s, want %d %s", i, r.status, r.body, want.status, want.code)
+		_ = json.Unmarshal(r.Body, &e)
+		if r.Status != want.status || e.Code != want.code || e.Error != want.code {
+			t.Fatalf("order route %d with the order service down: %d %s, want %d %s", i, r.Status, r.Body, want.status, want.code)
 		}
 	}
-	if b := call(t, "GET", api+"/api/v1/balance", tok, nil).want(t, 200); b["current_balance"] != "775.00" {
+	if b := testenv.Call(t, "GET", api+"/api/v1/balance", tok, nil).Want(t, 200); b["current_balance"] != "775.00" {
 		t.Fatalf("balance with the order service down: %v", b)
 	}
-	if m := call(t, "GET", api+"/api/v1/inventory/assets/MPA1", "", nil).want(t, 200); m["data"].(map[string]any)["price_usd"] != 150.0 {
+	if m := testenv.Call(t, "GET", api+"/api/v1/inventory/assets/MPA1", "", nil).Want(t, 200); m["data"].(map[string]any)["price_usd"] != 150.0 {
 		t.Fatalf("asset with the order service down: %v", m)
 	}
 }

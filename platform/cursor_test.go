@@ -35,23 +35,23 @@ func TestCursorKeyFollowsTheSecret(t *testing.T) {
 	const list = "/api/v1/inventory/assets?limit=2"
 	var cursor, second string
 	serve(testSecret, func(c client) {
-		first := c.do("GET", list, "", nil).want(t, 200)
+		first := c.do("GET", list, "", nil).Want(t, 200)
 		cursor, _ = first["next_cursor"].(string)
 		if cursor == "" {
 			t.Fatalf("no next_cursor: %v", first)
 		}
-		page2 := c.do("GET", list+"&cursor="+url.QueryEscape(cursor), "", nil).want(t, 200)
+		page2 := c.do("GET", list+"&cursor="+url.QueryEscape(cursor), "", nil).Want(t, 200)
 		second = assetIDs(t, page2)
 	})
 	serve(otherSecret, func(c client) {
 		r := c.do("GET", list+"&cursor="+url.QueryEscape(cursor), "", nil)
 		want := `{"detail":[{"loc":["query","cursor"],"msg":"Invalid cursor: use the next_cursor of the previous page of the same query","type":"value_error"}],"code":"invalid"}` + "\n"
-		if r.status != 422 || string(r.body) != want {
-			t.Fatalf("another secret: %d %s, want 422 %s", r.status, r.body, want)
+		if r.Status != 422 || string(r.Body) != want {
+			t.Fatalf("another secret: %d %s, want 422 %s", r.Status, r.Body, want)
 		}
 	})
 	serve(testSecret, func(c client) {
-		page2 := c.do("GET", list+"&cursor="+url.QueryEscape(cursor), "", nil).want(t, 200)
+		page2 := c.do("GET", list+"&cursor="+url.QueryEscape(cursor), "", nil).Want(t, 200)
 		if got := assetIDs(t, page2); got != second {
 			t.Fatalf("same secret after a restart: page %s, want %s", got, second)
 		}

@@ -94,9 +94,9 @@ func TestFullDiskFailsStore(t *testing.T) {
 	}
 	c := client{t, srv.URL}
 	c.do("POST", "/api/v1/auth/register", "", map[string]any{"username": "full_disk_1", "email": "full1@example.com",
-		"password": userPassword, "first_name": "Full", "last_name": "Disk"}).want(t, 201)
+		"password": userPassword, "first_name": "Full", "last_name": "Disk"}).Want(t, 201)
 	tok := login(t, c, "full_disk_1", userPassword)
-	c.do("POST", "/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}, "Idempotency-Key", "dep-1").want(t, 201)
+	c.do("POST", "/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}, "Idempotency-Key", "dep-1").Want(t, 201)
 	if st, b := do("GET", "/health/ready", "", nil); st != 200 {
 		t.Fatalf("ready before the fault: %d %s", st, b)
 	}

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"maps"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
 	"github.com/orderprocessor/orderprocessor/stream"
+	"github.com/orderprocessor/orderprocessor/testenv"
 )
 
 // sharedStore lets several platforms of one test use one engine: the test
@@ -43,59 +42,9 @@ type client struct {
 	base string
 }
 
-type reply struct {
-	status int
-	hdr    http.Header
-	body   []byte
-}
-
-func (c client) do(method, path, token string, body any, hdr ...string) reply {
+func (c client) do(method, path, token string, body any, hdr ...string) testenv.Reply {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return reply{resp.StatusCode, resp.Header, b}
-}
-
-func (r reply) want(t *testing.T, status int) map[string]any {
-	t.Helper()
-	if r.status != status {
-		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
-	}
-	var m map[string]any
-	if len(r.body) > 0 && r.body[0] == '{' {
-		if err := json.Unmarshal(r.body, &m); err != nil {
-			t.Fatalf("body %q: %v", r.body, err)
-		}
-	}
-	return m
+	return testenv.Call(c.t, method, c.base+path, token, body, hdr...)
 }
 
 // startRoles starts the three services and a gateway in one process over
@@ -142,7 +91,7 @@ const rolesAccountTTL = 300 * time.Millisecond
 
 func login(t *testing.T, c client, name, password string) string {
 	t.Helper()
-	m := c.do("POST", "/api/v1/auth/login", "", map[string]string{"username": name, "password": password}).want(t, 200)
+	m := c.do("POST", "/api/v1/auth/login", "", map[string]string{"username": name, "password": password}).Want(t, 200)
 	tok, _ := m["access_token"].(string)
 	if tok == "" {
 		t.Fatalf("login %v", m)
@@ -158,43 +107,43 @@ func login(t *testing.T, c client, name, password string) string {
 func TestRolesThroughGateway(t *testing.T) {
 	gw, servers, _ := startRoles(t, proxy.BreakerConfig{FailureThreshold: 2, CoolDown: time.Hour})
 
-	if m := gw.do("GET", "/health", "", nil).want(t, 200); m["service"] != "gateway" {
+	if m := gw.do("GET", "/health", "", nil).Want(t, 200); m["service"] != "gateway" {
 		t.Errorf("gateway health %v", m)
 	}
 	for _, r := range []Role{RoleUser, RoleOrder, RoleInventory} {
 		c := client{t, servers[r].URL}
-		if m := c.do("GET", "/health", "", nil).want(t, 200); m["service"] != string(r) {
+		if m := c.do("GET", "/health", "", nil).Want(t, 200); m["service"] != string(r) {
 			t.Errorf("%s health %v", r, m)
 		}
-		if m := c.do("GET", "/health/ready", "", nil).want(t, 200); m["status"] != "ready" {
+		if m := c.do("GET", "/health/ready", "", nil).Want(t, 200); m["status"] != "ready" {
 			t.Errorf("%s ready %v", r, m)
 		}
 	}
 
 	admin := login(t, gw, "admin", adminPassword)
 	gw.do("POST", "/api/v1/admin/assets", admin, map[string]any{
-		"asset_id": "ROLE1", "name": "Role asset", "category": "test", "price_usd": "100"}).want(t, 201)
+		"asset_id": "ROLE1", "name": "Role asset", "category": "test", "price_usd": "100"}).Want(t, 201)
 
 	gw.do("POST", "/api/v1/auth/register", "", map[string]any{"username": "role_user_1", "email": "role1@example.com",
-		"password": userPassword, "first_name": "Role", "last_name": "User"}).want(t, 201)
+		"password": userPassword, "first_name": "Role", "last_name": "User"}).Want(t, 201)
 	tok := login(t, gw, "role_user_1", userPassword)
 	dep := gw.do("POST", "/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}, "Idempotency-Key", "dep-1")
-	if m := dep.want(t, 201); m["message"] != "Successfully deposited $1000.00" {
+	if m := dep.Want(t, 201); m["message"] != "Successfully deposited $1000.00" {
 		t.Fatalf("deposit %v", m)
 	}
-	if again := gw.do("POST", "/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}, "Idempotency-Key", "dep-1"); again.status != 201 || !bytes.Equal(bytes.TrimSpace(again.body), bytes.TrimSpace(dep.body)) || again.hdr.Get("Idempotent-Replayed") != "true" {
-		t.Fatalf("replayed deposit %d %s, want the first response %s", again.status, again.body, dep.body)
+	if again := gw.do("POST", "/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}, "Idempotency-Key", "dep-1"); again.Status != 201 || !bytes.Equal(bytes.TrimSpace(again.Body), bytes.TrimSpace(dep.Body)) || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replayed deposit %d %s, want the first response %s", again.Status, again.Body, dep.Body)
 	}
-	buy := gw.do("POST", "/api/v1/orders", tok, map[string]any{"order_type": "market_buy", "asset_id": "role1", "quantity": "2"}).want(t, 201)
+	buy := gw.do("POST", "/api/v1/orders", tok, map[string]any{"order_type": "market_buy", "asset_id": "role1", "quantity": "2"}).Want(t, 201)
 	if d := buy["data"].(map[string]any); d["status"] != "completed" || d["total_amount"] != "200.00" {
 		t.Fatalf("buy %v", d)
 	}
-	sell := gw.do("POST", "/api/v1/orders", tok, map[string]any{"order_type": "market_sell", "asset_id": "ROLE1", "quantity": "0.5"}).want(t, 201)
+	sell := gw.do("POST", "/api/v1/orders", tok, map[string]any{"order_type": "market_sell", "asset_id": "ROLE1", "quantity": "0.5"}).Want(t, 201)
 	if d := sell["data"].(map[string]any); d["status"] != "completed" || d["total_amount"] != "50.00" {
 		t.Fatalf("sell %v", d)
 	}
-	gw.do("PUT", "/api/v1/admin/assets/ROLE1/price", admin, map[string]any{"price_usd": "150"}).want(t, 200)
-	p := gw.do("GET", "/api/v1/portfolio", tok, nil).want(t, 200)
+	gw.do("PUT", "/api/v1/admin/assets/ROLE1/price", admin, map[string]any{"price_usd": "150"}).Want(t, 200)
+	p := gw.do("GET", "/api/v1/portfolio", tok, nil).Want(t, 200)
 	assets, _ := p["assets"].([]any)
 	if len(assets) != 1 || p["total_value"] != "1075.00" {
 		t.Fatalf("portfolio %v", p)
@@ -208,13 +157,13 @@ func TestRolesThroughGateway(t *testing.T) {
 			}
 		}
 	}
-	if b := gw.do("GET", "/api/v1/balance", tok, nil).want(t, 200); b["current_balance"] != "850.00" || b["available_balance"] != "850.00" {
+	if b := gw.do("GET", "/api/v1/balance", tok, nil).Want(t, 200); b["current_balance"] != "850.00" || b["available_balance"] != "850.00" {
 		t.Fatalf("balance %v", b)
 	}
 
 	// The gateway publishes the whole API.
 	var spec struct{ Paths map[string]any }
-	if err := json.Unmarshal(gw.do("GET", "/openapi.json", "", nil).body, &spec); err != nil {
+	if err := json.Unmarshal(gw.do("GET", "/openapi.json", "", nil).Body, &spec); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/api/v1/auth/register", "/api/v1/portfolio", "/api/v1/orders", "/api/v1/stream", "/api/v1/inventory/assets"} {
@@ -233,24 +182,24 @@ func TestRolesThroughGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, r := range map[string]reply{
+	for name, r := range map[string]testenv.Reply{
 		"no token":      order.do("GET", "/api/v1/orders", "", nil, "X-Internal-User", "role_user_1", "X-User", "role_user_1"),
 		"foreign token": order.do("GET", "/api/v1/orders", forged, nil),
 	} {
-		if r.status != 401 {
-			t.Errorf("%s: direct call to the order service: %d %s", name, r.status, r.body)
+		if r.Status != 401 {
+			t.Errorf("%s: direct call to the order service: %d %s", name, r.Status, r.Body)
 		}
 	}
 	inventory := client{t, servers[RoleInventory].URL}
-	if r := inventory.do("PUT", "/api/v1/admin/assets/ROLE1/price", tok, map[string]any{"price_usd": "1"}); r.status != 403 {
-		t.Errorf("customer token on the inventory admin route: %d %s", r.status, r.body)
+	if r := inventory.do("PUT", "/api/v1/admin/assets/ROLE1/price", tok, map[string]any{"price_usd": "1"}); r.Status != 403 {
+		t.Errorf("customer token on the inventory admin route: %d %s", r.Status, r.Body)
 	}
 
 	// Logout (user service) revokes the token at the gateway and at every
 	// service, for a request that bypasses the gateway too.
-	gw.do("POST", "/api/v1/auth/logout", tok, map[string]any{}).want(t, 200)
-	if r := gw.do("GET", "/api/v1/orders", tok, nil); r.status != 401 || !strings.Contains(string(r.body), `"UNAUTHORIZED"`) {
-		t.Fatalf("revoked token through the gateway: %d %s", r.status, r.body)
+	gw.do("POST", "/api/v1/auth/logout", tok, map[string]any{}).Want(t, 200)
+	if r := gw.do("GET", "/api/v1/orders", tok, nil); r.Status != 401 || !strings.Contains(string(r.Body), `"UNAUTHORIZED"`) {
+		t.Fatalf("revoked token through the gateway: %d %s", r.Status, r.Body)
 	}
 	for _, direct := range []struct {
 		role Role
@@ -262,8 +211,8 @@ func TestRolesThroughGateway(t *testing.T) {
 			method, body = "PUT", map[string]any{"price_usd": "1"}
 		}
 		r := c.do(method, direct.path, tok, body)
-		if r.status != 401 || !strings.Contains(string(r.body), `"message":"token revoked"`) {
-			t.Fatalf("revoked token sent straight to the %s service: %d %s", direct.role, r.status, r.body)
+		if r.Status != 401 || !strings.Contains(string(r.Body), `"message":"token revoked"`) {
+			t.Fatalf("revoked token sent straight to the %s service: %d %s", direct.role, r.Status, r.Body)
 		}
 	}
 	tok = login(t, gw, "role_user_1", userPassword)
@@ -272,12 +221,12 @@ func TestRolesThroughGateway(t *testing.T) {
 	// user service, and within the account cache's TTL in the other
 	// processes, for requests that bypass the gateway too.
 	deactivated := time.Now()
-	gw.do("POST", "/api/v1/admin/users/role_user_1/deactivate", admin, nil).want(t, 200)
-	refused := func(r reply) bool {
-		return r.status == 401 && strings.Contains(string(r.body), `"message":"account deactivated"`)
+	gw.do("POST", "/api/v1/admin/users/role_user_1/deactivate", admin, nil).Want(t, 200)
+	refused := func(r testenv.Reply) bool {
+		return r.Status == 401 && strings.Contains(string(r.Body), `"message":"account deactivated"`)
 	}
 	if r := (client{t, servers[RoleUser].URL}).do("GET", "/api/v1/balance", tok, nil); !refused(r) {
-		t.Fatalf("deactivated user's token at the user service: %d %s", r.status, r.body)
+		t.Fatalf("deactivated user's token at the user service: %d %s", r.Status, r.Body)
 	}
 	for _, c := range []struct {
 		name string
@@ -293,8 +242,8 @@ func TestRolesThroughGateway(t *testing.T) {
 			if refused(r) {
 				break
 			}
-			if r.status != 200 && r.status != 403 {
-				t.Fatalf("%s: %d %s", c.name, r.status, r.body)
+			if r.Status != 200 && r.Status != 403 {
+				t.Fatalf("%s: %d %s", c.name, r.Status, r.Body)
 			}
 			if time.Since(deactivated) > 2*rolesAccountTTL+time.Second {
 				t.Fatalf("%s still accepts the deactivated user's token after %v", c.name, time.Since(deactivated))
@@ -302,23 +251,23 @@ func TestRolesThroughGateway(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	if r := gw.do("POST", "/api/v1/auth/login", "", map[string]string{"username": "role_user_1", "password": userPassword}); r.status != 403 ||
-		!strings.Contains(string(r.body), `"detail":"account deactivated"`) {
-		t.Fatalf("login of a deactivated user: %d %s", r.status, r.body)
+	if r := gw.do("POST", "/api/v1/auth/login", "", map[string]string{"username": "role_user_1", "password": userPassword}); r.Status != 403 ||
+		!strings.Contains(string(r.Body), `"detail":"account deactivated"`) {
+		t.Fatalf("login of a deactivated user: %d %s", r.Status, r.Body)
 	}
-	gw.do("POST", "/api/v1/admin/users/role_user_1/activate", admin, nil).want(t, 200)
+	gw.do("POST", "/api/v1/admin/users/role_user_1/activate", admin, nil).Want(t, 200)
 	old := tok
 	tok = login(t, gw, "role_user_1", userPassword)
-	if r := (client{t, servers[RoleUser].URL}).do("GET", "/api/v1/balance", old, nil); r.status != 401 || !strings.Contains(string(r.body), `"message":"token revoked"`) {
-		t.Fatalf("token issued before the deactivation, after reactivation: %d %s", r.status, r.body)
+	if r := (client{t, servers[RoleUser].URL}).do("GET", "/api/v1/balance", old, nil); r.Status != 401 || !strings.Contains(string(r.Body), `"message":"token revoked"`) {
+		t.Fatalf("token issued before the deactivation, after reactivation: %d %s", r.Status, r.Body)
 	}
 	for reactivated := time.Now(); ; time.Sleep(10 * time.Millisecond) { // the gateway learns it within the TTL
 		r := gw.do("GET", "/api/v1/orders", tok, nil)
-		if r.status == 200 {
+		if r.Status == 200 {
 			break
 		}
 		if !refused(r) || time.Since(reactivated) > 2*rolesAccountTTL+time.Second {
-			t.Fatalf("reactivated user's new token at the gateway after %v: %d %s", time.Since(reactivated), r.status, r.body)
+			t.Fatalf("reactivated user's new token at the gateway after %v: %d %s", time.Since(reactivated), r.Status, r.Body)
 		}
 	}
 
@@ -328,14 +277,14 @@ func TestRolesThroughGateway(t *testing.T) {
 	for i, wantStatus := range []int{502, 502, 503, 503} {
 		r := gw.do("GET", "/api/v1/orders", tok, nil)
 		code := map[int]string{502: gateway.CodeBadGateway, 503: gateway.CodeServiceUnavailable}[wantStatus]
-		if r.status != wantStatus || !strings.Contains(string(r.body), `"code":"`+code+`"`) {
-			t.Fatalf("request %d to the dead order service: %d %s, want %d %s", i, r.status, r.body, wantStatus, code)
+		if r.Status != wantStatus || !strings.Contains(string(r.Body), `"code":"`+code+`"`) {
+			t.Fatalf("request %d to the dead order service: %d %s, want %d %s", i, r.Status, r.Body, wantStatus, code)
 		}
 	}
-	if b := gw.do("GET", "/api/v1/balance", tok, nil).want(t, 200); b["current_balance"] != "850.00" {
+	if b := gw.do("GET", "/api/v1/balance", tok, nil).Want(t, 200); b["current_balance"] != "850.00" {
 		t.Fatalf("balance with the order service down: %v", b)
 	}
-	gw.do("GET", "/api/v1/inventory/assets/ROLE1", "", nil).want(t, 200)
+	gw.do("GET", "/api/v1/inventory/assets/ROLE1", "", nil).Want(t, 200)
 }
 
 func TestRoleConfigErrors(t *testing.T) {

@@ -23,22 +23,10 @@ import (
 
 	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/gateway"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// fakeClock is a settable clock for the breaker.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func newProxy(t *testing.T, opts Options) *Proxy {
 	t.Helper()
@@ -229,7 +217,7 @@ func TestBreakerThroughProxy(t *testing.T) {
 		_, _ = w.Write([]byte("upstream"))
 	}))
 	defer up.Close()
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	var changes []string
 	var mu sync.Mutex
 	p := newProxy(t, Options{URL: up.URL, Breaker: BreakerConfig{FailureThreshold: 3, CoolDown: 10 * time.Second,
@@ -297,7 +285,7 @@ func TestBreakerThroughProxy(t *testing.T) {
 }
 
 func TestBreakerStates(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1000, 0)}
+	clock := fakeclock.New(time.Unix(1000, 0))
 	b := NewBreaker(BreakerConfig{FailureThreshold: 2, CoolDown: time.Minute, Now: clock.Now})
 	if _, ok := b.Allow(); !ok {
 		t.Fatal("closed breaker refused")

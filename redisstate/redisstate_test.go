@@ -18,6 +18,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/gateway"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
 
 // discard drops go-redis's own log lines (its dial failures in the tests of
@@ -78,23 +79,6 @@ func ClientForTest(t testing.TB, opt Options) *Client {
 	return c
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // impl is one implementation of the shared state under the behavioural
 // table: the in-process reference (on a fake clock) or Redis (on the real
 // clock, where advance sleeps).
@@ -114,7 +98,7 @@ var impls = []struct {
 	make func(t *testing.T) impl
 }{
 	{"memory", func(*testing.T) impl {
-		clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+		clk := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 		c := gateway.NewMemoryCounter(gateway.MemoryCounterOptions{Now: clk.Now})
 		return impl{counter: c, marker: c, revoker: auth.NewMemoryRevoker(auth.MemoryRevokerOptions{Now: clk.Now}),
 			now: clk.Now, advance: clk.Advance}

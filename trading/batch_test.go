@@ -11,6 +11,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 	"github.com/orderprocessor/orderprocessor/trading"
 	"github.com/orderprocessor/orderprocessor/verify"
 )
@@ -34,7 +35,7 @@ func TestPlaceBatchDurable(t *testing.T) {
 	}
 	ctx := context.Background()
 	d := trading.NewDAOs(open(fs), tables)
-	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	c := fakeclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	e := &env{t: t, ctx: ctx, d: d, clock: c, s: trading.New(d, trading.Config{}, trading.Options{Now: c.Now})}
 	now := entity.At(c.Now())
 	if err := d.Assets.Create(ctx, &entity.Asset{AssetID: "XYZ", Name: "Xyz", PriceUSD: dec("10"), IsActive: true,

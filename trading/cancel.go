@@ -71,19 +71,10 @@ func (s *Service) endOnce(ctx context.Context, orig *entity.Order, actor entity.
 	s.releaseWrites(&tx, o, partner, now)
 	o.HeldAmount, o.HeldQuantity = decimal.Zero, decimal.Zero
 	o.Version++
-	w, err := s.d.Orders.UpdateWrite(o, read, from)
-	if err != nil {
+	if err := s.endWrites(&tx, o, read, from, partner, string(to), now); err != nil {
 		return nil, err
 	}
-	tx.Add(dao.RoleOrder, w)
-	if partner != nil {
-		pw, err := s.cancelPartnerWrite(partner, fmt.Sprintf("oco: %s %s", o.OrderID, to), now)
-		if err != nil {
-			return nil, err
-		}
-		tx.Add(dao.RolePartner, pw)
-	}
-	err = s.d.Store.Transact(ctx, tx.Writes())
+	err := s.d.Store.Transact(ctx, tx.Writes())
 	if err == nil {
 		if partner != nil {
 			s.notifyOrder(partner)

@@ -124,6 +124,28 @@ func (s *Service) executeAll(ctx context.Context, orders []*entity.Order, price 
 		}
 		groups[i] = append(groups[i], o)
 	}
+	return fanOut(len(groups), func(i int) (int, error) {
+		var (
+			count int
+			first error
+		)
+		for _, o := range groups[i] {
+			ok, err := s.Execute(ctx, o, price)
+			if ok {
+				count++
+			}
+			if err != nil && first == nil {
+				first = err
+			}
+		}
+		return count, first
+	})
+}
+
+// fanOut calls f(i) for every i in [0, n), at most triggerWorkers calls at
+// once, and returns the sum of the counts the calls return and the first
+// error one returns.
+func fanOut(n int, f func(i int) (int, error)) (int, error) {
 	var (
 		mu    sync.Mutex
 		count int
@@ -131,23 +153,19 @@ func (s *Service) executeAll(ctx context.Context, orders []*entity.Order, price 
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, triggerWorkers)
 	)
-	for _, g := range groups {
+	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(g []*entity.Order) {
+		go func() {
 			defer func() { <-sem; wg.Done() }()
-			for _, o := range g {
-				ok, err := s.Execute(ctx, o, price)
-				mu.Lock()
-				if ok {
-					count++
-				}
-				if err != nil && first == nil {
-					first = err
-				}
-				mu.Unlock()
+			c, err := f(i)
+			mu.Lock()
+			defer mu.Unlock()
+			count += c
+			if err != nil && first == nil {
+				first = err
 			}
-		}(g)
+		}()
 	}
 	wg.Wait()
 	return count, first
@@ -237,17 +255,8 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 		return false, err
 	}
 	o.Version = read + 1
-	w, err := s.d.Orders.UpdateWrite(o, read, entity.StatusQueued)
-	if err != nil {
+	if err := s.endWrites(&tx, o, read, entity.StatusQueued, partner, "executed", now); err != nil {
 		return false, err
-	}
-	tx.Add(dao.RoleOrder, w)
-	if partner != nil {
-		pw, err := s.cancelPartnerWrite(partner, "oco: "+o.OrderID+" executed", now)
-		if err != nil {
-			return false, err
-		}
-		tx.Add(dao.RolePartner, pw)
 	}
 	err = s.d.Store.Transact(ctx, tx.Writes())
 	if err == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/dao"
@@ -64,34 +63,20 @@ func (s *Service) cancelAssetOrders(ctx context.Context, assetID string, actor e
 // cancelAll cancels orders on behalf of actor with reason, at most
 // triggerWorkers at once.
 func (s *Service) cancelAll(ctx context.Context, orders []*entity.Order, actor entity.Actor, reason string) (int, error) {
-	var (
-		mu    sync.Mutex
-		count int
-		first error
-		wg    sync.WaitGroup
-		sem   = make(chan struct{}, triggerWorkers)
-	)
-	for _, o := range orders {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			_, err := s.end(ctx, o, actor, reason, entity.StatusCancelled)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				count++
-			case apperr.Is(err, apperr.Conflict):
-				// Executed, cancelled or expired by another actor first,
-				// or cancelled with its OCO partner.
-			case first == nil:
-				first = fmt.Errorf("cancel order %s of inactive asset %s: %w", o.OrderID, o.AssetID, err)
-			}
-		}()
-	}
-	wg.Wait()
-	return count, first
+	return fanOut(len(orders), func(i int) (int, error) {
+		o := orders[i]
+		_, err := s.end(ctx, o, actor, reason, entity.StatusCancelled)
+		switch {
+		case err == nil:
+			return 1, nil
+		case apperr.Is(err, apperr.Conflict):
+			// Executed, cancelled or expired by another actor first,
+			// or cancelled with its OCO partner.
+			return 0, nil
+		default:
+			return 0, fmt.Errorf("cancel order %s of inactive asset %s: %w", o.OrderID, o.AssetID, err)
+		}
+	})
 }
 
 // tradable reports whether assetID is active. When it is not (or does not

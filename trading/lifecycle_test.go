@@ -14,29 +14,17 @@ import (
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/testenv"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 	"github.com/orderprocessor/orderprocessor/trading"
 	"github.com/orderprocessor/orderprocessor/verify"
 )
-
-// clock is an injectable, settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 type env struct {
 	t     testing.TB
 	ctx   context.Context
 	d     *dao.DAOs
 	s     *trading.Service
-	clock *clock
+	clock *fakeclock.Clock
 }
 
 func dec(s string) decimal.Decimal { return decimal.MustParse(s) }
@@ -47,7 +35,7 @@ func decp(s string) *decimal.Decimal { d := dec(s); return &d }
 func newEnv(t testing.TB, price, cash string) *env {
 	t.Helper()
 	db, tables := testenv.Store(t)
-	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	c := fakeclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	d := trading.NewDAOs(db, tables)
 	e := &env{t: t, ctx: context.Background(), d: d, clock: c,
 		s: trading.New(d, trading.Config{}, trading.Options{Now: c.Now})}
@@ -307,7 +295,7 @@ func TestExpiry(t *testing.T) {
 	if n, err := e.s.ExpireDue(e.ctx, e.clock.Now(), 2); err != nil || n != 0 {
 		t.Fatalf("expired early: %d %v", n, err)
 	}
-	e.clock.Add(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	if n, err := e.s.ExpireDue(e.ctx, e.clock.Now(), 2); err != nil || n != 1 {
 		t.Fatalf("gtd: %d %v", n, err)
 	}
@@ -315,7 +303,7 @@ func TestExpiry(t *testing.T) {
 		t.Fatalf("gtd %s", statuses(got))
 	}
 	e.cash("alice", "1000", "130")
-	e.clock.Add(12 * time.Hour) // past midnight UTC
+	e.clock.Advance(12 * time.Hour) // past midnight UTC
 	if n, err := e.s.ExpireDue(e.ctx, e.clock.Now(), 2); err != nil || n != 1 {
 		t.Fatalf("day: %d %v", n, err)
 	}

@@ -386,6 +386,26 @@ func (s *Service) cancelPartnerWrite(p *entity.Order, reason string, now time.Ti
 	return s.d.Orders.UpdateWrite(p, read, from)
 }
 
+// endWrites adds to tx the write of o, an order that ends (read at version
+// read in status from), as RoleOrder, and, when partner is not nil, the
+// write that cancels partner, the open OCO partner of o, because o is what,
+// as RolePartner.
+func (s *Service) endWrites(tx *dao.Tx, o *entity.Order, read int64, from entity.OrderStatus, partner *entity.Order, what string, now time.Time) error {
+	w, err := s.d.Orders.UpdateWrite(o, read, from)
+	if err != nil {
+		return err
+	}
+	tx.Add(dao.RoleOrder, w)
+	if partner != nil {
+		pw, err := s.cancelPartnerWrite(partner, "oco: "+o.OrderID+" "+what, now)
+		if err != nil {
+			return err
+		}
+		tx.Add(dao.RolePartner, pw)
+	}
+	return nil
+}
+
 // existingClientOrder returns the order placed earlier with clientOrderID when
 // it came from the same request, else ErrClientOrderIDTaken.
 func (s *Service) existingClientOrder(ctx context.Context, username, clientOrderID, reqHash string) (*Placed, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/testenv"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
 
@@ -82,7 +83,7 @@ func TestRefusalsInAnyOrder(t *testing.T) {
 func testRefusals(t *testing.T) {
 	db, tables := testenv.Store(t)
 	hs := &hookStore{Store: db}
-	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	c := fakeclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	cfg := trading.Config{DepositDailyLimit: dec("100"), WithdrawDailyLimit: dec("50")}
 	d := trading.NewDAOs(hs, tables)
 	e := &env{t: t, ctx: context.Background(), d: d, clock: c, s: trading.New(d, cfg, trading.Options{Now: c.Now})}
@@ -165,7 +166,7 @@ func testRefusals(t *testing.T) {
 	// and the transaction: the stored response.
 	render := func(any) (int, []byte, error) { return 201, []byte(`{"ok":1}`), nil }
 	key := tables.IdemKey("bobby1", "deposit", "k1")
-	c.Add(24 * time.Hour) // a new day of deposits
+	c.Advance(24 * time.Hour) // a new day of deposits
 	hs.arm(func() {
 		if _, _, err := other.Deposit(e.ctx, "bobby1", entity.DepositRequest{Amount: decp("10")}, &trading.Idem{Key: key, ReqHash: "h", Render: render}); err != nil {
 			t.Error(err)

@@ -18,20 +18,11 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
 
 // t0 is the test clock's start.
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // change is one recorded price-change hook call.
 type change struct {
@@ -67,7 +58,7 @@ type env struct {
 	svc   *Service
 	api   *httpapi.API
 	srv   *httptest.Server
-	clock *clock
+	clock *fakeclock.Clock
 	rec   *recorder
 }
 
@@ -115,7 +106,7 @@ func newEnv(t *testing.T, seeded bool) *env {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	e := &env{t: t, d: dao.New(db, dao.DefaultTables), clock: &clock{t: t0}, rec: &recorder{}}
+	e := &env{t: t, d: dao.New(db, dao.DefaultTables), clock: fakeclock.New(t0), rec: &recorder{}}
 	e.svc = New(e.d, Options{Now: e.clock.Now, Logger: quietLogger(), OnPriceChange: e.rec.hook})
 	e.api = httpapi.New(httpapi.Options{Title: "inventory test", Middleware: testAuth})
 	e.svc.Register(e.api)

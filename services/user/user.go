@@ -196,7 +196,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, errDeactivated)
 		return
 	}
-	token, claims, err := s.issuer.IssueAfter(u.Username, auth.Role(u.Role), u.TokensValidAfter)
+	token, claims, err := s.issuer.IssueAfter(u.Username, u.Role, u.TokensValidAfter)
 	if err != nil {
 		httpapi.WriteError(w, r, fmt.Errorf("issue token: %w", err))
 		return

@@ -209,18 +209,12 @@ func (db *DB) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	}
 	in.KeyConditionExpression = aws.String(e.keyCondition(pkAttr, skAttr, q.PK, sk))
 	in.ExpressionAttributeNames, in.ExpressionAttributeValues = e.Names(), e.Values()
-	res, err := db.readPage(&p, func(limit int32, start map[string]types.AttributeValue) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error) {
-		in.Limit, in.ExclusiveStartKey = aws.Int32(limit), start
-		out, err := db.client.Query(ctx, in)
-		if err != nil {
-			return nil, nil, err
-		}
-		return out.Items, out.LastEvaluatedKey, nil
-	}, in.ExclusiveStartKey)
-	if err != nil {
-		return store.Page{}, wrap(err)
-	}
-	return res, nil
+	return readPage(&p, wrap, in.ExclusiveStartKey, func(limit *int32, start map[string]types.AttributeValue) (*dynamodb.QueryOutput, error) {
+		in.Limit, in.ExclusiveStartKey = limit, start
+		return db.client.Query(ctx, in)
+	}, func(out *dynamodb.QueryOutput) ([]map[string]types.AttributeValue, map[string]types.AttributeValue) {
+		return out.Items, out.LastEvaluatedKey
+	})
 }
 
 // Scan reads every item of a table, s.Limit items at a time, in DynamoDB's
@@ -244,31 +238,30 @@ func (db *DB) Scan(ctx context.Context, s store.Scan) (store.Page, error) {
 	if err := db.enter(ctx); err != nil {
 		return store.Page{}, wrap(err)
 	}
-	res, err := db.readPage(&p, func(limit int32, start map[string]types.AttributeValue) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error) {
-		in.Limit, in.ExclusiveStartKey = aws.Int32(limit), start
-		out, err := db.client.Scan(ctx, in)
-		if err != nil {
-			return nil, nil, err
-		}
-		return out.Items, out.LastEvaluatedKey, nil
-	}, in.ExclusiveStartKey)
-	if err != nil {
-		return store.Page{}, wrap(err)
-	}
-	return res, nil
+	return readPage(&p, wrap, in.ExclusiveStartKey, func(limit *int32, start map[string]types.AttributeValue) (*dynamodb.ScanOutput, error) {
+		in.Limit, in.ExclusiveStartKey = limit, start
+		return db.client.Scan(ctx, in)
+	}, func(out *dynamodb.ScanOutput) ([]map[string]types.AttributeValue, map[string]types.AttributeValue) {
+		return out.Items, out.LastEvaluatedKey
+	})
 }
 
-// readPage reads up to p.limit+1 items with call (DynamoDB may return fewer
-// per call: 1 MB pages) and returns p.limit of them with a cursor after the
-// last one when one more item exists.
-func (db *DB) readPage(p *plan, call func(limit int32, start map[string]types.AttributeValue) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error), start map[string]types.AttributeValue) (store.Page, error) {
+// readPage reads up to p.limit+1 items from start with read, one call of a
+// DynamoDB Query or Scan for at most limit items (DynamoDB may return fewer
+// per call: 1 MB pages), taking the items of each output and the key after
+// the last one with page. It returns p.limit of them with a cursor after the
+// last one when one more item exists; its errors are wrapped with wrap.
+func readPage[Out any](p *plan, wrap func(error) error, start map[string]types.AttributeValue,
+	read func(limit *int32, start map[string]types.AttributeValue) (*Out, error),
+	page func(*Out) ([]map[string]types.AttributeValue, map[string]types.AttributeValue)) (store.Page, error) {
 	want := p.limit + 1
 	var raw []map[string]types.AttributeValue
 	for {
-		items, last, err := call(int32(want-len(raw)), start)
+		out, err := read(aws.Int32(int32(want-len(raw))), start)
 		if err != nil {
-			return store.Page{}, mapErr(err)
+			return store.Page{}, wrap(mapErr(err))
 		}
+		items, last := page(out)
 		raw = append(raw, items...)
 		if last == nil || len(raw) >= want {
 			break
@@ -283,7 +276,7 @@ func (db *DB) readPage(p *plan, call func(limit int32, start map[string]types.At
 	for i, r := range raw {
 		it, err := decodeItem(r)
 		if err != nil {
-			return store.Page{}, err
+			return store.Page{}, wrap(err)
 		}
 		res.Items[i] = it
 	}
