@@ -371,8 +371,17 @@ func NewEngine(s *Service, prices func(ctx context.Context) (map[string]decimal.
 
 // PriceChanged queues a price change for evaluation. It never blocks.
 func (e *Engine) PriceChanged(assetID string, price decimal.Decimal) {
+	e.queue(assetID, price, true)
+}
+
+// queue queues price for evaluation; a price already queued for the asset
+// is replaced only when replace is set. The sweep queues the prices it read
+// without replace: a change queued since its read is newer.
+func (e *Engine) queue(assetID string, price decimal.Decimal, replace bool) {
 	e.mu.Lock()
-	e.pending[assetID] = price
+	if _, queued := e.pending[assetID]; replace || !queued {
+		e.pending[assetID] = price
+	}
 	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
@@ -433,7 +442,7 @@ func (e *Engine) sweep(ctx context.Context, lookbackDays int) {
 		return
 	}
 	for id, p := range prices {
-		e.PriceChanged(id, p)
+		e.queue(id, p, false)
 	}
 	e.drain(ctx)
 }
