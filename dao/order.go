@@ -264,6 +264,35 @@ func (d *OrderDAO) ListByUserAndStatus(ctx context.Context, username string, s e
 	return d.ListByUser(ctx, username, OrderFilter{Status: s, Limit: limit, Cursor: cursor})
 }
 
+// Scan calls fn for every order of every user, a page of the orders table
+// at a time (the table's other items, client order id guards, are skipped).
+// It reads the whole table: admin analytics.
+func (d *OrderDAO) Scan(ctx context.Context, fn func(*entity.Order) error) error {
+	cursor := ""
+	for {
+		p, err := d.s.Scan(ctx, store.Scan{Table: d.t.Orders, Limit: 1000, Cursor: cursor})
+		if err != nil {
+			return fmt.Errorf("scan orders: %w", err)
+		}
+		for _, it := range p.Items {
+			if !strings.HasPrefix(it.Str(store.AttrSK), skOrder) {
+				continue
+			}
+			o, err := d.decode(it)
+			if err != nil {
+				return err
+			}
+			if err := fn(o); err != nil {
+				return err
+			}
+		}
+		if p.Cursor == "" {
+			return nil
+		}
+		cursor = p.Cursor
+	}
+}
+
 // AllByUser returns every order of the user (verify).
 func (d *OrderDAO) AllByUser(ctx context.Context, username string) ([]*entity.Order, error) {
 	items, err := d.userItems(ctx, d.t.Orders, username, skOrder, 1<<30)

@@ -549,3 +549,40 @@ func TestOrderOpenIndexes(t *testing.T) {
 	_, _, err = d.Orders.OpenIn(canceled(), dao.IndexOpenOrders, "BTC#buy", all, 10, "")
 	wantCanceled(t, "OpenIn", err, "open orders of open_by_trigger/BTC#buy: ")
 }
+
+// TestOrderScan: Scan calls fn once for every order of every user, and for
+// nothing else of the table (client order id guards); fn's error stops it.
+func TestOrderScan(t *testing.T) {
+	d := newDAOs(t)
+	ctx := context.Background()
+	want := map[string]bool{}
+	for i, user := range []string{"alice", "bob", "carol"} {
+		for j := range 3 {
+			o := newOrder(fmt.Sprintf("01%c%d", 'A'+i, j), user, entity.LimitBuy, "BTC", entity.StatusPending)
+			o.ClientOrderID = fmt.Sprintf("coid-%d", j) // a guard item beside each order
+			if err := d.Orders.Create(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+			want[user+"/"+o.OrderID] = true
+		}
+	}
+	got := map[string]bool{}
+	if err := d.Orders.Scan(ctx, func(o *entity.Order) error {
+		if got[o.Username+"/"+o.OrderID] {
+			t.Fatalf("order %s/%s seen twice", o.Username, o.OrderID)
+		}
+		got[o.Username+"/"+o.OrderID] = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Scan saw %v, want %v", got, want)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := d.Orders.Scan(ctx, func(*entity.Order) error { n++; return stop }); err != stop || n != 1 {
+		t.Fatalf("Scan with a failing fn: %v after %d orders", err, n)
+	}
+	wantCanceled(t, "Scan", d.Orders.Scan(canceled(), func(*entity.Order) error { return nil }), "scan orders: ")
+}

@@ -2,14 +2,12 @@ package user
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/services/handlerkit"
-	"github.com/orderprocessor/orderprocessor/store"
 )
 
 // PnLAsset is the profit and loss of one asset, by the average-cost method
@@ -109,39 +107,24 @@ func (s *Service) summary(w http.ResponseWriter, r *http.Request) {
 	since := entity.At(s.now().Add(-24 * time.Hour))
 	active := map[string]bool{}
 	notional := map[string]decimal.Decimal{}
-	cursor := ""
-	for {
-		page, err := s.d.Store.Scan(ctx, store.Scan{Table: s.d.Tables.Orders, Limit: 1000, Cursor: cursor})
-		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+	err := s.d.Orders.Scan(ctx, func(o *entity.Order) error {
+		out.Orders++
+		out.OrdersByType[string(o.OrderType)]++
+		out.OrdersByStatus[string(o.Status)]++
+		if o.Status.IsOpen() {
+			out.OpenOrders++
 		}
-		for _, it := range page.Items {
-			if !strings.HasPrefix(it.Str(store.AttrSK), "ORDER#") {
-				continue // a client order id guard
-			}
-			o, err := s.d.Orders.Decode(it)
-			if err != nil {
-				httpapi.WriteError(w, r, err)
-				return
-			}
-			out.Orders++
-			out.OrdersByType[string(o.OrderType)]++
-			out.OrdersByStatus[string(o.Status)]++
-			if o.Status.IsOpen() {
-				out.OpenOrders++
-			}
-			if o.Status == entity.StatusCompleted {
-				notional[o.AssetID] = notional[o.AssetID].Add(o.Notional())
-			}
-			if o.CreatedAt.After(since.Time) {
-				active[o.Username] = true
-			}
+		if o.Status == entity.StatusCompleted {
+			notional[o.AssetID] = notional[o.AssetID].Add(o.Notional())
 		}
-		if page.Cursor == "" {
-			break
+		if o.CreatedAt.After(since.Time) {
+			active[o.Username] = true
 		}
-		cursor = page.Cursor
+		return nil
+	})
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
 	}
 	for id, n := range notional {
 		out.NotionalByAsset[id] = entity.USD.Format(n)
