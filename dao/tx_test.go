@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/store"
+	"github.com/orderprocessor/orderprocessor/testenv"
 )
 
 // txWrite is a distinct write of test key k.
@@ -118,39 +118,10 @@ func TestTxOrder(t *testing.T) {
 	}
 }
 
-// orders are the orders of writes the DAO mapping tests run under: as
-// added, reversed, and shuffled.
-var orders = []struct {
-	name string
-	perm func(n int) []int
-}{
-	{"added", nil},
-	{"reversed", func(n int) []int {
-		p := make([]int, n)
-		for i := range p {
-			p[i] = n - 1 - i
-		}
-		return p
-	}},
-	{"shuffled", rand.New(rand.NewPCG(1, 2)).Perm},
-}
-
-// inEveryOrder runs f once for every order of the writes of a transaction.
-func inEveryOrder(t *testing.T, f func(t *testing.T)) {
-	for _, o := range orders {
-		t.Run(o.name, func(t *testing.T) {
-			if o.perm != nil {
-				t.Cleanup(dao.SetTxOrder(o.perm))
-			}
-			f(t)
-		})
-	}
-}
-
 // TestDAORefusalsInAnyOrder: the DAOs' transactions map each failed
 // condition to the same error whatever the order of their writes.
 func TestDAORefusalsInAnyOrder(t *testing.T) {
-	inEveryOrder(t, func(t *testing.T) {
+	testenv.InEveryTxOrder(t, 1, func(t *testing.T) {
 		d := newDAOs(t)
 		ctx := context.Background()
 		now := t0

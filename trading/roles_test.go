@@ -2,7 +2,6 @@ package trading_test
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -37,47 +36,13 @@ func (h *hookStore) Transact(ctx context.Context, writes []store.Write) error {
 	return h.Store.Transact(ctx, writes)
 }
 
-// txOrders are the orders of the writes of every transaction the refusal
-// tests run under: as added, reversed, and shuffled.
-var txOrders = []struct {
-	name string
-	perm func(n int) []int
-}{
-	{"added", nil},
-	{"reversed", func(n int) []int {
-		p := make([]int, n)
-		for i := range p {
-			p[i] = n - 1 - i
-		}
-		return p
-	}},
-	{"shuffled", lockedPerm(rand.New(rand.NewPCG(3, 4)))},
-}
-
-// lockedPerm returns r.Perm for concurrent callers.
-func lockedPerm(r *rand.Rand) func(n int) []int {
-	var mu sync.Mutex
-	return func(n int) []int {
-		mu.Lock()
-		defer mu.Unlock()
-		return r.Perm(n)
-	}
-}
-
 // TestRefusalsInAnyOrder: every failed condition of a trading transaction
 // maps to the same answer whatever the order in which its writes are
 // built: insufficient funds, insufficient holdings, a used client order id,
 // the daily limits, a replayed Idempotency-Key, an order another actor
 // moved first.
 func TestRefusalsInAnyOrder(t *testing.T) {
-	for _, order := range txOrders {
-		t.Run(order.name, func(t *testing.T) {
-			if order.perm != nil {
-				t.Cleanup(dao.SetTxOrder(order.perm))
-			}
-			testRefusals(t)
-		})
-	}
+	testenv.InEveryTxOrder(t, 3, testRefusals)
 }
 
 func testRefusals(t *testing.T) {

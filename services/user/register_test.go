@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
+	"github.com/orderprocessor/orderprocessor/testenv"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
 
@@ -22,27 +22,7 @@ import (
 // answered username taken or email taken (the username first) whatever the
 // order of the transaction's writes.
 func TestRegisterTakenInAnyOrder(t *testing.T) {
-	for _, order := range []struct {
-		name string
-		perm func(n int) []int
-	}{
-		{"added", nil},
-		{"reversed", func(n int) []int {
-			p := make([]int, n)
-			for i := range p {
-				p[i] = n - 1 - i
-			}
-			return p
-		}},
-		{"shuffled", rand.New(rand.NewPCG(5, 6)).Perm},
-	} {
-		t.Run(order.name, func(t *testing.T) {
-			if order.perm != nil {
-				t.Cleanup(dao.SetTxOrder(order.perm))
-			}
-			testRegisterTaken(t)
-		})
-	}
+	testenv.InEveryTxOrder(t, 5, testRegisterTaken)
 }
 
 func testRegisterTaken(t *testing.T) {

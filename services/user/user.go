@@ -86,11 +86,14 @@ func (s *Service) Register(api *httpapi.API) {
 	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/auth/register", OperationID: "register",
 		Summary: "Register a user (with a USD balance of 0)", Tags: []string{"auth"},
 		Request: entity.UserCreate{}, Response: MessageResponse{}, Status: http.StatusCreated,
-		Headers: []httpapi.Header{handlerkit.IdempotencyDoc}, Errors: []int{409}}, s.register)
+		Description: "429 (with Retry-After) beyond the registrations allowed per client IP; 503 (with Retry-After) when the server has no room to hash the password.",
+		Headers:     []httpapi.Header{handlerkit.IdempotencyDoc}, Errors: []int{409, 429, 503}}, s.register)
 	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/auth/login", OperationID: "login",
 		Summary: "Log in and get an access token", Tags: []string{"auth"},
-		Description: "401 for an unknown user or a wrong password alike; 403 `account deactivated` for a deactivated user's right password.",
-		Request:     entity.UserLogin{}, Response: LoginResponse{}, Errors: []int{401, 403}}, s.login)
+		Description: "401 for an unknown user or a wrong password alike; 403 `account deactivated` for a deactivated user's right password; " +
+			"403 `LOGIN_BLOCKED` (with Retry-After) after too many failures from the client IP or for the account; " +
+			"503 (with Retry-After) when the server has no room to hash the password.",
+		Request: entity.UserLogin{}, Response: LoginResponse{}, Errors: []int{401, 403, 503}}, s.login)
 	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/auth/profile", OperationID: "getProfile",
 		Summary: "The caller's profile", Tags: []string{"auth"}, Auth: httpapi.AuthUser,
 		Response: entity.UserProfile{}}, s.getProfile)
