@@ -26,7 +26,7 @@ var ErrAssetExists = apperr.New(apperr.Conflict, "asset already exists")
 
 // MaxCatalogue bounds the catalogue: Create refuses an asset beyond it, so
 // that the reads of the whole catalogue (All) and of a user's holdings (at
-// most one per asset: AssetBalanceDAO.List) stay bounded.
+// most one per asset: HoldingDAO.List) stay bounded.
 const MaxCatalogue = 10_000
 
 // catalogueLimit is MaxCatalogue; tests lower it.

@@ -40,7 +40,7 @@ func (b *Batch) Quote(assetID string) Slot[Quote] {
 }
 
 // Holding registers the holding of username in assetID.
-func (b *Batch) Holding(username, assetID string) Slot[*Holding] {
+func (b *Batch) Holding(username, assetID string) Slot[*HoldingRecord] {
 	return register(b, b.d.Holdings.Key(username, assetID), decodeHolding)
 }
 
@@ -54,10 +54,10 @@ func (b *Batch) Idem(k store.Key) Slot[*IdemRecord] {
 	return register(b, k, decodeIdem)
 }
 
-func decodeQuote(d *DAOs, it store.Item) (Quote, error)         { return d.Assets.DecodeQuote(it) }
-func decodeHolding(d *DAOs, it store.Item) (*Holding, error)    { return d.Holdings.Decode(it) }
-func decodeOrder(d *DAOs, it store.Item) (*entity.Order, error) { return d.Orders.Decode(it) }
-func decodeIdem(d *DAOs, it store.Item) (*IdemRecord, error)    { return d.Idem.Decode(it), nil }
+func decodeQuote(d *DAOs, it store.Item) (Quote, error)            { return d.Assets.DecodeQuote(it) }
+func decodeHolding(d *DAOs, it store.Item) (*HoldingRecord, error) { return d.Holdings.Decode(it) }
+func decodeOrder(d *DAOs, it store.Item) (*entity.Order, error)    { return d.Orders.Decode(it) }
+func decodeIdem(d *DAOs, it store.Item) (*IdemRecord, error)       { return d.Idem.Decode(it), nil }
 
 // Len returns the number of keys registered.
 func (b *Batch) Len() int { return len(b.keys) }

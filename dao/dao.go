@@ -17,7 +17,7 @@ type DAOs struct {
 	Tables    Tables
 	Users     *UserDAO
 	Balances  *BalanceDAO
-	Holdings  *AssetBalanceDAO
+	Holdings  *HoldingDAO
 	AssetTxs  *AssetTransactionDAO
 	Orders    *OrderDAO
 	Assets    *AssetDAO
@@ -40,7 +40,7 @@ func NewIndexed(s store.Store, t Tables, ix Indexer) *DAOs {
 	}
 	return &DAOs{
 		Store: s, Tables: t,
-		Users: &UserDAO{b}, Balances: &BalanceDAO{b}, Holdings: &AssetBalanceDAO{b},
+		Users: &UserDAO{b}, Balances: &BalanceDAO{b}, Holdings: &HoldingDAO{b},
 		AssetTxs: &AssetTransactionDAO{b}, Orders: &OrderDAO{base: b, indexer: ix}, Assets: &AssetDAO{b},
 		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b},
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
-// AssetBalanceDAO stores asset holdings. Like cash balances, a holding keeps
+// HoldingDAO stores asset holdings. Like cash balances, a holding keeps
 // quantity, held_quantity and available_quantity changed by ADD actions, and
 // the running totals of entity.Position, also changed by ADD actions in the
 // fill's transaction (so that a buy never needs a read): cost_basis (the cost
@@ -30,7 +30,7 @@ import (
 // write requires the fees attribute or a new holding, a sale's the fees
 // attribute): Upgrade first computes its totals once from its movements and
 // writes them (see Current).
-type AssetBalanceDAO struct{ base }
+type HoldingDAO struct{ base }
 
 // Holding attributes.
 const (
@@ -52,10 +52,10 @@ const MaxHoldings = MaxCatalogue
 // available quantity of an asset.
 var ErrInsufficientHoldings = apperr.New(apperr.InsufficientFunds, "insufficient holdings")
 
-// Holding is a stored holding: the entity plus what a sale needs to write
+// HoldingRecord is a stored holding: the entity plus what a sale needs to write
 // and the running totals of entity.Position.
-type Holding struct {
-	entity.AssetBalance
+type HoldingRecord struct {
+	entity.Holding
 	CostBasis decimal.Decimal
 	Buys      int64
 	// Realized, Fees, Bought and Sold are the position's realized P&L, fees
@@ -64,7 +64,7 @@ type Holding struct {
 	Realized, Fees, Bought, Sold decimal.Decimal
 	// Current reports that the item keeps the totals (it has the fees
 	// attribute); a holding written before it did must be upgraded
-	// (AssetBalanceDAO.Upgrade) before its totals, cost basis and average
+	// (HoldingDAO.Upgrade) before its totals, cost basis and average
 	// cost are used or a fill writes it.
 	Current bool
 	// StoredAvailable is the stored available_quantity attribute, which
@@ -73,9 +73,9 @@ type Holding struct {
 	StoredAvailable decimal.Decimal
 }
 
-func (d *AssetBalanceDAO) decode(it store.Item) (*Holding, error) {
+func (d *HoldingDAO) decode(it store.Item) (*HoldingRecord, error) {
 	r := reader{it: it}
-	h := &Holding{AssetBalance: entity.AssetBalance{
+	h := &HoldingRecord{Holding: entity.Holding{
 		Username: r.str("username"), AssetID: r.str("asset_id"),
 		Quantity: r.dec(attrQty), HeldQuantity: r.dec(attrHeldQty),
 		CreatedAt: entity.At(r.time("created_at")), UpdatedAt: entity.At(r.time("updated_at")),
@@ -90,21 +90,21 @@ func (d *AssetBalanceDAO) decode(it store.Item) (*Holding, error) {
 }
 
 // Position returns the holding's running totals.
-func (h *Holding) Position() entity.Position {
+func (h *HoldingRecord) Position() entity.Position {
 	return entity.Position{Quantity: h.Quantity, CostBasis: h.CostBasis, Realized: h.Realized,
 		Fees: h.Fees, Bought: h.Bought, Sold: h.Sold}
 }
 
 // Key returns the store key of a holding (for batch reads).
-func (d *AssetBalanceDAO) Key(username, assetID string) store.Key {
+func (d *HoldingDAO) Key(username, assetID string) store.Key {
 	return d.t.holdingKey(username, assetID)
 }
 
 // Decode decodes a holding item read with Key.
-func (d *AssetBalanceDAO) Decode(it store.Item) (*Holding, error) { return d.decode(it) }
+func (d *HoldingDAO) Decode(it store.Item) (*HoldingRecord, error) { return d.decode(it) }
 
 // Get returns the holding or a not_found error.
-func (d *AssetBalanceDAO) Get(ctx context.Context, username, assetID string) (*Holding, error) {
+func (d *HoldingDAO) Get(ctx context.Context, username, assetID string) (*HoldingRecord, error) {
 	it, err := d.s.Get(ctx, d.t.holdingKey(username, assetID))
 	if err != nil {
 		return nil, notFound(err, "no holding of %s", assetID)
@@ -114,7 +114,7 @@ func (d *AssetBalanceDAO) Get(ctx context.Context, username, assetID string) (*H
 
 // List returns every holding of the user, by asset id (at most one per
 // asset of the catalogue: see MaxHoldings).
-func (d *AssetBalanceDAO) List(ctx context.Context, username string) ([]*Holding, error) {
+func (d *HoldingDAO) List(ctx context.Context, username string) ([]*HoldingRecord, error) {
 	items, err := d.userItems(ctx, d.t.Users, username, skHolding, MaxHoldings)
 	if err != nil {
 		return nil, fmt.Errorf("list holdings: %w", err)
@@ -124,7 +124,7 @@ func (d *AssetBalanceDAO) List(ctx context.Context, username string) ([]*Holding
 
 // ListCurrent is List with every holding Current: one written before
 // holdings kept their totals is upgraded first (Upgrade).
-func (d *AssetBalanceDAO) ListCurrent(ctx context.Context, username string) ([]*Holding, error) {
+func (d *HoldingDAO) ListCurrent(ctx context.Context, username string) ([]*HoldingRecord, error) {
 	hs, err := d.List(ctx, username)
 	if err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func (d *AssetBalanceDAO) ListCurrent(ctx context.Context, username string) ([]*
 }
 
 // GetCurrent is Get with the holding Current (Upgrade).
-func (d *AssetBalanceDAO) GetCurrent(ctx context.Context, username, assetID string) (*Holding, error) {
+func (d *HoldingDAO) GetCurrent(ctx context.Context, username, assetID string) (*HoldingRecord, error) {
 	h, err := d.Get(ctx, username, assetID)
 	if err != nil || h.Current {
 		return h, err
@@ -160,7 +160,7 @@ const upgradeAttempts = 10
 // requires the version read before the movements, so that a write of the
 // holding in between (a hold, a concurrent Upgrade, a fill by a binary that
 // predates the totals) makes it start again.
-func (d *AssetBalanceDAO) Upgrade(ctx context.Context, username, assetID string) (*Holding, error) {
+func (d *HoldingDAO) Upgrade(ctx context.Context, username, assetID string) (*HoldingRecord, error) {
 	moves := &AssetTransactionDAO{d.base}
 	for range upgradeAttempts {
 		h, err := d.Get(ctx, username, assetID)
@@ -203,7 +203,7 @@ func holdingActs(username, assetID string, now time.Time) []store.Action {
 // fee is the fee paid) to the holding (creating it): entity.Position.Buy. It
 // needs no read and conflicts only with a holding that is not Current (the
 // caller upgrades it and retries).
-func (d *AssetBalanceDAO) BuyWrite(username, assetID string, qty, paid, fee decimal.Decimal, now time.Time) store.Write {
+func (d *HoldingDAO) BuyWrite(username, assetID string, qty, paid, fee decimal.Decimal, now time.Time) store.Write {
 	q := num(qty)
 	acts := append(holdingActs(username, assetID, now),
 		store.Add(attrQty, q), store.Add(attrAvailQty, q),
@@ -223,7 +223,7 @@ var buyCond = store.Or(store.AttrExists(attrFees), store.AttrNotExists(attrQty))
 // condition requires enough quantity, the totals, and no buy since h was
 // read (a concurrent buy changes the average: the caller re-reads and
 // retries).
-func (d *AssetBalanceDAO) SellWrite(h *Holding, qty, proceeds, fee decimal.Decimal, fromHeld bool, now time.Time) (store.Write, decimal.Decimal) {
+func (d *HoldingDAO) SellWrite(h *HoldingRecord, qty, proceeds, fee decimal.Decimal, fromHeld bool, now time.Time) (store.Write, decimal.Decimal) {
 	costOut := entity.SaleCost(h.CostBasis, h.Quantity, qty)
 	neg := num(qty.Neg())
 	acts := append(holdingActs(h.Username, h.AssetID, now),
@@ -247,7 +247,7 @@ var saleNeedsTotals = store.AttrExists(attrFees)
 
 // HoldWrite returns the write that moves qty from available to held (a
 // sell-side order resting); a negative qty releases a hold.
-func (d *AssetBalanceDAO) HoldWrite(username, assetID string, qty decimal.Decimal, now time.Time) store.Write {
+func (d *HoldingDAO) HoldWrite(username, assetID string, qty decimal.Decimal, now time.Time) store.Write {
 	acts := append(holdingActs(username, assetID, now),
 		store.Add(attrHeldQty, num(qty)), store.Add(attrAvailQty, num(qty.Neg())))
 	cond := store.Ge(attrAvailQty, num(qty))

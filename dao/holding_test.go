@@ -20,19 +20,19 @@ import (
 
 // holdingState renders a holding as
 // "quantity/held/available cost=<cost_basis> avg=<average> buys=<n> v<version>".
-func holdingState(h *dao.Holding) string {
+func holdingState(h *dao.HoldingRecord) string {
 	return fmt.Sprintf("%s/%s/%s cost=%s avg=%s buys=%d v%d", h.Quantity, h.HeldQuantity, h.StoredAvailable,
 		h.CostBasis, h.AverageCost, h.Buys, h.Version)
 }
 
 // sellWrite is SellWrite of a sale for nothing, without a fee (the tests of
 // quantities and cost basis).
-func sellWrite(d *dao.DAOs, h *dao.Holding, qty decimal.Decimal, fromHeld bool, now time.Time) store.Write {
+func sellWrite(d *dao.DAOs, h *dao.HoldingRecord, qty decimal.Decimal, fromHeld bool, now time.Time) store.Write {
 	w, _ := d.Holdings.SellWrite(h, qty, decimal.Zero, decimal.Zero, fromHeld, now)
 	return w
 }
 
-func getHolding(t *testing.T, d *dao.DAOs, user, asset string) *dao.Holding {
+func getHolding(t *testing.T, d *dao.DAOs, user, asset string) *dao.HoldingRecord {
 	t.Helper()
 	h, err := d.Holdings.Get(context.Background(), user, asset)
 	if err != nil {
@@ -58,7 +58,7 @@ func TestHoldingBuySellHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := getHolding(t, d, "alice", "BTC")
-	want := &dao.Holding{AssetBalance: entity.AssetBalance{Username: "alice", AssetID: "BTC", Quantity: dec("2"),
+	want := &dao.HoldingRecord{Holding: entity.Holding{Username: "alice", AssetID: "BTC", Quantity: dec("2"),
 		AverageCost: dec("15000.25"), CreatedAt: entity.At(t0), UpdatedAt: entity.At(t0), Version: 1},
 		CostBasis: dec("30000.5"), Buys: 1, StoredAvailable: dec("2"), Bought: dec("2"), Fees: dec("0"), Current: true}
 	if !reflect.DeepEqual(h, want) {
@@ -66,48 +66,52 @@ func TestHoldingBuySellHold(t *testing.T) {
 	}
 	steps := []struct {
 		name string
-		w    func(h *dao.Holding) store.Write
+		w    func(h *dao.HoldingRecord) store.Write
 		ok   bool
 		want string
 	}{
-		{"buy more", func(*dao.Holding) store.Write {
+		{"buy more", func(*dao.HoldingRecord) store.Write {
 			return d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("10000"), dec("0"), t1)
 		},
 			true, "3/0/3 cost=40000.5 avg=13333.5 buys=2 v2"},
 		// A sale takes cost out at the average: the average stays.
-		{"sell 1", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("1"), false, t1) },
+		{"sell 1", func(h *dao.HoldingRecord) store.Write { return sellWrite(d, h, dec("1"), false, t1) },
 			true, "2/0/2 cost=26667 avg=13333.5 buys=2 v3"},
-		{"sell beyond available", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("2.00000001"), false, t1) },
+		{"sell beyond available", func(h *dao.HoldingRecord) store.Write { return sellWrite(d, h, dec("2.00000001"), false, t1) },
 			false, "2/0/2 cost=26667 avg=13333.5 buys=2 v3"},
-		{"hold", func(*dao.Holding) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("1.5"), t1) },
+		{"hold", func(*dao.HoldingRecord) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("1.5"), t1) },
 			true, "2/1.5/0.5 cost=26667 avg=13333.5 buys=2 v4"},
-		{"hold beyond available", func(*dao.Holding) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("0.50000001"), t1) },
+		{"hold beyond available", func(*dao.HoldingRecord) store.Write {
+			return d.Holdings.HoldWrite("alice", "BTC", dec("0.50000001"), t1)
+		},
 			false, "2/1.5/0.5 cost=26667 avg=13333.5 buys=2 v4"},
-		{"sell available below held", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("0.6"), false, t1) },
+		{"sell available below held", func(h *dao.HoldingRecord) store.Write { return sellWrite(d, h, dec("0.6"), false, t1) },
 			false, "2/1.5/0.5 cost=26667 avg=13333.5 buys=2 v4"},
-		{"release beyond held", func(*dao.Holding) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("-1.50000001"), t1) },
+		{"release beyond held", func(*dao.HoldingRecord) store.Write {
+			return d.Holdings.HoldWrite("alice", "BTC", dec("-1.50000001"), t1)
+		},
 			false, "2/1.5/0.5 cost=26667 avg=13333.5 buys=2 v4"},
-		{"release part", func(*dao.Holding) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("-0.5"), t1) },
+		{"release part", func(*dao.HoldingRecord) store.Write { return d.Holdings.HoldWrite("alice", "BTC", dec("-0.5"), t1) },
 			true, "2/1/1 cost=26667 avg=13333.5 buys=2 v5"},
 		// A sale from held consumes the hold, available unchanged.
-		{"sell from held", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("0.5"), true, t1) },
+		{"sell from held", func(h *dao.HoldingRecord) store.Write { return sellWrite(d, h, dec("0.5"), true, t1) },
 			true, "1.5/0.5/1 cost=20000.25 avg=13333.5 buys=2 v6"},
-		{"sell from held beyond held", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("0.6"), true, t1) },
+		{"sell from held beyond held", func(h *dao.HoldingRecord) store.Write { return sellWrite(d, h, dec("0.6"), true, t1) },
 			false, "1.5/0.5/1 cost=20000.25 avg=13333.5 buys=2 v6"},
 		// Selling everything takes the whole cost basis.
-		{"sell rest from held", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("0.5"), true, t1) },
+		{"sell rest from held", func(h *dao.HoldingRecord) store.Write { return sellWrite(d, h, dec("0.5"), true, t1) },
 			true, "1/0/1 cost=13333.5 avg=13333.5 buys=2 v7"},
-		{"sell all", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("1"), false, t1) },
+		{"sell all", func(h *dao.HoldingRecord) store.Write { return sellWrite(d, h, dec("1"), false, t1) },
 			true, "0/0/0 cost=0 avg=0 buys=2 v8"},
-		{"sell from empty", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("0.00000001"), false, t1) },
+		{"sell from empty", func(h *dao.HoldingRecord) store.Write { return sellWrite(d, h, dec("0.00000001"), false, t1) },
 			false, "0/0/0 cost=0 avg=0 buys=2 v8"},
 		// A new buy after selling out starts a fresh average.
-		{"buy again", func(*dao.Holding) store.Write {
+		{"buy again", func(*dao.HoldingRecord) store.Write {
 			return d.Holdings.BuyWrite("alice", "BTC", dec("3"), dec("1"), dec("0"), t1)
 		},
 			true, "3/0/3 cost=1 avg=0.33333333 buys=3 v9"},
 		// Pro rata at 10 places: 1 * 1/3 = 0.3333333333 out.
-		{"sell a third", func(h *dao.Holding) store.Write { return sellWrite(d, h, dec("1"), false, t1) },
+		{"sell a third", func(h *dao.HoldingRecord) store.Write { return sellWrite(d, h, dec("1"), false, t1) },
 			true, "2/0/2 cost=0.6666666667 avg=0.33333333 buys=3 v10"},
 	}
 	for _, s := range steps {
@@ -463,7 +467,7 @@ func TestHoldingUpgrade(t *testing.T) {
 		t.Fatalf("sale from a holding without totals: %v", err)
 	}
 	want := "2/0/2 cost=30.3 avg=15.15 buys=2 v3 realized=1.78 fees=0.52 bought=3 sold=1 current=true"
-	state := func(h *dao.Holding) string {
+	state := func(h *dao.HoldingRecord) string {
 		return fmt.Sprintf("%s realized=%s fees=%s bought=%s sold=%s current=%v", holdingState(h), h.Realized, h.Fees, h.Bought, h.Sold, h.Current)
 	}
 	up, err := d.Holdings.Upgrade(ctx, "erin", "BTC")

@@ -206,7 +206,7 @@ func TestBatch(t *testing.T) {
 	order := b.Order("alice", "o1")
 	holding := b.Holding("alice", "XYZ")
 	quote := b.Quote("XYZ")
-	var never dao.Slot[*dao.Holding]
+	var never dao.Slot[*dao.HoldingRecord]
 	if b.Len() != 5 {
 		t.Fatalf("Len = %d, want 5", b.Len())
 	}

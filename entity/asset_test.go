@@ -197,7 +197,7 @@ func TestPriceUpdate(t *testing.T) {
 }
 
 func TestHoldings(t *testing.T) {
-	b := AssetBalance{Username: "alice_smith", AssetID: "BTC", CreatedAt: At(testNow), UpdatedAt: At(testNow)}
+	b := Holding{Username: "alice_smith", AssetID: "BTC", CreatedAt: At(testNow), UpdatedAt: At(testNow)}
 	b.AddBought(decimal.MustParse("0.1"), decimal.MustParse("60000"))
 	b.AddBought(decimal.MustParse("0.3"), decimal.MustParse("70000"))
 	if b.Quantity.String() != "0.4" || b.AverageCost.String() != "67500" {
@@ -212,14 +212,14 @@ func TestHoldings(t *testing.T) {
 		t.Errorf("available %s", b.Available())
 	}
 	a := sampleAsset()
-	got := mustJSON(t, b.HoldingResponse(a))
+	got := mustJSON(t, b.Response(a))
 	want := `{"asset_id":"BTC","asset_name":"Bitcoin","quantity":"0.4000001","held_quantity":"0.1","available":"0.3000001",` +
 		`"current_price":"65000.50","total_value":"26000.21","average_cost":"67499.98312525",` +
 		`"created_at":"2026-11-25T21:57:29.123456Z","updated_at":"2026-11-25T21:57:29.123456Z"}`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	var empty AssetBalance
+	var empty Holding
 	empty.AddBought(decimal.Zero, decimal.FromInt(5))
 	if !empty.AverageCost.IsZero() {
 		t.Error("zero buy changed the average")

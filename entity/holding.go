@@ -4,11 +4,11 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 )
 
-// AssetBalance is a user's holding of one asset. HeldQuantity is reserved by
+// Holding is a user's holding of one asset. HeldQuantity is reserved by
 // open sell-side orders; Available() = Quantity - HeldQuantity. AverageCost is
 // the average USD cost per unit of the current quantity, buy fees included
 // (see Position).
-type AssetBalance struct {
+type Holding struct {
 	Username     string          `json:"username"`
 	AssetID      string          `json:"asset_id"`
 	Quantity     decimal.Decimal `json:"quantity"`
@@ -20,12 +20,12 @@ type AssetBalance struct {
 }
 
 // Available returns Quantity - HeldQuantity.
-func (b *AssetBalance) Available() decimal.Decimal { return b.Quantity.Sub(b.HeldQuantity) }
+func (b *Holding) Available() decimal.Decimal { return b.Quantity.Sub(b.HeldQuantity) }
 
 // AddBought adds qty bought at price to the holding and updates the average
 // cost: (quantity×average + qty×price) / (quantity + qty), rounded half-even to
 // PriceScale places. It does not touch UpdatedAt or Version.
-func (b *AssetBalance) AddBought(qty, price decimal.Decimal) {
+func (b *Holding) AddBought(qty, price decimal.Decimal) {
 	total := b.Quantity.Add(qty)
 	if total.IsPositive() {
 		cost := b.Quantity.Mul(b.AverageCost).Add(qty.Mul(price))
@@ -37,8 +37,8 @@ func (b *AssetBalance) AddBought(qty, price decimal.Decimal) {
 	b.Quantity = total
 }
 
-// AssetHoldingResponse is the body of GET /balance/asset/{asset_id}.
-type AssetHoldingResponse struct {
+// HoldingResponse is the body of GET /balance/asset/{asset_id}.
+type HoldingResponse struct {
 	AssetID      string `json:"asset_id"`
 	AssetName    string `json:"asset_name"`
 	Quantity     string `json:"quantity"`
@@ -51,10 +51,10 @@ type AssetHoldingResponse struct {
 	UpdatedAt    Time   `json:"updated_at"`
 }
 
-// HoldingResponse returns b's API shape valued at a's price: total_value =
+// Response returns b's API shape valued at a's price: total_value =
 // quantity × price in USD (2 places, half-even).
-func (b *AssetBalance) HoldingResponse(a *Asset) AssetHoldingResponse {
-	return AssetHoldingResponse{
+func (b *Holding) Response(a *Asset) HoldingResponse {
+	return HoldingResponse{
 		AssetID: b.AssetID, AssetName: a.Name,
 		Quantity: b.Quantity.String(), HeldQuantity: b.HeldQuantity.String(), Available: b.Available().String(),
 		CurrentPrice: FormatPrice(a.PriceUSD), TotalValue: USD.Format(b.Quantity.Mul(a.PriceUSD)),

@@ -209,7 +209,7 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 	o := cloneOrder(orig)
 	read := o.Version
 	b := s.d.Batch()
-	var holdingSlot dao.Slot[*dao.Holding]
+	var holdingSlot dao.Slot[*dao.HoldingRecord]
 	if o.Side() == entity.Sell {
 		holdingSlot = b.Holding(o.Username, o.AssetID)
 	}

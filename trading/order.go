@@ -79,14 +79,14 @@ func (s *Service) placeOrder(ctx context.Context, username string, req entity.Or
 type placement struct {
 	replay  *Replay // the stored response of an earlier request with the same key
 	asset   dao.Quote
-	holding *dao.Holding
+	holding *dao.HoldingRecord
 	partner *entity.Order // the open order of oco_with
 }
 
 func (s *Service) readPlacement(ctx context.Context, username string, req *entity.OrderCreate, idem *Idem) (*placement, error) {
 	b := s.d.Batch()
 	asset := b.Quote(req.AssetID)
-	var holding dao.Slot[*dao.Holding]
+	var holding dao.Slot[*dao.HoldingRecord]
 	if req.OrderType.Side() == entity.Sell {
 		holding = b.Holding(username, req.AssetID)
 	}
@@ -241,7 +241,7 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 }
 
 // upgrade upgrades the holding of a fill that a holding written before
-// holdings kept their totals refused (dao.AssetBalanceDAO.Upgrade), and
+// holdings kept their totals refused (dao.HoldingDAO.Upgrade), and
 // returns errRetry for the fill to start again.
 func (s *Service) upgrade(ctx context.Context, username, assetID string) error {
 	if _, err := s.d.Holdings.Upgrade(ctx, username, assetID); err != nil {
@@ -318,7 +318,7 @@ func (s *Service) holdWrites(tx *dao.Tx, o *entity.Order, pl *placement, now tim
 // or, with sharedHold, its OCO partner's), the ledger entry (which is also the
 // asset movement: it carries the asset leg), and the completion of the hold
 // entry. It sets o's execution fields.
-func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal, h *dao.Holding, sharedHold bool, now time.Time) error {
+func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal, h *dao.HoldingRecord, sharedHold bool, now time.Time) error {
 	buy := o.Side() == entity.Buy
 	cur, qty := o.Currency, o.Quantity
 	gross := entity.FillGross(qty, price, buy) // never undercharge a buyer, never overpay a seller

@@ -121,7 +121,7 @@ func Run(ctx context.Context, d *dao.DAOs) (Report, error) {
 type records struct {
 	balances []dao.StoredBalance
 	txs      []*entity.BalanceTransaction
-	holdings []*dao.Holding
+	holdings []*dao.HoldingRecord
 	moves    []*entity.AssetTransaction
 	orders   []*entity.Order
 }
@@ -433,7 +433,7 @@ func (c *checker) checkHoldings(heldQty *sums) {
 
 // checkTotals checks a holding's running totals against want, the position
 // its movements imply (nil: no movements).
-func (c *checker) checkTotals(subj string, h *dao.Holding, want *entity.Position) {
+func (c *checker) checkTotals(subj string, h *dao.HoldingRecord, want *entity.Position) {
 	if want == nil {
 		want = &entity.Position{}
 	}

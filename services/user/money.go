@@ -106,7 +106,7 @@ func (s *Service) registerMoney(api *httpapi.API) {
 		Query:       TransactionsQuery{}, Response: TransactionsResponse{}}, s.listTransactions)
 	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/balance/asset/{asset_id}", OperationID: "getAssetBalance",
 		Summary: "The caller's holding of one asset", Tags: []string{"balances"}, Auth: httpapi.AuthUser,
-		PathParams: AssetPath{}, Response: entity.AssetHoldingResponse{}, Errors: []int{404}}, s.getAssetBalance)
+		PathParams: AssetPath{}, Response: entity.HoldingResponse{}, Errors: []int{404}}, s.getAssetBalance)
 	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/portfolio", OperationID: "getPortfolio",
 		Summary: "The caller's holdings and cash, valued at current prices", Tags: []string{"portfolio"},
 		Auth: httpapi.AuthUser, Response: PortfolioResponse{}}, s.getPortfolio)
@@ -266,7 +266,7 @@ func (s *Service) getAssetBalance(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, h.HoldingResponse(a))
+	httpapi.WriteJSON(w, http.StatusOK, h.Response(a))
 }
 
 var hundred = decimal.FromInt(100)
@@ -288,7 +288,7 @@ func (s *Service) getPortfolio(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	type row struct {
-		h     *dao.Holding
+		h     *dao.HoldingRecord
 		a     *entity.Asset
 		value decimal.Decimal
 	}
