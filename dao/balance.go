@@ -9,6 +9,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/ids"
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
@@ -181,6 +182,9 @@ func (d *BalanceDAO) txItem(t *entity.BalanceTransaction) store.Item {
 	if t.ReferenceID != "" {
 		it["reference_id"] = store.S(t.ReferenceID)
 	}
+	if t.CreatedBy != "" {
+		it["created_by"] = store.S(t.CreatedBy)
+	}
 	if a := t.Asset; a != nil {
 		it["asset_id"], it["quantity"], it["price"] = store.S(a.AssetID), num(a.Quantity), num(a.Price)
 		if a.SaleCost != nil {
@@ -200,7 +204,7 @@ func decodeTx(it store.Item) (*entity.BalanceTransaction, error) {
 		TransactionType: entity.TransactionType(r.str("transaction_type")), Amount: r.dec("amount"),
 		Currency: entity.Currency(r.str("currency")), Status: entity.TransactionStatus(r.str("status")),
 		Description: r.str("description"), ReferenceID: r.str("reference_id"),
-		CreatedAt: entity.At(r.time("created_at")),
+		CreatedBy: r.str("created_by"), CreatedAt: entity.At(r.time("created_at")),
 	}
 	if _, ok := it["asset_id"]; ok {
 		t.Asset = &entity.AssetLeg{AssetID: r.str("asset_id"), Quantity: r.dec("quantity"), Price: r.dec("price")}
@@ -233,6 +237,41 @@ func (d *BalanceDAO) GetTransaction(ctx context.Context, username, id string) (*
 		return nil, notFound(err, "transaction not found")
 	}
 	return decodeTx(it)
+}
+
+// Settlement returns the fill entry (order_payment or order_sale with its
+// asset leg) of the order orderID that executed at executedAt: it reads the
+// ledger's entries of the two seconds around that time (a fill's entry id
+// is made at its execution), not the whole ledger. A not_found error when
+// there is none.
+func (d *BalanceDAO) Settlement(ctx context.Context, username, orderID string, executedAt time.Time) (*entity.BalanceTransaction, error) {
+	q := store.Query{Table: d.t.Users, PK: userPK(username), Limit: store.MaxQueryLimit,
+		SK: store.SortCond{Op: store.SortBetween, Value: skTx + ids.MinAt(executedAt.Add(-time.Second)),
+			Value2: skTx + ids.MaxAt(executedAt.Add(time.Second))}}
+	for {
+		p, err := d.s.Query(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("read settlement of %s: %w", orderID, err)
+		}
+		for _, it := range p.Items {
+			if isFill(it) && it.Str("reference_id") == orderID {
+				return decodeTx(it)
+			}
+		}
+		if p.Cursor == "" {
+			return nil, apperr.New(apperr.NotFound, "no settlement entry of order %s", orderID)
+		}
+		q.Cursor = p.Cursor
+	}
+}
+
+// HoldAmountWrite returns the write that changes the amount of a pending
+// order_hold entry from old to amount (an amended order's hold), with its
+// new description; it fails unless the entry is pending at old.
+func (d *BalanceDAO) HoldAmountWrite(username, id string, old, amount decimal.Decimal, description string) store.Write {
+	return store.Write{Update: &store.Update{Key: d.t.txKey(username, id),
+		Actions: []store.Action{store.Set("amount", num(amount)), store.Set("description", store.S(description))},
+		Cond:    store.And(store.Eq("status", store.S(string(entity.TxPending))), store.Eq("amount", num(old)))}}
 }
 
 // TransactionStatusWrite returns the write that moves a ledger entry from

@@ -241,6 +241,37 @@ func (d *HoldingDAO) SellWrite(h *HoldingRecord, qty, proceeds, fee decimal.Deci
 		Cond: store.And(guard, store.Eq(attrBuys, store.Int(h.Buys)), saleNeedsTotals)}}, costOut
 }
 
+// ReverseBuyWrite returns the write that takes qty of a reversed buy out
+// of h (as read, Current) for the refund it paid back (fee included; fee is
+// the buy's fee), and the cost basis it takes out at the average cost:
+// entity.Position.ReverseBuy. The condition requires the quantity available
+// (a holding never goes negative, and held quantity stays covered), the
+// totals, and no buy since h was read.
+func (d *HoldingDAO) ReverseBuyWrite(h *HoldingRecord, qty, refund, fee decimal.Decimal, now time.Time) (store.Write, decimal.Decimal) {
+	costOut := entity.SaleCost(h.CostBasis, h.Quantity, qty)
+	neg := num(qty.Neg())
+	acts := append(holdingActs(h.Username, h.AssetID, now),
+		store.Add(attrQty, neg), store.Add(attrAvailQty, neg), store.Add(attrCost, num(costOut.Neg())),
+		store.Add(attrRealized, num(refund.Sub(costOut))), store.Add(attrFees, num(fee.Neg())))
+	return store.Write{Update: &store.Update{Key: d.t.holdingKey(h.Username, h.AssetID), Actions: acts,
+		Cond: store.And(store.Ge(attrAvailQty, num(qty)), store.Eq(attrBuys, store.Int(h.Buys)), saleNeedsTotals)}}, costOut
+}
+
+// ReverseSellWrite returns the write that puts qty of a reversed sale back
+// into the holding with cost, the cost basis the sale took out, and takes
+// back the sale's realized P&L (proceeds net of fee, minus cost), fee and
+// sold quantity: entity.Position.ReverseSell. It counts as a buy (the
+// average cost changes: a sale priced before it retries). It requires the
+// totals.
+func (d *HoldingDAO) ReverseSellWrite(username, assetID string, qty, proceeds, fee, cost decimal.Decimal, now time.Time) store.Write {
+	q := num(qty)
+	acts := append(holdingActs(username, assetID, now),
+		store.Add(attrQty, q), store.Add(attrAvailQty, q), store.Add(attrCost, num(cost)),
+		store.Add(attrRealized, num(cost.Sub(proceeds))), store.Add(attrFees, num(fee.Neg())),
+		store.Add(attrSold, num(qty.Neg())), store.Add(attrBuys, store.Int(1)))
+	return store.Write{Update: &store.Update{Key: d.t.holdingKey(username, assetID), Actions: acts, Cond: saleNeedsTotals}}
+}
+
 // saleNeedsTotals is part of every sale's condition: a holding that keeps
 // its totals.
 var saleNeedsTotals = store.AttrExists(attrFees)

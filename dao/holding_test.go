@@ -280,7 +280,8 @@ func TestAssetTransactions(t *testing.T) {
 		}
 		fills = append(fills, m)
 		if i == 3 {
-			// A hold and a refund naming an asset are not movements.
+			// A hold naming an asset is not a movement; a refund with an
+			// asset leg is a reversal, which All reads and List does not.
 			other("01J003H", entity.TxOrderHold, nil)
 			other("01J003R", entity.TxOrderRefund, &entity.AssetLeg{AssetID: "BTC", Quantity: dec("1"), Price: dec("1")})
 		}
@@ -379,7 +380,10 @@ func TestAssetTransactions(t *testing.T) {
 		t.Fatalf("upgraded store: %+v, %q, %v", txs, next, err)
 	}
 	all, err := d.AssetTxs.All(ctx, "alice")
-	if want := slices.Concat(oldBTC, btc, oldETH, eth); err != nil || !reflect.DeepEqual(all, want) {
+	refund := &entity.AssetTransaction{TransactionID: "01J003R", Username: "alice", AssetID: "BTC",
+		TransactionType: entity.AssetBuyReversal, Quantity: dec("1"), Price: dec("1"), TotalAmount: dec("1"),
+		Status: entity.TxCompleted, Timestamp: entity.At(t0)}
+	if want := slices.Concat(oldBTC, btc[:4], []*entity.AssetTransaction{refund}, btc[4:], oldETH, eth); err != nil || !reflect.DeepEqual(all, want) {
 		t.Fatalf("All = %d items, %v", len(all), err)
 	}
 	if all, err := d.AssetTxs.All(ctx, "bobby1"); err != nil || len(all) != 0 {

@@ -107,6 +107,12 @@ func (d *UserDAO) GetByUsername(ctx context.Context, username string) (*entity.U
 	return d.decode(it)
 }
 
+// ExistsCheck returns the write that checks, in a transaction, that the
+// user's profile exists (RoleProfile fails: no such user).
+func (d *UserDAO) ExistsCheck(username string) store.Write {
+	return store.Write{Check: &store.Check{Key: d.t.profileKey(username), Cond: store.ItemExists()}}
+}
+
 // GetByEmail returns the user with email (any case) or a not_found error.
 func (d *UserDAO) GetByEmail(ctx context.Context, email string) (*entity.User, error) {
 	g, err := d.s.Get(ctx, d.t.emailKey(normEmail(email)))

@@ -270,10 +270,16 @@ func TestBalanceTransactionMovement(t *testing.T) {
 	if m, ok := entry.Movement(); !ok || !reflect.DeepEqual(*m, want) {
 		t.Fatalf("sale: %+v, %v\nwant %+v", m, ok, want)
 	}
-	// Entries of other types, or without a leg, are not movements.
+	// A refund with a leg is a reversal: a credit reverses a buy.
 	entry.TransactionType = TxOrderRefund
+	want.TransactionType = AssetBuyReversal
+	if m, ok := entry.Movement(); !ok || !reflect.DeepEqual(*m, want) {
+		t.Fatalf("refund: %+v, %v\nwant %+v", m, ok, want)
+	}
+	// Entries of other types, or without a leg, are not movements.
+	entry.TransactionType = TxDeposit
 	if m, ok := entry.Movement(); ok || m != nil {
-		t.Fatalf("refund: %+v", m)
+		t.Fatalf("deposit: %+v", m)
 	}
 	entry.TransactionType, entry.Asset = TxOrderSale, nil
 	if m, ok := entry.Movement(); ok || m != nil {

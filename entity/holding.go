@@ -74,11 +74,28 @@ func FormatPrice(p decimal.Decimal) string {
 // AssetTxType is the direction of an asset movement.
 type AssetTxType string
 
-// Asset movement directions.
+// Asset movement directions. A fill is a BUY or a SELL; the reversal of a
+// fill (an order_refund entry with an asset leg) is a BUY_REVERSAL, which
+// takes the bought quantity out again, or a SELL_REVERSAL, which puts the
+// sold quantity back. Reversals are read by verify and the holding's
+// totals; the per-asset history lists fills only.
 const (
-	AssetBuy  AssetTxType = "BUY"
-	AssetSell AssetTxType = "SELL"
+	AssetBuy          AssetTxType = "BUY"
+	AssetSell         AssetTxType = "SELL"
+	AssetBuyReversal  AssetTxType = "BUY_REVERSAL"
+	AssetSellReversal AssetTxType = "SELL_REVERSAL"
 )
+
+// Outgoing reports whether a movement of type t takes quantity out of the
+// holding (SELL, BUY_REVERSAL).
+func (t AssetTxType) Outgoing() bool { return t == AssetSell || t == AssetBuyReversal }
+
+// SellSide reports whether t is a sale or the reversal of one: its
+// TotalAmount is proceeds net of the fee.
+func (t AssetTxType) SellSide() bool { return t == AssetSell || t == AssetSellReversal }
+
+// IsReversal reports whether t is the reversal of a fill.
+func (t AssetTxType) IsReversal() bool { return t == AssetBuyReversal || t == AssetSellReversal }
 
 // AssetTransaction is one asset movement (GET /assets/{asset_id}/transactions):
 // Quantity is positive, TransactionType gives the direction; TotalAmount is
@@ -100,12 +117,13 @@ type AssetTransaction struct {
 }
 
 // Effect returns the movement's signed change of the holding's quantity:
-// +Quantity for a completed BUY, -Quantity for a completed SELL, else 0.
+// +Quantity for a completed BUY or SELL_REVERSAL, -Quantity for a completed
+// SELL or BUY_REVERSAL, else 0.
 func (t *AssetTransaction) Effect() decimal.Decimal {
 	if t.Status != TxCompleted {
 		return decimal.Zero
 	}
-	if t.TransactionType == AssetSell {
+	if t.TransactionType.Outgoing() {
 		return t.Quantity.Neg()
 	}
 	return t.Quantity

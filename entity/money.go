@@ -151,16 +151,17 @@ func (t TransactionType) Valid() bool {
 }
 
 // Sign returns the sign an entry's Amount must have: +1 for credits (deposit,
-// order_sale, order_refund) and for order_hold (the amount reserved), -1 for
-// debits (withdraw, order_payment), 0 when either sign is allowed but not zero
-// (system_adjustment, currency_conversion legs), -2 for an unknown type.
+// order_sale) and for order_hold (the amount reserved), -1 for debits
+// (withdraw, order_payment), 0 when either sign is allowed but not zero
+// (system_adjustment, currency_conversion legs, order_refund: a buy's
+// reversal credits, a sale's debits), -2 for an unknown type.
 func (t TransactionType) Sign() int {
 	switch t {
-	case TxDeposit, TxOrderSale, TxOrderRefund, TxOrderHold:
+	case TxDeposit, TxOrderSale, TxOrderHold:
 		return 1
 	case TxWithdraw, TxOrderPayment:
 		return -1
-	case TxSystemAdjustment, TxCurrencyConversion:
+	case TxSystemAdjustment, TxCurrencyConversion, TxOrderRefund:
 		return 0
 	}
 	return -2
@@ -208,15 +209,21 @@ type BalanceTransaction struct {
 	ReferenceID     string            `json:"reference_id"`
 	CreatedAt       Time              `json:"created_at"`
 	// Asset is the asset side of a fill's entry (order_payment or
-	// order_sale written by an order's execution), nil for other entries.
-	// The entry is then also the fill's asset movement (Movement).
+	// order_sale written by an order's execution) or of a reversal's
+	// (order_refund), nil for other entries. The entry is then also the
+	// asset movement (Movement).
 	Asset *AssetLeg `json:"asset,omitempty"`
+	// CreatedBy is the admin who made the entry (system_adjustment and
+	// order_refund entries); empty for the user's own operations.
+	CreatedBy string `json:"created_by,omitempty"`
 }
 
 // AssetLeg is what a fill moved of an asset: Quantity (positive) at Price.
 // A sale's leg also records SaleCost, the cost basis it took out of the
 // holding (Position.Sell); nil for a buy, and for a sale recorded before
-// sales carried it (Position.Apply computes it then).
+// sales carried it (Position.Apply computes it then). A reversal's leg is
+// the reversed fill's quantity and price; its SaleCost is the cost basis
+// the reversal takes out (a buy's) or puts back (a sale's).
 type AssetLeg struct {
 	AssetID  string           `json:"asset_id"`
 	Quantity decimal.Decimal  `json:"quantity"`
@@ -226,8 +233,10 @@ type AssetLeg struct {
 
 // Movement returns the asset movement a fill's entry records: BUY for an
 // order_payment, SELL for an order_sale, with TotalAmount the entry's amount
-// without its sign (fee included). ok is false for entries without an asset
-// leg or of another type.
+// without its sign (fee included); for a reversal's order_refund entry,
+// BUY_REVERSAL (a credit: the buy's payment comes back) or SELL_REVERSAL (a
+// debit: the sale's proceeds go back). ok is false for entries without an
+// asset leg or of another type.
 func (t *BalanceTransaction) Movement() (m *AssetTransaction, ok bool) {
 	var typ AssetTxType
 	switch {
@@ -237,6 +246,10 @@ func (t *BalanceTransaction) Movement() (m *AssetTransaction, ok bool) {
 		typ = AssetBuy
 	case t.TransactionType == TxOrderSale:
 		typ = AssetSell
+	case t.TransactionType == TxOrderRefund && t.Amount.IsPositive():
+		typ = AssetBuyReversal
+	case t.TransactionType == TxOrderRefund:
+		typ = AssetSellReversal
 	default:
 		return nil, false
 	}

@@ -67,7 +67,7 @@ func TestBalance(t *testing.T) {
 
 func TestTransactionTypes(t *testing.T) {
 	signs := map[TransactionType]int{TxDeposit: 1, TxWithdraw: -1, TxOrderPayment: -1, TxOrderSale: 1,
-		TxOrderRefund: 1, TxOrderHold: 1, TxSystemAdjustment: 0, TxCurrencyConversion: 0}
+		TxOrderRefund: 0, TxOrderHold: 1, TxSystemAdjustment: 0, TxCurrencyConversion: 0}
 	if len(TransactionTypes()) != len(signs) {
 		t.Fatal("TransactionTypes length")
 	}

@@ -402,35 +402,62 @@ func (r *OrderCreate) Order(orderID, username string, now Time) *Order {
 	return o
 }
 
-// OrderUpdate amends an open order: present fields change. The trading layer
-// adjusts holds accordingly.
+// OrderUpdate is the body of PATCH /orders/{order_id}: it amends a resting
+// order; present fields change. The trading layer adjusts the order's hold
+// in the same transaction (trading.Service.AmendOrder).
+//
+// ExpectedVersion, when set, is the version the client read (the ETag of
+// GET /orders/{order_id}): the amendment is refused unless the order is
+// still at that version.
 type OrderUpdate struct {
-	Quantity     *decimal.Decimal `json:"quantity,omitempty"`
-	LimitPrice   *decimal.Decimal `json:"limit_price,omitempty"`
-	StopPrice    *decimal.Decimal `json:"stop_price,omitempty"`
-	TrailPercent *decimal.Decimal `json:"trail_percent,omitempty"`
-	TrailAmount  *decimal.Decimal `json:"trail_amount,omitempty"`
-	ExpiresAt    *Time            `json:"expires_at,omitempty"`
+	Quantity        *decimal.Decimal `json:"quantity,omitempty"`
+	LimitPrice      *decimal.Decimal `json:"limit_price,omitempty"`
+	StopPrice       *decimal.Decimal `json:"stop_price,omitempty"`
+	TrailPercent    *decimal.Decimal `json:"trail_percent,omitempty"`
+	TrailAmount     *decimal.Decimal `json:"trail_amount,omitempty"`
+	TimeInForce     TimeInForce      `json:"time_in_force,omitempty"`
+	ExpiresAt       *Time            `json:"expires_at,omitempty"`
+	ExpectedVersion *int64           `json:"expected_version,omitempty" minimum:"1"`
+}
+
+// Empty reports whether u changes nothing (ExpectedVersion aside).
+func (u *OrderUpdate) Empty() bool {
+	return u.Quantity == nil && u.LimitPrice == nil && u.StopPrice == nil && u.TrailPercent == nil &&
+		u.TrailAmount == nil && u.TimeInForce == "" && u.ExpiresAt == nil
 }
 
 // Validate checks u against o with OrderCreate's rules: o must be queued (a
-// resting order: 409 otherwise, as apperr.Conflict), and each present field
-// must apply to o's type (limit_price for limit types and take_profit,
-// stop_price for stop_loss, one trail kind for trailing_stop, expires_at for
-// gtd). At least one field must be present.
+// resting order: an apperr.Conflict otherwise), at least one field must be
+// present, and the order as amended must be a valid order of o's type:
+// limit_price for limit types and take_profit, stop_price for stop_loss,
+// one trail kind for trailing_stop (a given one replaces the stored one);
+// time_in_force gtc, day or gtd (ioc and fok never rest); expires_at with
+// gtd only, in (now, now+90 days] (a gtd order keeps its expiry when none
+// is given).
 func (u *OrderUpdate) Validate(o *Order, now time.Time) error {
 	if o.Status != StatusQueued {
 		return conflictf("order %s is %s and cannot be amended", o.OrderID, o.Status)
 	}
 	var v Violations
-	if *u == (OrderUpdate{}) {
+	if u.Empty() {
 		v.Body("quantity", "no field to update", TypeMissing)
 		return v.Err()
+	}
+	if u.ExpectedVersion != nil && *u.ExpectedVersion < 1 {
+		v.Body("expected_version", "must be at least 1", TypeValue)
+	}
+	tif := o.TimeInForce
+	if u.TimeInForce != "" {
+		tif = u.TimeInForce
+		if tif == IOC || tif == FOK || !tif.Valid() {
+			v.Body("time_in_force", "must be one of gtc, day, gtd (a resting order)", TypeEnum)
+			tif = o.TimeInForce
+		}
 	}
 	c := OrderCreate{
 		OrderType: o.OrderType, AssetID: o.AssetID, Quantity: pick(u.Quantity, &o.Quantity),
 		LimitPrice: pick(u.LimitPrice, o.LimitPrice), StopPrice: pick(u.StopPrice, o.StopPrice),
-		TimeInForce: o.TimeInForce, Currency: o.Currency,
+		TimeInForce: tif, Currency: o.Currency,
 	}
 	// The trail kind may be switched: a given one replaces the stored one.
 	switch {
@@ -439,20 +466,20 @@ func (u *OrderUpdate) Validate(o *Order, now time.Time) error {
 	default:
 		c.TrailPercent, c.TrailAmount = o.TrailPercent, o.TrailAmount
 	}
-	if o.TimeInForce == GTD {
+	switch {
+	case tif == GTD && o.TimeInForce == GTD:
 		c.ExpiresAt = pickTime(u.ExpiresAt, o.ExpiresAt)
-	} else if u.ExpiresAt != nil {
+	default:
 		c.ExpiresAt = u.ExpiresAt
 	}
-	if err := c.Validate(now); err != nil {
-		return err
-	}
-	return nil
+	v.Merge(c.Validate(now))
+	return v.Err()
 }
 
-// Apply copies the present fields to o (call Validate first). It does not
-// touch status, holds, UpdatedAt or Version.
-func (u *OrderUpdate) Apply(o *Order) {
+// Apply copies the present fields to o (call Validate first): a time in
+// force of gtc clears the expiry, day sets it to the next UTC midnight after
+// now. It does not touch status, holds, history, UpdatedAt or Version.
+func (u *OrderUpdate) Apply(o *Order, now time.Time) {
 	if u.Quantity != nil {
 		o.Quantity = *u.Quantity
 	}
@@ -464,6 +491,16 @@ func (u *OrderUpdate) Apply(o *Order) {
 	}
 	if u.TrailPercent != nil || u.TrailAmount != nil {
 		o.TrailPercent, o.TrailAmount = u.TrailPercent, u.TrailAmount
+	}
+	if u.TimeInForce != "" && u.TimeInForce != o.TimeInForce {
+		o.TimeInForce = u.TimeInForce
+		switch u.TimeInForce {
+		case GTC:
+			o.ExpiresAt = nil
+		case Day:
+			y, m, d := now.UTC().Date()
+			o.ExpiresAt = TimePtr(time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC))
+		}
 	}
 	if u.ExpiresAt != nil {
 		o.ExpiresAt = u.ExpiresAt

@@ -1,6 +1,8 @@
 package entity
 
 import (
+	"strings"
+
 	"github.com/orderprocessor/orderprocessor/apperr"
 )
 
@@ -157,4 +159,47 @@ func (o *Order) Transition(to OrderStatus, actor Actor, at Time, reason string) 
 	o.StatusHistory = append(o.StatusHistory, StatusChange{Status: to, At: at, Reason: reason})
 	o.UpdatedAt = at
 	return nil
+}
+
+// Reasons that open the status-history entries recording a change that is
+// not a transition: the entry repeats the order's status.
+const (
+	// ReasonAmended opens the entry of an amendment of a queued order
+	// ("amended: quantity 1 -> 2").
+	ReasonAmended = "amended"
+	// ReasonReversed opens the entry of the reversal of a completed
+	// order ("reversed by admin: <reason>").
+	ReasonReversed = "reversed"
+)
+
+// IsNote reports whether c, following prev in a status history, records
+// an amendment of a queued order or the reversal of a completed one rather
+// than a transition: the status repeats and the reason says which.
+func (c StatusChange) IsNote(prev OrderStatus) bool {
+	switch {
+	case c.Status != prev:
+		return false
+	case c.Status == StatusQueued:
+		return strings.HasPrefix(c.Reason, ReasonAmended+":")
+	case c.Status == StatusCompleted:
+		return strings.HasPrefix(c.Reason, ReasonReversed+" ")
+	}
+	return false
+}
+
+// Note appends to o's history an entry that repeats its status with
+// reason (see IsNote) and sets UpdatedAt.
+func (o *Order) Note(at Time, reason string) {
+	o.StatusHistory = append(o.StatusHistory, StatusChange{Status: o.Status, At: at, Reason: reason})
+	o.UpdatedAt = at
+}
+
+// Reversed reports whether o's history records its reversal.
+func (o *Order) Reversed() bool {
+	for i := 1; i < len(o.StatusHistory); i++ {
+		if c := o.StatusHistory[i]; c.Status == StatusCompleted && c.IsNote(o.StatusHistory[i-1].Status) {
+			return true
+		}
+	}
+	return false
 }

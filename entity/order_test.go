@@ -337,7 +337,7 @@ func TestOrderUpdate(t *testing.T) {
 	if err := u.Validate(o, testNow); err != nil {
 		t.Fatal(err)
 	}
-	u.Apply(o)
+	u.Apply(o, testNow)
 	if o.Quantity.String() != "2" || o.LimitPrice.String() != "49000" {
 		t.Errorf("applied %+v", o)
 	}
@@ -364,7 +364,7 @@ func TestOrderUpdate(t *testing.T) {
 	if err := nu.Validate(gtd, testNow); err != nil {
 		t.Fatal(err)
 	}
-	nu.Apply(gtd)
+	nu.Apply(gtd, testNow)
 	if !gtd.ExpiresAt.Equal(testNow.Add(48 * time.Hour).Truncate(time.Microsecond)) {
 		t.Errorf("expiry %v", gtd.ExpiresAt)
 	}
@@ -374,7 +374,7 @@ func TestOrderUpdate(t *testing.T) {
 	if err := sw.Validate(trail, testNow); err != nil {
 		t.Fatal(err)
 	}
-	sw.Apply(trail)
+	sw.Apply(trail, testNow)
 	if trail.TrailPercent != nil || trail.TrailAmount.String() != "100" {
 		t.Errorf("trail switch %+v", trail)
 	}

@@ -50,22 +50,53 @@ func (p *Position) Sell(qty, proceeds, fee, cost decimal.Decimal) {
 	p.Fees, p.Sold = p.Fees.Add(fee), p.Sold.Add(qty)
 }
 
+// ReverseBuy takes out qty of a reversed buy that refunded refund (what the
+// buy paid, fee included; fee is its fee) at cost, the cost basis the
+// reversal takes out (SaleCost of the position, as a sale would): the
+// refund less that cost is realized, the fee is no longer paid and the
+// quantity no longer bought.
+func (p *Position) ReverseBuy(qty, refund, fee, cost decimal.Decimal) {
+	p.Quantity, p.CostBasis = p.Quantity.Sub(qty), p.CostBasis.Sub(cost)
+	p.Realized = p.Realized.Add(refund.Sub(cost))
+	p.Fees, p.Bought = p.Fees.Sub(fee), p.Bought.Sub(qty)
+}
+
+// ReverseSell undoes a sale of qty that received proceeds (net of fee) and
+// took cost out of the cost basis: the quantity and its cost come back, and
+// the sale's realized P&L, fee and sold quantity are taken back.
+func (p *Position) ReverseSell(qty, proceeds, fee, cost decimal.Decimal) {
+	p.Quantity, p.CostBasis = p.Quantity.Add(qty), p.CostBasis.Add(cost)
+	p.Realized = p.Realized.Sub(proceeds.Sub(cost))
+	p.Fees, p.Sold = p.Fees.Sub(fee), p.Sold.Sub(qty)
+}
+
 // Apply adds a completed movement (others change nothing), oldest first. A
-// sale whose entry records no SaleCost is priced on p.
+// sale or buy reversal whose entry records no SaleCost is priced on p.
 func (p *Position) Apply(m *AssetTransaction) {
 	if m.Status != TxCompleted {
 		return
 	}
 	fee := MovementFee(m)
-	if m.TransactionType == AssetSell {
-		cost := SaleCost(p.CostBasis, p.Quantity, m.Quantity)
+	cost := func() decimal.Decimal {
 		if m.SaleCost != nil {
-			cost = *m.SaleCost
+			return *m.SaleCost
 		}
-		p.Sell(m.Quantity, m.TotalAmount, fee, cost)
-		return
+		return SaleCost(p.CostBasis, p.Quantity, m.Quantity)
 	}
-	p.Buy(m.Quantity, m.TotalAmount, fee)
+	switch m.TransactionType {
+	case AssetSell:
+		p.Sell(m.Quantity, m.TotalAmount, fee, cost())
+	case AssetBuyReversal:
+		p.ReverseBuy(m.Quantity, m.TotalAmount, fee, cost())
+	case AssetSellReversal:
+		c := decimal.Zero
+		if m.SaleCost != nil {
+			c = *m.SaleCost
+		}
+		p.ReverseSell(m.Quantity, m.TotalAmount, fee, c)
+	default:
+		p.Buy(m.Quantity, m.TotalAmount, fee)
+	}
 }
 
 // AverageCost returns CostBasis / Quantity (PriceScale places, half-even),
@@ -93,9 +124,9 @@ func FillGross(qty, price decimal.Decimal, buy bool) decimal.Decimal {
 
 // MovementFee returns the fee of a fill's movement: what a buy paid beyond
 // its gross value, or what a sale's gross value exceeds its proceeds by
-// (FillGross).
+// (FillGross); a reversal's is the fee of the fill it reverses.
 func MovementFee(m *AssetTransaction) decimal.Decimal {
-	if m.TransactionType == AssetSell {
+	if m.TransactionType.SellSide() {
 		return FillGross(m.Quantity, m.Price, false).Sub(m.TotalAmount)
 	}
 	return m.TotalAmount.Sub(FillGross(m.Quantity, m.Price, true))

@@ -174,7 +174,8 @@ func fanOut(n int, f func(i int) (int, error)) (int, error) {
 // Execute fills the resting order o (as read) at price on behalf of the
 // engine: queued -> triggered -> processing -> completed, consuming its hold,
 // cancelling its OCO partner. It reports false, without error, when another
-// actor moved the order first (executed, cancelled or expired it).
+// actor moved the order first (executed, cancelled or expired it), or
+// amended it so that price no longer triggers it.
 func (s *Service) Execute(ctx context.Context, o *entity.Order, price decimal.Decimal) (bool, error) {
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		ok, err := s.executeOnce(ctx, o, price)
@@ -185,8 +186,8 @@ func (s *Service) Execute(ctx context.Context, o *entity.Order, price decimal.De
 		if err != nil {
 			return false, err
 		}
-		if cur.Status != entity.StatusQueued {
-			return false, nil
+		if cur.Status != entity.StatusQueued || !cur.ShouldTrigger(price) {
+			return false, nil // ended, or amended out of reach of price
 		}
 		o = cur
 	}

@@ -275,16 +275,15 @@ func (s *Service) settle(ctx context.Context, username string, req *entity.Order
 func (s *Service) holdWrites(tx *dao.Tx, o *entity.Order, pl *placement, now time.Time) error {
 	if o.Side() == entity.Buy {
 		cur := o.Currency
-		gross := cur.Round(o.Quantity.Mul(*o.LimitPrice), decimal.Up)
-		if gross.LessThan(MinNotional) {
-			return ErrNotionalTooSmall
+		hold, err := s.buyHold(o)
+		if err != nil {
+			return err
 		}
-		hold := gross.Add(cur.Round(gross.Mul(s.cfg.FeeRate), decimal.Up))
 		o.HeldAmount = hold
 		entry := &entity.BalanceTransaction{
 			TransactionID: o.OrderID, Username: o.Username, TransactionType: entity.TxOrderHold, Amount: hold,
 			Currency: cur, Status: entity.TxPending, ReferenceID: o.OrderID, CreatedAt: entity.At(now),
-			Description: fmt.Sprintf("Hold for %s %s %s at %s", o.OrderType, o.Quantity, o.AssetID, entity.FormatPrice(*o.LimitPrice)),
+			Description: holdDescription(o),
 		}
 		tx.Add(dao.RoleBalance, s.d.Balances.ChangeWrite(dao.Change{Username: o.Username, Currency: cur, Held: hold}, now))
 		tx.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(entry))

@@ -39,7 +39,18 @@
 //   - references: an order_payment, order_sale or asset movement references a
 //     completed order of its side; an order_refund references an existing
 //     order; an order_hold references an existing buy order in its currency
-//     and is pending exactly while that order is open.
+//     and is pending exactly while that order is open;
+//   - reversals: an order_refund with an asset leg (the reversal of a
+//     fill, a BUY_REVERSAL or SELL_REVERSAL movement, counted in the
+//     holding's quantity and totals above) references a completed order
+//     of its side and asset whose status history records its reversal; it
+//     gives back exactly the order's total_amount (a credit for a buy, a
+//     debit for a sale) in its currency and executed_quantity at its
+//     executed_price; an order is reversed at most once, and an order whose
+//     history records a reversal has its refund entry;
+//   - status history notes: an entry that repeats the status before it is
+//     an amendment of a queued order or the reversal of a completed one
+//     (entity.StatusChange.IsNote).
 package verify
 
 import (
@@ -176,6 +187,7 @@ func (s *sums) get(k string) decimal.Decimal {
 type orderRefs struct {
 	settlements []*entity.BalanceTransaction // order_payment / order_sale
 	moves       []*entity.AssetTransaction
+	refunds     []*entity.BalanceTransaction // order_refund entries with an asset leg (reversals)
 	pendingHold decimal.Decimal
 }
 
@@ -315,8 +327,15 @@ func (c *checker) checkTxReference(t *entity.BalanceTransaction) {
 			r.settlements = append(r.settlements, t)
 		}
 	case entity.TxOrderRefund:
-		if _, ok := c.orders[t.ReferenceID]; !ok {
+		o, ok := c.orders[t.ReferenceID]
+		if !ok {
 			c.report(subj, "order_refund references order %q, which does not exist", t.ReferenceID)
+			return
+		}
+		if t.Asset != nil {
+			c.checkReversal(t, o)
+			r := c.ref(o.OrderID)
+			r.refunds = append(r.refunds, t)
 		}
 	case entity.TxOrderHold:
 		o := c.orders[t.ReferenceID]
@@ -337,6 +356,35 @@ func (c *checker) checkTxReference(t *entity.BalanceTransaction) {
 			r := c.ref(o.OrderID)
 			r.pendingHold = r.pendingHold.Add(t.Amount)
 		}
+	}
+}
+
+// checkReversal checks the reversal entry t of order o.
+func (c *checker) checkReversal(t *entity.BalanceTransaction, o *entity.Order) {
+	subj := txSubject(t)
+	want, side := o.TotalAmount, entity.Buy // a buy's payment comes back
+	if t.Amount.IsNegative() {
+		want, side = o.TotalAmount.Neg(), entity.Sell // a sale's proceeds go back
+	}
+	a := t.Asset
+	switch {
+	case o.Status != entity.StatusCompleted:
+		c.report(subj, "reversal of order %s, which is %s, not completed", o.OrderID, o.Status)
+	case o.Side() != side:
+		c.report(subj, "reversal %s %s of %s order %s", money(t.Amount, t.Currency), t.Currency, o.Side(), o.OrderID)
+	case !o.Reversed():
+		c.report(subj, "reversal of order %s, whose status history records no reversal", o.OrderID)
+	case t.Status != entity.TxCompleted:
+		c.report(subj, "reversal is %s, not completed", t.Status)
+	}
+	if o.Status != entity.StatusCompleted {
+		return
+	}
+	if !t.Amount.Equal(want) || t.Currency != o.Currency {
+		c.report(subj, "reversal of order %s is %s %s, want %s %s", o.OrderID, money(t.Amount, t.Currency), t.Currency, money(want, o.Currency), o.Currency)
+	}
+	if a.AssetID != o.AssetID || !a.Quantity.Equal(o.ExecutedQuantity) || o.ExecutedPrice == nil || !a.Price.Equal(*o.ExecutedPrice) {
+		c.report(subj, "reversal moves %s %s at %s, want the order's %s %s at its executed price", a.Quantity, a.AssetID, a.Price, o.ExecutedQuantity, o.AssetID)
 	}
 }
 
@@ -362,6 +410,14 @@ func (c *checker) checkHoldings(heldQty *sums) {
 			side = entity.Buy
 		case entity.AssetSell:
 			side = entity.Sell
+		case entity.AssetBuyReversal, entity.AssetSellReversal:
+			// Checked with its ledger entry (checkReversal); it counts in
+			// the holding's quantity and totals.
+			qty.add(m.AssetID, m.Effect())
+			if !m.Quantity.IsPositive() {
+				c.report(subj, "quantity %s is not positive", m.Quantity)
+			}
+			continue
 		default:
 			c.report(subj, "unknown transaction type %q", m.TransactionType)
 		}
@@ -492,6 +548,12 @@ func (c *checker) checkOrders() {
 		if o.Status == entity.StatusCompleted {
 			c.checkSettlement(o, r)
 		}
+		switch n := len(r.refunds); {
+		case n > 1:
+			c.report(subj, "order is reversed %d times (%s), at most once", n, txIDs(r.refunds))
+		case n == 0 && o.Reversed():
+			c.report(subj, "status history records a reversal, but no order_refund entry reverses it")
+		}
 	}
 }
 
@@ -554,6 +616,9 @@ func historyProblem(o *entity.Order) string {
 		return fmt.Sprintf("status history starts with %s, not pending", h[0].Status)
 	}
 	for i := 1; i < len(h); i++ {
+		if h[i].IsNote(h[i-1].Status) {
+			continue // an amendment or a reversal, not a transition
+		}
 		if !entity.CanTransition(h[i-1].Status, h[i].Status) {
 			return fmt.Sprintf("status history moves from %s to %s, which the status machine forbids", h[i-1].Status, h[i].Status)
 		}
