@@ -255,7 +255,7 @@ func (in *input) decode(r *http.Request, v reflect.Value) error {
 		}
 	}
 	if in.query {
-		if err := decodeQueryValue(r, v); err != nil {
+		if err := DecodeQuery(r, v.Addr().Interface()); err != nil {
 			return err
 		}
 	}

@@ -32,11 +32,16 @@ type ItemPath struct {
 	ItemID upperID `path:"item_id" doc:"the item" pattern:"^[a-zA-Z]{1,5}$"`
 }
 
+// Paging is a query shared by several inputs (embedded).
+type Paging struct {
+	Limit int `query:"limit" default:"10" minimum:"1" maximum:"50"`
+}
+
 type updateIn struct {
 	ItemPath
-	Slot  string `path:"slot" pattern:"^[0-9]{1,2}$"`
-	Limit int    `query:"limit" default:"10" minimum:"1" maximum:"50"`
-	Body  orderReq
+	Slot string `path:"slot" pattern:"^[0-9]{1,2}$"`
+	Paging
+	Body orderReq
 }
 
 type updateOut struct {

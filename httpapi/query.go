@@ -177,11 +177,7 @@ func DecodeQuery(r *http.Request, dst any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
 		return apperr.New(apperr.Internal, "httpapi: DecodeQuery needs a pointer to a struct, got %T", dst)
 	}
-	return decodeQueryValue(r, rv.Elem())
-}
-
-// decodeQueryValue is DecodeQuery into the struct value sv (addressable).
-func decodeQueryValue(r *http.Request, sv reflect.Value) error {
+	sv := rv.Elem()
 	var fields []apperr.FieldError
 	for _, f := range queryFields(sv.Type()) {
 		s, ok := queryValue(r, f.name)
