@@ -124,9 +124,9 @@ const (
 var (
 	valStar          = []string{"*"}
 	valVaryOrigin    = []string{"Origin"}
-	valExposeHeaders = []string{"X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After"}
+	valExposeHeaders = []string{"X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, ETag"}
 	valAllowMethods  = []string{"GET, POST, PUT, PATCH, DELETE, OPTIONS"}
-	valAllowHeaders  = []string{"Authorization, Content-Type, Idempotency-Key, X-Request-ID"}
+	valAllowHeaders  = []string{"Authorization, Content-Type, Idempotency-Key, If-Match, X-Request-ID"}
 	valMaxAge        = []string{"600"}
 	valJSON          = []string{"application/json"}
 	valNoStore       = []string{"no-store"}

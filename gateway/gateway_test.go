@@ -410,7 +410,7 @@ func TestCORS(t *testing.T) {
 		want := map[string]string{
 			"Access-Control-Allow-Origin":  "*",
 			"Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
-			"Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, X-Request-ID",
+			"Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, If-Match, X-Request-ID",
 			"Access-Control-Max-Age":       "600",
 		}
 		for k, v := range want {

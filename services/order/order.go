@@ -143,7 +143,8 @@ func (s *Service) Register(api *httpapi.API) {
 		handlerkit.WithCaller(s.list))
 	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/orders/{order_id}", OperationID: "getOrder",
 		Summary: "One of the caller's orders, with its status history", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
-		Errors: []int{404}}, handlerkit.WithCaller(s.get))
+		Description: "The ETag header is the order's version, for If-Match on PATCH.",
+		Response:    OrderEnvelope{}, Errors: []int{404}}, handlerkit.WithCaller(s.get))
 	httpapi.Handle(api, httpapi.Op{Method: "DELETE", Path: "/api/v1/orders/{order_id}", OperationID: "cancelOrder",
 		Summary: "Cancel an open order and release its hold", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
 		Errors: []int{404, 409}}, handlerkit.WithCaller(s.cancel))
@@ -156,6 +157,7 @@ func (s *Service) Register(api *httpapi.API) {
 			"so it can hold fewer than `limit` movements while `has_more` is true."},
 		handlerkit.WithCaller(s.assetTransactions))
 	s.registerBatch(api)
+	s.registerAmend(api)
 }
 
 // create places an order. A replay of an earlier request with the same
@@ -219,12 +221,13 @@ func (s *Service) list(r *http.Request, p auth.Principal, in *listIn) (OrderList
 	return out, nil
 }
 
-func (s *Service) get(r *http.Request, p auth.Principal, in *orderIn) (OrderEnvelope, error) {
+// get answers one order with its version as ETag (for If-Match on PATCH).
+func (s *Service) get(r *http.Request, p auth.Principal, in *orderIn) (*versionedOrder, error) {
 	o, err := s.d.Orders.Get(r.Context(), p.Username, string(in.OrderID))
 	if err != nil {
-		return OrderEnvelope{}, err
+		return nil, err
 	}
-	return OrderEnvelope{Data: o.Response()}, nil
+	return &versionedOrder{env: OrderEnvelope{Data: o.Response()}, version: o.Version}, nil
 }
 
 func (s *Service) cancel(r *http.Request, p auth.Principal, in *orderIn) (OrderEnvelope, error) {

@@ -116,6 +116,7 @@ func (s *Service) Register(api *httpapi.API) {
 	s.registerVerify(api)
 	s.registerAnalytics(api)
 	s.registerAdmin(api)
+	s.registerAdjust(api)
 }
 
 func (s *Service) register(r *http.Request, in *registerIn) (*handlerkit.Result[MessageResponse], error) {
