@@ -1,6 +1,7 @@
 package trading_test
 
 import (
+	"slices"
 	"sync"
 	"testing"
 
@@ -284,5 +285,63 @@ func TestReverseOnce(t *testing.T) {
 	}
 	if refunds != 1 {
 		t.Fatalf("%d refund entries", refunds)
+	}
+}
+
+// recorder keeps the events a service publishes.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *recorder) Publish(e trading.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := e.Kind + " " + e.Username
+	if e.Order != nil {
+		s += " " + string(e.Order.Status)
+	}
+	if e.Currency != "" {
+		s += " " + e.Currency
+	}
+	r.events = append(r.events, s)
+}
+
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.events
+	r.events = nil
+	return out
+}
+
+// Amendments, adjustments and reversals publish their order and balance
+// events after they commit, and a refused one publishes nothing.
+func TestNewFlowsPublishEvents(t *testing.T) {
+	e := newEnv(t, "100", "1000")
+	rec := &recorder{}
+	e.s = trading.New(e.d, trading.Config{}, trading.Options{Now: e.clock.Now, Notifier: rec})
+	o := e.place("alice", entity.OrderCreate{OrderType: entity.LimitBuy, AssetID: "XYZ", Quantity: decp("1"), LimitPrice: decp("90")})
+	rec.take()
+	e.amend("alice", o.OrderID, entity.OrderUpdate{Quantity: decp("2")})
+	if got := rec.take(); !slices.Equal(got, []string{"order alice queued", "balance alice USD"}) {
+		t.Fatalf("amendment events %q", got)
+	}
+	if _, _, err := e.s.AmendOrder(e.ctx, "alice", o.OrderID, entity.OrderUpdate{Quantity: decp("20")}, nil); err == nil {
+		t.Fatal("amendment past the funds passed")
+	}
+	if _, _, err := e.s.Adjust(e.ctx, "admin", "alice", adjustment("5", "x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"balance alice USD"}) {
+		t.Fatalf("adjustment events %q", got)
+	}
+	buy := e.place("alice", entity.OrderCreate{OrderType: entity.MarketBuy, AssetID: "XYZ", Quantity: decp("1")})
+	rec.take()
+	if _, _, err := e.s.ReverseOrder(e.ctx, "admin", buy.OrderID, reverse("alice", "x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"order alice completed", "balance alice USD"}) {
+		t.Fatalf("reversal events %q", got)
 	}
 }
