@@ -112,3 +112,22 @@ func TestAmendmentNotes(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestAdjustmentsRecordTheirAdmin(t *testing.T) {
+	f := newFixture(t)
+	tx, _, err := f.svc.Adjust(f.ctx, "admin", "carol", entity.AdjustmentRequest{Amount: ptr(dec("12.34")), Reason: "goodwill"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := run(t, f); !rep.OK() {
+		t.Fatalf("violations after an adjustment: %v", rep.Violations)
+	}
+	f.del(t, txKey("carol", tx.TransactionID))
+	anon := *tx
+	anon.CreatedBy = ""
+	f.putTx(t, &anon)
+	want := []string{"transaction " + tx.TransactionID + `: system_adjustment records no admin ("") or no reason ("goodwill")`}
+	if got := problems(t, f, "carol"); !slices.Equal(got, want) {
+		t.Fatalf("problems %q, want %q", got, want)
+	}
+}

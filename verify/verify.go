@@ -40,6 +40,8 @@
 //     completed order of its side; an order_refund references an existing
 //     order; an order_hold references an existing buy order in its currency
 //     and is pending exactly while that order is open;
+//   - adjustments: a system_adjustment entry records the admin who made it
+//     (created_by) and the reason (its description);
 //   - reversals: an order_refund with an asset leg (the reversal of a
 //     fill, a BUY_REVERSAL or SELL_REVERSAL movement, counted in the
 //     holding's quantity and totals above) references a completed order
@@ -326,7 +328,14 @@ func (c *checker) checkTxReference(t *entity.BalanceTransaction) {
 			r := c.ref(o.OrderID)
 			r.settlements = append(r.settlements, t)
 		}
+	case entity.TxSystemAdjustment:
+		if t.CreatedBy == "" || t.Description == "" {
+			c.report(subj, "system_adjustment records no admin (%q) or no reason (%q)", t.CreatedBy, t.Description)
+		}
 	case entity.TxOrderRefund:
+		if t.Asset != nil && t.CreatedBy == "" {
+			c.report(subj, "reversal records no admin")
+		}
 		o, ok := c.orders[t.ReferenceID]
 		if !ok {
 			c.report(subj, "order_refund references order %q, which does not exist", t.ReferenceID)
