@@ -237,7 +237,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.buf.WriteString("\n\n")
 	if c.Reset {
 		reason, detail := "history_expired", "the events after Last-Event-ID are no longer kept: re-read orders and balances"
-		if badID || opts.LastEventID > c.Cursor {
+		if badID || c.Unknown {
 			reason, detail = "unknown_id", "Last-Event-ID was not issued by this server: re-read orders and balances"
 		}
 		writeEvent(&s.buf, c.Cursor, KindReset, encodeLine(ResetData{Reason: reason, Detail: detail}))
@@ -273,7 +273,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				// Dropped (too slow) or broker closed: what was buffered has
 				// been sent; the client reconnects with its Last-Event-ID.
 				if sub.Dropped() {
-					h.opts.Logger.Info("stream: slow client dropped", "user", p.Username)
+					h.opts.Logger.Info("stream: client dropped (too slow, or events lost)", "user", p.Username)
 				}
 				s.flush()
 				return
