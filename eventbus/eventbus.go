@@ -114,10 +114,12 @@ type Bus struct {
 	published, received, rebases prometheus.Counter
 	droppedFull, droppedRedis    prometheus.Counter
 
-	cancel  context.CancelFunc
-	writer  sync.WaitGroup
-	reader  sync.WaitGroup
-	started bool
+	cancel    context.CancelFunc
+	writer    sync.WaitGroup
+	reader    sync.WaitGroup
+	started   bool
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // record is one queued event.
@@ -135,6 +137,10 @@ func New(url string, opts Options) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventbus: parse url: %w", err)
 	}
+	// No retries inside go-redis: a write that failed may have been
+	// applied, and a retry would publish its events twice; a failed read
+	// must reach read, which checks for lost entries.
+	ropt.MaxRetries = -1
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}
@@ -203,18 +209,20 @@ func (b *Bus) Start() {
 }
 
 // Close stops the bus: it writes what is queued (for at most a few
-// seconds), stops reading and closes the connections.
+// seconds), stops reading and closes the connections. It is idempotent.
 func (b *Bus) Close() error {
-	if b.cancel != nil {
-		b.cancel()
-	}
-	b.writer.Wait()
-	err := b.rdb.Close() // ends a blocked XREAD
-	b.reader.Wait()
-	if err != nil {
-		return fmt.Errorf("eventbus: close: %w", err)
-	}
-	return nil
+	b.closeOnce.Do(func() {
+		if b.cancel != nil {
+			b.cancel()
+		}
+		b.writer.Wait()
+		err := b.rdb.Close() // ends a blocked XREAD
+		b.reader.Wait()
+		if err != nil {
+			b.closeErr = fmt.Errorf("eventbus: close: %w", err)
+		}
+	})
+	return b.closeErr
 }
 
 // Publish implements trading.Notifier: it queues an order event (with a
@@ -273,13 +281,18 @@ func (b *Bus) write(ctx context.Context) {
 			defer cancel()
 			for {
 				batch = b.fill(batch[:0])
-				if len(batch) == 0 || b.send(fctx, batch) != nil {
+				if len(batch) == 0 {
+					return
+				}
+				if b.send(fctx, batch) != nil {
+					b.droppedRedis.Add(float64(len(b.q))) // not written either
 					return
 				}
 			}
 		}
 		batch = b.fill(batch)
-		wctx, cancel := context.WithTimeout(ctx, writeLimit)
+		// Not ctx: Close lets the writes in flight end.
+		wctx, cancel := context.WithTimeout(context.Background(), writeLimit)
 		err := b.send(wctx, batch)
 		cancel()
 		batch = batch[:0]
