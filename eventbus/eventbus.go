@@ -108,8 +108,9 @@ type Bus struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	q    chan record
-	lost atomic.Bool // events dropped since the last write: the next write adds a gap marker
+	q      chan record
+	loaded chan struct{} // closed after the reader's first load
+	lost   atomic.Bool // events dropped since the last write: the next write adds a gap marker
 
 	published, received, rebases prometheus.Counter
 	droppedFull, droppedRedis    prometheus.Counter
@@ -161,7 +162,7 @@ func New(url string, opts Options) (*Bus, error) {
 	}
 	b := &Bus{rdb: redis.NewClient(ropt), key: opts.Prefix + "events", maxLen: opts.MaxLen,
 		src: strings.ToLower(rand.Text()[:10]), opts: opts, log: opts.Logger, now: opts.Now,
-		q: make(chan record, opts.Buffer)}
+		q: make(chan record, opts.Buffer), loaded: make(chan struct{})}
 	counter := func(name, help string, labels prometheus.Labels) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels})
 	}
@@ -207,6 +208,11 @@ func (b *Bus) Start() {
 		}()
 	}
 }
+
+// Loaded is closed once the reader has loaded the stream's history into
+// the broker: from then on the broker has the events since the history's
+// start, and events published later are read live.
+func (b *Bus) Loaded() <-chan struct{} { return b.loaded }
 
 // Close stops the bus: it writes what is queued (for at most a few
 // seconds), stops reading and closes the connections. It is idempotent.
@@ -412,6 +418,11 @@ func (b *Bus) read(ctx context.Context) {
 			if last, err = b.load(ctx); err != nil {
 				fail(err)
 				continue
+			}
+			select {
+			case <-b.loaded:
+			default:
+				close(b.loaded)
 			}
 		}
 		res, err := b.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{b.key, last}, Count: readCount, Block: readBlock}).Result()

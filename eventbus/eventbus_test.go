@@ -237,12 +237,10 @@ func TestPublishAndRead(t *testing.T) {
 // is published next is read live.
 func waitLoaded(t *testing.T, b *Bus) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for counter(t, b.rebases) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the reader did not load the history within 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-b.Loaded():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reader did not load the history within 5 s")
 	}
 }
 

@@ -74,11 +74,25 @@ func (e *events) sweepPrices(spec roleSpec, read func(context.Context) (map[stri
 	return sweepPrices(read, e.broker)
 }
 
-// start starts the bus, once the engine is set.
-func (e *events) start(engine *trading.Engine) {
+// loadWait bounds how long start waits for the bus's history.
+const loadWait = 5 * time.Second
+
+// start starts the bus, once the engine is set, and waits (up to loadWait)
+// until the broker holds the bus's history, so that the process serves
+// streams from the bus's ids once it is open.
+func (e *events) start(engine *trading.Engine, log *slog.Logger) {
 	e.engine = engine
-	if e.bus != nil {
-		e.bus.Start()
+	if e.bus == nil {
+		return
+	}
+	e.bus.Start()
+	if e.engine == nil {
+		return // publishes only
+	}
+	select {
+	case <-e.bus.Loaded():
+	case <-time.After(loadWait):
+		log.Warn("event bus: the history is not loaded yet; the live stream starts when Redis answers")
 	}
 }
 

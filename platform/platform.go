@@ -400,7 +400,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		// periodic sweep (EngineInterval).
 		p.startEngine(bg, trading.NewEngine(trade, evs.sweepPrices(spec, inv.Prices), cfg.EngineInterval))
 	}
-	evs.start(p.Engine)
+	evs.start(p.Engine, log)
 	if edb, ok := db.(*embedded.DB); ok {
 		// DynamoDB deletes expired items (price points, idempotency
 		// records) on its own; on Pebble, this does.
