@@ -110,7 +110,7 @@ type Bus struct {
 
 	q      chan record
 	loaded chan struct{} // closed after the reader's first load
-	lost   atomic.Bool // events dropped since the last write: the next write adds a gap marker
+	lost   atomic.Bool   // events dropped since the last write: the next write adds a gap marker
 
 	published, received, rebases prometheus.Counter
 	droppedFull, droppedRedis    prometheus.Counter
