@@ -340,7 +340,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	}
 	if shared != nil {
 		deps.Counter, deps.Blocks = shared, shared
-		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping})
+		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping, Degraded: true})
 	}
 	if spec.behindGateway {
 		// Behind the gateway: it limits traffic, logins and registrations, and
