@@ -154,14 +154,18 @@ func TestEventBusAcrossReplicas(t *testing.T) {
 
 	onA := openStream(t, a.base, tok, "")
 	start := nextEvent(t, onA)
+	// Each process publishes on its own, so each step waits for its events
+	// before the next step acts: events of different processes are ordered
+	// by when they reach Redis.
+	var got []sseEvent
 	users.do("POST", "/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}).Want(t, 201)
+	got = append(got, nextEvent(t, onA))
 	placed := b.do("POST", "/api/v1/orders", tok, map[string]any{"order_type": "limit_buy", "asset_id": "BUS1",
 		"quantity": "2", "limit_price": "90"}).Want(t, 201)
 	orderID, _ := placed["data"].(map[string]any)["order_id"].(string)
+	got = append(got, nextEvent(t, onA), nextEvent(t, onA))
 	inv.do("PUT", "/api/v1/admin/assets/BUS1/price", admin, map[string]any{"price_usd": "89"}).Want(t, 200)
-
-	var got []sseEvent
-	for range 6 {
+	for range 3 {
 		got = append(got, nextEvent(t, onA))
 	}
 	kinds := make([]string, len(got))
