@@ -24,6 +24,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/lease"
 	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/proxy"
@@ -69,6 +70,11 @@ type Config struct {
 	// EngineInterval is the period of the trigger engine's expiry sweep and
 	// full re-evaluation (5 s when 0).
 	EngineInterval time.Duration
+	// LeaseTTL is the term of the price feed's lease (RoleInventory) and of
+	// the order replicas' heartbeats (RoleOrder), renewed every third of it
+	// (lease.DefaultTTL when 0): a dead replica's part is taken over within
+	// 4/3 of it.
+	LeaseTTL time.Duration
 	// Role is the part of the system this process runs (RoleAll when "");
 	// Upstreams, UpstreamTimeout and Breaker configure RoleGateway's proxies
 	// (see Role).
@@ -125,6 +131,8 @@ type Platform struct {
 	Role Role
 	// Proxies are the gateway role's proxies, one per service.
 	Proxies []*proxy.Proxy
+	// Member is the process's name as a lease holder and group member.
+	Member string
 
 	redis  *redisstate.Client // nil without Config.RedisURL
 	cancel context.CancelFunc
@@ -140,7 +148,8 @@ var ErrJWTSecret = errors.New("the JWT secret")
 // roles; every role but RoleAll has the JWT secret (shared by the gateway
 // and the services), which is at least auth.MinSecretLen bytes when set;
 // RoleGateway has the URL of every service; a role that runs the price
-// feed has a known PriceFeed. Open validates cfg first.
+// feed has a known PriceFeed; LeaseTTL is 0 or at least MinLeaseTTL. Open
+// validates cfg first.
 func (cfg Config) Validate() error {
 	role := cfg.role()
 	spec, ok := roles[role]
@@ -159,6 +168,9 @@ func (cfg Config) Validate() error {
 				return fmt.Errorf("role %s: the %s service URL is not set", role, up.role)
 			}
 		}
+	}
+	if cfg.LeaseTTL < 0 || (cfg.LeaseTTL > 0 && cfg.LeaseTTL < MinLeaseTTL) {
+		return fmt.Errorf("lease TTL %s: want at least %s", cfg.LeaseTTL, MinLeaseTTL)
 	}
 	if spec.priceFeed {
 		switch cfg.PriceFeed {
@@ -376,7 +388,8 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
-		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, redis: shared, cancel: cancel, log: log}
+		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, Member: lease.ProcessID(),
+		redis: shared, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()
@@ -394,7 +407,13 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		// Prices change in the inventory service's process: the engine sees
 		// them at its periodic sweep (EngineInterval), which also publishes
 		// the changes it sees to this process's stream.
-		p.startEngine(bg, trading.NewEngine(trade, sweepPrices(inv.Prices, broker), cfg.EngineInterval))
+		engine := trading.NewEngine(trade, sweepPrices(inv.Prices, broker), cfg.EngineInterval)
+		if err := p.shardEngine(ctx, bg, cfg, d.Leases, engine); err != nil {
+			cancel()
+			p.wg.Wait()
+			return nil, err
+		}
+		p.startEngine(bg, engine)
 	}
 	if edb, ok := db.(*embedded.DB); ok {
 		// DynamoDB deletes expired items (price points, idempotency
@@ -406,11 +425,10 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}()
 	}
 	if feed != nil {
-		interval := cfg.priceInterval()
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			pricing.Run(bg, feed, inv, interval, log)
+			p.runFeed(bg, cfg, d.Leases, feed, inv)
 		}()
 	}
 	return p, nil
