@@ -1,0 +1,164 @@
+package multiproc
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/platform"
+	"github.com/orderprocessor/orderprocessor/store/dynamodb"
+)
+
+// daos opens the cluster's tables for the test to read.
+func (c *cluster) daos() *dao.DAOs {
+	c.t.Helper()
+	flag := func(name string) string { return c.store[slices.Index(c.store, name)+1] }
+	client := awsddb.New(awsddb.Options{Region: region, BaseEndpoint: aws.String(flag("--dynamodb-endpoint")),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""), HTTPClient: dynamodb.HTTPClient()})
+	db, err := dynamodb.Open(context.Background(), dynamodb.Config{Client: client, TablePrefix: flag("--table-prefix"),
+		Schemas: dao.DefaultTables.Schemas()})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { _ = db.Close() })
+	return dao.New(db, dao.DefaultTables)
+}
+
+// fedPoint is a price point the feed wrote (it names its writer).
+type fedPoint struct {
+	asset string
+	dao.PricePoint
+}
+
+// fedPoints reads every asset's price points that name a writer, oldest
+// first.
+func fedPoints(t *testing.T, d *dao.DAOs) []fedPoint {
+	t.Helper()
+	ctx := context.Background()
+	assets, err := d.Assets.All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []fedPoint
+	for _, a := range assets {
+		pts, _, err := d.Assets.PriceHistory(ctx, a.AssetID, time.Time{}, time.Now().Add(time.Hour), dao.MaxHistoryPage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pts {
+			if p.Writer != "" {
+				out = append(out, fedPoint{a.AssetID, p})
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out
+}
+
+// TestReplicasPriceFeedTakeover runs two inventory replicas on the
+// simulated feed with the default lease terms, and kills (SIGKILL) the one
+// that holds the price feed's lease: the other replica writes prices within
+// 10 s of the kill. The price history names the writer of every point: all
+// of them are the first holder's up to the kill and the other's after it,
+// per asset and across assets in time; the replica without the lease wrote
+// nothing before.
+func TestReplicasPriceFeedTakeover(t *testing.T) {
+	c := startCluster(t, clusterOptions{redis: sharedRedis(t),
+		args: map[string][]string{"inventory": {"--price-feed", "simulated", "--price-interval", "250ms"}}})
+	d := c.daos()
+	ctx := context.Background()
+	byPID := map[string]*proc{}
+	for _, p := range c.replicas["inventory"] {
+		byPID[strconv.Itoa(p.cmd.Process.Pid)] = p
+	}
+	// replica returns the inventory replica a holder name (host-pid-random)
+	// belongs to.
+	replica := func(holder string) *proc {
+		parts := strings.Split(holder, "-")
+		if len(parts) < 3 || byPID[parts[len(parts)-2]] == nil {
+			t.Fatalf("holder %q is no inventory replica", holder)
+		}
+		return byPID[parts[len(parts)-2]]
+	}
+	var holder string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if pts := fedPoints(t, d); len(pts) >= 20 {
+			holder = pts[0].Writer
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no price points within 30 s")
+		}
+	}
+	l, err := d.Leases.Get(ctx, platform.PriceFeedLease)
+	if err != nil || l.Holder != holder {
+		t.Fatalf("lease %+v, %v; the first points' writer is %s", l, err, holder)
+	}
+	victim := replica(holder)
+	killed := time.Now()
+	victim.kill()
+	t.Logf("killed %s, the price feed's lease holder", victim.name)
+
+	var pts []fedPoint
+	var next string
+	for deadline := time.Now().Add(30 * time.Second); next == ""; time.Sleep(100 * time.Millisecond) {
+		pts = fedPoints(t, d)
+		for _, p := range pts {
+			if p.Writer != holder {
+				next = p.Writer
+				break
+			}
+		}
+		if next == "" && time.Now().After(deadline) {
+			t.Fatal("no other replica wrote prices within 30 s of the kill")
+		}
+	}
+	if r := replica(next); r == victim {
+		t.Fatalf("the next writer %s is the killed replica", next)
+	}
+	var firstNext fedPoint
+	for _, p := range pts {
+		if p.Writer == next {
+			firstNext = p
+			break
+		}
+	}
+	takeover := firstNext.At.Sub(killed)
+	t.Logf("the other replica's first price %v after the kill (lease TTL %v)", takeover.Round(time.Millisecond), 6*time.Second)
+	if takeover > 10*time.Second {
+		t.Errorf("takeover took %v, want within 10 s", takeover)
+	}
+
+	// No interleaving: in time across assets, and per asset in the order
+	// the prices were stored.
+	var seq []string
+	perAsset := map[string][]fedPoint{}
+	for _, p := range pts {
+		if len(seq) == 0 || seq[len(seq)-1] != p.Writer {
+			seq = append(seq, p.Writer)
+		}
+		perAsset[p.asset] = append(perAsset[p.asset], p)
+	}
+	if !slices.Equal(seq, []string{holder, next}) {
+		t.Fatalf("writers in time: %v, want %s then %s", seq, holder, next)
+	}
+	for id, ps := range perAsset {
+		sort.Slice(ps, func(i, j int) bool { return ps[i].Seq < ps[j].Seq })
+		switched := false
+		for _, p := range ps {
+			switched = switched || p.Writer == next
+			if switched && p.Writer != next {
+				t.Fatalf("%s: a point of %s (seq %d) after %s's first", id, p.Writer, p.Seq, next)
+			}
+		}
+	}
+}
