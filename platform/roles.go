@@ -35,9 +35,12 @@ import (
 //     also publishes the changes it sees as the stream's price events. The
 //     stream carries the order service's events (orders and the balance
 //     changes they make); deposits, withdrawals and conversions happen in
-//     the user service and do not appear in it.
+//     the user service and do not appear in it. The order replicas share
+//     the sweeps by asset: each sweeps the assets that fall to it among the
+//     live members of EngineGroup.
 //   - RoleInventory: the catalogue and the admin asset routes, plus the
-//     price feed; it seeds the catalogue on first start. A deactivation
+//     price feed while it holds PriceFeedLease (one replica at a time); it
+//     seeds the catalogue on first start. A deactivation
 //     cancels the asset's resting orders in this process (through the
 //     store), so those cancellations do not appear in the order service's
 //     stream either.
