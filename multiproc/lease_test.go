@@ -14,8 +14,10 @@ import (
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/lease"
 	"github.com/orderprocessor/orderprocessor/platform"
 	"github.com/orderprocessor/orderprocessor/store/dynamodb"
+	"github.com/orderprocessor/orderprocessor/testenv"
 )
 
 // daos opens the cluster's tables for the test to read.
@@ -161,4 +163,73 @@ func TestReplicasPriceFeedTakeover(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestReplicasShardTakeover kills the order replica whose share of the
+// sweeps holds an asset with resting orders that are about to expire: the
+// other order replica takes that share over and expires them (expiry comes
+// only from the sweeps), each once: the holds come back to the cent and
+// the ledger checks out.
+func TestReplicasShardTakeover(t *testing.T) {
+	c := startCluster(t, clusterOptions{redis: sharedRedis(t), args: map[string][]string{"order": {"--engine-interval", "1s"}}})
+	d := c.daos()
+	ctx := context.Background()
+	assets := []string{"CLS1", "CLS2", "CLS3", "CLS4", "CLS5", "CLS6", "CLS7", "CLS8"}
+	for _, a := range assets {
+		c.newAsset(a, "100")
+	}
+	tok := c.newUser("cl_expiry", "1000")
+	members, err := d.Leases.Members(ctx, platform.EngineGroup, time.Now())
+	if err != nil || len(members) != 2 {
+		t.Fatalf("engine group %v, %v; want the two order replicas", members, err)
+	}
+	byPID := map[string]*proc{}
+	for _, p := range c.replicas["order"] {
+		byPID[strconv.Itoa(p.cmd.Process.Pid)] = p
+	}
+	owner := lease.Owner(members, assets[0])
+	parts := strings.Split(owner, "-")
+	victim := byPID[parts[len(parts)-2]]
+	if victim == nil {
+		t.Fatalf("member %q is no order replica", owner)
+	}
+	var victims []string
+	for _, a := range assets {
+		if lease.Owner(members, a) == owner {
+			victims = append(victims, a)
+		}
+	}
+
+	expires := time.Now().Add(3 * time.Second)
+	for _, a := range assets {
+		testenv.Call(t, "POST", c.gw(0)+"/api/v1/orders", tok, map[string]any{"order_type": "limit_buy", "asset_id": a,
+			"quantity": "1", "limit_price": "50", "time_in_force": "gtd", "expires_at": expires.UTC().Format(time.RFC3339Nano)}).Want(t, 201)
+	}
+	victim.kill()
+	t.Logf("killed %s, whose share holds %v", victim.name, victims)
+
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		list := testenv.Call(t, "GET", c.gw(1)+"/api/v1/orders?limit=100", tok, nil).Want(t, 200)
+		orders, _ := list["data"].([]any)
+		expired := 0
+		for _, o := range orders {
+			if o.(map[string]any)["status"] == "expired" {
+				expired++
+			}
+		}
+		if len(orders) != len(assets) {
+			t.Fatalf("%d orders, want %d", len(orders), len(assets))
+		}
+		if expired == len(assets) {
+			t.Logf("every order expired %v after its expiry (lease TTL 6 s, engine interval 1 s)", time.Since(expires).Round(time.Millisecond))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d orders expired 30 s after the kill", expired, len(assets))
+		}
+	}
+	if b := testenv.Call(t, "GET", c.gw(0)+"/api/v1/balance", tok, nil).Want(t, 200); b["current_balance"] != "1000.00" || b["held_balance"] != "0.00" {
+		t.Fatalf("balance %v, want 1000.00 with nothing held", b)
+	}
+	c.verify()
 }
