@@ -24,6 +24,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/lease"
 	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/proxy"
@@ -69,6 +70,11 @@ type Config struct {
 	// EngineInterval is the period of the trigger engine's expiry sweep and
 	// full re-evaluation (5 s when 0).
 	EngineInterval time.Duration
+	// LeaseTTL is the term of the price feed's lease (RoleInventory) and of
+	// the order replicas' heartbeats (RoleOrder), renewed every third of it
+	// (lease.DefaultTTL when 0): a dead replica's part is taken over within
+	// 4/3 of it.
+	LeaseTTL time.Duration
 	// Role is the part of the system this process runs (RoleAll when "");
 	// Upstreams, UpstreamTimeout and Breaker configure RoleGateway's proxies
 	// (see Role).
@@ -125,6 +131,8 @@ type Platform struct {
 	Role Role
 	// Proxies are the gateway role's proxies, one per service replica.
 	Proxies []*proxy.Proxy
+	// Member is the process's name as a lease holder and group member.
+	Member string
 
 	redis  *redisstate.Client // nil without Config.RedisURL
 	events *events
@@ -141,7 +149,8 @@ var ErrJWTSecret = errors.New("the JWT secret")
 // roles; every role but RoleAll has the JWT secret (shared by the gateway
 // and the services), which is at least auth.MinSecretLen bytes when set;
 // RoleGateway has the URL of every service; a role that runs the price
-// feed has a known PriceFeed. Open validates cfg first.
+// feed has a known PriceFeed; LeaseTTL is 0 or at least MinLeaseTTL. Open
+// validates cfg first.
 func (cfg Config) Validate() error {
 	role := cfg.role()
 	spec, ok := roles[role]
@@ -160,6 +169,9 @@ func (cfg Config) Validate() error {
 				return fmt.Errorf("role %s: the %s service URL is not set", role, up.role)
 			}
 		}
+	}
+	if cfg.LeaseTTL < 0 || (cfg.LeaseTTL > 0 && cfg.LeaseTTL < MinLeaseTTL) {
+		return fmt.Errorf("lease TTL %s: want at least %s", cfg.LeaseTTL, MinLeaseTTL)
 	}
 	if spec.priceFeed {
 		switch cfg.PriceFeed {
@@ -380,7 +392,8 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
-		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, redis: shared, events: evs, cancel: cancel, log: log}
+		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, Member: lease.ProcessID(),
+		redis: shared, events: evs, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()
@@ -397,8 +410,15 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	case engineRemote:
 		// Prices change in the inventory service's process: the bus tells
 		// the engine at once; without one, the engine sees them at its
-		// periodic sweep (EngineInterval).
-		p.startEngine(bg, trading.NewEngine(trade, evs.sweepPrices(spec, inv.Prices), cfg.EngineInterval))
+		// periodic sweep (EngineInterval). The order replicas share the
+		// sweeps by asset.
+		engine := trading.NewEngine(trade, evs.sweepPrices(spec, inv.Prices), cfg.EngineInterval)
+		if err := p.shardEngine(ctx, bg, cfg, d.Leases, engine); err != nil {
+			cancel()
+			p.wg.Wait()
+			return nil, err
+		}
+		p.startEngine(bg, engine)
 	}
 	evs.start(p.Engine, log)
 	if edb, ok := db.(*embedded.DB); ok {
@@ -411,11 +431,10 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}()
 	}
 	if feed != nil {
-		interval := cfg.priceInterval()
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			pricing.Run(bg, feed, inv, interval, log)
+			p.runFeed(bg, cfg, d.Leases, feed, inv)
 		}()
 	}
 	return p, nil
