@@ -158,9 +158,13 @@ type AccountChecker interface {
 }
 
 // Check is one readiness check of /health/ready. Func must honour ctx.
+// A Degraded check names a dependency the process works without (only
+// slower): its failure is reported as "degraded" and leaves the process
+// ready.
 type Check struct {
-	Name string
-	Func func(ctx context.Context) error
+	Name     string
+	Func     func(ctx context.Context) error
+	Degraded bool
 }
 
 // Deps are the gateway's collaborators. Only Tokens is required (when any

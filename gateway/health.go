@@ -14,7 +14,8 @@ import (
 //	/health/live   200 {"status":"alive","timestamp":...} while the process serves
 //	/health/ready  200 {"status":"ready","checks":{"<name>":"ok",...},"timestamp":...} when
 //	               every Deps.Ready check passes within Config.ReadyTimeout, else
-//	               503 SERVICE_UNAVAILABLE naming the failed checks (details logged)
+//	               503 SERVICE_UNAVAILABLE naming the failed checks (details logged);
+//	               a failed Degraded check is "degraded" in a 200 answer
 //	/metrics       Prometheus text format; 404 NOT_FOUND with Config.NoMetrics
 func (g *Gateway) serveOps(ex *exchange, r *http.Request, p string) {
 	switch p {
@@ -54,7 +55,7 @@ func (g *Gateway) serveOps(ex *exchange, r *http.Request, p string) {
 		b = appendTimestamp(b, g.now())
 		b = append(b, "\"}\n"...)
 	case PathHealthReady:
-		failed := g.runChecks(r.Context(), ex.info.id)
+		failed, degraded := g.runChecks(r.Context(), ex.info.id)
 		if len(failed) > 0 {
 			g.writeError(ex, http.StatusServiceUnavailable, CodeServiceUnavailable,
 				"not ready: "+strings.Join(failed, ", "))
@@ -66,7 +67,11 @@ func (g *Gateway) serveOps(ex *exchange, r *http.Request, p string) {
 				b = append(b, ',')
 			}
 			b = appendJSONString(b, c.Name)
-			b = append(b, `:"ok"`...)
+			if degraded != nil && degraded[i] {
+				b = append(b, `:"degraded"`...)
+			} else {
+				b = append(b, `:"ok"`...)
+			}
 		}
 		b = append(b, `},"timestamp":"`...)
 		b = appendTimestamp(b, g.now())
@@ -80,12 +85,12 @@ func (g *Gateway) serveOps(ex *exchange, r *http.Request, p string) {
 }
 
 // runChecks runs the readiness checks concurrently, bounded by
-// ReadyTimeout, and returns the names of those that failed, in order. A
-// check that panics or outlives the timeout fails; its goroutine is not
-// waited for.
-func (g *Gateway) runChecks(ctx context.Context, requestID string) []string {
+// ReadyTimeout, and returns the names of those that failed, in order, and
+// which Degraded checks failed (by index; nil when none). A check that
+// panics or outlives the timeout fails; its goroutine is not waited for.
+func (g *Gateway) runChecks(ctx context.Context, requestID string) (failed []string, degraded []bool) {
 	if len(g.ready) == 0 {
-		return nil
+		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.ReadyTimeout)
 	defer cancel()
@@ -118,7 +123,6 @@ func (g *Gateway) runChecks(ctx context.Context, requestID string) []string {
 			pending = 0
 		}
 	}
-	var failed []string
 	for i, err := range errs {
 		if err == errCheckOK {
 			continue
@@ -126,12 +130,19 @@ func (g *Gateway) runChecks(ctx context.Context, requestID string) []string {
 		if err == nil {
 			err = fmt.Errorf("no answer within %v: %w", g.cfg.ReadyTimeout, ctx.Err())
 		}
-		failed = append(failed, g.ready[i].Name)
+		if g.ready[i].Degraded {
+			if degraded == nil {
+				degraded = make([]bool, len(g.ready))
+			}
+			degraded[i] = true
+		} else {
+			failed = append(failed, g.ready[i].Name)
+		}
 		g.log.LogAttrs(ctx, slog.LevelWarn, "readiness check failed",
 			slog.String("request_id", requestID), slog.String("check", g.ready[i].Name),
 			slog.String("error", err.Error()))
 	}
-	return failed
+	return failed, degraded
 }
 
 // errCheckOK marks a check that answered nil (nil itself means "no answer").
