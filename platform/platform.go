@@ -20,6 +20,7 @@ import (
 
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/auth"
+	"github.com/orderprocessor/orderprocessor/cache"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
@@ -96,6 +97,11 @@ type Config struct {
 	// TokenClockSkew is how far in the future a token's iat or nbf may lie
 	// (auth.DefaultClockSkew when 0).
 	TokenClockSkew time.Duration
+	// CacheTTL and CacheLocalTTL configure the shared cache of a process
+	// with a store and RedisURL (package cache: cache.Options.TTL and
+	// LocalTTL; their defaults when 0).
+	CacheTTL      time.Duration
+	CacheLocalTTL time.Duration
 	// StreamMaxPerUser and StreamMaxTotal bound the live streams of this
 	// process: per user and in all (stream.DefaultMaxPerUser and
 	// stream.DefaultMaxTotal when 0; negative: no bound).
@@ -127,6 +133,7 @@ type Platform struct {
 	Proxies []*proxy.Proxy
 
 	redis  *redisstate.Client // nil without Config.RedisURL
+	cache  *cache.Cache       // nil without Config.RedisURL or a store
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	log    *slog.Logger
@@ -231,17 +238,23 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 			return nil, fmt.Errorf("shared state: %w", err)
 		}
 	}
-	p, err := build(ctx, cfg, db, tables, log, now, shared)
-	if err != nil {
-		if db != nil {
-			_ = db.Close()
+	c, err := openCache(ctx, cfg, db, tables, log)
+	if err == nil {
+		var p *Platform
+		if p, err = build(ctx, cfg, db, tables, log, now, shared, c); err == nil {
+			return p, nil
 		}
-		if shared != nil {
-			_ = shared.Close()
+		if c != nil {
+			_ = c.Close()
 		}
-		return nil, err
 	}
-	return p, nil
+	if db != nil {
+		_ = db.Close()
+	}
+	if shared != nil {
+		_ = shared.Close()
+	}
+	return nil, err
 }
 
 // CursorCodec returns the codec of the pagination cursors of a server with
@@ -260,12 +273,13 @@ func CursorCodec(jwtSecret []byte) (*page.Codec, error) {
 	return page.NewCodec(key), nil
 }
 
-func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time, shared *redisstate.Client) (*Platform, error) {
+func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time,
+	shared *redisstate.Client, c *cache.Cache) (*Platform, error) {
 	role := cfg.role()
 	spec := roles[role]
-	d := trading.NewDAOs(db, tables)
+	d, reads := daos(db, tables, c)
 	broker := stream.NewBroker(stream.Options{Now: now})
-	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: broker})
+	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: broker, Reads: reads})
 
 	secret := cfg.JWTSecret
 	if len(secret) == 0 { // RoleAll only (Validate)
@@ -335,8 +349,13 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		deps.Ready = []gateway.Check{{Name: "store", Func: db.Ping}}
 	}
 	if shared != nil {
+		// With a store, the process works without Redis (the cache and
+		// revocations fall back to the store): Redis down is "degraded".
 		deps.Counter, deps.Blocks = shared, shared
-		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping})
+		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping, Degraded: db != nil})
+	}
+	if c != nil {
+		deps.Ready = append(deps.Ready, gateway.Check{Name: "cache", Func: c.Ping, Degraded: true})
 	}
 	if spec.behindGateway {
 		// Behind the gateway: it limits traffic, logins and registrations, and
@@ -376,7 +395,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
-		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, redis: shared, cancel: cancel, log: log}
+		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, redis: shared, cache: c, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()
@@ -457,6 +476,8 @@ func (cfg Config) newFeed() (pricing.Feed, error) {
 // revocation.
 func newRevoker(ctx context.Context, soleWriter bool, db store.Store, tables dao.Tables, shared *redisstate.Client, now func() time.Time, log *slog.Logger) (auth.Revoker, error) {
 	switch {
+	case shared != nil && db != nil:
+		return &fallbackRevoker{redis: shared, store: NewStoreRevoker(db, tables, StoreRevokerOptions{Now: now}), log: log}, nil
 	case shared != nil:
 		return shared, nil
 	case db == nil:
@@ -521,6 +542,9 @@ func (p *Platform) Close() error {
 	}
 	if p.redis != nil {
 		err = errors.Join(err, p.redis.Close())
+	}
+	if p.cache != nil {
+		err = errors.Join(err, p.cache.Close())
 	}
 	return err
 }
