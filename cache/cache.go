@@ -152,7 +152,7 @@ func Open(ctx context.Context, url string, base store.Store, opt Options) (*Cach
 	}
 	// Fail fast: a failed call sends reads to the store, a retry would
 	// only make the request wait.
-	ropt.MaxRetries = -1
+	ropt.MaxRetries, ropt.DialerRetries = -1, 1
 	ropt.ContextTimeoutEnabled = true
 	c := &Cache{rdb: redis.NewClient(ropt), base: base, prefix: opt.Prefix, opt: opt, log: opt.Logger,
 		epoch: opt.Prefix + "epoch", local: map[store.Key]localEntry{}, stop: make(chan struct{})}

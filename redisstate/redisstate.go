@@ -88,6 +88,10 @@ func New(ctx context.Context, url string, opt Options) (*Client, error) {
 		opt.Logger = slog.Default()
 	}
 	redis.SetLogger(redisLogger{opt.Logger})
+	// One dial per attempt (go-redis dials 5 times, 100 ms apart, by
+	// default): with Redis down, a call fails in milliseconds and the
+	// caller's fallback (fail open, the store) answers.
+	ropt.DialerRetries = 1
 	c := &Client{rdb: redis.NewClient(ropt), prefix: opt.Prefix, now: opt.Now}
 	pctx, cancel := context.WithTimeout(ctx, opt.ConnectTimeout)
 	defer cancel()
