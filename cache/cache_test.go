@@ -58,7 +58,7 @@ type env struct {
 	url    string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	url := os.Getenv("REDIS_URL")
 	if url == "" {
@@ -77,7 +77,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // open opens one process's cache over the shared store.
-func (e *env) open(t *testing.T, localTTL time.Duration) *cache.Cache {
+func (e *env) open(t testing.TB, localTTL time.Duration) *cache.Cache {
 	t.Helper()
 	c, err := cache.Open(context.Background(), e.url, e.db, cache.Options{Prefix: e.prefix, LocalTTL: localTTL,
 		Group: e.tables.CacheGroup, QueryGroup: e.tables.CacheQueryGroup, Logger: slog.New(slog.DiscardHandler)})
@@ -213,5 +213,31 @@ func TestRefusedWriteChangesNothing(t *testing.T) {
 	}
 	if it, err := a.View().Get(ctx, assetKey); err != nil || num(t, it, "price_usd") != "10" {
 		t.Fatalf("read %v, %v", it, err)
+	}
+}
+
+// BenchmarkQuoteRead reads an asset through the cache: from the in-process
+// layer (local) and from Redis (redis, no in-process layer), the read of
+// every market order's quote.
+func BenchmarkQuoteRead(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		local time.Duration
+	}{{"local", 0}, {"redis", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			e := newEnv(b)
+			c := e.open(b, bc.local)
+			ctx := context.Background()
+			if err := c.Store().Put(ctx, store.Put{Key: assetKey, Item: asset(1, "100")}); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := c.View().Get(ctx, assetKey); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
