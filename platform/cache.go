@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/cache"
 	"github.com/orderprocessor/orderprocessor/dao"
@@ -32,6 +34,25 @@ func openCache(ctx context.Context, cfg Config, db store.Store, tables dao.Table
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	return c, nil
+}
+
+// cacheMetrics registers c's counters with reg.
+func cacheMetrics(reg prometheus.Registerer, c *cache.Cache) {
+	counter := func(name, help string, v func(cache.Stats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(c.Stats())) })
+	}
+	reg.MustRegister(
+		counter("orderprocessor_cache_hits_total", "Reads answered by the shared cache.", func(s cache.Stats) int64 { return s.Hits }),
+		counter("orderprocessor_cache_misses_total", "Reads of cached kinds that went to the store.", func(s cache.Stats) int64 { return s.Misses }),
+		counter("orderprocessor_cache_errors_total", "Failed Redis calls of the shared cache.", func(s cache.Stats) int64 { return s.Errors }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "orderprocessor_cache_up",
+			Help: "1 while the shared cache is in use, 0 while Redis fails and reads go to the store."},
+			func() float64 {
+				if c.Stats().Down {
+					return 0
+				}
+				return 1
+			}))
 }
 
 // daos returns the trading layer's DAOs over db and the DAOs of the

@@ -350,6 +350,20 @@ func TestCacheRedisDown(t *testing.T) {
 			t.Fatalf("ready with redis up: %v", c)
 		}
 	}
+	metric := func(base, name string) string {
+		t.Helper()
+		r := testenv.Call(t, "GET", base+"/metrics", "", nil)
+		for _, line := range strings.Split(string(r.Body), "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				return v
+			}
+		}
+		t.Fatalf("no %s in /metrics", name)
+		return ""
+	}
+	if up := metric(urls[0], "orderprocessor_cache_up"); up != "1" {
+		t.Fatalf("orderprocessor_cache_up %s with redis up", up)
+	}
 
 	redis.stop()
 	t0 := time.Now()
@@ -363,6 +377,9 @@ func TestCacheRedisDown(t *testing.T) {
 		}
 		if c := ready(u); c["redis"] != "degraded" || c["cache"] != "degraded" || c["store"] != "ok" {
 			t.Fatalf("ready with redis down: %v", c)
+		}
+		if up := metric(u, "orderprocessor_cache_up"); up != "0" {
+			t.Fatalf("orderprocessor_cache_up %s with redis down", up)
 		}
 	}
 	mustCall(t, 200, "POST", urls[0]+"/api/v1/auth/logout", spare, map[string]any{})

@@ -310,6 +310,9 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if c != nil {
+		cacheMetrics(reg, c)
+	}
 
 	// The broker's price hook is registered before the trigger engine's, so
 	// that a price event precedes the order events it triggers. A

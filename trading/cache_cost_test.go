@@ -175,6 +175,16 @@ func TestCachedCallCount(t *testing.T) {
 				return err
 			})
 		}
+		// The buy again, with its Idempotency-Key: the stored response.
+		out["market_buy, replayed"] = measure(func() error {
+			idem := &trading.Idem{Key: tables.IdemKey(user, "order", "k0"), ReqHash: "h",
+				Render: func(any) (int, []byte, error) { return 201, []byte("{}"), nil }}
+			_, rep, err := s.PlaceOrder(ctx, user, entity.OrderCreate{OrderType: entity.MarketBuy, AssetID: "XYZ", Quantity: decp("2")}, "", idem)
+			if err == nil && (rep == nil || string(rep.Body) != "{}") {
+				err = fmt.Errorf("replay %+v, want the stored response", rep)
+			}
+			return err
+		})
 		r := s.ReadDAOs()
 		out["GET /balance, first"] = measure(func() error { _, err := r.Balances.Get(ctx, user, entity.USD); return err })
 		out["GET /balance, again"] = measure(func() error { _, err := r.Balances.Get(ctx, user, entity.USD); return err })
@@ -204,7 +214,7 @@ func TestCachedCallCount(t *testing.T) {
 	// finds its quote there.
 	with := run("cached", cached, cachedReads)
 
-	rows := []string{string(entity.MarketBuy), string(entity.MarketSell), "GET /balance, first", "GET /balance, again",
+	rows := []string{string(entity.MarketBuy), string(entity.MarketSell), "market_buy, replayed", "GET /balance, first", "GET /balance, again",
 		"GET /orders/{id}, first", "GET /orders/{id}, again", "GET /portfolio, first", "GET /portfolio, again"}
 	for _, r := range rows {
 		t.Logf("| %s | %v, %.1f units | %v, %.1f units |", r, without[r].calls, without[r].units, with[r].calls, with[r].units)
@@ -212,6 +222,7 @@ func TestCachedCallCount(t *testing.T) {
 	want := map[string]string{
 		string(entity.MarketBuy):  "map[TransactWriteItems:1]",
 		string(entity.MarketSell): "map[BatchGetItem:1 TransactWriteItems:1]",
+		"market_buy, replayed":    "map[GetItem:1 TransactWriteItems:1]",
 		"GET /balance, first":     "map[GetItem:1]",
 		"GET /balance, again":     "map[]",
 		"GET /orders/{id}, first": "map[GetItem:1]",
