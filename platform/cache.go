@@ -68,6 +68,26 @@ func daos(db store.Store, tables dao.Tables, c *cache.Cache) (d, reads *dao.DAOs
 	return d, trading.NewDAOs(c.View(), tables)
 }
 
+// passRevoker is a gateway's revoker without a store: Redis, and when
+// Redis fails, the token passes (logged), as with no revoker at all: the
+// services behind the gateway check revocation on their store.
+type passRevoker struct {
+	*redisstate.Client
+	log    *slog.Logger
+	failed atomic.Bool
+}
+
+func (r *passRevoker) IsRevoked(ctx context.Context, jti string) (bool, error) {
+	ok, err := r.Client.IsRevoked(ctx, jti)
+	switch {
+	case err != nil && !r.failed.Swap(true):
+		r.log.Warn("revocations: redis failed; the services behind the gateway check them", "err", err)
+	case err == nil && r.failed.Swap(false):
+		r.log.Info("revocations: redis answers again")
+	}
+	return ok, nil
+}
+
 // fallbackRevoker keeps revocations in Redis and in the store. Checks ask
 // Redis; when Redis fails they ask the store (one strongly consistent read
 // per token not known to be revoked), until the revocations in force have

@@ -413,3 +413,108 @@ func TestCacheRedisDown(t *testing.T) {
 		mustCall(t, 401, "GET", u+"/api/v1/balance?currency=USD", spare, nil)
 	}
 }
+
+// TestRolesRedisDown: the microservice deployment (a gateway, the user and
+// inventory services and two order services, all on one store and one
+// Redis) keeps taking orders through the gateway while Redis is stopped:
+// every readiness check marks Redis "degraded", a logout made meanwhile
+// still ends the token (the services check the store), and the processes
+// use Redis again when it is back.
+func TestRolesRedisDown(t *testing.T) {
+	redis := startRedis(t)
+	db, tables := testenv.Store(t)
+	prefix := "test:" + strings.ToLower(rand.Text()[:12]) + ":"
+	base := Config{Store: sharedStore{db}, Tables: tables, JWTSecret: []byte(testSecret), Logger: quiet(),
+		PasswordParams: fastParams, Gateway: gateway.DefaultConfig(), PriceFeed: "static",
+		RedisURL: redis.url(), RedisPrefix: prefix}
+	open := func(cfg Config) string {
+		p, err := Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("open %s: %v", cfg.Role, err)
+		}
+		srv := httptest.NewServer(p.Handler)
+		t.Cleanup(func() {
+			srv.Close()
+			if err := p.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		return srv.URL
+	}
+	urls := map[string]string{}
+	for _, r := range []Role{RoleInventory, RoleUser, RoleOrder} {
+		cfg := base
+		cfg.Role = r
+		urls[string(r)] = open(cfg)
+	}
+	cfg := base
+	cfg.Role = RoleOrder
+	urls["order2"] = open(cfg)
+	cfg = base
+	cfg.Role, cfg.Store = RoleGateway, nil
+	cfg.Upstreams = Upstreams{User: urls["user"], Order: urls["order"], Inventory: urls["inventory"]}
+	gw := open(cfg)
+	cfg.Upstreams.Order = urls["order2"]
+	gw2 := open(cfg)
+
+	tok := newUser(t, gw, "roles_down")
+	spare := mustCall(t, 200, "POST", gw+"/api/v1/auth/login", "", map[string]string{"username": "roles_down", "password": userPassword})["access_token"].(string)
+	mustCall(t, 201, "POST", gw+"/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"})
+	bought := 0
+	buy := func(base string) {
+		t.Helper()
+		mustCall(t, 201, "POST", base+"/api/v1/orders", tok, map[string]any{"order_type": "market_buy", "asset_id": "DOGE", "quantity": "1"},
+			"Idempotency-Key", fmt.Sprint("roles", bought))
+		bought++
+	}
+	buy(gw)
+	buy(gw2)
+
+	redis.stop()
+	for i := range 4 {
+		buy([]string{gw, gw2}[i%2])
+	}
+	for _, u := range []string{gw, gw2} {
+		m := mustCall(t, 200, "GET", u+"/api/v1/balance/asset/DOGE", tok, nil)
+		if m["quantity"] != strconv.Itoa(bought) {
+			t.Fatalf("holding with redis down: %v, want %d", m, bought)
+		}
+	}
+	for name, u := range urls {
+		m := mustCall(t, 200, "GET", u+"/health/ready", "", nil)
+		if c, _ := m["checks"].(map[string]any); c["redis"] != "degraded" || c["store"] != "ok" {
+			t.Fatalf("%s ready with redis down: %v", name, m)
+		}
+	}
+	if m := mustCall(t, 200, "GET", gw+"/health/ready", "", nil); m["checks"].(map[string]any)["redis"] != "degraded" {
+		t.Fatalf("gateway ready with redis down: %v", m)
+	}
+	mustCall(t, 200, "POST", gw+"/api/v1/auth/logout", spare, map[string]any{})
+	for _, u := range []string{gw, gw2} {
+		mustCall(t, 401, "POST", u+"/api/v1/orders", spare, map[string]any{"order_type": "market_buy", "asset_id": "DOGE", "quantity": "1"})
+	}
+
+	redis.start()
+	deadline := time.Now().Add(10 * time.Second)
+	for name, u := range urls {
+		for {
+			m := mustCall(t, 200, "GET", u+"/health/ready", "", nil)
+			if c, _ := m["checks"].(map[string]any); c["redis"] == "ok" && c["cache"] == "ok" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s ready after redis restarted: %v", name, m)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	buy(gw)
+	buy(gw2)
+	for _, u := range []string{gw, gw2} {
+		m := mustCall(t, 200, "GET", u+"/api/v1/balance/asset/DOGE", tok, nil)
+		if m["quantity"] != strconv.Itoa(bought) {
+			t.Fatalf("holding after redis restarted: %v, want %d", m, bought)
+		}
+		mustCall(t, 401, "GET", u+"/api/v1/balance?currency=USD", spare, nil)
+	}
+}

@@ -352,10 +352,11 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		deps.Ready = []gateway.Check{{Name: "store", Func: db.Ping}}
 	}
 	if shared != nil {
-		// With a store, the process works without Redis (the cache and
-		// revocations fall back to the store): Redis down is "degraded".
+		// The process works without Redis (the cache and revocations fall
+		// back to the store, or to the services' checks behind a gateway;
+		// limits fail open): Redis down is "degraded".
 		deps.Counter, deps.Blocks = shared, shared
-		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping, Degraded: db != nil})
+		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping, Degraded: true})
 	}
 	if c != nil {
 		deps.Ready = append(deps.Ready, gateway.Check{Name: "cache", Func: c.Ping, Degraded: true})
@@ -470,19 +471,21 @@ func (cfg Config) newFeed() (pricing.Feed, error) {
 	return nil, nil
 }
 
-// newRevoker returns the token revoker of a process: Redis when configured
-// (shared by every process using it); else, with a store, a StoreRevoker,
-// which the all-in-one process (soleWriter: the store's only writer of
-// revocations) loads at start and then answers from memory, and the
-// microservice roles read through; else (a gateway without a store) an
-// in-process one, which nothing fills: the services behind it check
-// revocation.
+// newRevoker returns the token revoker of a process. With Redis (shared by
+// every process using it): a fallbackRevoker when the process has a store
+// (the store while Redis fails), else a passRevoker (a gateway: tokens
+// pass while Redis fails, and its services check). Without Redis, with a
+// store: a StoreRevoker, which the all-in-one process (soleWriter: the
+// store's only writer of revocations) loads at start and then answers from
+// memory, and the microservice roles read through. Else (a gateway without
+// a store) an in-process one, which nothing fills: the services behind it
+// check revocation.
 func newRevoker(ctx context.Context, soleWriter bool, db store.Store, tables dao.Tables, shared *redisstate.Client, now func() time.Time, log *slog.Logger) (auth.Revoker, error) {
 	switch {
 	case shared != nil && db != nil:
 		return &fallbackRevoker{redis: shared, store: NewStoreRevoker(db, tables, StoreRevokerOptions{Now: now}), log: log}, nil
 	case shared != nil:
-		return shared, nil
+		return &passRevoker{Client: shared, log: log}, nil
 	case db == nil:
 		return auth.NewMemoryRevoker(auth.MemoryRevokerOptions{Now: now}), nil
 	case !soleWriter:
