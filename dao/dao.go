@@ -24,6 +24,9 @@ type DAOs struct {
 	Idem      *IdempotencyDAO
 	Analytics *ScanDAO
 	Leases    *LeaseDAO
+	// Cache, when set, is a read-through cache over Store (package cache)
+	// that Batch reads quotes from; nil: quotes come from Store.
+	Cache store.Store
 }
 
 // New returns the DAOs over s with tables t, which index no open orders:

@@ -20,6 +20,7 @@ import (
 
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/auth"
+	"github.com/orderprocessor/orderprocessor/cache"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
@@ -102,6 +103,11 @@ type Config struct {
 	// TokenClockSkew is how far in the future a token's iat or nbf may lie
 	// (auth.DefaultClockSkew when 0).
 	TokenClockSkew time.Duration
+	// CacheTTL and CacheLocalTTL configure the shared cache of a process
+	// with a store and RedisURL (package cache: cache.Options.TTL and
+	// LocalTTL; their defaults when 0).
+	CacheTTL      time.Duration
+	CacheLocalTTL time.Duration
 	// StreamMaxPerUser and StreamMaxTotal bound the live streams of this
 	// process: per user and in all (stream.DefaultMaxPerUser and
 	// stream.DefaultMaxTotal when 0; negative: no bound).
@@ -136,6 +142,7 @@ type Platform struct {
 
 	redis  *redisstate.Client // nil without Config.RedisURL
 	events *events
+	cache  *cache.Cache // nil without Config.RedisURL or a store
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	log    *slog.Logger
@@ -244,17 +251,23 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 			return nil, fmt.Errorf("shared state: %w", err)
 		}
 	}
-	p, err := build(ctx, cfg, db, tables, log, now, shared)
-	if err != nil {
-		if db != nil {
-			_ = db.Close()
+	c, err := openCache(ctx, cfg, db, tables, log)
+	if err == nil {
+		var p *Platform
+		if p, err = build(ctx, cfg, db, tables, log, now, shared, c); err == nil {
+			return p, nil
 		}
-		if shared != nil {
-			_ = shared.Close()
+		if c != nil {
+			_ = c.Close()
 		}
-		return nil, err
 	}
-	return p, nil
+	if db != nil {
+		_ = db.Close()
+	}
+	if shared != nil {
+		_ = shared.Close()
+	}
+	return nil, err
 }
 
 // CursorCodec returns the codec of the pagination cursors of a server with
@@ -273,18 +286,22 @@ func CursorCodec(jwtSecret []byte) (*page.Codec, error) {
 	return page.NewCodec(key), nil
 }
 
-func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time, shared *redisstate.Client) (*Platform, error) {
+func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time,
+	shared *redisstate.Client, c *cache.Cache) (*Platform, error) {
 	role := cfg.role()
 	spec := roles[role]
-	d := trading.NewDAOs(db, tables)
+	d, reads := daos(db, tables, c)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if c != nil {
+		cacheMetrics(reg, c)
+	}
 	evs, err := newEvents(cfg, spec, db != nil, reg, log, now)
 	if err != nil {
 		return nil, fmt.Errorf("event bus: %w", err)
 	}
 	broker := evs.broker
-	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: evs.notifier()})
+	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: evs.notifier(), Reads: reads})
 
 	secret := cfg.JWTSecret
 	if len(secret) == 0 { // RoleAll only (Validate)
@@ -351,8 +368,14 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		deps.Ready = []gateway.Check{{Name: "store", Func: db.Ping}}
 	}
 	if shared != nil {
+		// The process works without Redis (the cache and revocations fall
+		// back to the store, or to the services' checks behind a gateway;
+		// limits fail open): Redis down is "degraded".
 		deps.Counter, deps.Blocks = shared, shared
 		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping, Degraded: true})
+	}
+	if c != nil {
+		deps.Ready = append(deps.Ready, gateway.Check{Name: "cache", Func: c.Ping, Degraded: true})
 	}
 	if spec.behindGateway {
 		// Behind the gateway: it limits traffic, logins and registrations, and
@@ -393,7 +416,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
 		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, Member: lease.ProcessID(),
-		redis: shared, events: evs, cancel: cancel, log: log}
+		redis: shared, events: evs, cache: c, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()
@@ -472,17 +495,21 @@ func (cfg Config) newFeed() (pricing.Feed, error) {
 	return nil, nil
 }
 
-// newRevoker returns the token revoker of a process: Redis when configured
-// (shared by every process using it); else, with a store, a StoreRevoker,
-// which the all-in-one process (soleWriter: the store's only writer of
-// revocations) loads at start and then answers from memory, and the
-// microservice roles read through; else (a gateway without a store) an
-// in-process one, which nothing fills: the services behind it check
-// revocation.
+// newRevoker returns the token revoker of a process. With Redis (shared by
+// every process using it): a fallbackRevoker when the process has a store
+// (the store while Redis fails), else a passRevoker (a gateway: tokens
+// pass while Redis fails, and its services check). Without Redis, with a
+// store: a StoreRevoker, which the all-in-one process (soleWriter: the
+// store's only writer of revocations) loads at start and then answers from
+// memory, and the microservice roles read through. Else (a gateway without
+// a store) an in-process one, which nothing fills: the services behind it
+// check revocation.
 func newRevoker(ctx context.Context, soleWriter bool, db store.Store, tables dao.Tables, shared *redisstate.Client, now func() time.Time, log *slog.Logger) (auth.Revoker, error) {
 	switch {
+	case shared != nil && db != nil:
+		return &fallbackRevoker{redis: shared, store: NewStoreRevoker(db, tables, StoreRevokerOptions{Now: now}), log: log}, nil
 	case shared != nil:
-		return shared, nil
+		return &passRevoker{Client: shared, log: log}, nil
 	case db == nil:
 		return auth.NewMemoryRevoker(auth.MemoryRevokerOptions{Now: now}), nil
 	case !soleWriter:
@@ -545,6 +572,9 @@ func (p *Platform) Close() error {
 	}
 	if p.redis != nil {
 		err = errors.Join(err, p.redis.Close())
+	}
+	if p.cache != nil {
+		err = errors.Join(err, p.cache.Close())
 	}
 	return err
 }

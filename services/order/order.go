@@ -33,7 +33,7 @@ type Options struct {
 
 // New returns the order service over trade.
 func New(trade *trading.Service, opts Options) *Service {
-	s := &Service{d: trade.DAOs(), trade: trade,
+	s := &Service{d: trade.ReadDAOs(), trade: trade,
 		orders: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orderprocessor_orders_total", Help: "Order placements by order type and outcome.",
 		}, []string{"order_type", "outcome"})}

@@ -51,7 +51,7 @@ func New(trade *trading.Service, issuer *auth.Issuer, hasher *auth.Hasher, revok
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{d: trade.DAOs(), trade: trade, issuer: issuer, hasher: hasher, revoker: revoker,
+	return &Service{d: trade.ReadDAOs(), trade: trade, issuer: issuer, hasher: hasher, revoker: revoker,
 		accounts: opts.Accounts, rates: trade.Rates(), whole: newWholeStore(), log: log}
 }
 
