@@ -3,7 +3,9 @@
 package order
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -15,10 +17,25 @@ import (
 	"github.com/orderprocessor/orderprocessor/trading"
 )
 
+// Trading is what the order service needs of the trading layer
+// (*trading.Service): the order flows and the reads of the caller's orders
+// and asset movements.
+type Trading interface {
+	Now() time.Time
+	Idem(username, scope string, req *trading.IdemRequest) *trading.Idem
+	PlaceOrder(ctx context.Context, username string, req entity.OrderCreate, reqHash string, idem *trading.Idem) (*trading.Placed, *trading.Replay, error)
+	PlaceBatch(ctx context.Context, username string, orders []trading.BatchOrder) ([]trading.BatchResult, error)
+	CancelOrder(ctx context.Context, o *entity.Order) (*entity.Order, error)
+	Order(ctx context.Context, username, orderID string) (*entity.Order, error)
+	Orders(ctx context.Context, username string, f dao.OrderFilter) ([]*entity.Order, string, error)
+	AssetMovements(ctx context.Context, username, assetID string, limit int, cursor string) ([]*entity.AssetTransaction, string, error)
+}
+
+var _ Trading = (*trading.Service)(nil)
+
 // Service serves the order routes.
 type Service struct {
-	d      *dao.DAOs
-	trade  *trading.Service
+	trade  Trading
 	orders *prometheus.CounterVec
 }
 
@@ -30,8 +47,8 @@ type Options struct {
 }
 
 // New returns the order service over trade.
-func New(trade *trading.Service, opts Options) *Service {
-	s := &Service{d: trade.DAOs(), trade: trade,
+func New(trade Trading, opts Options) *Service {
+	s := &Service{trade: trade,
 		orders: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orderprocessor_orders_total", Help: "Order placements by order type and outcome.",
 		}, []string{"order_type", "outcome"})}
@@ -154,13 +171,13 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "order", req, http.StatusCreated,
+	idem, err := handlerkit.Idempotency(r, req, http.StatusCreated,
 		func(v any) any { return OrderEnvelope{Data: v.(*entity.Order).Response()} })
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	placed, rep, err := s.trade.PlaceOrder(r.Context(), p.Username, req, clientOrderHash(&req), idem)
+	placed, rep, err := s.trade.PlaceOrder(r.Context(), p.Username, req, clientOrderHash(&req), s.trade.Idem(p.Username, "order", idem))
 	switch {
 	case err != nil:
 		s.count(typ, string(apperr.KindOf(err)))
@@ -202,7 +219,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 	}
 	// One extra item tells whether there is more; the cursor then points
 	// after the last item returned, so it is taken from a second, exact read.
-	orders, _, err := s.d.Orders.ListByUser(r.Context(), p.Username, f)
+	orders, _, err := s.trade.Orders(r.Context(), p.Username, f)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -217,7 +234,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 		out.HasMore = true
 		orders = orders[:q.Limit]
 		f.Limit = q.Offset + q.Limit
-		_, next, err := s.d.Orders.ListByUser(r.Context(), p.Username, f)
+		_, next, err := s.trade.Orders(r.Context(), p.Username, f)
 		if err != nil {
 			httpapi.WriteError(w, r, err)
 			return
@@ -240,7 +257,7 @@ func (s *Service) orderFromPath(w http.ResponseWriter, r *http.Request) (*entity
 		httpapi.WriteError(w, r, err)
 		return nil, false
 	}
-	o, err := s.d.Orders.Get(r.Context(), p.Username, id)
+	o, err := s.trade.Order(r.Context(), p.Username, id)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return nil, false
@@ -282,7 +299,7 @@ func (s *Service) assetTransactions(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	txs, next, err := s.d.AssetTxs.List(r.Context(), p.Username, id, q.Offset+q.Limit, q.Cursor)
+	txs, next, err := s.trade.AssetMovements(r.Context(), p.Username, id, q.Offset+q.Limit, q.Cursor)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -295,7 +312,7 @@ func (s *Service) assetTransactions(w http.ResponseWriter, r *http.Request) {
 	out := AssetTransactionList{Data: make([]AssetTransactionItem, 0, len(txs))}
 	if next != "" {
 		// Peek: is there anything after this page?
-		more, _, err := s.d.AssetTxs.List(r.Context(), p.Username, id, 1, next)
+		more, _, err := s.trade.AssetMovements(r.Context(), p.Username, id, 1, next)
 		if err != nil {
 			httpapi.WriteError(w, r, err)
 			return

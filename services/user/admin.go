@@ -1,12 +1,9 @@
 package user
 
 import (
-	"context"
 	"net/http"
-	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
-	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/services/handlerkit"
@@ -32,10 +29,6 @@ type AccountStatusResponse struct {
 	TokensValidAfter *entity.Time `json:"tokens_valid_after"`
 	UpdatedAt        entity.Time  `json:"updated_at"`
 }
-
-// errDeactivated answers the login of a deactivated user who gave the right
-// password.
-var errDeactivated = apperr.New(apperr.Forbidden, "account deactivated")
 
 func (s *Service) registerAdmin(api *httpapi.API) {
 	adm := []string{"admin"}
@@ -81,7 +74,7 @@ func (s *Service) activeHandler(active bool) http.HandlerFunc {
 			httpapi.WriteError(w, r, apperr.New(apperr.Conflict, "an admin cannot deactivate their own account"))
 			return
 		}
-		u, err := s.SetActive(r.Context(), name, active)
+		u, err := s.accounts.SetActive(r.Context(), name, active)
 		if err != nil {
 			httpapi.WriteError(w, r, err)
 			return
@@ -94,44 +87,5 @@ func (s *Service) activeHandler(active bool) http.HandlerFunc {
 			resp.TokensValidAfter = &t
 		}
 		httpapi.WriteJSON(w, http.StatusOK, resp)
-	}
-}
-
-// SetActive activates or deactivates the user username (not_found when
-// there is none). Deactivation sets the user's TokensValidAfter to the
-// next whole second, so every token issued until then (iat in whole
-// seconds) is refused, and reactivation keeps it. Setting the state the
-// user is in changes nothing. The account cache of this process learns the
-// change at once.
-func (s *Service) SetActive(ctx context.Context, username string, active bool) (*entity.User, error) {
-	for attempt := 0; ; attempt++ {
-		u, err := s.d.Users.GetByUsername(ctx, username)
-		if err != nil {
-			return nil, err
-		}
-		if u.IsActive == active {
-			s.noteAccount(u)
-			return u, nil
-		}
-		now := s.now()
-		u.IsActive = active
-		if !active {
-			u.TokensValidAfter = now.Truncate(time.Second).Add(time.Second).UTC()
-		}
-		err = s.d.Users.Update(ctx, u, u.Email, now)
-		if err == nil {
-			s.noteAccount(u)
-			return u, nil
-		}
-		if !apperr.Is(err, apperr.Conflict) || attempt == 5 {
-			return nil, err
-		}
-	}
-}
-
-// noteAccount tells this process's account cache (if any) what u is now.
-func (s *Service) noteAccount(u *entity.User) {
-	if s.accounts != nil {
-		s.accounts.Set(u.Username, auth.Account{Exists: true, Active: u.IsActive, ValidAfter: u.TokensValidAfter})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderprocessor/orderprocessor/accounts"
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/services/user"
@@ -23,14 +24,15 @@ const (
 	idemHeader = "Idempotency-Key"
 )
 
-// newEnv serves the user service over a fresh store, with the account
-// cache of the gateway stand-in, and returns it with the service.
-func newEnv(t *testing.T, cfg trading.Config) (*apitest.Env, *user.Service) {
+// newEnv serves the user service over a fresh store, its account flows
+// keeping the account cache of the gateway stand-in up to date, and
+// returns it with the account flows.
+func newEnv(t *testing.T, cfg trading.Config) (*apitest.Env, *accounts.Service) {
 	t.Helper()
 	e := apitest.New(t, apitest.Options{Config: cfg})
-	s := user.New(e.Trade, e.Issuer, e.Hasher, e.Revoker, user.Options{Accounts: e.Accounts, Logger: e.Logger})
-	e.Serve(s.Register)
-	return e, s
+	a := accounts.New(e.Trade, e.Hasher, accounts.Options{Cache: e.Accounts})
+	e.Serve(user.New(e.Trade, a, e.Issuer, e.Revoker, user.Options{Logger: e.Logger}).Register)
+	return e, a
 }
 
 func registerBody(username, email string) string {

@@ -43,13 +43,13 @@ func (s *Service) convert(w http.ResponseWriter, r *http.Request) {
 	if !handlerkit.Decode(w, r, &req, req.Validate) {
 		return
 	}
-	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "convert", req, http.StatusCreated,
+	idem, err := handlerkit.Idempotency(r, req, http.StatusCreated,
 		func(v any) any { return convertResponse(v.(*trading.Conversion)) })
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	c, rep, err := s.trade.Convert(r.Context(), p.Username, req, s.rates, idem)
+	c, rep, err := s.trade.Convert(r.Context(), p.Username, req, s.rates, s.trade.Idem(p.Username, "convert", idem))
 	if rep != nil || err != nil {
 		s.writeOutcome(w, r, rep, err)
 		return

@@ -10,6 +10,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/services/handlerkit"
+	"github.com/orderprocessor/orderprocessor/trading"
 )
 
 // BalanceQuery selects the currency of GET /balance.
@@ -128,7 +129,7 @@ func (s *Service) getBalance(w http.ResponseWriter, r *http.Request) {
 			Fields: []apperr.FieldError{{Loc: []string{"query", "currency"}, Msg: "unsupported currency", Type: entity.TypeEnum}}})
 		return
 	}
-	b, err := s.d.Balances.Get(r.Context(), p.Username, c)
+	b, err := s.trade.Balance(r.Context(), p.Username, c)
 	if apperr.Is(err, apperr.NotFound) {
 		// A currency never used is an empty balance, not an error.
 		b, err = entity.NewBalance(p.Username, c, entity.At(s.now())), nil
@@ -145,7 +146,7 @@ func (s *Service) listBalances(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	bs, err := s.d.Balances.List(r.Context(), p.Username)
+	bs, err := s.trade.Balances(r.Context(), p.Username)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -184,18 +185,18 @@ func (s *Service) cash(w http.ResponseWriter, r *http.Request, typ entity.Transa
 	if !handlerkit.Decode(w, r, &req, req.Validate) {
 		return
 	}
-	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, string(typ), req, http.StatusCreated,
+	idem, err := handlerkit.Idempotency(r, req, http.StatusCreated,
 		func(v any) any { return cashResponse(v.(*entity.BalanceTransaction)) })
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
 	var tx *entity.BalanceTransaction
-	var rep *dao.IdemRecord
+	var rep *trading.Replay
 	if typ == entity.TxDeposit {
-		tx, rep, err = s.trade.Deposit(r.Context(), p.Username, req, idem)
+		tx, rep, err = s.trade.Deposit(r.Context(), p.Username, req, s.trade.Idem(p.Username, string(typ), idem))
 	} else {
-		tx, rep, err = s.trade.Withdraw(r.Context(), p.Username, entity.WithdrawRequest(req), idem)
+		tx, rep, err = s.trade.Withdraw(r.Context(), p.Username, entity.WithdrawRequest(req), s.trade.Idem(p.Username, string(typ), idem))
 	}
 	if rep != nil || err != nil {
 		s.writeOutcome(w, r, rep, err)
@@ -224,12 +225,12 @@ func (s *Service) listTransactions(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Currency = c
 	}
-	txs, next, err := s.d.Balances.ListTransactions(r.Context(), p.Username, f)
+	txs, next, err := s.trade.Transactions(r.Context(), p.Username, f)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	total, err := s.d.Balances.CountTransactions(r.Context(), p.Username, f, MaxCountScan)
+	total, err := s.trade.CountTransactions(r.Context(), p.Username, f, MaxCountScan)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -256,12 +257,12 @@ func (s *Service) getAssetBalance(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	h, err := s.d.Holdings.GetCurrent(r.Context(), p.Username, id)
+	h, err := s.trade.Holding(r.Context(), p.Username, id)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	a, err := s.d.Assets.Get(r.Context(), id)
+	a, err := s.trade.Asset(r.Context(), id)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -277,12 +278,12 @@ func (s *Service) getPortfolio(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	hs, err := s.d.Holdings.ListCurrent(ctx, p.Username)
+	hs, err := s.trade.Holdings(ctx, p.Username)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	bs, err := s.d.Balances.List(ctx, p.Username)
+	bs, err := s.trade.Balances(ctx, p.Username)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -298,7 +299,7 @@ func (s *Service) getPortfolio(w http.ResponseWriter, r *http.Request) {
 		if h.Quantity.IsZero() {
 			continue
 		}
-		a, err := s.d.Assets.Get(ctx, h.AssetID)
+		a, err := s.trade.Asset(ctx, h.AssetID)
 		if err != nil {
 			httpapi.WriteError(w, r, err)
 			return

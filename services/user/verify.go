@@ -25,7 +25,7 @@ func (s *Service) registerVerify(api *httpapi.API) {
 }
 
 func (s *Service) verifyLedger(w http.ResponseWriter, r *http.Request) {
-	rep, err := verify.Run(r.Context(), s.d)
+	rep, err := s.trade.Verify(r.Context())
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
