@@ -68,7 +68,7 @@ func (b *Batch) Read(ctx context.Context) error {
 	if len(b.keys) == 0 {
 		return nil
 	}
-	items, err := b.d.Store.BatchGet(ctx, b.keys)
+	items, err := b.d.s.BatchGet(ctx, b.keys)
 	if err != nil {
 		return err
 	}

@@ -171,7 +171,7 @@ func (s *Service) commit(ctx context.Context, tx *dao.Tx, idem *Idem, result any
 		}
 		tx.Add(dao.RoleIdem, s.d.Idem.Write(idem.Key, dao.IdemRecord{ReqHash: idem.ReqHash, Status: status, Body: body}, s.now()))
 	}
-	err = s.d.Store.Transact(ctx, tx.Writes())
+	err = s.d.Transact(ctx, tx.Writes())
 	if err == nil {
 		return nil, false, nil
 	}
