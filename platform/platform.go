@@ -124,7 +124,7 @@ type Platform struct {
 	Stream *stream.Broker
 	// Role is the part of the system the platform runs.
 	Role Role
-	// Proxies are the gateway role's proxies, one per service.
+	// Proxies are the gateway role's proxies, one per service replica.
 	Proxies []*proxy.Proxy
 
 	redis  *redisstate.Client // nil without Config.RedisURL
@@ -156,7 +156,7 @@ func (cfg Config) Validate() error {
 	}
 	if spec.proxies {
 		for _, up := range cfg.Upstreams.list() {
-			if up.url == "" {
+			if len(up.urls()) == 0 {
 				return fmt.Errorf("role %s: the %s service URL is not set", role, up.role)
 			}
 		}

@@ -2,7 +2,9 @@ package platform
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -104,7 +106,9 @@ var roles = map[Role]roleSpec{
 // services register the routes of each service role on an API.
 type services map[Role]func(*httpapi.API)
 
-// Upstreams are the base URLs of the services, e.g. "http://user:8080".
+// Upstreams are the base URLs of the services, e.g. "http://user:8080", or
+// comma-separated lists of the URLs of a service's replicas, which the
+// gateway takes turns at (proxy.Pool).
 type Upstreams struct {
 	User      string
 	Order     string
@@ -115,6 +119,17 @@ type Upstreams struct {
 type upstream struct {
 	role Role
 	url  string
+}
+
+// urls returns the URLs of the service's replicas.
+func (u upstream) urls() []string {
+	var out []string
+	for _, url := range strings.Split(u.url, ",") {
+		if url = strings.TrimSpace(url); url != "" {
+			out = append(out, url)
+		}
+	}
+	return out
 }
 
 // list returns the services' URLs in the gateway's order.
@@ -162,18 +177,28 @@ func proxyAll(api *httpapi.API, cfg Config, reg prometheus.Registerer, log *slog
 	}
 	var proxies []*proxy.Proxy
 	for _, up := range cfg.Upstreams.list() {
-		p, err := proxy.New(proxy.Options{Name: string(up.role), URL: up.url, Timeout: cfg.UpstreamTimeout,
-			Breaker: cfg.Breaker, Metrics: metrics, Logger: log,
-			// The gateway answers CORS; the service must not add its own.
-			DropRequestHeaders: []string{"Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"}})
-		if err != nil {
-			return nil, err
+		urls := up.urls()
+		members := make([]*proxy.Proxy, len(urls))
+		for i, url := range urls {
+			name := string(up.role)
+			if len(urls) > 1 {
+				name = fmt.Sprintf("%s-%d", up.role, i+1)
+			}
+			p, err := proxy.New(proxy.Options{Name: name, URL: url, Timeout: cfg.UpstreamTimeout,
+				Breaker: cfg.Breaker, Metrics: metrics, Logger: log,
+				// The gateway answers CORS; the service must not add its own.
+				DropRequestHeaders: []string{"Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"}})
+			if err != nil {
+				return nil, err
+			}
+			members[i] = p
 		}
-		proxies = append(proxies, p)
+		proxies = append(proxies, members...)
+		pool := proxy.NewPool(string(up.role), members...)
 		decl := httpapi.New(httpapi.Options{NoDocs: true})
 		svcs[up.role](decl)
 		for _, op := range decl.Operations() {
-			api.Handle(op, p.ServeHTTP)
+			api.Handle(op, pool.ServeHTTP)
 		}
 	}
 	return proxies, nil

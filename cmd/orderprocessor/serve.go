@@ -24,6 +24,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/platform"
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/proxy"
+	"github.com/orderprocessor/orderprocessor/redisstate"
 	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
 	"github.com/orderprocessor/orderprocessor/stream"
@@ -59,6 +60,7 @@ type serveFlags struct {
 	tokenTTL, tokenSkew, accountTTL  time.Duration
 	deposit, withdraw, fee           string
 	redisURL, pprofAddr, metricsAddr string
+	redisPrefix                      string
 	streamPerUser, streamTotal       int
 	production                       bool
 }
@@ -72,9 +74,9 @@ func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
 	f.Duration(&s.syncInterval, "sync-interval", time.Millisecond, "embedded store: shortest time between two fsyncs of its log while 8+ commits are in flight (fewer fsyncs under load, up to this much more latency); 0 syncs at once")
 	s.dyn.register(f)
 	f.String(&s.role, "role", "all", "what to run: all, or one part of the microservice deployment: gateway, user, order or inventory")
-	f.String(&s.userURL, "user-url", "", "base URL of the user service (role gateway)")
-	f.String(&s.orderURL, "order-url", "", "base URL of the order service (role gateway)")
-	f.String(&s.inventoryURL, "inventory-url", "", "base URL of the inventory service (role gateway)")
+	f.String(&s.userURL, "user-url", "", "base URL of the user service, or a comma-separated list of its replicas' (role gateway)")
+	f.String(&s.orderURL, "order-url", "", "base URL of the order service, or a comma-separated list of its replicas' (role gateway)")
+	f.String(&s.inventoryURL, "inventory-url", "", "base URL of the inventory service, or a comma-separated list of its replicas' (role gateway)")
 	f.Duration(&s.upstreamTimeout, "upstream-timeout", 30*time.Second, "how long the gateway waits for a service's response headers (role gateway)")
 	f.Int(&s.breakerFailures, "breaker-failures", 5, "consecutive failures (transport errors, timeouts, 5xx) that open a service's circuit breaker (role gateway)")
 	f.Duration(&s.breakerCoolDown, "breaker-cooldown", 10*time.Second, "how long an open circuit breaker refuses requests before it lets a probe through (role gateway)")
@@ -109,6 +111,7 @@ func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
 	f.String(&s.fee, "fee-rate", "0", "order fee as a fraction of the order value (0.001 = 0.1%)")
 	// Not f.String: a password in the URL would show in -help.
 	f.StringVar(&s.redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica; in process when empty ($"+envName("redis-url")+")")
+	f.String(&s.redisPrefix, "redis-prefix", redisstate.DefaultPrefix, "prefix of every Redis key the process uses: the processes of one deployment share it, deployments sharing a Redis differ")
 	f.String(&s.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	f.String(&s.metricsAddr, "metrics-addr", "", "serve the Prometheus metrics at /metrics on this address, e.g. :9090, instead of the API's (with --production, or with this flag, the API's /metrics answers 404)")
 	f.Int(&s.streamPerUser, "stream-max-per-user", stream.DefaultMaxPerUser, "live streams (GET /api/v1/stream) one user may have open at once in this process; more are refused with 429 (0: no bound)")
@@ -180,6 +183,7 @@ func (s *serveFlags) config(secret, adminPassword string) (platform.Config, erro
 		PriceFeed: s.feed, PriceSeed: uint64(s.seed),
 		PriceHTTP:         pricing.HTTPConfig{URL: s.priceURL, APIKey: s.priceKey, APIKeyHeader: s.priceKeyHeader},
 		RedisURL:          s.redisURL,
+		RedisPrefix:       s.redisPrefix,
 		StreamMaxPerUser:  streamBound(s.streamPerUser),
 		StreamMaxTotal:    streamBound(s.streamTotal),
 		PasswordHashLimit: auth.HashLimit{Memory: int64(s.hashMemory) << 20, Wait: s.hashWait},
