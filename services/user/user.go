@@ -118,28 +118,36 @@ type ProfileUpdateResponse struct {
 // LogoutRequest is the (empty) body of POST /auth/logout.
 type LogoutRequest struct{}
 
+// Inputs of the account routes.
+type (
+	registerIn      struct{ Body entity.UserCreate }
+	loginIn         struct{ Body entity.UserLogin }
+	updateProfileIn struct{ Body entity.UserProfileUpdate }
+	logoutIn        struct{ Body LogoutRequest }
+)
+
 // Register declares the user service's operations on api.
 func (s *Service) Register(api *httpapi.API) {
-	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/auth/register", OperationID: "register",
+	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/auth/register", OperationID: "register",
 		Summary: "Register a user (with a USD balance of 0)", Tags: []string{"auth"},
-		Request: entity.UserCreate{}, Response: MessageResponse{}, Status: http.StatusCreated,
+		Response: MessageResponse{}, Status: http.StatusCreated,
 		Description: "429 (with Retry-After) beyond the registrations allowed per client IP; 503 (with Retry-After) when the server has no room to hash the password.",
 		Headers:     []httpapi.Header{handlerkit.IdempotencyDoc}, Errors: []int{409, 429, 503}}, s.register)
-	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/auth/login", OperationID: "login",
+	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/auth/login", OperationID: "login",
 		Summary: "Log in and get an access token", Tags: []string{"auth"},
 		Description: "401 for an unknown user or a wrong password alike; 403 `account deactivated` for a deactivated user's right password; " +
 			"403 `LOGIN_BLOCKED` (with Retry-After) after too many failures from the client IP or for the account; " +
 			"503 (with Retry-After) when the server has no room to hash the password.",
-		Request: entity.UserLogin{}, Response: LoginResponse{}, Errors: []int{401, 403, 503}}, s.login)
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/auth/profile", OperationID: "getProfile",
-		Summary: "The caller's profile", Tags: []string{"auth"}, Auth: httpapi.AuthUser,
-		Response: entity.UserProfile{}}, s.getProfile)
-	api.Handle(httpapi.Op{Method: "PUT", Path: "/api/v1/auth/profile", OperationID: "updateProfile",
+		Errors: []int{401, 403, 503}}, s.login)
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/auth/profile", OperationID: "getProfile",
+		Summary: "The caller's profile", Tags: []string{"auth"}, Auth: httpapi.AuthUser},
+		handlerkit.WithCaller(s.getProfile))
+	httpapi.Handle(api, httpapi.Op{Method: "PUT", Path: "/api/v1/auth/profile", OperationID: "updateProfile",
 		Summary: "Update the caller's profile", Tags: []string{"auth"}, Auth: httpapi.AuthUser,
-		Request: entity.UserProfileUpdate{}, Response: ProfileUpdateResponse{}, Errors: []int{409}}, s.updateProfile)
-	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/auth/logout", OperationID: "logout",
-		Summary: "Revoke the caller's token", Tags: []string{"auth"}, Auth: httpapi.AuthUser,
-		Request: LogoutRequest{}, Response: MessageResponse{}}, s.logout)
+		Errors: []int{409}}, handlerkit.WithCaller(s.updateProfile))
+	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/auth/logout", OperationID: "logout",
+		Summary: "Revoke the caller's token", Tags: []string{"auth"}, Auth: httpapi.AuthUser},
+		handlerkit.WithCaller(s.logout))
 	s.registerMoney(api)
 	s.registerConvert(api)
 	s.registerVerify(api)
@@ -147,116 +155,89 @@ func (s *Service) Register(api *httpapi.API) {
 	s.registerAdmin(api)
 }
 
-func (s *Service) register(w http.ResponseWriter, r *http.Request) {
-	var req entity.UserCreate
+func (s *Service) register(r *http.Request, in *registerIn) (*handlerkit.Result[MessageResponse], error) {
+	req := in.Body
 	now := s.now()
-	if !handlerkit.Decode(w, r, &req, func() error { return req.Validate(now) }) {
-		return
+	if err := req.Validate(now); err != nil {
+		return nil, err
 	}
 	resp := MessageResponse{Message: "User registered successfully"}
 	hashed := req
 	hashed.Password = trading.HashRequest([]byte(req.Password)) // never store the password itself
 	idem, err := handlerkit.Idempotency(r, hashed, http.StatusCreated, func(any) any { return resp })
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return nil, err
 	}
 	rep, err := s.accounts.Register(r.Context(), req, s.trade.Idem("", "register", idem))
-	if err != nil {
-		s.writeHashError(w, r, err)
-		return
+	if rep != nil || err != nil {
+		return outcome[MessageResponse](rep, s.hashError(err))
 	}
-	if rep != nil {
-		handlerkit.WriteReplay(w, rep)
-		return
-	}
-	httpapi.WriteJSON(w, http.StatusCreated, resp)
+	return &handlerkit.Result[MessageResponse]{Body: resp}, nil
 }
 
-func (s *Service) writeOutcome(w http.ResponseWriter, r *http.Request, rep *trading.Replay, err error) {
+// outcome answers an operation with an Idempotency-Key that ended with an
+// error or a stored replay.
+func outcome[T any](rep *trading.Replay, err error) (*handlerkit.Result[T], error) {
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return nil, err
 	}
-	handlerkit.WriteReplay(w, rep)
+	return handlerkit.Replayed[T](rep), nil
 }
 
-// writeHashError answers err, the error of a flow that computes a
+// hashError is the answer to err, the error of a flow that computes a
 // password hash: a hasher with no room (auth.ErrBusy) is 503 with
 // Retry-After.
-func (s *Service) writeHashError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Service) hashError(err error) error {
 	if errors.Is(err, auth.ErrBusy) {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((s.accounts.HashRetryAfter()+time.Second-1)/time.Second), 10))
+		return httpapi.WithHeader(err, "Retry-After", strconv.FormatInt(int64((s.accounts.HashRetryAfter()+time.Second-1)/time.Second), 10))
 	}
-	httpapi.WriteError(w, r, err)
+	return err
 }
 
-func (s *Service) login(w http.ResponseWriter, r *http.Request) {
-	var req entity.UserLogin
-	if !handlerkit.Decode(w, r, &req, req.Validate) {
-		return
+func (s *Service) login(r *http.Request, in *loginIn) (LoginResponse, error) {
+	req := in.Body
+	if err := req.Validate(); err != nil {
+		return LoginResponse{}, err
 	}
 	u, err := s.accounts.Authenticate(r.Context(), req.Username, req.Password)
 	if err != nil {
-		s.writeHashError(w, r, err)
-		return
+		return LoginResponse{}, s.hashError(err)
 	}
 	token, claims, err := s.issuer.IssueAfter(u.Username, u.Role, u.TokensValidAfter)
 	if err != nil {
-		httpapi.WriteError(w, r, fmt.Errorf("issue token: %w", err))
-		return
+		return LoginResponse{}, fmt.Errorf("issue token: %w", err)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, LoginResponse{
+	return LoginResponse{
 		AccessToken: token, TokenType: "bearer",
 		ExpiresIn: int64(claims.ExpiresAt.Sub(claims.IssuedAt) / time.Second), User: u.Profile(),
-	})
+	}, nil
 }
 
-func (s *Service) getProfile(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
+func (s *Service) getProfile(r *http.Request, p auth.Principal, _ *struct{}) (entity.UserProfile, error) {
 	u, err := s.accounts.User(r.Context(), p.Username)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return entity.UserProfile{}, err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, u.Profile())
+	return u.Profile(), nil
 }
 
-func (s *Service) updateProfile(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	var req entity.UserProfileUpdate
+func (s *Service) updateProfile(r *http.Request, p auth.Principal, in *updateProfileIn) (ProfileUpdateResponse, error) {
+	req := in.Body
 	now := s.now()
-	if !handlerkit.Decode(w, r, &req, func() error { return req.Validate(now) }) {
-		return
+	if err := req.Validate(now); err != nil {
+		return ProfileUpdateResponse{}, err
 	}
 	u, err := s.accounts.UpdateProfile(r.Context(), p.Username, req)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return ProfileUpdateResponse{}, err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, ProfileUpdateResponse{Success: true,
-		Message: "Profile updated successfully", User: u.Profile(), Timestamp: u.UpdatedAt})
+	return ProfileUpdateResponse{Success: true,
+		Message: "Profile updated successfully", User: u.Profile(), Timestamp: u.UpdatedAt}, nil
 }
 
-func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	var req LogoutRequest
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
+func (s *Service) logout(r *http.Request, p auth.Principal, _ *logoutIn) (MessageResponse, error) {
 	if err := s.revoker.Revoke(r.Context(), p.TokenID, p.ExpiresAt); err != nil {
-		httpapi.WriteError(w, r, fmt.Errorf("revoke token: %w", err))
-		return
+		return MessageResponse{}, fmt.Errorf("revoke token: %w", err)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, MessageResponse{Message: "Logged out successfully"})
+	return MessageResponse{Message: "Logged out successfully"}, nil
 }
