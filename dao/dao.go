@@ -23,6 +23,7 @@ type DAOs struct {
 	Assets    *AssetDAO
 	Idem      *IdempotencyDAO
 	Analytics *ScanDAO
+	Leases    *LeaseDAO
 }
 
 // New returns the DAOs over s with tables t, which index no open orders:
@@ -42,7 +43,7 @@ func NewIndexed(s store.Store, t Tables, ix Indexer) *DAOs {
 		s: s, Tables: t,
 		Users: &UserDAO{b}, Balances: &BalanceDAO{b}, Holdings: &HoldingDAO{b},
 		AssetTxs: &AssetTransactionDAO{b}, Orders: &OrderDAO{base: b, indexer: ix}, Assets: &AssetDAO{b},
-		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b},
+		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b}, Leases: &LeaseDAO{b},
 	}
 }
 

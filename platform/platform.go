@@ -25,6 +25,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/lease"
 	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/proxy"
@@ -70,6 +71,11 @@ type Config struct {
 	// EngineInterval is the period of the trigger engine's expiry sweep and
 	// full re-evaluation (5 s when 0).
 	EngineInterval time.Duration
+	// LeaseTTL is the term of the price feed's lease (RoleInventory) and of
+	// the order replicas' heartbeats (RoleOrder), renewed every third of it
+	// (lease.DefaultTTL when 0): a dead replica's part is taken over within
+	// 4/3 of it.
+	LeaseTTL time.Duration
 	// Role is the part of the system this process runs (RoleAll when "");
 	// Upstreams, UpstreamTimeout and Breaker configure RoleGateway's proxies
 	// (see Role).
@@ -126,8 +132,11 @@ type Platform struct {
 	Role Role
 	// Proxies are the gateway role's proxies, one per service replica.
 	Proxies []*proxy.Proxy
+	// Member is the process's name as a lease holder and group member.
+	Member string
 
 	redis  *redisstate.Client // nil without Config.RedisURL
+	events *events
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	log    *slog.Logger
@@ -141,7 +150,8 @@ var ErrJWTSecret = errors.New("the JWT secret")
 // roles; every role but RoleAll has the JWT secret (shared by the gateway
 // and the services), which is at least auth.MinSecretLen bytes when set;
 // RoleGateway has the URL of every service; a role that runs the price
-// feed has a known PriceFeed. Open validates cfg first.
+// feed has a known PriceFeed; LeaseTTL is 0 or at least MinLeaseTTL. Open
+// validates cfg first.
 func (cfg Config) Validate() error {
 	role := cfg.role()
 	spec, ok := roles[role]
@@ -160,6 +170,9 @@ func (cfg Config) Validate() error {
 				return fmt.Errorf("role %s: the %s service URL is not set", role, up.role)
 			}
 		}
+	}
+	if cfg.LeaseTTL < 0 || (cfg.LeaseTTL > 0 && cfg.LeaseTTL < MinLeaseTTL) {
+		return fmt.Errorf("lease TTL %s: want at least %s", cfg.LeaseTTL, MinLeaseTTL)
 	}
 	if spec.priceFeed {
 		switch cfg.PriceFeed {
@@ -265,8 +278,14 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	role := cfg.role()
 	spec := roles[role]
 	d := trading.NewDAOs(db, tables)
-	broker := stream.NewBroker(stream.Options{Now: now})
-	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: broker})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	evs, err := newEvents(cfg, spec, db != nil, reg, log, now)
+	if err != nil {
+		return nil, fmt.Errorf("event bus: %w", err)
+	}
+	broker := evs.broker
+	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: evs.notifier()})
 
 	secret := cfg.JWTSecret
 	if len(secret) == 0 { // RoleAll only (Validate)
@@ -295,13 +314,10 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		accountCache = auth.NewAccountCache(loadAccount(d), auth.AccountCacheOptions{TTL: cfg.AccountCacheTTL, Now: now, Logger: log})
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	// The broker's price hook is registered before the trigger engine's, so
+	// The broker's (or the bus's) price hook is registered before the trigger engine's, so
 	// that a price event precedes the order events it triggers. A
 	// deactivation cancels the asset's resting orders before it is answered.
-	inv := inventory.New(d, inventory.Options{Now: now, Logger: log, OnPriceChange: broker.PriceChanged,
+	inv := inventory.New(d, inventory.Options{Now: now, Logger: log, OnPriceChange: evs.priceHook(),
 		OnDeactivate: trade.CancelAssetOrders})
 	accts := accounts.New(trade, hasher, accounts.Options{Cache: accountCache})
 	users := user.New(trade, accts, issuer, revoker, user.Options{Logger: log})
@@ -338,7 +354,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	}
 	if shared != nil {
 		deps.Counter, deps.Blocks = shared, shared
-		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping})
+		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping, Degraded: true})
 	}
 	if spec.behindGateway {
 		// Behind the gateway: it limits traffic, logins and registrations, and
@@ -378,7 +394,8 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
-		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, redis: shared, cancel: cancel, log: log}
+		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, Member: lease.ProcessID(),
+		redis: shared, events: evs, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()
@@ -392,12 +409,20 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 			engine.PriceChanged(assetID, price)
 		})
 		p.startEngine(bg, engine)
-	case engineSweep:
-		// Prices change in the inventory service's process: the engine sees
-		// them at its periodic sweep (EngineInterval), which also publishes
-		// the changes it sees to this process's stream.
-		p.startEngine(bg, trading.NewEngine(trade, sweepPrices(inv.Prices, broker), cfg.EngineInterval))
+	case engineRemote:
+		// Prices change in the inventory service's process: the bus tells
+		// the engine at once; without one, the engine sees them at its
+		// periodic sweep (EngineInterval). The order replicas share the
+		// sweeps by asset.
+		engine := trading.NewEngine(trade, evs.sweepPrices(spec, inv.Prices), cfg.EngineInterval)
+		if err := p.shardEngine(ctx, bg, cfg, d.Leases, engine); err != nil {
+			cancel()
+			p.wg.Wait()
+			return nil, err
+		}
+		p.startEngine(bg, engine)
 	}
+	evs.start(p.Engine, log)
 	if edb, ok := db.(*embedded.DB); ok {
 		// DynamoDB deletes expired items (price points, idempotency
 		// records) on its own; on Pebble, this does.
@@ -408,11 +433,10 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}()
 	}
 	if feed != nil {
-		interval := cfg.priceInterval()
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			pricing.Run(bg, feed, inv, interval, log)
+			p.runFeed(bg, cfg, d.Leases, feed, inv)
 		}()
 	}
 	return p, nil
@@ -512,14 +536,14 @@ func (p *Platform) deleteExpired(ctx context.Context, db *embedded.DB, now func(
 	}
 }
 
-// Close stops the background workers and closes the store and the Redis
-// connections.
+// Close stops the background workers, writes the events the bus has
+// queued, and closes the store and the Redis connections.
 func (p *Platform) Close() error {
 	p.cancel()
 	p.wg.Wait()
-	var err error
+	err := p.events.close()
 	if p.Store != nil { // the gateway role may run without a store
-		err = p.Store.Close()
+		err = errors.Join(err, p.Store.Close())
 	}
 	if p.redis != nil {
 		err = errors.Join(err, p.redis.Close())
