@@ -135,6 +135,7 @@ type Platform struct {
 	Member string
 
 	redis  *redisstate.Client // nil without Config.RedisURL
+	events *events
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	log    *slog.Logger
@@ -276,8 +277,14 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	role := cfg.role()
 	spec := roles[role]
 	d := trading.NewDAOs(db, tables)
-	broker := stream.NewBroker(stream.Options{Now: now})
-	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: broker})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	evs, err := newEvents(cfg, spec, db != nil, reg, log, now)
+	if err != nil {
+		return nil, fmt.Errorf("event bus: %w", err)
+	}
+	broker := evs.broker
+	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: evs.notifier()})
 
 	secret := cfg.JWTSecret
 	if len(secret) == 0 { // RoleAll only (Validate)
@@ -306,13 +313,10 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		accounts = auth.NewAccountCache(loadAccount(d), auth.AccountCacheOptions{TTL: cfg.AccountCacheTTL, Now: now, Logger: log})
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	// The broker's price hook is registered before the trigger engine's, so
+	// The broker's (or the bus's) price hook is registered before the trigger engine's, so
 	// that a price event precedes the order events it triggers. A
 	// deactivation cancels the asset's resting orders before it is answered.
-	inv := inventory.New(d, inventory.Options{Now: now, Logger: log, OnPriceChange: broker.PriceChanged,
+	inv := inventory.New(d, inventory.Options{Now: now, Logger: log, OnPriceChange: evs.priceHook(),
 		OnDeactivate: trade.CancelAssetOrders})
 	users := user.New(trade, issuer, hasher, revoker, user.Options{Accounts: accounts, Logger: log})
 	orderOpts := order.Options{Metrics: reg}
@@ -348,7 +352,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	}
 	if shared != nil {
 		deps.Counter, deps.Blocks = shared, shared
-		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping})
+		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping, Degraded: true})
 	}
 	if spec.behindGateway {
 		// Behind the gateway: it limits traffic, logins and registrations, and
@@ -389,7 +393,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
 		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, Member: lease.ProcessID(),
-		redis: shared, cancel: cancel, log: log}
+		redis: shared, events: evs, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()
@@ -403,11 +407,12 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 			engine.PriceChanged(assetID, price)
 		})
 		p.startEngine(bg, engine)
-	case engineSweep:
-		// Prices change in the inventory service's process: the engine sees
-		// them at its periodic sweep (EngineInterval), which also publishes
-		// the changes it sees to this process's stream.
-		engine := trading.NewEngine(trade, sweepPrices(inv.Prices, broker), cfg.EngineInterval)
+	case engineRemote:
+		// Prices change in the inventory service's process: the bus tells
+		// the engine at once; without one, the engine sees them at its
+		// periodic sweep (EngineInterval). The order replicas share the
+		// sweeps by asset.
+		engine := trading.NewEngine(trade, evs.sweepPrices(spec, inv.Prices), cfg.EngineInterval)
 		if err := p.shardEngine(ctx, bg, cfg, d.Leases, engine); err != nil {
 			cancel()
 			p.wg.Wait()
@@ -415,6 +420,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}
 		p.startEngine(bg, engine)
 	}
+	evs.start(p.Engine, log)
 	if edb, ok := db.(*embedded.DB); ok {
 		// DynamoDB deletes expired items (price points, idempotency
 		// records) on its own; on Pebble, this does.
@@ -528,14 +534,14 @@ func (p *Platform) deleteExpired(ctx context.Context, db *embedded.DB, now func(
 	}
 }
 
-// Close stops the background workers and closes the store and the Redis
-// connections.
+// Close stops the background workers, writes the events the bus has
+// queued, and closes the store and the Redis connections.
 func (p *Platform) Close() error {
 	p.cancel()
 	p.wg.Wait()
-	var err error
+	err := p.events.close()
 	if p.Store != nil { // the gateway role may run without a store
-		err = p.Store.Close()
+		err = errors.Join(err, p.Store.Close())
 	}
 	if p.redis != nil {
 		err = errors.Join(err, p.redis.Close())

@@ -112,7 +112,7 @@ func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
 	f.String(&s.withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit in USD, every currency counted at its USD value (0: none)")
 	f.String(&s.fee, "fee-rate", "0", "order fee as a fraction of the order value (0.001 = 0.1%)")
 	// Not f.String: a password in the URL would show in -help.
-	f.StringVar(&s.redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica; in process when empty ($"+envName("redis-url")+")")
+	f.StringVar(&s.redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica, and carrying the event bus (price, order and balance events to every order replica's trigger engine and live streams); in process when empty ($"+envName("redis-url")+")")
 	f.String(&s.redisPrefix, "redis-prefix", redisstate.DefaultPrefix, "prefix of every Redis key the process uses: the processes of one deployment share it, deployments sharing a Redis differ")
 	f.String(&s.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	f.String(&s.metricsAddr, "metrics-addr", "", "serve the Prometheus metrics at /metrics on this address, e.g. :9090, instead of the API's (with --production, or with this flag, the API's /metrics answers 404)")
