@@ -130,6 +130,20 @@ type Quote struct {
 	IsActive bool
 }
 
+// GetQuote returns the quote of the asset id; found is false when there is
+// no such asset.
+func (d *AssetDAO) GetQuote(ctx context.Context, id string) (q Quote, found bool, err error) {
+	it, err := d.s.Get(ctx, d.Key(id))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Quote{}, false, nil
+	case err != nil:
+		return Quote{}, false, err
+	}
+	q, err = d.DecodeQuote(it)
+	return q, err == nil, err
+}
+
 // DecodeQuote returns the quote of an asset item read with Key.
 func (d *AssetDAO) DecodeQuote(it store.Item) (Quote, error) {
 	r := reader{it: it}
@@ -158,7 +172,11 @@ func (d *AssetDAO) update(ctx context.Context, a *entity.Asset, now time.Time, p
 	}
 	put := store.Put{Key: d.t.assetKey(a.AssetID), Item: it, Cond: store.VersionIs(read)}
 	if point {
-		err = d.s.Transact(ctx, []store.Write{{Put: &put}, d.PricePointWrite(a.AssetID, a.PriceUSD, now, a.Version)})
+		pp := d.PricePointWrite(a.AssetID, a.PriceUSD, now, a.Version)
+		if w := priceWriter(ctx); w != "" {
+			pp.Put.Item[attrWriter] = store.S(w)
+		}
+		err = d.s.Transact(ctx, []store.Write{{Put: &put}, pp})
 	} else {
 		err = d.s.Put(ctx, put)
 	}

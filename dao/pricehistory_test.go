@@ -126,7 +126,7 @@ func TestPriceHistoryWrites(t *testing.T) {
 		{Table: d.Tables.Inventory, Index: dao.IndexAssetsByRank, PK: "ALL"},
 		{Table: d.Tables.Inventory, Index: dao.IndexAssetsByCategory, PK: "CAT#test"},
 	} {
-		p, err := d.Store.Query(ctx, q)
+		p, err := dao.StoreOf(d).Query(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func TestPriceChangeIsAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := t0.Add(time.Minute)
-	if err := d.Store.Transact(ctx, []store.Write{d.Assets.PricePointWrite("AAA", decimal.FromInt(1), at, 2)}); err != nil {
+	if err := dao.StoreOf(d).Transact(ctx, []store.Write{d.Assets.PricePointWrite("AAA", decimal.FromInt(1), at, 2)}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := d.Assets.SetPrice(ctx, "AAA", decimal.FromInt(20), at)
@@ -178,14 +178,41 @@ func TestPricePointExpiry(t *testing.T) {
 	d := newDAOs(t)
 	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	w := d.Assets.PricePointWrite("XYZ", decimal.MustParse("1.5"), at, 7)
-	if err := d.Store.Transact(context.Background(), []store.Write{w}); err != nil {
+	if err := dao.StoreOf(d).Transact(context.Background(), []store.Write{w}); err != nil {
 		t.Fatal(err)
 	}
-	it, err := d.Store.Get(context.Background(), w.Key())
+	it, err := dao.StoreOf(d).Get(context.Background(), w.Key())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := it.Int("expires_at"), at.Add(dao.PriceHistoryTTL).Unix(); got != want || want != 1803384000 {
 		t.Fatalf("expires_at = %d, want %d", got, want)
+	}
+}
+
+// TestPricePointWriter: a price change made under WithPriceWriter records
+// its writer on the point; one made without it records none.
+func TestPricePointWriter(t *testing.T) {
+	d := openDAOs(t)
+	ctx := context.Background()
+	if err := d.Assets.Create(ctx, newAsset("AAA", "10", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Assets.SetPrice(dao.WithPriceWriter(ctx, "replica-1"), "AAA", decimal.MustParse("11"), t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Assets.SetPrice(ctx, "AAA", decimal.MustParse("12"), t0.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	pts, _, err := d.Assets.PriceHistory(ctx, "AAA", t0, t0.Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range pts {
+		got = append(got, fmt.Sprintf("%s=%q", p.Price, p.Writer))
+	}
+	if want := `10="" 11="replica-1" 12=""`; strings.Join(got, " ") != want {
+		t.Fatalf("points %s, want %s", strings.Join(got, " "), want)
 	}
 }

@@ -158,9 +158,12 @@ type AccountChecker interface {
 }
 
 // Check is one readiness check of /health/ready. Func must honour ctx.
+// Degraded marks a dependency the process works without (slower, or with
+// less): its failure reports it "degraded" and keeps the process ready.
 type Check struct {
-	Name string
-	Func func(ctx context.Context) error
+	Name     string
+	Func     func(ctx context.Context) error
+	Degraded bool
 }
 
 // Deps are the gateway's collaborators. Only Tokens is required (when any

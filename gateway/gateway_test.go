@@ -922,10 +922,10 @@ func TestAccessLog(t *testing.T) {
 
 func TestHealth(t *testing.T) {
 	var mu sync.Mutex
-	storeErr := error(nil)
+	storeErr, redisErr := error(nil), error(nil)
 	checks := []Check{
 		{Name: "store", Func: func(context.Context) error { mu.Lock(); defer mu.Unlock(); return storeErr }},
-		{Name: "redis", Func: func(context.Context) error { return nil }},
+		{Name: "redis", Func: func(context.Context) error { mu.Lock(); defer mu.Unlock(); return redisErr }, Degraded: true},
 	}
 	e := newEnv(t, func(c *Config, d *Deps) { d.Ready = checks; c.ReadyTimeout = 200 * time.Millisecond })
 	r := e.do("GET", "/health", nil, nil)
@@ -940,6 +940,14 @@ func TestHealth(t *testing.T) {
 	r = e.do("GET", "/health/ready", nil, nil)
 	if r.status != 200 || string(r.body) != `{"status":"ready","checks":{"store":"ok","redis":"ok"},"timestamp":"2026-03-01T12:00:00.000000Z"}`+"\n" {
 		t.Fatalf("/health/ready: %d %s", r.status, r.body)
+	}
+	// A Degraded check that fails keeps the process ready.
+	mu.Lock()
+	redisErr = errors.New("dial tcp: connection refused")
+	mu.Unlock()
+	r = e.do("GET", "/health/ready", nil, nil)
+	if r.status != 200 || string(r.body) != `{"status":"degraded","checks":{"store":"ok","redis":"degraded"},"timestamp":"2026-03-01T12:00:00.000000Z"}`+"\n" {
+		t.Fatalf("/health/ready with redis down: %d %s", r.status, r.body)
 	}
 	mu.Lock()
 	storeErr = errors.New("pebble: disk on fire at /var/lib/x")

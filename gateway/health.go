@@ -13,8 +13,10 @@ import (
 //	/health        200 {"status":"healthy","service":...,"timestamp":...,"version":...}
 //	/health/live   200 {"status":"alive","timestamp":...} while the process serves
 //	/health/ready  200 {"status":"ready","checks":{"<name>":"ok",...},"timestamp":...} when
-//	               every Deps.Ready check passes within Config.ReadyTimeout, else
-//	               503 SERVICE_UNAVAILABLE naming the failed checks (details logged)
+//	               every Deps.Ready check passes within Config.ReadyTimeout; 200 with
+//	               "status":"degraded" and "<name>":"degraded" when only Degraded
+//	               checks fail; else 503 SERVICE_UNAVAILABLE naming the failed
+//	               checks (details logged)
 //	/metrics       Prometheus text format; 404 NOT_FOUND with Config.NoMetrics
 func (g *Gateway) serveOps(ex *exchange, r *http.Request, p string) {
 	switch p {
@@ -54,19 +56,36 @@ func (g *Gateway) serveOps(ex *exchange, r *http.Request, p string) {
 		b = appendTimestamp(b, g.now())
 		b = append(b, "\"}\n"...)
 	case PathHealthReady:
-		failed := g.runChecks(r.Context(), ex.info.id)
+		ok := g.runChecks(r.Context(), ex.info.id)
+		var failed []string
+		status := "ready"
+		for i, c := range g.ready {
+			switch {
+			case ok[i]:
+			case c.Degraded:
+				status = "degraded"
+			default:
+				failed = append(failed, c.Name)
+			}
+		}
 		if len(failed) > 0 {
 			g.writeError(ex, http.StatusServiceUnavailable, CodeServiceUnavailable,
 				"not ready: "+strings.Join(failed, ", "))
 			return
 		}
-		b = append(b, `{"status":"ready","checks":{`...)
+		b = append(b, `{"status":"`...)
+		b = append(b, status...)
+		b = append(b, `","checks":{`...)
 		for i, c := range g.ready {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = appendJSONString(b, c.Name)
-			b = append(b, `:"ok"`...)
+			if ok[i] {
+				b = append(b, `:"ok"`...)
+			} else {
+				b = append(b, `:"degraded"`...)
+			}
 		}
 		b = append(b, `},"timestamp":"`...)
 		b = appendTimestamp(b, g.now())
@@ -80,10 +99,9 @@ func (g *Gateway) serveOps(ex *exchange, r *http.Request, p string) {
 }
 
 // runChecks runs the readiness checks concurrently, bounded by
-// ReadyTimeout, and returns the names of those that failed, in order. A
-// check that panics or outlives the timeout fails; its goroutine is not
-// waited for.
-func (g *Gateway) runChecks(ctx context.Context, requestID string) []string {
+// ReadyTimeout, and reports which passed, by index. A check that panics or
+// outlives the timeout fails; its goroutine is not waited for.
+func (g *Gateway) runChecks(ctx context.Context, requestID string) []bool {
 	if len(g.ready) == 0 {
 		return nil
 	}
@@ -118,20 +136,20 @@ func (g *Gateway) runChecks(ctx context.Context, requestID string) []string {
 			pending = 0
 		}
 	}
-	var failed []string
+	ok := make([]bool, len(errs))
 	for i, err := range errs {
 		if err == errCheckOK {
+			ok[i] = true
 			continue
 		}
 		if err == nil {
 			err = fmt.Errorf("no answer within %v: %w", g.cfg.ReadyTimeout, ctx.Err())
 		}
-		failed = append(failed, g.ready[i].Name)
 		g.log.LogAttrs(ctx, slog.LevelWarn, "readiness check failed",
 			slog.String("request_id", requestID), slog.String("check", g.ready[i].Name),
-			slog.String("error", err.Error()))
+			slog.String("error", err.Error()), slog.Bool("degraded", g.ready[i].Degraded))
 	}
-	return failed
+	return ok
 }
 
 // errCheckOK marks a check that answered nil (nil itself means "no answer").

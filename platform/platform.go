@@ -18,12 +18,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/orderprocessor/orderprocessor/accounts"
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/auth"
+	"github.com/orderprocessor/orderprocessor/cache"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/lease"
 	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/proxy"
@@ -69,6 +72,11 @@ type Config struct {
 	// EngineInterval is the period of the trigger engine's expiry sweep and
 	// full re-evaluation (5 s when 0).
 	EngineInterval time.Duration
+	// LeaseTTL is the term of the price feed's lease (RoleInventory) and of
+	// the order replicas' heartbeats (RoleOrder), renewed every third of it
+	// (lease.DefaultTTL when 0): a dead replica's part is taken over within
+	// 4/3 of it.
+	LeaseTTL time.Duration
 	// Role is the part of the system this process runs (RoleAll when "");
 	// Upstreams, UpstreamTimeout and Breaker configure RoleGateway's proxies
 	// (see Role).
@@ -96,6 +104,11 @@ type Config struct {
 	// TokenClockSkew is how far in the future a token's iat or nbf may lie
 	// (auth.DefaultClockSkew when 0).
 	TokenClockSkew time.Duration
+	// CacheTTL and CacheLocalTTL configure the shared cache of a process
+	// with a store and RedisURL (package cache: cache.Options.TTL and
+	// LocalTTL; their defaults when 0).
+	CacheTTL      time.Duration
+	CacheLocalTTL time.Duration
 	// StreamMaxPerUser and StreamMaxTotal bound the live streams of this
 	// process: per user and in all (stream.DefaultMaxPerUser and
 	// stream.DefaultMaxTotal when 0; negative: no bound).
@@ -125,8 +138,12 @@ type Platform struct {
 	Role Role
 	// Proxies are the gateway role's proxies, one per service replica.
 	Proxies []*proxy.Proxy
+	// Member is the process's name as a lease holder and group member.
+	Member string
 
 	redis  *redisstate.Client // nil without Config.RedisURL
+	events *events
+	cache  *cache.Cache // nil without Config.RedisURL or a store
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	log    *slog.Logger
@@ -140,7 +157,8 @@ var ErrJWTSecret = errors.New("the JWT secret")
 // roles; every role but RoleAll has the JWT secret (shared by the gateway
 // and the services), which is at least auth.MinSecretLen bytes when set;
 // RoleGateway has the URL of every service; a role that runs the price
-// feed has a known PriceFeed. Open validates cfg first.
+// feed has a known PriceFeed; LeaseTTL is 0 or at least MinLeaseTTL. Open
+// validates cfg first.
 func (cfg Config) Validate() error {
 	role := cfg.role()
 	spec, ok := roles[role]
@@ -159,6 +177,9 @@ func (cfg Config) Validate() error {
 				return fmt.Errorf("role %s: the %s service URL is not set", role, up.role)
 			}
 		}
+	}
+	if cfg.LeaseTTL < 0 || (cfg.LeaseTTL > 0 && cfg.LeaseTTL < MinLeaseTTL) {
+		return fmt.Errorf("lease TTL %s: want at least %s", cfg.LeaseTTL, MinLeaseTTL)
 	}
 	if spec.priceFeed {
 		switch cfg.PriceFeed {
@@ -231,17 +252,23 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 			return nil, fmt.Errorf("shared state: %w", err)
 		}
 	}
-	p, err := build(ctx, cfg, db, tables, log, now, shared)
-	if err != nil {
-		if db != nil {
-			_ = db.Close()
+	c, err := openCache(ctx, cfg, db, tables, log)
+	if err == nil {
+		var p *Platform
+		if p, err = build(ctx, cfg, db, tables, log, now, shared, c); err == nil {
+			return p, nil
 		}
-		if shared != nil {
-			_ = shared.Close()
+		if c != nil {
+			_ = c.Close()
 		}
-		return nil, err
 	}
-	return p, nil
+	if db != nil {
+		_ = db.Close()
+	}
+	if shared != nil {
+		_ = shared.Close()
+	}
+	return nil, err
 }
 
 // CursorCodec returns the codec of the pagination cursors of a server with
@@ -260,12 +287,22 @@ func CursorCodec(jwtSecret []byte) (*page.Codec, error) {
 	return page.NewCodec(key), nil
 }
 
-func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time, shared *redisstate.Client) (*Platform, error) {
+func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time,
+	shared *redisstate.Client, c *cache.Cache) (*Platform, error) {
 	role := cfg.role()
 	spec := roles[role]
-	d := trading.NewDAOs(db, tables)
-	broker := stream.NewBroker(stream.Options{Now: now})
-	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: broker})
+	d, reads := daos(db, tables, c)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if c != nil {
+		cacheMetrics(reg, c)
+	}
+	evs, err := newEvents(cfg, spec, db != nil, reg, log, now)
+	if err != nil {
+		return nil, fmt.Errorf("event bus: %w", err)
+	}
+	broker := evs.broker
+	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: evs.notifier(), Reads: reads})
 
 	secret := cfg.JWTSecret
 	if len(secret) == 0 { // RoleAll only (Validate)
@@ -289,20 +326,18 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	}
 	// Every process with a store checks each token's subject (exists,
 	// active, token issued after its ValidAfter) from this cache.
-	var accounts *auth.AccountCache
+	var accountCache *auth.AccountCache
 	if db != nil {
-		accounts = auth.NewAccountCache(loadAccount(d), auth.AccountCacheOptions{TTL: cfg.AccountCacheTTL, Now: now, Logger: log})
+		accountCache = auth.NewAccountCache(loadAccount(d), auth.AccountCacheOptions{TTL: cfg.AccountCacheTTL, Now: now, Logger: log})
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	// The broker's price hook is registered before the trigger engine's, so
+	// The broker's (or the bus's) price hook is registered before the trigger engine's, so
 	// that a price event precedes the order events it triggers. A
 	// deactivation cancels the asset's resting orders before it is answered.
-	inv := inventory.New(d, inventory.Options{Now: now, Logger: log, OnPriceChange: broker.PriceChanged,
+	inv := inventory.New(d, inventory.Options{Now: now, Logger: log, OnPriceChange: evs.priceHook(),
 		OnDeactivate: trade.CancelAssetOrders})
-	users := user.New(trade, issuer, hasher, revoker, user.Options{Accounts: accounts, Logger: log})
+	accts := accounts.New(trade, hasher, accounts.Options{Cache: accountCache})
+	users := user.New(trade, accts, issuer, revoker, user.Options{Logger: log})
 	orderOpts := order.Options{Metrics: reg}
 	if spec.proxies {
 		orderOpts.Metrics = nil // the gateway only reads the order service's declarations
@@ -328,15 +363,21 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	gcfg := cfg.Gateway
 	gcfg.Version = Version
 	deps := gateway.Deps{Tokens: issuer, Revoker: revoker, Registry: reg, Logger: log, Now: now}
-	if accounts != nil {
-		deps.Accounts = accounts
+	if accountCache != nil {
+		deps.Accounts = accountCache
 	}
 	if db != nil {
 		deps.Ready = []gateway.Check{{Name: "store", Func: db.Ping}}
 	}
 	if shared != nil {
+		// The process works without Redis (the cache and revocations fall
+		// back to the store, or to the services' checks behind a gateway;
+		// limits fail open): Redis down is "degraded".
 		deps.Counter, deps.Blocks = shared, shared
-		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping})
+		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping, Degraded: true})
+	}
+	if c != nil {
+		deps.Ready = append(deps.Ready, gateway.Check{Name: "cache", Func: c.Ping, Degraded: true})
 	}
 	if spec.behindGateway {
 		// Behind the gateway: it limits traffic, logins and registrations, and
@@ -363,7 +404,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}
 	}
 	if cfg.AdminPassword != "" && spec.admin {
-		if err := users.ProvisionAdmin(ctx, cfg.AdminPassword); err != nil {
+		if err := accts.ProvisionAdmin(ctx, cfg.AdminPassword); err != nil {
 			return nil, fmt.Errorf("provision admin: %w", err)
 		}
 	}
@@ -376,7 +417,8 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
-		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, redis: shared, cancel: cancel, log: log}
+		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, Member: lease.ProcessID(),
+		redis: shared, events: evs, cache: c, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()
@@ -390,12 +432,20 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 			engine.PriceChanged(assetID, price)
 		})
 		p.startEngine(bg, engine)
-	case engineSweep:
-		// Prices change in the inventory service's process: the engine sees
-		// them at its periodic sweep (EngineInterval), which also publishes
-		// the changes it sees to this process's stream.
-		p.startEngine(bg, trading.NewEngine(trade, sweepPrices(inv.Prices, broker), cfg.EngineInterval))
+	case engineRemote:
+		// Prices change in the inventory service's process: the bus tells
+		// the engine at once; without one, the engine sees them at its
+		// periodic sweep (EngineInterval). The order replicas share the
+		// sweeps by asset.
+		engine := trading.NewEngine(trade, evs.sweepPrices(spec, inv.Prices), cfg.EngineInterval)
+		if err := p.shardEngine(ctx, bg, cfg, d.Leases, engine); err != nil {
+			cancel()
+			p.wg.Wait()
+			return nil, err
+		}
+		p.startEngine(bg, engine)
 	}
+	evs.start(p.Engine, log)
 	if edb, ok := db.(*embedded.DB); ok {
 		// DynamoDB deletes expired items (price points, idempotency
 		// records) on its own; on Pebble, this does.
@@ -406,11 +456,10 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}()
 	}
 	if feed != nil {
-		interval := cfg.priceInterval()
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			pricing.Run(bg, feed, inv, interval, log)
+			p.runFeed(bg, cfg, d.Leases, feed, inv)
 		}()
 	}
 	return p, nil
@@ -448,17 +497,21 @@ func (cfg Config) newFeed() (pricing.Feed, error) {
 	return nil, nil
 }
 
-// newRevoker returns the token revoker of a process: Redis when configured
-// (shared by every process using it); else, with a store, a StoreRevoker,
-// which the all-in-one process (soleWriter: the store's only writer of
-// revocations) loads at start and then answers from memory, and the
-// microservice roles read through; else (a gateway without a store) an
-// in-process one, which nothing fills: the services behind it check
-// revocation.
+// newRevoker returns the token revoker of a process. With Redis (shared by
+// every process using it): a fallbackRevoker when the process has a store
+// (the store while Redis fails), else a passRevoker (a gateway: tokens
+// pass while Redis fails, and its services check). Without Redis, with a
+// store: a StoreRevoker, which the all-in-one process (soleWriter: the
+// store's only writer of revocations) loads at start and then answers from
+// memory, and the microservice roles read through. Else (a gateway without
+// a store) an in-process one, which nothing fills: the services behind it
+// check revocation.
 func newRevoker(ctx context.Context, soleWriter bool, db store.Store, tables dao.Tables, shared *redisstate.Client, now func() time.Time, log *slog.Logger) (auth.Revoker, error) {
 	switch {
+	case shared != nil && db != nil:
+		return &fallbackRevoker{redis: shared, store: NewStoreRevoker(db, tables, StoreRevokerOptions{Now: now}), log: log}, nil
 	case shared != nil:
-		return shared, nil
+		return &passRevoker{Client: shared, log: log}, nil
 	case db == nil:
 		return auth.NewMemoryRevoker(auth.MemoryRevokerOptions{Now: now}), nil
 	case !soleWriter:
@@ -510,17 +563,20 @@ func (p *Platform) deleteExpired(ctx context.Context, db *embedded.DB, now func(
 	}
 }
 
-// Close stops the background workers and closes the store and the Redis
-// connections.
+// Close stops the background workers, writes the events the bus has
+// queued, and closes the store and the Redis connections.
 func (p *Platform) Close() error {
 	p.cancel()
 	p.wg.Wait()
-	var err error
+	err := p.events.close()
 	if p.Store != nil { // the gateway role may run without a store
-		err = p.Store.Close()
+		err = errors.Join(err, p.Store.Close())
 	}
 	if p.redis != nil {
 		err = errors.Join(err, p.redis.Close())
+	}
+	if p.cache != nil {
+		err = errors.Join(err, p.cache.Close())
 	}
 	return err
 }

@@ -248,7 +248,7 @@ func (ss *session) WriteResponse(w http.ResponseWriter, r *http.Request, _ int) 
 	s.buf.WriteString("\n\n")
 	if c.Reset {
 		reason, detail := "history_expired", "the events after Last-Event-ID are no longer kept: re-read orders and balances"
-		if ss.badID || opts.LastEventID > c.Cursor {
+		if ss.badID || c.Unknown {
 			reason, detail = "unknown_id", "Last-Event-ID was not issued by this server: re-read orders and balances"
 		}
 		writeEvent(&s.buf, c.Cursor, KindReset, encodeLine(ResetData{Reason: reason, Detail: detail}))
@@ -284,7 +284,7 @@ func (ss *session) WriteResponse(w http.ResponseWriter, r *http.Request, _ int) 
 				// Dropped (too slow) or broker closed: what was buffered has
 				// been sent; the client reconnects with its Last-Event-ID.
 				if sub.Dropped() {
-					h.opts.Logger.Info("stream: slow client dropped", "user", ss.user)
+					h.opts.Logger.Info("stream: client dropped (too slow, or events lost)", "user", ss.user)
 				}
 				s.flush()
 				return

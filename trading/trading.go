@@ -53,6 +53,7 @@ type Service struct {
 	log *slog.Logger
 
 	notifier Notifier
+	reads    *dao.DAOs
 }
 
 // Options are a Service's optional settings; the zero value is the defaults.
@@ -60,6 +61,11 @@ type Options struct {
 	Now      func() time.Time // the clock; time.Now when nil
 	Logger   *slog.Logger     // slog.Default() when nil
 	Notifier Notifier         // where events go (the live stream); none when nil
+	// Reads are the DAOs of the services' display reads (GET /balance,
+	// /portfolio, /orders/{id}): DAOs over a read-through cache (package
+	// cache) writing through the same store; the service's own DAOs when nil.
+	// The service itself never reads through them.
+	Reads *dao.DAOs
 }
 
 // NewDAOs returns the DAOs over s with tables t that index open orders by
@@ -75,7 +81,10 @@ func New(d *dao.DAOs, cfg Config, opts Options) *Service {
 	if cfg.Rates == nil {
 		cfg.Rates = pricing.DefaultFXRates()
 	}
-	s := &Service{d: d, cfg: cfg, now: opts.Now, log: opts.Logger, notifier: opts.Notifier}
+	s := &Service{d: d, cfg: cfg, now: opts.Now, log: opts.Logger, notifier: opts.Notifier, reads: opts.Reads}
+	if s.reads == nil {
+		s.reads = d
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -88,6 +97,10 @@ func New(d *dao.DAOs, cfg Config, opts Options) *Service {
 
 // DAOs returns the DAOs the service writes through.
 func (s *Service) DAOs() *dao.DAOs { return s.d }
+
+// ReadDAOs returns the DAOs of display reads (Options.Reads): answers that
+// decide nothing.
+func (s *Service) ReadDAOs() *dao.DAOs { return s.reads }
 
 // Rates returns the FX rates of conversions and of the daily limits.
 func (s *Service) Rates() pricing.FXRates { return s.cfg.Rates }
@@ -107,6 +120,27 @@ type Idem struct {
 	// Render returns the HTTP status and body of the operation's result; it
 	// runs before the commit so the response is stored atomically with it.
 	Render func(result any) (status int, body []byte, err error)
+}
+
+// IdemRequest is a request that carries an Idempotency-Key: Key is the
+// client's key, Hash identifies the request (HashRequest of what it asks),
+// Render returns the HTTP status and body of its result.
+type IdemRequest struct {
+	Key    string
+	Hash   string
+	Render func(result any) (status int, body []byte, err error)
+}
+
+// Idem returns the Idem of req for username's operation scope: its record
+// is kept with username's items (username "" for an unauthenticated
+// request: with the operation's), under the operation and the client's
+// key, so that one key used for two operations names two records. Nil when
+// req is nil (a request without a key).
+func (s *Service) Idem(username, scope string, req *IdemRequest) *Idem {
+	if req == nil {
+		return nil
+	}
+	return &Idem{Key: s.d.Tables.IdemKey(username, scope, scope+"#"+req.Key), ReqHash: req.Hash, Render: req.Render}
 }
 
 // Replay is a response stored by an earlier request with the same key.
@@ -150,7 +184,7 @@ func (s *Service) commit(ctx context.Context, tx *dao.Tx, idem *Idem, result any
 		}
 		tx.Add(dao.RoleIdem, s.d.Idem.Write(idem.Key, dao.IdemRecord{ReqHash: idem.ReqHash, Status: status, Body: body}, s.now()))
 	}
-	err = s.d.Store.Transact(ctx, tx.Writes())
+	err = s.d.Transact(ctx, tx.Writes())
 	if err == nil {
 		return nil, false, nil
 	}

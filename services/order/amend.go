@@ -128,12 +128,12 @@ func (s *Service) amend(r *http.Request, p auth.Principal, in *amendIn) (*amende
 		}
 		u.ExpectedVersion = &v
 	}
-	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "amend", u, http.StatusOK,
+	idem, err := handlerkit.Idempotency(r, u, http.StatusOK,
 		func(v any) any { return OrderEnvelope{Data: v.(*entity.Order).Response()} })
 	if err != nil {
 		return nil, err
 	}
-	o, rep, err := s.trade.AmendOrder(r.Context(), p.Username, string(in.OrderID), u, idem)
+	o, rep, err := s.trade.AmendOrder(r.Context(), p.Username, string(in.OrderID), u, s.trade.Idem(p.Username, "amend", idem))
 	switch {
 	case err != nil:
 		return nil, err
@@ -149,12 +149,12 @@ func (s *Service) reverse(r *http.Request, p auth.Principal, in *reverseIn) (*ha
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "reverse", req, http.StatusCreated,
+	idem, err := handlerkit.Idempotency(r, req, http.StatusCreated,
 		func(v any) any { return reversalResponse(v.(*trading.Reversal), req.Reason) })
 	if err != nil {
 		return nil, err
 	}
-	rev, rep, err := s.trade.ReverseOrder(r.Context(), p.Username, string(in.OrderID), req, idem)
+	rev, rep, err := s.trade.ReverseOrder(r.Context(), p.Username, string(in.OrderID), req, s.trade.Idem(p.Username, "reverse", idem))
 	switch {
 	case err != nil:
 		return nil, err

@@ -55,12 +55,12 @@ func (s *Service) adjust(r *http.Request, p auth.Principal, in *adjustIn) (*hand
 	if r.Header.Get(handlerkit.IdempotencyHeader) == "" {
 		return nil, errIdemRequired
 	}
-	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "adjustment", req, http.StatusCreated,
+	idem, err := handlerkit.Idempotency(r, req, http.StatusCreated,
 		func(v any) any { return adjustmentResponse(v.(*entity.BalanceTransaction)) })
 	if err != nil {
 		return nil, err
 	}
-	tx, rep, err := s.trade.Adjust(r.Context(), p.Username, name, req, idem)
+	tx, rep, err := s.trade.Adjust(r.Context(), p.Username, name, req, s.trade.Idem(p.Username, "adjustment", idem))
 	if rep != nil || err != nil {
 		return outcome[AdjustmentResponse](rep, err)
 	}
