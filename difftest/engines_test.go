@@ -129,7 +129,7 @@ func (c *coverage) check(t *testing.T, strict bool) {
 		report = t.Errorf
 	}
 	for _, k := range []string{
-		"ok", "ok queued", "ok completed", "ok cancelled", "executed >0", "expired >0",
+		"ok", "ok queued", "ok completed", "ok cancelled", "ok amended", "ok reversed", "executed >0", "expired >0",
 		"err insufficient_funds", "err invalid", "err conflict",
 		"status completed", "status cancelled", "status expired", "status failed", "status queued", "oco linked",
 	} {

@@ -19,14 +19,15 @@ import (
 // op is one operation of a sequence, engine-independent: orders are named
 // by their index in the sequence, resolved to each engine's ids by apply.
 type op struct {
-	kind   string // deposit, withdraw, convert, place, cancel, tick, expire
+	kind   string // deposit, withdraw, convert, place, cancel, amend, adjust, reverse, tick, expire
 	user   string
 	amount decimal.Decimal
 	cur    entity.Currency    // deposit, withdraw, convert (from)
 	to     entity.Currency    // convert
 	req    entity.OrderCreate // place (OCOWith unset: see oco)
 	oco    int                // place: index of the oco_with order; -1 none; -2 an id that does not exist
-	target int                // cancel: index of the order
+	target int                // cancel, amend, reverse: index of the order
+	upd    entity.OrderUpdate // amend
 	asset  string             // tick
 	price  decimal.Decimal    // tick
 	adv    time.Duration      // expire: how far the clock moves first
@@ -38,8 +39,26 @@ func (o op) String() string {
 		return fmt.Sprintf("%s %s %s %s", o.kind, o.user, o.amount, o.cur)
 	case "convert":
 		return fmt.Sprintf("convert %s %s %s->%s", o.user, o.amount, o.cur, o.to)
-	case "cancel":
-		return fmt.Sprintf("cancel %s #%d", o.user, o.target)
+	case "cancel", "reverse":
+		return fmt.Sprintf("%s %s #%d", o.kind, o.user, o.target)
+	case "adjust":
+		return fmt.Sprintf("adjust %s %s", o.user, o.amount)
+	case "amend":
+		u := o.upd
+		var b strings.Builder
+		fmt.Fprintf(&b, "amend %s #%d", o.user, o.target)
+		for _, f := range []struct {
+			n string
+			v *decimal.Decimal
+		}{{"q", u.Quantity}, {"limit", u.LimitPrice}, {"stop", u.StopPrice}, {"trail%", u.TrailPercent}, {"trail", u.TrailAmount}} {
+			if f.v != nil {
+				fmt.Fprintf(&b, " %s=%s", f.n, f.v)
+			}
+		}
+		if u.TimeInForce != "" {
+			fmt.Fprintf(&b, " %s", u.TimeInForce)
+		}
+		return b.String()
 	case "tick":
 		return fmt.Sprintf("tick %s %s", o.asset, o.price)
 	case "expire":
@@ -122,6 +141,18 @@ func (w *world) apply(t *testing.T, ctx context.Context, o op) string {
 			return w.outcome("", err)
 		}
 		return "ok " + string(c.Status)
+	case "amend":
+		a, _, err := w.s.AmendOrder(ctx, o.user, w.ids[o.target], o.upd, nil)
+		if err != nil {
+			return w.outcome("", err)
+		}
+		return "ok amended q=" + a.Quantity.String()
+	case "adjust":
+		_, _, err := w.s.Adjust(ctx, "admin", o.user, entity.AdjustmentRequest{Amount: &amt, Reason: "difftest"}, nil)
+		return w.outcome("ok", err)
+	case "reverse":
+		_, _, err := w.s.ReverseOrder(ctx, "admin", w.ids[o.target], entity.ReversalRequest{Username: o.user, Reason: "difftest"}, nil)
+		return w.outcome("ok reversed", err)
 	case "tick":
 		if _, err := w.d.Assets.SetPrice(ctx, o.asset, o.price, w.clock.Now()); err != nil {
 			t.Fatalf("%s: set price: %v", w.name, err)
@@ -163,6 +194,8 @@ func class(out string) string {
 	switch {
 	case len(f) >= 2 && f[0] == "err":
 		return "err " + strings.TrimSuffix(f[1], ":")
+	case len(f) >= 2 && f[0] == "ok" && (f[1] == "amended" || f[1] == "reversed"):
+		return "ok " + f[1]
 	case len(f) == 3 && f[0] == "ok":
 		return "ok " + f[2]
 	case len(f) == 2 && f[0] == "executed", len(f) == 2 && f[0] == "expired":
@@ -388,6 +421,28 @@ func (g *gen) try(t *testing.T, ctx context.Context) (op, bool) {
 			t.Fatal(err)
 		}
 		o.user = ord.Username
+	case w < 73:
+		return g.amend(t, ctx)
+	case w < 75:
+		o.kind, o.user = "adjust", g.user()
+		o.amount = g.dec(0.01, 500, 2)
+		if g.chance(0.5) {
+			o.amount = o.amount.Neg()
+		}
+	case w < 77:
+		if len(g.ref.ids) == 0 {
+			return o, false
+		}
+		// Mostly an executed order (a few tries), else whatever was picked.
+		o.kind, o.target = "reverse", g.pick(len(g.ref.ids))
+		o.user = g.owner(t, ctx, o.target)
+		for range 4 {
+			if ord, err := g.ref.d.Orders.Get(ctx, o.user, g.ref.ids[o.target]); err == nil && ord.Status == entity.StatusCompleted {
+				break
+			}
+			o.target = g.pick(len(g.ref.ids))
+			o.user = g.owner(t, ctx, o.target)
+		}
 	case w < 93:
 		return g.tick(t, ctx)
 	default:
@@ -397,6 +452,46 @@ func (g *gen) try(t *testing.T, ctx context.Context) (op, bool) {
 	}
 	return o, true
 }
+
+// amend amends a random order, mostly a recent one (often open): its
+// quantity, its trigger, or its time in force.
+func (g *gen) amend(t *testing.T, ctx context.Context) (op, bool) {
+	t.Helper()
+	if len(g.ref.ids) == 0 {
+		return op{}, false
+	}
+	o := op{kind: "amend", oco: -1, target: len(g.ref.ids) - 1 - g.pick(min(len(g.ref.ids), 8))}
+	o.user = g.owner(t, ctx, o.target)
+	ord, err := g.ref.d.Orders.Get(ctx, o.user, g.ref.ids[o.target])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := g.price(t, ctx, ord.AssetID)
+	switch g.pick(4) {
+	case 0:
+		share := []string{"0.5", "1.5", "2", "0.9"}[g.pick(4)]
+		o.upd.Quantity = ptr(ord.Quantity.Mul(decimal.MustParse(share)).Round(8, decimal.Down))
+	case 1:
+		switch ord.OrderType {
+		case entity.LimitBuy:
+			o.upd.LimitPrice = ptr(g.frac(p, -0.10, 0.03))
+		case entity.StopLoss:
+			o.upd.StopPrice = ptr(g.frac(p, -0.10, 0.03))
+		case entity.TrailingStop:
+			o.upd.TrailPercent = ptr(g.dec(0.5, 15, 2))
+		default:
+			o.upd.LimitPrice = ptr(g.frac(p, -0.03, 0.10))
+		}
+	case 2:
+		o.upd.TimeInForce = []entity.TimeInForce{entity.GTC, entity.Day, entity.IOC}[g.pick(3)]
+	default:
+		o.upd.Quantity = ptr(g.qty(ord.AssetID))
+		o.upd.ExpectedVersion = ptr64(ord.Version - int64(g.pick(2)))
+	}
+	return o, true
+}
+
+func ptr64(v int64) *int64 { return &v }
 
 // owner returns the user who placed order index i in the reference engine.
 func (g *gen) owner(t *testing.T, ctx context.Context, i int) string {
