@@ -24,9 +24,14 @@ func (s *Service) CancelOrder(ctx context.Context, o *entity.Order) (*entity.Ord
 // cancelled, expired, or triggered then failed) without executing it, and
 // releases its hold, in one transaction. reason goes on the last step.
 func (s *Service) end(ctx context.Context, o *entity.Order, actor entity.Actor, reason string, path ...entity.OrderStatus) (*entity.Order, error) {
+	due := o.ExpiresAt // an expiry ends the order the caller found due at this time
 	for attempt := 1; ; attempt++ {
 		if o.Status.IsTerminal() {
 			return nil, apperr.New(apperr.Conflict, "order %s is already %s", o.OrderID, o.Status)
+		}
+		if path[len(path)-1] == entity.StatusExpired && (o.ExpiresAt == nil || due == nil || !o.ExpiresAt.Equal(due.Time)) {
+			// Amended since it was found due: it expires at another time, or never.
+			return nil, apperr.New(apperr.Conflict, "order %s is no longer due to expire", o.OrderID)
 		}
 		done, err := s.endOnce(ctx, o, actor, reason, path)
 		if err == nil {
