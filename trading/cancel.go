@@ -25,13 +25,23 @@ func (s *Service) CancelOrder(ctx context.Context, o *entity.Order) (*entity.Ord
 // releases its hold, in one transaction. reason goes on the last step.
 func (s *Service) end(ctx context.Context, o *entity.Order, actor entity.Actor, reason string, path ...entity.OrderStatus) (*entity.Order, error) {
 	due := o.ExpiresAt // an expiry ends the order the caller found due at this time
+	version := o.Version
 	for attempt := 1; ; attempt++ {
 		if o.Status.IsTerminal() {
 			return nil, apperr.New(apperr.Conflict, "order %s is already %s", o.OrderID, o.Status)
 		}
-		if path[len(path)-1] == entity.StatusExpired && (o.ExpiresAt == nil || due == nil || !o.ExpiresAt.Equal(due.Time)) {
-			// Amended since it was found due: it expires at another time, or never.
-			return nil, apperr.New(apperr.Conflict, "order %s is no longer due to expire", o.OrderID)
+		switch path[len(path)-1] {
+		case entity.StatusExpired:
+			if o.ExpiresAt == nil || due == nil || !o.ExpiresAt.Equal(due.Time) {
+				// Amended since it was found due: it expires at another time, or never.
+				return nil, apperr.New(apperr.Conflict, "order %s is no longer due to expire", o.OrderID)
+			}
+		case entity.StatusFailed:
+			if o.Version != version {
+				// It changed since it was found unable to fill: the next
+				// price decides again.
+				return nil, apperr.New(apperr.Conflict, "order %s changed since it was triggered", o.OrderID)
+			}
 		}
 		done, err := s.endOnce(ctx, o, actor, reason, path)
 		if err == nil {

@@ -12,10 +12,10 @@ import (
 	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
 
-// An expiry sweep that found an order due, and loses the race to an
-// amendment that extends its expiry, does not expire it: it re-reads the
-// order and finds it not due.
-func TestExpiryLosesToAnExtendingAmendment(t *testing.T) {
+// internalEnv is a service with asset XYZ at 100 and alice with 1,000 USD
+// and 5 XYZ.
+func internalEnv(t *testing.T) (context.Context, *Service, *fakeclock.Clock) {
+	t.Helper()
 	ctx := context.Background()
 	db, tables := testenv.Store(t)
 	c := fakeclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
@@ -30,10 +30,48 @@ func TestExpiryLosesToAnExtendingAmendment(t *testing.T) {
 		Role: entity.RoleCustomer, IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}, d.Balances.CreateWrite("alice", entity.USD, c.Now())); err != nil {
 		t.Fatal(err)
 	}
-	amt := decimal.FromInt(1000)
+	amt, five := decimal.FromInt(1000), decimal.FromInt(5)
 	if _, _, err := s.Deposit(ctx, "alice", entity.DepositRequest{Amount: &amt}, nil); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := s.PlaceOrder(ctx, "alice", entity.OrderCreate{OrderType: entity.MarketBuy, AssetID: "XYZ", Quantity: &five}, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, s, c
+}
+
+// A trigger that found an order unable to fill, and loses the race to an
+// amendment of it, does not fail it: the next price decides again.
+func TestFailureLosesToAnAmendment(t *testing.T) {
+	ctx, s, _ := internalEnv(t)
+	q, stop := decimal.MustParse("0.001"), decimal.FromInt(5)
+	p, _, err := s.PlaceOrder(ctx, "alice", entity.OrderCreate{OrderType: entity.StopLoss, AssetID: "XYZ", Quantity: &q, StopPrice: &stop}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := p.Order // 0.001 at 5 is worth less than a cent: it cannot fill
+	if _, _, err := s.AmendOrder(ctx, "alice", found.OrderID, entity.OrderUpdate{Quantity: ptrDec(decimal.FromInt(1))}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.end(ctx, found, entity.ActorEngine, "too small", entity.StatusTriggered, entity.StatusFailed); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("failure of the amended order: %v", err)
+	}
+	if n, err := s.OnPrice(ctx, "XYZ", decimal.FromInt(5)); err != nil || n != 1 {
+		t.Fatalf("the amended order at 5: %d %v", n, err)
+	}
+	if o, err := s.d.Orders.Get(ctx, "alice", found.OrderID); err != nil || o.Status != entity.StatusCompleted || !o.TotalAmount.Equal(decimal.FromInt(5)) {
+		t.Fatalf("order %v %v %v", o.Status, o.TotalAmount, err)
+	}
+}
+
+func ptrDec(d decimal.Decimal) *decimal.Decimal { return &d }
+
+// An expiry sweep that found an order due, and loses the race to an
+// amendment that extends its expiry, does not expire it: it re-reads the
+// order and finds it not due.
+func TestExpiryLosesToAnExtendingAmendment(t *testing.T) {
+	ctx, s, c := internalEnv(t)
+	d := s.d
 	q, l := decimal.FromInt(1), decimal.FromInt(90)
 	p, _, err := s.PlaceOrder(ctx, "alice", entity.OrderCreate{OrderType: entity.LimitBuy, AssetID: "XYZ", Quantity: &q, LimitPrice: &l,
 		TimeInForce: entity.GTD, ExpiresAt: entity.TimePtr(c.Now().Add(time.Hour))}, "", nil)
