@@ -293,6 +293,29 @@ func TestCascadeEventsFollowSync(t *testing.T) {
 	c.check(n)
 }
 
+// The high-water marks a price change raises are durable when OnPrice
+// returns: a crash right after keeps them (they are committed under
+// store.DeferSync and synced once).
+func TestTrailingRaiseDurable(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	e := newEnvOn(t, openEmbedded(t, fs, "db"), dao.DefaultTables, "100", "10000")
+	e.buyHolding("3")
+	var ids []string
+	for range 3 {
+		ids = append(ids, e.place("alice", entity.OrderCreate{OrderType: entity.TrailingStop, AssetID: "XYZ", Quantity: decp("1"), TrailPercent: decp("10")}).OrderID)
+	}
+	if n := e.tick("150"); n != 0 {
+		t.Fatalf("a rise executed %d", n)
+	}
+	crashed := dao.New(openEmbedded(t, fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0}), "db"), dao.DefaultTables)
+	for _, id := range ids {
+		o, err := crashed.Orders.Get(e.ctx, "alice", id)
+		if err != nil || o.HighWaterMark == nil || !o.HighWaterMark.Equal(dec("150")) {
+			t.Fatalf("order %s after a crash: %+v, %v; want its mark at 150", id, o, err)
+		}
+	}
+}
+
 // diskFull is an errorfs injector: once armed, every write and sync of the
 // write-ahead log fails with ENOSPC, as on a full disk.
 type diskFull struct{ armed atomic.Bool }

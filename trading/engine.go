@@ -383,28 +383,46 @@ func (s *Service) executeOnce(ctx context.Context, ev *pending, orig *entity.Ord
 }
 
 // raiseTrailing raises the high-water mark of every trailing stop of the
-// asset whose mark is below price (moving its trigger level up with it).
+// asset whose mark is below price (moving its trigger level up with it), at
+// most triggerWorkers at once. The updates are committed under
+// store.DeferSync and synced once at the end.
 func (s *Service) raiseTrailing(ctx context.Context, assetID string, price decimal.Decimal) error {
-	cursor := ""
-	for {
-		orders, next, err := s.d.Orders.OpenIn(ctx, dao.IndexTrailing, assetID,
-			store.SortCond{Op: store.SortLt, Value: dao.SortablePrice(price)}, triggerPage, cursor)
-		if err != nil {
-			return err
-		}
-		for _, o := range orders {
-			if !o.RaiseHighWaterMark(price) {
-				continue
-			}
-			if err := s.d.Orders.Update(ctx, o, s.now()); err != nil && !apperr.Is(err, apperr.Conflict) {
+	deferred := store.DeferSync(ctx)
+	raised := 0
+	err := func() error {
+		cursor := ""
+		for {
+			orders, next, err := s.d.Orders.OpenIn(ctx, dao.IndexTrailing, assetID,
+				store.SortCond{Op: store.SortLt, Value: dao.SortablePrice(price)}, triggerPage, cursor)
+			if err != nil {
 				return err
 			}
+			n, err := fanOut(len(orders), func(i int) (int, error) {
+				o := orders[i]
+				if !o.RaiseHighWaterMark(price) {
+					return 0, nil
+				}
+				switch err := s.d.Orders.Update(deferred, o, s.now()); {
+				case apperr.Is(err, apperr.Conflict):
+					return 0, nil // executed, cancelled or raised by another engine first
+				case err != nil:
+					return 0, err
+				}
+				return 1, nil
+			})
+			raised += n
+			if err != nil || next == "" {
+				return err
+			}
+			cursor = next
 		}
-		if next == "" {
-			return nil
+	}()
+	if raised > 0 {
+		if serr := s.d.Store.Sync(context.WithoutCancel(ctx)); serr != nil && err == nil {
+			err = fmt.Errorf("sync %d raised trailing stops: %w", raised, serr)
 		}
-		cursor = next
 	}
+	return err
 }
 
 // ExpireDue expires every resting order whose expiry is at or before now,
