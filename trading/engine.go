@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
@@ -240,28 +241,30 @@ func (f *flight) wait() (int, error) {
 	return f.n, f.err
 }
 
-// fanOut calls f(i) for every i in [0, n), at most triggerWorkers calls at
-// once, and returns the sum of the counts the calls return and the first
-// error one returns.
+// fanOut calls f(i) for every i in [0, n) on at most triggerWorkers
+// goroutines, each calling f for the next i until none is left, and returns
+// the sum of the counts the calls return and the first error one returns.
+// (A goroutine per call would grow a fresh stack for every execution.)
 func fanOut(n int, f func(i int) (int, error)) (int, error) {
 	var (
+		next  atomic.Int64
 		mu    sync.Mutex
 		count int
 		first error
 		wg    sync.WaitGroup
-		sem   = make(chan struct{}, triggerWorkers)
 	)
-	for i := range n {
+	for range min(n, triggerWorkers) {
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			c, err := f(i)
-			mu.Lock()
-			defer mu.Unlock()
-			count += c
-			if err != nil && first == nil {
-				first = err
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				c, err := f(i)
+				mu.Lock()
+				count += c
+				if err != nil && first == nil {
+					first = err
+				}
+				mu.Unlock()
 			}
 		}()
 	}
