@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/metrics"
 	"slices"
 	"strings"
@@ -26,10 +27,11 @@ import (
 	"github.com/orderprocessor/orderprocessor/trading"
 )
 
-// recorder is a Notifier that keeps every order event it is given.
+// recorder is a Notifier that keeps the order id and status of every order
+// event it is given.
 type recorder struct {
 	mu     sync.Mutex
-	orders []entity.Order
+	orders []orderEvent
 	// onOrder, when set, runs for every order event, in Publish.
 	onOrder func(o *entity.Order)
 }
@@ -43,7 +45,13 @@ func (r *recorder) Publish(e trading.Event) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.orders = append(r.orders, *e.Order)
+	r.orders = append(r.orders, orderEvent{e.Order.OrderID, e.Order.Status})
+}
+
+// orderEvent is what recorder keeps of an order event.
+type orderEvent struct {
+	id     string
+	status entity.OrderStatus
 }
 
 // completed returns how many completion events each order got.
@@ -52,8 +60,8 @@ func (r *recorder) completed() map[string]int {
 	defer r.mu.Unlock()
 	n := map[string]int{}
 	for _, o := range r.orders {
-		if o.Status == entity.StatusCompleted {
-			n[o.OrderID]++
+		if o.status == entity.StatusCompleted {
+			n[o.id]++
 		}
 	}
 	return n
@@ -409,20 +417,25 @@ type timed struct {
 	took  time.Duration
 }
 
-// heapPeak samples the bytes of live and unswept heap objects every 10 ms
-// (runtime/metrics: no stop of the world) until stop is called, and
+// heapObjects returns the bytes of live and unswept heap objects
+// (runtime/metrics: no stop of the world).
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// heapPeak samples heapObjects every 10 ms until stop is called, and
 // returns the largest sample.
 func heapPeak() (stop func() uint64) {
 	done := make(chan struct{})
 	peak := make(chan uint64)
 	go func() {
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		var max uint64
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
-			metrics.Read(s)
-			max = maxOf(max, s[0].Value.Uint64())
+			max = maxOf(max, heapObjects())
 			select {
 			case <-done:
 				peak <- max
@@ -474,6 +487,8 @@ func benchCascade(b *testing.B, users, perUser, callers int) {
 		c := newCascade(b, users, perUser)
 		flow := marketFlow(b, c.env, callers)
 		time.Sleep(200 * time.Millisecond) // the flow's first orders
+		runtime.GC()
+		base := heapObjects()
 		heap := heapPeak()
 		b.StartTimer()
 		cpu0 := cpuTime(b)
@@ -488,6 +503,7 @@ func benchCascade(b *testing.B, users, perUser, callers int) {
 		b.ReportMetric(float64(percentile(during, 0.5).Microseconds())/1000, "market-p50-ms")
 		b.ReportMetric(float64(percentile(during, 0.99).Microseconds())/1000, "market-p99-ms")
 		b.ReportMetric(float64(len(during))/took.Seconds(), "market-orders/s")
+		b.ReportMetric(float64(base)/(1<<20), "heap-before-MiB")
 		b.ReportMetric(float64(peak)/(1<<20), "heap-peak-MiB")
 		b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/execution")
 	}
