@@ -479,9 +479,9 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // orders (10,000 users with 10 each) on the engine under test, while 4
 // callers of their own place market buys of the same asset one after
 // another: the tick's time, the market orders' latency during it (and
-// their p99 in the 0.8 s before it, the machine's baseline), the
-// heap's peak and the process's CPU time per execution (the market orders'
-// included). The set-up (~30 s) is not timed. Run it with -benchtime 1x.
+// their p99 in the 0.8 s before it, the machine's baseline), the live
+// heap before and after it and its peak (live and garbage), and the
+// process's CPU time per execution (the market orders' included). The set-up (~30 s) is not timed. Run it with -benchtime 1x.
 func BenchmarkTrigger100k(b *testing.B) { benchCascade(b, 10_000, 10, 4) }
 
 // BenchmarkTrigger10k is BenchmarkTrigger100k with 1,000 users.
@@ -502,6 +502,8 @@ func benchCascade(b *testing.B, users, perUser, callers int) {
 		cpu := cpuTime(b) - cpu0
 		b.StopTimer()
 		peak := heap()
+		runtime.GC()
+		after := heapObjects()
 		all := flow()
 		before, during := window(all, start.Add(-800*time.Millisecond), start), window(all, start, start.Add(took))
 		c.check(n)
@@ -513,6 +515,7 @@ func benchCascade(b *testing.B, users, perUser, callers int) {
 		b.ReportMetric(float64(len(during))/took.Seconds(), "market-orders/s")
 		b.ReportMetric(float64(base)/(1<<20), "heap-before-MiB")
 		b.ReportMetric(float64(peak)/(1<<20), "heap-peak-MiB")
+		b.ReportMetric(float64(after)/(1<<20), "heap-after-MiB")
 		b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/execution")
 	}
 }
