@@ -121,7 +121,7 @@ func newCascadeIn(e *env, users, perUser int) *cascade {
 	for err := range errs {
 		tb.Fatal(err)
 	}
-	if err := c.d.Store.Sync(c.ctx); err != nil {
+	if err := c.d.Sync(c.ctx); err != nil {
 		tb.Fatal(err)
 	}
 	for _, o := range per {

@@ -219,7 +219,7 @@ func (s *Service) syncThenPublish(ctx context.Context, n int, ev *pending) *flig
 		defer close(f.done)
 		// Synced even when ctx is done: the executions are committed, and
 		// visible, already.
-		if err := s.d.Store.Sync(context.WithoutCancel(ctx)); err != nil {
+		if err := s.d.Sync(context.WithoutCancel(ctx)); err != nil {
 			f.err = fmt.Errorf("sync %d executions: %w", n, err)
 			return
 		}
@@ -421,7 +421,7 @@ func (s *Service) raiseTrailing(ctx context.Context, assetID string, price decim
 		}
 	}()
 	if raised > 0 {
-		if serr := s.d.Store.Sync(context.WithoutCancel(ctx)); serr != nil && err == nil {
+		if serr := s.d.Sync(context.WithoutCancel(ctx)); serr != nil && err == nil {
 			err = fmt.Errorf("sync %d raised trailing stops: %w", raised, serr)
 		}
 	}
