@@ -16,8 +16,9 @@
 //     derived from its stream id (ID), so the ids of the live stream are the
 //     same on every replica and increase; at start it loads the stream's
 //     last Broker.HistorySize entries as the broker's history, so a client
-//     resumes (Last-Event-ID) on any replica. It hands live price events to
-//     OnPrice (the trigger engine's trading.Engine.PriceChanged).
+//     resumes (Last-Event-ID) on any replica. It hands live price events no
+//     older than Options.MaxPriceAge to OnPrice (the trigger engine's
+//     trading.Engine.PriceChanged).
 //
 // The store stays the truth. An event the bus loses (dropped at the
 // publisher, or published by a process that died before writing it) never
@@ -55,6 +56,9 @@ const (
 	DefaultPrefix = "orderprocessor:" // redisstate.DefaultPrefix
 	DefaultMaxLen = 20000
 	DefaultBuffer = 65536
+	// DefaultMaxPriceAge is the age beyond which a price event read from
+	// the stream is not handed to OnPrice.
+	DefaultMaxPriceAge = 5 * time.Second
 	// DefaultResumeWait is the stream.Options.ResumeWait of a broker fed by
 	// a bus: how long a client resuming from an event that another replica
 	// already delivered waits for it on this one.
@@ -91,6 +95,12 @@ type Options struct {
 	// (a process whose engine hears its own price changes directly).
 	OnPrice       func(assetID string, price decimal.Decimal)
 	SkipOwnPrices bool
+	// MaxPriceAge is the age (the reader's clock against the publisher's
+	// time of the change) beyond which a price event is not handed to
+	// OnPrice: a backlog read after an outage would have the engine execute
+	// orders at prices long gone; its sweep uses the current ones
+	// (DefaultMaxPriceAge when 0).
+	MaxPriceAge time.Duration
 	// Registerer, when set, registers the bus's metrics.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger     // slog.Default() when nil
@@ -153,6 +163,9 @@ func New(url string, opts Options) (*Bus, error) {
 	}
 	if opts.Buffer <= 0 {
 		opts.Buffer = DefaultBuffer
+	}
+	if opts.MaxPriceAge <= 0 {
+		opts.MaxPriceAge = DefaultMaxPriceAge
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -524,7 +537,8 @@ func (b *Bus) handle(m redis.XMessage, live bool) {
 			return
 		}
 		ev.PriceUSD = f(fPrice)
-		if live && b.opts.OnPrice != nil && !(b.opts.SkipOwnPrices && f(fSource) == b.src) {
+		own := b.opts.SkipOwnPrices && f(fSource) == b.src
+		if live && b.opts.OnPrice != nil && !own && b.now().Sub(ev.At) <= b.opts.MaxPriceAge {
 			b.opts.OnPrice(ev.AssetID, price)
 		}
 	case stream.KindOrder:
