@@ -12,10 +12,17 @@ import (
 // which returns a Slot of the decoded type; after Read, each result is taken
 // from its slot, by name, never by position. The zero value is unusable:
 // start one with DAOs.Batch.
+//
+// With DAOs.Cache set, quotes come from the cache, and an idempotency
+// record is read only when the batch reads the store anyway (see Idem): a
+// market buy whose quote is cached reads nothing from the store.
 type Batch struct {
 	d     *DAOs
 	keys  []store.Key
 	items []store.Item
+	// cached and optional flag keys by position (the first 64): read
+	// through DAOs.Cache, and read only along with another key.
+	cached, optional uint64
 }
 
 // Batch returns an empty batch read over d.
@@ -34,9 +41,13 @@ func register[T any](b *Batch, k store.Key, decode func(*DAOs, store.Item) (T, e
 	return Slot[T]{b: b, i: len(b.keys) - 1, decode: decode}
 }
 
-// Quote registers the asset assetID, read as a Quote.
+// Quote registers the asset assetID, read as a Quote: from DAOs.Cache when
+// set (its price and active flag may then be a moment old: never a
+// condition of a write, only the price an order executes at).
 func (b *Batch) Quote(assetID string) Slot[Quote] {
-	return register(b, b.d.Assets.Key(assetID), decodeQuote)
+	s := register(b, b.d.Assets.Key(assetID), decodeQuote)
+	b.flag(&b.cached, s.i)
+	return s
 }
 
 // Holding registers the holding of username in assetID.
@@ -49,9 +60,20 @@ func (b *Batch) Order(username, orderID string) Slot[*entity.Order] {
 	return register(b, b.d.Orders.Key(username, orderID), decodeOrder)
 }
 
-// Idem registers the idempotency record at k.
+// Idem registers the idempotency record at k. It is read only when the
+// batch reads another key from the store; otherwise its slot reports it
+// missing, and the caller relies on the record's write in its transaction
+// (IdempotencyDAO.Write: it fails when the key was used) to find a replay.
 func (b *Batch) Idem(k store.Key) Slot[*IdemRecord] {
-	return register(b, k, decodeIdem)
+	s := register(b, k, decodeIdem)
+	b.flag(&b.optional, s.i)
+	return s
+}
+
+func (b *Batch) flag(set *uint64, i int) {
+	if i < 64 {
+		*set |= 1 << i
+	}
 }
 
 func decodeQuote(d *DAOs, it store.Item) (Quote, error)            { return d.Assets.DecodeQuote(it) }
@@ -68,11 +90,57 @@ func (b *Batch) Read(ctx context.Context) error {
 	if len(b.keys) == 0 {
 		return nil
 	}
+	if b.d.Cache != nil && b.cached != 0 {
+		return b.readCached(ctx)
+	}
 	items, err := b.d.Store.BatchGet(ctx, b.keys)
 	if err != nil {
 		return err
 	}
 	b.items = items
+	return nil
+}
+
+// readCached is Read with DAOs.Cache: the cached keys through it, the
+// others from the store, and the optional ones only when another key is
+// read from the store.
+func (b *Batch) readCached(ctx context.Context) error {
+	b.items = make([]store.Item, len(b.keys))
+	var cached, other []int
+	required := false
+	for i := range b.keys {
+		bit := uint64(0)
+		if i < 64 {
+			bit = 1 << i
+		}
+		switch {
+		case b.cached&bit != 0:
+			cached = append(cached, i)
+		default:
+			other = append(other, i)
+			required = required || b.optional&bit == 0
+		}
+	}
+	for _, part := range [...]struct {
+		s    store.Store
+		idx  []int
+		read bool
+	}{{b.d.Cache, cached, true}, {b.d.Store, other, required}} {
+		if !part.read || len(part.idx) == 0 {
+			continue
+		}
+		keys := make([]store.Key, len(part.idx))
+		for j, i := range part.idx {
+			keys[j] = b.keys[i]
+		}
+		items, err := part.s.BatchGet(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for j, i := range part.idx {
+			b.items[i] = items[j]
+		}
+	}
 	return nil
 }
 

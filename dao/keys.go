@@ -96,6 +96,11 @@ const (
 	skAsset   = "ASSET"
 	// pkAnon partitions idempotency records of unauthenticated requests.
 	pkAnon = "ANON#"
+	// Leases and group members (lease.go), in the inventory table.
+	pkLease  = "LEASE#"
+	skLease  = "LEASE"
+	pkGroup  = "GROUP#"
+	skMember = "MEMBER#"
 )
 
 func userPK(username string) string { return pkUser + username }
@@ -141,5 +146,47 @@ func (t Tables) assetKey(assetID string) store.Key {
 	return store.Key{Table: t.Inventory, PK: pkAsset + assetID, SK: skAsset}
 }
 
+func (t Tables) leaseKey(name string) store.Key {
+	return store.Key{Table: t.Inventory, PK: pkLease + name, SK: skLease}
+}
+
+func (t Tables) memberKey(group, member string) store.Key {
+	return store.Key{Table: t.Inventory, PK: pkGroup + group, SK: skMember + member}
+}
+
 // usernameFromPK returns the username of a "USER#<name>" partition key.
 func usernameFromPK(pk string) string { return strings.TrimPrefix(pk, pkUser) }
+
+// CacheGroup classifies k for a shared cache of items (package cache): ok
+// is false for an item that is never cached. An asset is versioned (its
+// "version" attribute grows with every write, so an entry is replaced only
+// by a newer one); a balance, a holding or an order is invalidated through
+// group on every write: the balances of a user share a group, so do the
+// holdings of a user, and an order is a group of its own.
+func (t Tables) CacheGroup(k store.Key) (group string, versioned, ok bool) {
+	switch {
+	case k.Table == t.Inventory && k.SK == skAsset && strings.HasPrefix(k.PK, pkAsset):
+		return "", true, true
+	case k.Table == t.Orders && strings.HasPrefix(k.PK, pkUser) && strings.HasPrefix(k.SK, skOrder):
+		return k.String(), false, true
+	case k.Table != t.Users || !strings.HasPrefix(k.PK, pkUser):
+		return "", false, false
+	}
+	for _, p := range [...]string{skBalance, skHolding} {
+		if strings.HasPrefix(k.SK, p) {
+			return k.Table + "/" + k.PK + "/" + p, false, true
+		}
+	}
+	return "", false, false
+}
+
+// CacheQueryGroup is CacheGroup for a query: the reads of a user's
+// balances or holdings (BalanceDAO.List, HoldingDAO.List) are cached in the
+// group of the items they return.
+func (t Tables) CacheQueryGroup(q store.Query) (group string, ok bool) {
+	if q.Table != t.Users || q.Index != "" || q.SK.Op != store.SortBeginsWith || !strings.HasPrefix(q.PK, pkUser) ||
+		q.SK.Value != skBalance && q.SK.Value != skHolding {
+		return "", false
+	}
+	return q.Table + "/" + q.PK + "/" + q.SK.Value, true
+}

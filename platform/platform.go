@@ -20,10 +20,12 @@ import (
 
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/auth"
+	"github.com/orderprocessor/orderprocessor/cache"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/lease"
 	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/proxy"
@@ -69,6 +71,11 @@ type Config struct {
 	// EngineInterval is the period of the trigger engine's expiry sweep and
 	// full re-evaluation (5 s when 0).
 	EngineInterval time.Duration
+	// LeaseTTL is the term of the price feed's lease (RoleInventory) and of
+	// the order replicas' heartbeats (RoleOrder), renewed every third of it
+	// (lease.DefaultTTL when 0): a dead replica's part is taken over within
+	// 4/3 of it.
+	LeaseTTL time.Duration
 	// Role is the part of the system this process runs (RoleAll when "");
 	// Upstreams, UpstreamTimeout and Breaker configure RoleGateway's proxies
 	// (see Role).
@@ -98,6 +105,11 @@ type Config struct {
 	// TokenClockSkew is how far in the future a token's iat or nbf may lie
 	// (auth.DefaultClockSkew when 0).
 	TokenClockSkew time.Duration
+	// CacheTTL and CacheLocalTTL configure the shared cache of a process
+	// with a store and RedisURL (package cache: cache.Options.TTL and
+	// LocalTTL; their defaults when 0).
+	CacheTTL      time.Duration
+	CacheLocalTTL time.Duration
 	// StreamMaxPerUser and StreamMaxTotal bound the live streams of this
 	// process: per user and in all (stream.DefaultMaxPerUser and
 	// stream.DefaultMaxTotal when 0; negative: no bound).
@@ -128,9 +140,12 @@ type Platform struct {
 	Role Role
 	// Proxies are the gateway role's proxies, one per service replica.
 	Proxies []*proxy.Proxy
+	// Member is the process's name as a lease holder and group member.
+	Member string
 
 	redis  *redisstate.Client // nil without Config.RedisURL
 	events *events
+	cache  *cache.Cache // nil without Config.RedisURL or a store
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	log    *slog.Logger
@@ -144,7 +159,8 @@ var ErrJWTSecret = errors.New("the JWT secret")
 // roles; every role but RoleAll has the JWT secret (shared by the gateway
 // and the services), which is at least auth.MinSecretLen bytes when set;
 // RoleGateway has the URL of every service; a role that runs the price
-// feed has a known PriceFeed. Open validates cfg first.
+// feed has a known PriceFeed; LeaseTTL is 0 or at least MinLeaseTTL. Open
+// validates cfg first.
 func (cfg Config) Validate() error {
 	role := cfg.role()
 	spec, ok := roles[role]
@@ -163,6 +179,9 @@ func (cfg Config) Validate() error {
 				return fmt.Errorf("role %s: the %s service URL is not set", role, up.role)
 			}
 		}
+	}
+	if cfg.LeaseTTL < 0 || (cfg.LeaseTTL > 0 && cfg.LeaseTTL < MinLeaseTTL) {
+		return fmt.Errorf("lease TTL %s: want at least %s", cfg.LeaseTTL, MinLeaseTTL)
 	}
 	if spec.priceFeed {
 		switch cfg.PriceFeed {
@@ -235,17 +254,23 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 			return nil, fmt.Errorf("shared state: %w", err)
 		}
 	}
-	p, err := build(ctx, cfg, db, tables, log, now, shared)
-	if err != nil {
-		if db != nil {
-			_ = db.Close()
+	c, err := openCache(ctx, cfg, db, tables, log)
+	if err == nil {
+		var p *Platform
+		if p, err = build(ctx, cfg, db, tables, log, now, shared, c); err == nil {
+			return p, nil
 		}
-		if shared != nil {
-			_ = shared.Close()
+		if c != nil {
+			_ = c.Close()
 		}
-		return nil, err
 	}
-	return p, nil
+	if db != nil {
+		_ = db.Close()
+	}
+	if shared != nil {
+		_ = shared.Close()
+	}
+	return nil, err
 }
 
 // CursorCodec returns the codec of the pagination cursors of a server with
@@ -264,18 +289,22 @@ func CursorCodec(jwtSecret []byte) (*page.Codec, error) {
 	return page.NewCodec(key), nil
 }
 
-func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time, shared *redisstate.Client) (*Platform, error) {
+func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, log *slog.Logger, now func() time.Time,
+	shared *redisstate.Client, c *cache.Cache) (*Platform, error) {
 	role := cfg.role()
 	spec := roles[role]
-	d := trading.NewDAOs(db, tables)
+	d, reads := daos(db, tables, c)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if c != nil {
+		cacheMetrics(reg, c)
+	}
 	evs, err := newEvents(cfg, spec, db != nil, reg, log, now)
 	if err != nil {
 		return nil, fmt.Errorf("event bus: %w", err)
 	}
 	broker := evs.broker
-	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: evs.notifier()})
+	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: evs.notifier(), Reads: reads})
 
 	secret := cfg.JWTSecret
 	if len(secret) == 0 { // RoleAll only (Validate)
@@ -342,8 +371,14 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		deps.Ready = []gateway.Check{{Name: "store", Func: db.Ping}}
 	}
 	if shared != nil {
+		// The process works without Redis (the cache and revocations fall
+		// back to the store, or to the services' checks behind a gateway;
+		// limits fail open): Redis down is "degraded".
 		deps.Counter, deps.Blocks = shared, shared
 		deps.Ready = append(deps.Ready, gateway.Check{Name: "redis", Func: shared.Ping, Degraded: true})
+	}
+	if c != nil {
+		deps.Ready = append(deps.Ready, gateway.Check{Name: "cache", Func: c.Ping, Degraded: true})
 	}
 	if spec.behindGateway {
 		// Behind the gateway: it limits traffic, logins and registrations, and
@@ -383,7 +418,8 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
-		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, redis: shared, events: evs, cancel: cancel, log: log}
+		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, Member: lease.ProcessID(),
+		redis: shared, events: evs, cache: c, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()
@@ -400,8 +436,15 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	case engineRemote:
 		// Prices change in the inventory service's process: the bus tells
 		// the engine at once; without one, the engine sees them at its
-		// periodic sweep (EngineInterval).
-		p.startEngine(bg, trading.NewEngine(trade, evs.sweepPrices(spec, inv.Prices), cfg.EngineInterval))
+		// periodic sweep (EngineInterval). The order replicas share the
+		// sweeps by asset.
+		engine := trading.NewEngine(trade, evs.sweepPrices(spec, inv.Prices), cfg.EngineInterval)
+		if err := p.shardEngine(ctx, bg, cfg, d.Leases, engine); err != nil {
+			cancel()
+			p.wg.Wait()
+			return nil, err
+		}
+		p.startEngine(bg, engine)
 	}
 	evs.start(p.Engine, log)
 	if edb, ok := db.(*embedded.DB); ok {
@@ -414,11 +457,10 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}()
 	}
 	if feed != nil {
-		interval := cfg.priceInterval()
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			pricing.Run(bg, feed, inv, interval, log)
+			p.runFeed(bg, cfg, d.Leases, feed, inv)
 		}()
 	}
 	return p, nil
@@ -456,17 +498,21 @@ func (cfg Config) newFeed() (pricing.Feed, error) {
 	return nil, nil
 }
 
-// newRevoker returns the token revoker of a process: Redis when configured
-// (shared by every process using it); else, with a store, a StoreRevoker,
-// which the all-in-one process (soleWriter: the store's only writer of
-// revocations) loads at start and then answers from memory, and the
-// microservice roles read through; else (a gateway without a store) an
-// in-process one, which nothing fills: the services behind it check
-// revocation.
+// newRevoker returns the token revoker of a process. With Redis (shared by
+// every process using it): a fallbackRevoker when the process has a store
+// (the store while Redis fails), else a passRevoker (a gateway: tokens
+// pass while Redis fails, and its services check). Without Redis, with a
+// store: a StoreRevoker, which the all-in-one process (soleWriter: the
+// store's only writer of revocations) loads at start and then answers from
+// memory, and the microservice roles read through. Else (a gateway without
+// a store) an in-process one, which nothing fills: the services behind it
+// check revocation.
 func newRevoker(ctx context.Context, soleWriter bool, db store.Store, tables dao.Tables, shared *redisstate.Client, now func() time.Time, log *slog.Logger) (auth.Revoker, error) {
 	switch {
+	case shared != nil && db != nil:
+		return &fallbackRevoker{redis: shared, store: NewStoreRevoker(db, tables, StoreRevokerOptions{Now: now}), log: log}, nil
 	case shared != nil:
-		return shared, nil
+		return &passRevoker{Client: shared, log: log}, nil
 	case db == nil:
 		return auth.NewMemoryRevoker(auth.MemoryRevokerOptions{Now: now}), nil
 	case !soleWriter:
@@ -529,6 +575,9 @@ func (p *Platform) Close() error {
 	}
 	if p.redis != nil {
 		err = errors.Join(err, p.redis.Close())
+	}
+	if p.cache != nil {
+		err = errors.Join(err, p.cache.Close())
 	}
 	return err
 }

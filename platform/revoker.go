@@ -130,22 +130,33 @@ func (r *StoreRevoker) Revoke(ctx context.Context, jti string, until time.Time) 
 // Load reads the revocations still in force from the store into memory
 // and returns how many it read. A sole writer calls it before serving.
 func (r *StoreRevoker) Load(ctx context.Context) (int, error) {
+	n := 0
+	err := r.each(ctx, func(jti string, until time.Time) error {
+		if err := r.seen.Revoke(ctx, jti, until); err != nil {
+			return fmt.Errorf("load revocation: %w", err)
+		}
+		n++
+		return nil
+	})
+	return n, err
+}
+
+// each calls fn with every revocation still in force in the store.
+func (r *StoreRevoker) each(ctx context.Context, fn func(jti string, until time.Time) error) error {
 	q := store.Query{Table: r.table, PK: revocationsPK,
 		SK: store.SortCond{Op: store.SortGt, Value: untilSK(r.now().UnixMilli())}}
-	n := 0
 	for {
 		p, err := r.db.Query(ctx, q)
 		if err != nil {
-			return n, fmt.Errorf("read revocations: %w", err)
+			return fmt.Errorf("read revocations: %w", err)
 		}
 		for _, it := range p.Items {
-			if err := r.seen.Revoke(ctx, it.Str("jti"), time.UnixMilli(it.Int("until_ms"))); err != nil {
-				return n, fmt.Errorf("load revocation: %w", err)
+			if err := fn(it.Str("jti"), time.UnixMilli(it.Int("until_ms"))); err != nil {
+				return err
 			}
-			n++
 		}
 		if p.Cursor == "" {
-			return n, nil
+			return nil
 		}
 		q.Cursor = p.Cursor
 	}

@@ -28,9 +28,12 @@ import (
 //     auth.AccountCache) from it and checks it for readiness.
 //   - RoleUser: auth, profile, balances, ledger, portfolio, conversions.
 //   - RoleOrder: orders and the live stream (GET /api/v1/stream), plus the
-//     trigger engine.
+//     trigger engine. The order replicas share the sweeps by asset: each
+//     sweeps the assets that fall to it among the live members of
+//     EngineGroup.
 //   - RoleInventory: the catalogue and the admin asset routes, plus the
-//     price feed; it seeds the catalogue on first start. A deactivation
+//     price feed while it holds PriceFeedLease (one replica at a time); it
+//     seeds the catalogue on first start. A deactivation
 //     cancels the asset's resting orders in this process (through the
 //     store).
 //

@@ -88,6 +88,11 @@ func New(ctx context.Context, url string, opt Options) (*Client, error) {
 		opt.Logger = slog.Default()
 	}
 	redis.SetLogger(redisLogger{opt.Logger})
+	// One attempt and one dial (go-redis retries a command 3 times and
+	// dials 5 times, 100 ms apart, by default): with Redis down, a call
+	// fails in milliseconds and the caller's fallback answers (rate limits
+	// fail open; revocations and the cache read the store).
+	ropt.DialerRetries, ropt.MaxRetries = 1, -1
 	c := &Client{rdb: redis.NewClient(ropt), prefix: opt.Prefix, now: opt.Now}
 	pctx, cancel := context.WithTimeout(ctx, opt.ConnectTimeout)
 	defer cancel()

@@ -53,6 +53,7 @@ type Service struct {
 	log *slog.Logger
 
 	notifier Notifier
+	reads    *dao.DAOs
 }
 
 // Options are a Service's optional settings; the zero value is the defaults.
@@ -60,6 +61,11 @@ type Options struct {
 	Now      func() time.Time // the clock; time.Now when nil
 	Logger   *slog.Logger     // slog.Default() when nil
 	Notifier Notifier         // where events go (the live stream); none when nil
+	// Reads are the DAOs of the services' display reads (GET /balance,
+	// /portfolio, /orders/{id}): DAOs over a read-through cache (package
+	// cache) writing through the same store; the service's own DAOs when nil.
+	// The service itself never reads through them.
+	Reads *dao.DAOs
 }
 
 // NewDAOs returns the DAOs over s with tables t that index open orders by
@@ -75,7 +81,10 @@ func New(d *dao.DAOs, cfg Config, opts Options) *Service {
 	if cfg.Rates == nil {
 		cfg.Rates = pricing.DefaultFXRates()
 	}
-	s := &Service{d: d, cfg: cfg, now: opts.Now, log: opts.Logger, notifier: opts.Notifier}
+	s := &Service{d: d, cfg: cfg, now: opts.Now, log: opts.Logger, notifier: opts.Notifier, reads: opts.Reads}
+	if s.reads == nil {
+		s.reads = d
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -88,6 +97,10 @@ func New(d *dao.DAOs, cfg Config, opts Options) *Service {
 
 // DAOs returns the DAOs the service writes through.
 func (s *Service) DAOs() *dao.DAOs { return s.d }
+
+// ReadDAOs returns the DAOs of display reads (Options.Reads): answers that
+// decide nothing.
+func (s *Service) ReadDAOs() *dao.DAOs { return s.reads }
 
 // Rates returns the FX rates of conversions and of the daily limits.
 func (s *Service) Rates() pricing.FXRates { return s.cfg.Rates }

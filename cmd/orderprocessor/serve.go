@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/auth"
+	"github.com/orderprocessor/orderprocessor/cache"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
+	"github.com/orderprocessor/orderprocessor/lease"
 	"github.com/orderprocessor/orderprocessor/logbuf"
 	"github.com/orderprocessor/orderprocessor/platform"
 	"github.com/orderprocessor/orderprocessor/pricing"
@@ -42,7 +44,7 @@ type serveFlags struct {
 	userURL, orderURL, inventoryURL  string
 	upstreamTimeout, breakerCoolDown time.Duration
 	breakerFailures                  int
-	engineInterval                   time.Duration
+	engineInterval, leaseTTL         time.Duration
 	feed, priceURL, priceKey         string
 	priceKeyHeader                   string
 	priceInterval                    time.Duration
@@ -61,6 +63,7 @@ type serveFlags struct {
 	deposit, withdraw, fee           string
 	redisURL, pprofAddr, metricsAddr string
 	redisPrefix                      string
+	cacheTTL, cacheLocalTTL          time.Duration
 	streamPerUser, streamTotal       int
 	production                       bool
 }
@@ -81,6 +84,7 @@ func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
 	f.Int(&s.breakerFailures, "breaker-failures", 5, "consecutive failures (transport errors, timeouts, 5xx) that open a service's circuit breaker (role gateway)")
 	f.Duration(&s.breakerCoolDown, "breaker-cooldown", 10*time.Second, "how long an open circuit breaker refuses requests before it lets a probe through (role gateway)")
 	f.Duration(&s.engineInterval, "engine-interval", 5*time.Second, "period of the trigger engine's full sweep; in role order also how late it sees price changes")
+	f.Duration(&s.leaseTTL, "lease-ttl", lease.DefaultTTL, "term of the price feed's lease (role inventory: one replica runs the feed) and of the order replicas' heartbeats (role order: they share the sweeps by asset), renewed every third of it; a dead replica's part is taken over within 4/3 of it")
 	f.String(&s.feed, "price-feed", "simulated", "price feed: simulated, static or http (a CoinGecko-compatible markets API)")
 	f.Duration(&s.priceInterval, "price-interval", 2*time.Second, "price feed tick period (default 1m for --price-feed http)")
 	f.String(&s.priceURL, "price-url", "https://api.coingecko.com/api/v3", "base URL of the http price feed's API")
@@ -110,8 +114,10 @@ func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
 	f.String(&s.withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit in USD, every currency counted at its USD value (0: none)")
 	f.String(&s.fee, "fee-rate", "0", "order fee as a fraction of the order value (0.001 = 0.1%)")
 	// Not f.String: a password in the URL would show in -help.
-	f.StringVar(&s.redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica, and carrying the event bus (price, order and balance events to every order replica's trigger engine and live streams); in process when empty ($"+envName("redis-url")+")")
+	f.StringVar(&s.redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica, carrying the event bus (price, order and balance events to every order replica's trigger engine and live streams), and the shared cache of assets, balances, holdings and orders (docs/cache.md); in process when empty ($"+envName("redis-url")+")")
 	f.String(&s.redisPrefix, "redis-prefix", redisstate.DefaultPrefix, "prefix of every Redis key the process uses: the processes of one deployment share it, deployments sharing a Redis differ")
+	f.Duration(&s.cacheTTL, "cache-ttl", cache.DefaultTTL, "with --redis-url: how long Redis keeps a cache entry (the longest an entry outlives a write whose process died before updating the cache)")
+	f.Duration(&s.cacheLocalTTL, "cache-local-ttl", cache.DefaultLocalTTL, "with --redis-url: how long a process serves an asset's price and active flag from memory before asking Redis again: how late it sees another process's price change or deactivation (0: always ask Redis)")
 	f.String(&s.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	f.String(&s.metricsAddr, "metrics-addr", "", "serve the Prometheus metrics at /metrics on this address, e.g. :9090, instead of the API's (with --production, or with this flag, the API's /metrics answers 404)")
 	f.Int(&s.streamPerUser, "stream-max-per-user", stream.DefaultMaxPerUser, "live streams (GET /api/v1/stream) one user may have open at once in this process; more are refused with 429 (0: no bound)")
@@ -174,7 +180,7 @@ func (s *serveFlags) config(secret, adminPassword string) (platform.Config, erro
 		gcfg.AllowedOrigins = strings.Split(s.origins, ",")
 	}
 	cfg := platform.Config{
-		Role: platform.Role(s.role), EngineInterval: s.engineInterval,
+		Role: platform.Role(s.role), EngineInterval: s.engineInterval, LeaseTTL: s.leaseTTL,
 		Upstreams:       platform.Upstreams{User: s.userURL, Order: s.orderURL, Inventory: s.inventoryURL},
 		UpstreamTimeout: s.upstreamTimeout, Breaker: proxy.BreakerConfig{FailureThreshold: s.breakerFailures, CoolDown: s.breakerCoolDown},
 		DataDir: s.dataDir, SyncInterval: cmp.Or(s.syncInterval, -1), JWTSecret: []byte(secret), TokenLifetime: s.tokenTTL,
@@ -184,6 +190,8 @@ func (s *serveFlags) config(secret, adminPassword string) (platform.Config, erro
 		PriceHTTP:         pricing.HTTPConfig{URL: s.priceURL, APIKey: s.priceKey, APIKeyHeader: s.priceKeyHeader},
 		RedisURL:          s.redisURL,
 		RedisPrefix:       s.redisPrefix,
+		CacheTTL:          s.cacheTTL,
+		CacheLocalTTL:     cmp.Or(s.cacheLocalTTL, -1),
 		StreamMaxPerUser:  streamBound(s.streamPerUser),
 		StreamMaxTotal:    streamBound(s.streamTotal),
 		PasswordHashLimit: auth.HashLimit{Memory: int64(s.hashMemory) << 20, Wait: s.hashWait},
