@@ -20,6 +20,9 @@
 //     older than Options.MaxPriceAge to OnPrice (the trigger engine's
 //     trading.Engine.PriceChanged).
 //
+// Events of one Bus are written in the order they were published; the
+// events of different processes are in the order Redis received them.
+//
 // The store stays the truth. An event the bus loses (dropped at the
 // publisher, or published by a process that died before writing it) never
 // moves money; it means a later trigger (the engine's periodic sweep finds

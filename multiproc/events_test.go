@@ -96,15 +96,19 @@ func TestReplicasStreamAcrossProcesses(t *testing.T) {
 
 	onA := openStream(t, orderA, tok, "")
 	start := nextEvent(t, onA)
+	// Each process publishes on its own, so each step waits for its events
+	// before the next step acts: events of different processes are ordered
+	// by when they reach Redis.
+	var got []sseEvent
 	testenv.Call(t, "POST", c.replicas["user"][1].url+"/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}).Want(t, 201)
+	got = append(got, nextEvent(t, onA))
 	placed := testenv.Call(t, "POST", orderB+"/api/v1/orders", tok, map[string]any{"order_type": "limit_buy", "asset_id": "CLS1",
 		"quantity": "2", "limit_price": "90"}).Want(t, 201)
 	id, _ := placed["data"].(map[string]any)["order_id"].(string)
+	got = append(got, nextEvent(t, onA), nextEvent(t, onA))
 	testenv.Call(t, "PUT", c.replicas["inventory"][1].url+"/api/v1/admin/assets/CLS1/price", c.admin,
 		map[string]any{"price_usd": "89"}).Want(t, 200)
-
-	var got []sseEvent
-	for range 6 {
+	for range 3 {
 		got = append(got, nextEvent(t, onA))
 	}
 	kinds := make([]string, len(got))
