@@ -468,3 +468,34 @@ func TestStalePricesSkipTheEngine(t *testing.T) {
 		t.Fatalf("OnPrice got %v", l)
 	}
 }
+
+func TestOlderOrderVersionDropped(t *testing.T) {
+	// The replica that placed an order writes its event after another
+	// replica wrote the fill's: the reader keeps the fill.
+	url, p := redisURL(t), prefix(t)
+	b := stream.NewBroker(stream.Options{})
+	waitLoaded(t, open(t, url, Options{Prefix: p, Broker: b}))
+	sub, _ := b.Subscribe(stream.SubscribeOptions{Username: "alice"})
+	defer sub.Close()
+	placing, filling := open(t, url, Options{Prefix: p}), open(t, url, Options{Prefix: p})
+	queued := testOrder()
+	queued.Version = 1
+	done := testOrder()
+	done.Version, done.Status = 2, entity.StatusCompleted
+	filling.Publish(trading.Event{Kind: trading.EventOrder, Username: "alice", Order: done})
+	if ev := next(t, sub); !strings.Contains(string(ev.JSON()), `"status":"completed"`) {
+		t.Fatalf("first event %s", ev.JSON())
+	}
+	placing.Publish(trading.Event{Kind: trading.EventOrder, Username: "alice", Order: queued})
+	placing.Publish(trading.Event{Kind: trading.EventBalance, Username: "alice", Currency: "USD"})
+	if ev := next(t, sub); ev.Kind != stream.KindBalance {
+		t.Fatalf("the older version was not dropped: %s %s", ev.Kind, ev.JSON())
+	}
+	// A later version passes.
+	again := testOrder()
+	again.Version, again.Status = 3, entity.StatusCompleted
+	placing.Publish(trading.Event{Kind: trading.EventOrder, Username: "alice", Order: again})
+	if ev := next(t, sub); ev.Kind != stream.KindOrder {
+		t.Fatalf("later version: %s", ev.Kind)
+	}
+}
