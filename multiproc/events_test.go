@@ -114,11 +114,12 @@ func TestReplicasStreamAcrossProcesses(t *testing.T) {
 	kinds := make([]string, len(got))
 	for i, ev := range got {
 		kinds[i] = ev.kind
-		if prev := start.id; i > 0 {
+		prev := start.id
+		if i > 0 {
 			prev = got[i-1].id
-			if ev.id <= prev {
-				t.Fatalf("event %d: id %d after %d", i, ev.id, prev)
-			}
+		}
+		if ev.id <= prev {
+			t.Fatalf("event %d: id %d after %d", i, ev.id, prev)
 		}
 	}
 	if want := []string{"balance", "order", "balance", "price", "order", "balance"}; !slices.Equal(kinds, want) {
