@@ -74,7 +74,7 @@ func (s *Service) endOnce(ctx context.Context, orig *entity.Order, actor entity.
 	if err := s.endWrites(&tx, o, read, from, partner, string(to), now); err != nil {
 		return nil, err
 	}
-	err := s.d.Store.Transact(ctx, tx.Writes())
+	err := s.d.Transact(ctx, tx.Writes())
 	if err == nil {
 		if partner != nil {
 			s.notifyOrder(partner)

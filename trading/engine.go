@@ -258,7 +258,7 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 	if err := s.endWrites(&tx, o, read, entity.StatusQueued, partner, "executed", now); err != nil {
 		return false, err
 	}
-	err = s.d.Store.Transact(ctx, tx.Writes())
+	err = s.d.Transact(ctx, tx.Writes())
 	if err == nil {
 		s.notifyOrder(o)
 		if partner != nil {
