@@ -158,7 +158,11 @@ func (d *AssetDAO) update(ctx context.Context, a *entity.Asset, now time.Time, p
 	}
 	put := store.Put{Key: d.t.assetKey(a.AssetID), Item: it, Cond: store.VersionIs(read)}
 	if point {
-		err = d.s.Transact(ctx, []store.Write{{Put: &put}, d.PricePointWrite(a.AssetID, a.PriceUSD, now, a.Version)})
+		pp := d.PricePointWrite(a.AssetID, a.PriceUSD, now, a.Version)
+		if w := priceWriter(ctx); w != "" {
+			pp.Put.Item[attrWriter] = store.S(w)
+		}
+		err = d.s.Transact(ctx, []store.Write{{Put: &put}, pp})
 	} else {
 		err = d.s.Put(ctx, put)
 	}

@@ -23,6 +23,7 @@ type DAOs struct {
 	Assets    *AssetDAO
 	Idem      *IdempotencyDAO
 	Analytics *ScanDAO
+	Leases    *LeaseDAO
 	// Cache, when set, is a read-through cache over Store (package cache)
 	// that Batch reads quotes from; nil: quotes come from Store.
 	Cache store.Store
@@ -45,7 +46,7 @@ func NewIndexed(s store.Store, t Tables, ix Indexer) *DAOs {
 		Store: s, Tables: t,
 		Users: &UserDAO{b}, Balances: &BalanceDAO{b}, Holdings: &HoldingDAO{b},
 		AssetTxs: &AssetTransactionDAO{b}, Orders: &OrderDAO{base: b, indexer: ix}, Assets: &AssetDAO{b},
-		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b},
+		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b}, Leases: &LeaseDAO{b},
 	}
 }
 

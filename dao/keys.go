@@ -96,6 +96,11 @@ const (
 	skAsset   = "ASSET"
 	// pkAnon partitions idempotency records of unauthenticated requests.
 	pkAnon = "ANON#"
+	// Leases and group members (lease.go), in the inventory table.
+	pkLease  = "LEASE#"
+	skLease  = "LEASE"
+	pkGroup  = "GROUP#"
+	skMember = "MEMBER#"
 )
 
 func userPK(username string) string { return pkUser + username }
@@ -139,6 +144,14 @@ func (t Tables) clientOrderIDKey(username, clientOrderID string) store.Key {
 
 func (t Tables) assetKey(assetID string) store.Key {
 	return store.Key{Table: t.Inventory, PK: pkAsset + assetID, SK: skAsset}
+}
+
+func (t Tables) leaseKey(name string) store.Key {
+	return store.Key{Table: t.Inventory, PK: pkLease + name, SK: skLease}
+}
+
+func (t Tables) memberKey(group, member string) store.Key {
+	return store.Key{Table: t.Inventory, PK: pkGroup + group, SK: skMember + member}
 }
 
 // usernameFromPK returns the username of a "USER#<name>" partition key.

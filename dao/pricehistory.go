@@ -36,6 +36,27 @@ type PricePoint struct {
 	At    time.Time // UTC, microseconds
 	Price decimal.Decimal
 	Seq   int64 // the asset version that stored it
+	// Writer names the process that wrote it, when it was written under
+	// WithPriceWriter (the price feed of a replica: its lease holder name).
+	Writer string
+}
+
+// attrWriter is a price point's writer.
+const attrWriter = "writer"
+
+type priceWriterKey struct{}
+
+// WithPriceWriter returns a copy of ctx under which the price points that
+// AssetDAO.Modify and SetPrice record carry writer as their Writer, so that
+// the history tells which process wrote each price.
+func WithPriceWriter(ctx context.Context, writer string) context.Context {
+	return context.WithValue(ctx, priceWriterKey{}, writer)
+}
+
+// priceWriter is the writer WithPriceWriter put in ctx ("" when none).
+func priceWriter(ctx context.Context) string {
+	w, _ := ctx.Value(priceWriterKey{}).(string)
+	return w
 }
 
 // MaxHistoryPage is the most points one PriceHistory call returns.
@@ -84,7 +105,7 @@ func (d *AssetDAO) PriceHistory(ctx context.Context, id string, from, to time.Ti
 	points = make([]PricePoint, 0, len(items))
 	for _, it := range items {
 		r := reader{it: it}
-		p := PricePoint{Price: r.dec("price_usd"), At: r.time("at")}
+		p := PricePoint{Price: r.dec("price_usd"), At: r.time("at"), Writer: it.Str(attrWriter)}
 		if r.err != nil {
 			return nil, false, fmt.Errorf("price history of %s: %w", id, r.err)
 		}

@@ -189,3 +189,30 @@ func TestPricePointExpiry(t *testing.T) {
 		t.Fatalf("expires_at = %d, want %d", got, want)
 	}
 }
+
+// TestPricePointWriter: a price change made under WithPriceWriter records
+// its writer on the point; one made without it records none.
+func TestPricePointWriter(t *testing.T) {
+	d := openDAOs(t)
+	ctx := context.Background()
+	if err := d.Assets.Create(ctx, newAsset("AAA", "10", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Assets.SetPrice(dao.WithPriceWriter(ctx, "replica-1"), "AAA", decimal.MustParse("11"), t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Assets.SetPrice(ctx, "AAA", decimal.MustParse("12"), t0.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	pts, _, err := d.Assets.PriceHistory(ctx, "AAA", t0, t0.Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range pts {
+		got = append(got, fmt.Sprintf("%s=%q", p.Price, p.Writer))
+	}
+	if want := `10="" 11="replica-1" 12=""`; strings.Join(got, " ") != want {
+		t.Fatalf("points %s, want %s", strings.Join(got, " "), want)
+	}
+}

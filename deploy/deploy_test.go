@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -430,6 +431,21 @@ func TestMicroservices(t *testing.T) {
 	}
 
 	checkSecret(t, s)
+
+	// Leases: the inventory replicas run one price feed and the order
+	// replicas share the engine's sweeps, each taken over within 10 s of a
+	// replica's death (a term plus a renewal period, a third of it), and
+	// each role has a replica to take over.
+	ttl, err := time.ParseDuration(cm.Data["ORDERPROCESSOR_LEASE_TTL"])
+	if err != nil || ttl < 100*time.Millisecond || ttl+ttl/3 > 10*time.Second { // serve's least term: 100 ms
+		t.Errorf("ConfigMap: ORDERPROCESSOR_LEASE_TTL = %q (%v): want a term of at least 100ms whose takeover (4/3 of it) is within 10 s",
+			cm.Data["ORDERPROCESSOR_LEASE_TTL"], err)
+	}
+	for _, role := range []string{"inventory", "order"} {
+		if w, ok := byRole[role]; ok && w.replicas < 2 {
+			t.Errorf("%s: %d replicas: no replica to take its lease over", w, w.replicas)
+		}
+	}
 
 	// Identities: the services that use DynamoDB assume a role by IRSA, the
 	// gateway has none, and migrate has its own.

@@ -158,9 +158,8 @@ type AccountChecker interface {
 }
 
 // Check is one readiness check of /health/ready. Func must honour ctx.
-// A Degraded check names a dependency the process works without (only
-// slower): its failure is reported as "degraded" and leaves the process
-// ready.
+// Degraded marks a dependency the process works without (slower, or with
+// less): its failure reports it "degraded" and keeps the process ready.
 type Check struct {
 	Name     string
 	Func     func(ctx context.Context) error

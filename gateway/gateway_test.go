@@ -941,13 +941,13 @@ func TestHealth(t *testing.T) {
 	if r.status != 200 || string(r.body) != `{"status":"ready","checks":{"store":"ok","redis":"ok"},"timestamp":"2026-03-01T12:00:00.000000Z"}`+"\n" {
 		t.Fatalf("/health/ready: %d %s", r.status, r.body)
 	}
-	// A Degraded check that fails leaves the process ready.
+	// A Degraded check that fails keeps the process ready.
 	mu.Lock()
 	redisErr = errors.New("dial tcp: connection refused")
 	mu.Unlock()
 	r = e.do("GET", "/health/ready", nil, nil)
-	if r.status != 200 || string(r.body) != `{"status":"ready","checks":{"store":"ok","redis":"degraded"},"timestamp":"2026-03-01T12:00:00.000000Z"}`+"\n" {
-		t.Fatalf("/health/ready, redis down: %d %s", r.status, r.body)
+	if r.status != 200 || string(r.body) != `{"status":"degraded","checks":{"store":"ok","redis":"degraded"},"timestamp":"2026-03-01T12:00:00.000000Z"}`+"\n" {
+		t.Fatalf("/health/ready with redis down: %d %s", r.status, r.body)
 	}
 	mu.Lock()
 	storeErr = errors.New("pebble: disk on fire at /var/lib/x")

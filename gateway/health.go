@@ -13,9 +13,10 @@ import (
 //	/health        200 {"status":"healthy","service":...,"timestamp":...,"version":...}
 //	/health/live   200 {"status":"alive","timestamp":...} while the process serves
 //	/health/ready  200 {"status":"ready","checks":{"<name>":"ok",...},"timestamp":...} when
-//	               every Deps.Ready check passes within Config.ReadyTimeout, else
-//	               503 SERVICE_UNAVAILABLE naming the failed checks (details logged);
-//	               a failed Degraded check is "degraded" in a 200 answer
+//	               every Deps.Ready check passes within Config.ReadyTimeout; 200 with
+//	               "status":"degraded" and "<name>":"degraded" when only Degraded
+//	               checks fail; else 503 SERVICE_UNAVAILABLE naming the failed
+//	               checks (details logged)
 //	/metrics       Prometheus text format; 404 NOT_FOUND with Config.NoMetrics
 func (g *Gateway) serveOps(ex *exchange, r *http.Request, p string) {
 	switch p {
@@ -55,22 +56,35 @@ func (g *Gateway) serveOps(ex *exchange, r *http.Request, p string) {
 		b = appendTimestamp(b, g.now())
 		b = append(b, "\"}\n"...)
 	case PathHealthReady:
-		failed, degraded := g.runChecks(r.Context(), ex.info.id)
+		ok := g.runChecks(r.Context(), ex.info.id)
+		var failed []string
+		status := "ready"
+		for i, c := range g.ready {
+			switch {
+			case ok[i]:
+			case c.Degraded:
+				status = "degraded"
+			default:
+				failed = append(failed, c.Name)
+			}
+		}
 		if len(failed) > 0 {
 			g.writeError(ex, http.StatusServiceUnavailable, CodeServiceUnavailable,
 				"not ready: "+strings.Join(failed, ", "))
 			return
 		}
-		b = append(b, `{"status":"ready","checks":{`...)
+		b = append(b, `{"status":"`...)
+		b = append(b, status...)
+		b = append(b, `","checks":{`...)
 		for i, c := range g.ready {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = appendJSONString(b, c.Name)
-			if degraded != nil && degraded[i] {
-				b = append(b, `:"degraded"`...)
-			} else {
+			if ok[i] {
 				b = append(b, `:"ok"`...)
+			} else {
+				b = append(b, `:"degraded"`...)
 			}
 		}
 		b = append(b, `},"timestamp":"`...)
@@ -85,12 +99,11 @@ func (g *Gateway) serveOps(ex *exchange, r *http.Request, p string) {
 }
 
 // runChecks runs the readiness checks concurrently, bounded by
-// ReadyTimeout, and returns the names of those that failed, in order, and
-// which Degraded checks failed (by index; nil when none). A check that
-// panics or outlives the timeout fails; its goroutine is not waited for.
-func (g *Gateway) runChecks(ctx context.Context, requestID string) (failed []string, degraded []bool) {
+// ReadyTimeout, and reports which passed, by index. A check that panics or
+// outlives the timeout fails; its goroutine is not waited for.
+func (g *Gateway) runChecks(ctx context.Context, requestID string) []bool {
 	if len(g.ready) == 0 {
-		return nil, nil
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.ReadyTimeout)
 	defer cancel()
@@ -123,26 +136,20 @@ func (g *Gateway) runChecks(ctx context.Context, requestID string) (failed []str
 			pending = 0
 		}
 	}
+	ok := make([]bool, len(errs))
 	for i, err := range errs {
 		if err == errCheckOK {
+			ok[i] = true
 			continue
 		}
 		if err == nil {
 			err = fmt.Errorf("no answer within %v: %w", g.cfg.ReadyTimeout, ctx.Err())
 		}
-		if g.ready[i].Degraded {
-			if degraded == nil {
-				degraded = make([]bool, len(g.ready))
-			}
-			degraded[i] = true
-		} else {
-			failed = append(failed, g.ready[i].Name)
-		}
 		g.log.LogAttrs(ctx, slog.LevelWarn, "readiness check failed",
 			slog.String("request_id", requestID), slog.String("check", g.ready[i].Name),
-			slog.String("error", err.Error()))
+			slog.String("error", err.Error()), slog.Bool("degraded", g.ready[i].Degraded))
 	}
-	return failed, degraded
+	return ok
 }
 
 // errCheckOK marks a check that answered nil (nil itself means "no answer").

@@ -4,9 +4,12 @@
 // declarations as an OpenAPI 3.1 document (/openapi.json) with an offline
 // documentation page (/docs).
 //
-// Requests are decoded with DecodeJSON and DecodeQuery; responses are
-// written with WriteJSON and errors with WriteError, which maps apperr kinds
-// to the error shapes of docs/api.md:
+// Handlers are typed (Handle): func(r, in *In) (Out, error). Handle decodes
+// each request into In (path parameters, query with DecodeQuery, JSON body
+// with DecodeJSON), derives the operation's documented types from In and
+// Out, and answers the result with WriteJSON (or the result's own
+// WriteResponse) and the error with WriteError, which maps apperr kinds to
+// the error shapes of docs/api.md:
 //
 //	{"detail": "<message>", "code": "<kind>"}
 //	422 {"detail": [{"loc": [...], "msg": "...", "type": "..."}], "code": "invalid"}
@@ -78,11 +81,11 @@ type Op struct {
 	Tags        []string // groups in the docs, e.g. "orders"
 	Auth        Auth
 
-	Request    any      // JSON body type, decoded by the handler with DecodeJSON
-	Query      any      // struct type with `query:"name"` fields (see DecodeQuery)
-	PathParams any      // optional struct type with `path:"name"` fields (doc, pattern tags) documenting path wildcards
+	Request    any      // JSON body type (Handle: derived from In's Body field)
+	Query      any      // struct type with `query:"name"` fields (see DecodeQuery; Handle: derived from In)
+	PathParams any      // struct type with `path:"name"` fields (doc, pattern tags) documenting path wildcards (Handle: derived from In)
 	Headers    []Header // documented request headers (e.g. Idempotency-Key)
-	Response   any      // success body type; nil for no body
+	Response   any      // success body type; nil for no body (Handle: derived from Out unless Out is a Responder)
 	Status     int      // success status; 0 means 200
 	Errors     []int    // documented error statuses besides those implied (401/403 by Auth, 422 by inputs, 413 by Request)
 }
@@ -141,7 +144,9 @@ func New(opts Options) *API {
 	return a
 }
 
-// Handle registers op with its handler. It panics on an invalid declaration
+// Handle registers op with its handler, which decodes and answers by
+// itself (the package function Handle registers a typed handler and builds
+// this one). It panics on an invalid declaration
 // (missing method, path, operation id or handler, a path with a trailing slash, a
 // duplicate operation id, a conflicting route, an undecodable Query type):
 // these are programming errors found at start-up.

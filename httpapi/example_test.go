@@ -21,26 +21,24 @@ type depositResponse struct {
 	Message string `json:"message"`
 }
 
-// A service declares each operation once: the route, its documentation and
-// its types. Handlers decode with DecodeJSON and answer with WriteJSON or
-// WriteError.
+type depositIn struct {
+	Body depositRequest
+}
+
+// A service declares each operation once: the route and its documentation.
+// The typed handler's input and result are the documented request and
+// response types; Handle decodes the request before the handler runs and
+// answers its result or error.
 func Example() {
 	api := httpapi.New(httpapi.Options{Title: "Order Processor", Version: "1.0.0"})
-	api.Handle(httpapi.Op{
+	httpapi.Handle(api, httpapi.Op{
 		Method: "POST", Path: "/api/v1/balance/deposit", OperationID: "deposit",
-		Summary: "Deposit cash", Tags: []string{"balances"}, Auth: httpapi.AuthUser,
-		Request: depositRequest{}, Response: depositResponse{}, Status: http.StatusCreated,
-	}, func(w http.ResponseWriter, r *http.Request) {
-		var req depositRequest
-		if err := httpapi.DecodeJSON(r, &req); err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+		Summary: "Deposit cash", Tags: []string{"balances"}, Auth: httpapi.AuthUser, Status: http.StatusCreated,
+	}, func(r *http.Request, in *depositIn) (depositResponse, error) {
+		if in.Body.Amount == "0" {
+			return depositResponse{}, apperr.Field("amount", "must be > 0", "value_error")
 		}
-		if req.Amount == "0" {
-			httpapi.WriteError(w, r, apperr.Field("amount", "must be > 0", "value_error"))
-			return
-		}
-		httpapi.WriteJSON(w, http.StatusCreated, depositResponse{Success: true, Message: "Successfully deposited $" + req.Amount})
+		return depositResponse{Success: true, Message: "Successfully deposited $" + in.Body.Amount}, nil
 	})
 	srv := httptest.NewServer(api)
 	defer srv.Close()

@@ -426,12 +426,11 @@ func (g *schemaGen) parameters(op Op) []any {
 	var params []any
 	pathDocs := map[string]reflect.StructField{}
 	if t := typeOf(op.PathParams); t != nil {
-		t = derefType(t)
-		for i := 0; i < t.NumField(); i++ {
-			if name := t.Field(i).Tag.Get("path"); name != "" {
-				pathDocs[name] = t.Field(i)
+		visitFields(derefType(t), nil, func(sf reflect.StructField, _ []int) {
+			if name := sf.Tag.Get("path"); name != "" {
+				pathDocs[name] = sf
 			}
-		}
+		})
 	}
 	for _, m := range pathParamRegex.FindAllStringSubmatch(op.Path, -1) {
 		s := map[string]any{"type": "string"}

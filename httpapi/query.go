@@ -77,7 +77,7 @@ func enumList(allowed []string) string {
 // queryField is one field of a query struct (see DecodeQuery).
 type queryField struct {
 	name      string
-	index     int
+	index     []int        // field index path (through embedded structs)
 	typ       reflect.Type // field type
 	doc       string
 	def       string
@@ -102,13 +102,12 @@ func queryFields(t reflect.Type) []queryField {
 		panic("httpapi: query type " + t.String() + " is not a struct")
 	}
 	var fs []queryField
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
+	visitFields(t, nil, func(sf reflect.StructField, index []int) {
 		name := sf.Tag.Get("query")
-		if name == "" || name == "-" || !sf.IsExported() {
-			continue
+		if name == "" || name == "-" {
+			return
 		}
-		f := queryField{name: name, index: i, typ: sf.Type, doc: sf.Tag.Get("doc"), def: sf.Tag.Get("default"),
+		f := queryField{name: name, index: index, typ: sf.Type, doc: sf.Tag.Get("doc"), def: sf.Tag.Get("default"),
 			required: sf.Tag.Get("required") == "true"}
 		if !queryKindOK(sf.Type) {
 			panic("httpapi: query field " + t.String() + "." + sf.Name + " has unsupported type " + sf.Type.String())
@@ -128,7 +127,7 @@ func queryFields(t reflect.Type) []queryField {
 			f.enum = e
 		}
 		fs = append(fs, f)
-	}
+	})
 	v, _ := queryCache.LoadOrStore(t, fs)
 	return v.([]queryField)
 }
@@ -167,6 +166,8 @@ func queryKindOK(t reflect.Type) bool {
 //	enum:"a,b,c"           allowed values (or the field type's Enum() []string)
 //	required:"true"        absent or empty is an error ("missing")
 //
+// The fields of an exported embedded struct (an anonymous struct field
+// without a tag) take part as if they were dst's own.
 // Field types: string, bool, int kinds, time.Time (RFC 3339), types whose
 // pointer implements encoding.TextUnmarshaler, and pointers to these (left
 // nil when absent and no default). Every invalid parameter is reported in
@@ -190,7 +191,7 @@ func DecodeQuery(r *http.Request, dst any) error {
 			}
 			s = f.def
 		}
-		if err := setQueryField(sv.Field(f.index), &f, s); err != nil {
+		if err := setQueryField(sv.FieldByIndex(f.index), &f, s); err != nil {
 			fields = append(fields, apperr.FieldsOf(err)...)
 		}
 	}

@@ -109,13 +109,15 @@ type ErrorBody struct {
 //     answered 500 {"detail":"internal server error","code":"internal"};
 //   - any other kind: {"detail":"<apperr.MessageOf(err)>","code":"<kind>"}.
 //
-// Unauthorized answers also carry "WWW-Authenticate: Bearer". A nil err is a
+// Unauthorized answers also carry "WWW-Authenticate: Bearer", and every
+// answer the headers WithHeader attached to err. A nil err is a
 // programming error and is answered like an internal error. r may be nil.
 //
 // An error caused by the client leaving (r's context canceled, and err
 // wrapping context.Canceled) is not the server's: it is recorded as
 // apperr.StatusClientClosedRequest, with no body and no error logged.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	setErrorHeaders(w, err)
 	switch status, body := ErrorAnswer(r, err); status {
 	case apperr.StatusClientClosedRequest:
 		w.WriteHeader(status)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,21 +48,68 @@ func endpoint(t *testing.T) string {
 	return ep
 }
 
-// buildBinary builds the orderprocessor command into dir.
-func buildBinary(t *testing.T, dir string) string {
+// sharedRedis returns the Redis every test of the package may use
+// (REDIS_URL, e.g. from `eval "$(scripts/redis start)"`), skipping the test
+// without one (failing it in CI). Tests keep apart by key prefix.
+func sharedRedis(t *testing.T) string {
 	t.Helper()
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("Redis required in CI: REDIS_URL is not set")
+		}
+		t.Skip("REDIS_URL not set (eval \"$(scripts/redis start)\")")
+	}
+	return url
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	binErr    error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// binary builds the orderprocessor command once for the package's tests
+// and returns its path.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		t0 := time.Now()
+		if binDir, binErr = os.MkdirTemp("", "multiproc-bin-"); binErr != nil {
+			return
+		}
+		binPath, binErr = buildBinary(binDir)
+		t.Logf("build: %v", time.Since(t0).Round(time.Millisecond))
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// buildBinary builds the orderprocessor command into dir.
+func buildBinary(dir string) (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
+		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(out)))
 	bin := filepath.Join(dir, "orderprocessor")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/orderprocessor")
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
+		return "", fmt.Errorf("go build: %w\n%s", err, b)
 	}
-	return bin
+	return bin, nil
 }
 
 // proc is one running orderprocessor process.
@@ -191,9 +239,7 @@ func waitReady(t *testing.T, p *proc) {
 func TestMicroservices(t *testing.T) {
 	ep := endpoint(t)
 	dir := t.TempDir()
-	t0 := time.Now()
-	bin := buildBinary(t, dir)
-	t.Logf("build: %v", time.Since(t0).Round(time.Millisecond))
+	bin := binary(t)
 
 	prefix := fmt.Sprintf("mp%d%d-", os.Getpid(), time.Now().UnixNano()%1e6)
 	t1 := time.Now()

@@ -1,4 +1,6 @@
-// Package page encodes and decodes opaque pagination cursors.
+// Package page encodes and decodes opaque pagination cursors, and reads
+// one page of a list (Read: offset, limit and cursor; whether more
+// follows, and the next page's cursor).
 //
 // A cursor is base64url(payload || tag) where tag is the first 8 bytes of
 // HMAC-SHA256(key, payload), under the key of a Codec. Clients cannot read

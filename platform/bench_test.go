@@ -23,6 +23,7 @@ import (
 func BenchmarkHTTPMarketOrder(b *testing.B) {
 	g := gateway.DefaultConfig()
 	g.RateLimit = 0
+	g.RegisterLimit = 0 // 32 users register from one address
 	tc := trading.DefaultConfig()
 	tc.DepositDailyLimit = tc.DepositDailyLimit.Mul(tc.DepositDailyLimit)
 	p, err := platform.Open(context.Background(), platform.Config{DataDir: b.TempDir(), Gateway: g, Trading: tc,

@@ -25,6 +25,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
 	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/lease"
 	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/proxy"
@@ -70,6 +71,11 @@ type Config struct {
 	// EngineInterval is the period of the trigger engine's expiry sweep and
 	// full re-evaluation (5 s when 0).
 	EngineInterval time.Duration
+	// LeaseTTL is the term of the price feed's lease (RoleInventory) and of
+	// the order replicas' heartbeats (RoleOrder), renewed every third of it
+	// (lease.DefaultTTL when 0): a dead replica's part is taken over within
+	// 4/3 of it.
+	LeaseTTL time.Duration
 	// Role is the part of the system this process runs (RoleAll when "");
 	// Upstreams, UpstreamTimeout and Breaker configure RoleGateway's proxies
 	// (see Role).
@@ -129,11 +135,14 @@ type Platform struct {
 	Stream *stream.Broker
 	// Role is the part of the system the platform runs.
 	Role Role
-	// Proxies are the gateway role's proxies, one per service.
+	// Proxies are the gateway role's proxies, one per service replica.
 	Proxies []*proxy.Proxy
+	// Member is the process's name as a lease holder and group member.
+	Member string
 
 	redis  *redisstate.Client // nil without Config.RedisURL
 	cache  *cache.Cache       // nil without Config.RedisURL or a store
+	events *events
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	log    *slog.Logger
@@ -147,7 +156,8 @@ var ErrJWTSecret = errors.New("the JWT secret")
 // roles; every role but RoleAll has the JWT secret (shared by the gateway
 // and the services), which is at least auth.MinSecretLen bytes when set;
 // RoleGateway has the URL of every service; a role that runs the price
-// feed has a known PriceFeed. Open validates cfg first.
+// feed has a known PriceFeed; LeaseTTL is 0 or at least MinLeaseTTL. Open
+// validates cfg first.
 func (cfg Config) Validate() error {
 	role := cfg.role()
 	spec, ok := roles[role]
@@ -162,10 +172,13 @@ func (cfg Config) Validate() error {
 	}
 	if spec.proxies {
 		for _, up := range cfg.Upstreams.list() {
-			if up.url == "" {
+			if len(up.urls()) == 0 {
 				return fmt.Errorf("role %s: the %s service URL is not set", role, up.role)
 			}
 		}
+	}
+	if cfg.LeaseTTL < 0 || (cfg.LeaseTTL > 0 && cfg.LeaseTTL < MinLeaseTTL) {
+		return fmt.Errorf("lease TTL %s: want at least %s", cfg.LeaseTTL, MinLeaseTTL)
 	}
 	if spec.priceFeed {
 		switch cfg.PriceFeed {
@@ -278,8 +291,17 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	role := cfg.role()
 	spec := roles[role]
 	d, reads := daos(db, tables, c)
-	broker := stream.NewBroker(stream.Options{Now: now})
-	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: broker, Reads: reads})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if c != nil {
+		cacheMetrics(reg, c)
+	}
+	evs, err := newEvents(cfg, spec, db != nil, reg, log, now)
+	if err != nil {
+		return nil, fmt.Errorf("event bus: %w", err)
+	}
+	broker := evs.broker
+	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: evs.notifier(), Reads: reads})
 
 	secret := cfg.JWTSecret
 	if len(secret) == 0 { // RoleAll only (Validate)
@@ -308,16 +330,10 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		accounts = auth.NewAccountCache(loadAccount(d), auth.AccountCacheOptions{TTL: cfg.AccountCacheTTL, Now: now, Logger: log})
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if c != nil {
-		cacheMetrics(reg, c)
-	}
-
-	// The broker's price hook is registered before the trigger engine's, so
+	// The broker's (or the bus's) price hook is registered before the trigger engine's, so
 	// that a price event precedes the order events it triggers. A
 	// deactivation cancels the asset's resting orders before it is answered.
-	inv := inventory.New(d, inventory.Options{Now: now, Logger: log, OnPriceChange: broker.PriceChanged,
+	inv := inventory.New(d, inventory.Options{Now: now, Logger: log, OnPriceChange: evs.priceHook(),
 		OnDeactivate: trade.CancelAssetOrders})
 	users := user.New(trade, issuer, hasher, revoker, user.Options{Accounts: accounts, Logger: log})
 	orderOpts := order.Options{Metrics: reg}
@@ -399,7 +415,8 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
-		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, redis: shared, cache: c, cancel: cancel, log: log}
+		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, Member: lease.ProcessID(),
+		redis: shared, cache: c, events: evs, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()
@@ -413,12 +430,20 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 			engine.PriceChanged(assetID, price)
 		})
 		p.startEngine(bg, engine)
-	case engineSweep:
-		// Prices change in the inventory service's process: the engine sees
-		// them at its periodic sweep (EngineInterval), which also publishes
-		// the changes it sees to this process's stream.
-		p.startEngine(bg, trading.NewEngine(trade, sweepPrices(inv.Prices, broker), cfg.EngineInterval))
+	case engineRemote:
+		// Prices change in the inventory service's process: the bus tells
+		// the engine at once; without one, the engine sees them at its
+		// periodic sweep (EngineInterval). The order replicas share the
+		// sweeps by asset.
+		engine := trading.NewEngine(trade, evs.sweepPrices(spec, inv.Prices), cfg.EngineInterval)
+		if err := p.shardEngine(ctx, bg, cfg, d.Leases, engine); err != nil {
+			cancel()
+			p.wg.Wait()
+			return nil, err
+		}
+		p.startEngine(bg, engine)
 	}
+	evs.start(p.Engine, log)
 	if edb, ok := db.(*embedded.DB); ok {
 		// DynamoDB deletes expired items (price points, idempotency
 		// records) on its own; on Pebble, this does.
@@ -429,11 +454,10 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}()
 	}
 	if feed != nil {
-		interval := cfg.priceInterval()
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			pricing.Run(bg, feed, inv, interval, log)
+			p.runFeed(bg, cfg, d.Leases, feed, inv)
 		}()
 	}
 	return p, nil
@@ -537,14 +561,14 @@ func (p *Platform) deleteExpired(ctx context.Context, db *embedded.DB, now func(
 	}
 }
 
-// Close stops the background workers and closes the store and the Redis
-// connections.
+// Close stops the background workers, writes the events the bus has
+// queued, and closes the store and the Redis connections.
 func (p *Platform) Close() error {
 	p.cancel()
 	p.wg.Wait()
-	var err error
+	err := p.events.close()
 	if p.Store != nil { // the gateway role may run without a store
-		err = p.Store.Close()
+		err = errors.Join(err, p.Store.Close())
 	}
 	if p.redis != nil {
 		err = errors.Join(err, p.redis.Close())

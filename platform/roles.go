@@ -2,7 +2,9 @@ package platform
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -26,19 +28,30 @@ import (
 //     auth.AccountCache) from it and checks it for readiness.
 //   - RoleUser: auth, profile, balances, ledger, portfolio, conversions.
 //   - RoleOrder: orders and the live stream (GET /api/v1/stream), plus the
-//     trigger engine. Price changes happen in the inventory process, so the
-//     engine sees them at its periodic sweep (Config.EngineInterval, 5 s by
-//     default) instead of at once as in RoleAll: limit and protective orders
-//     trigger up to one interval later, at the price read then. The sweep
-//     also publishes the changes it sees as the stream's price events. The
-//     stream carries the order service's events (orders and the balance
-//     changes they make); deposits, withdrawals and conversions happen in
-//     the user service and do not appear in it.
+//     trigger engine. The order replicas share the sweeps by asset: each
+//     sweeps the assets that fall to it among the live members of
+//     EngineGroup.
 //   - RoleInventory: the catalogue and the admin asset routes, plus the
-//     price feed; it seeds the catalogue on first start. A deactivation
+//     price feed while it holds PriceFeedLease (one replica at a time); it
+//     seeds the catalogue on first start. A deactivation
 //     cancels the asset's resting orders in this process (through the
-//     store), so those cancellations do not appear in the order service's
-//     stream either.
+//     store).
+//
+// Events cross processes on the event bus (package eventbus, on Redis
+// Streams) when Config.RedisURL is set: every process with a store
+// publishes its committed events there (price changes from the inventory
+// service; orders, deposits, withdrawals and conversions from the order and
+// user services), and every order replica (and RoleAll) reads them all: its
+// trigger engine is told of every price change at once, and its stream
+// carries every event of the user, whichever process caused it, with ids
+// that are the same on every replica, so a client resumes on any of them.
+// Without Redis, the events of a process stay in it (stream.Broker): a
+// RoleOrder engine then sees price changes at its periodic sweep
+// (Config.EngineInterval, 5 s by default), which also publishes the changes
+// it sees as the stream's price events, and its stream carries only the
+// order service's own events. Either way the store is the truth and the
+// sweep the safety net: a lost event delays a trigger to the sweep at
+// worst.
 //
 // A service role serves its own operations, /openapi.json, /docs, /health,
 // /health/live, /health/ready and /metrics through a gateway.Gateway with
@@ -86,9 +99,9 @@ type roleSpec struct {
 type engineMode int
 
 const (
-	engineNone  engineMode = iota
-	engineLive             // told of every price change at once
-	engineSweep            // sees price changes at its periodic sweep
+	engineNone   engineMode = iota
+	engineLive              // told of its own process's price changes at once
+	engineRemote            // prices change in another process: told by the bus, or seen at the sweep
 )
 
 // roles are the roles' specs.
@@ -97,14 +110,16 @@ var roles = map[Role]roleSpec{
 		seeds: true, admin: true, priceFeed: true, engine: engineLive},
 	RoleGateway:   {proxies: true},
 	RoleUser:      {serves: []Role{RoleUser}, behindGateway: true, admin: true},
-	RoleOrder:     {serves: []Role{RoleOrder}, behindGateway: true, engine: engineSweep},
+	RoleOrder:     {serves: []Role{RoleOrder}, behindGateway: true, engine: engineRemote},
 	RoleInventory: {serves: []Role{RoleInventory}, behindGateway: true, seeds: true, priceFeed: true},
 }
 
 // services register the routes of each service role on an API.
 type services map[Role]func(*httpapi.API)
 
-// Upstreams are the base URLs of the services, e.g. "http://user:8080".
+// Upstreams are the base URLs of the services, e.g. "http://user:8080", or
+// comma-separated lists of the URLs of a service's replicas, which the
+// gateway takes turns at (proxy.Pool).
 type Upstreams struct {
 	User      string
 	Order     string
@@ -115,6 +130,17 @@ type Upstreams struct {
 type upstream struct {
 	role Role
 	url  string
+}
+
+// urls returns the URLs of the service's replicas.
+func (u upstream) urls() []string {
+	var out []string
+	for _, url := range strings.Split(u.url, ",") {
+		if url = strings.TrimSpace(url); url != "" {
+			out = append(out, url)
+		}
+	}
+	return out
 }
 
 // list returns the services' URLs in the gateway's order.
@@ -162,18 +188,28 @@ func proxyAll(api *httpapi.API, cfg Config, reg prometheus.Registerer, log *slog
 	}
 	var proxies []*proxy.Proxy
 	for _, up := range cfg.Upstreams.list() {
-		p, err := proxy.New(proxy.Options{Name: string(up.role), URL: up.url, Timeout: cfg.UpstreamTimeout,
-			Breaker: cfg.Breaker, Metrics: metrics, Logger: log,
-			// The gateway answers CORS; the service must not add its own.
-			DropRequestHeaders: []string{"Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"}})
-		if err != nil {
-			return nil, err
+		urls := up.urls()
+		members := make([]*proxy.Proxy, len(urls))
+		for i, url := range urls {
+			name := string(up.role)
+			if len(urls) > 1 {
+				name = fmt.Sprintf("%s-%d", up.role, i+1)
+			}
+			p, err := proxy.New(proxy.Options{Name: name, URL: url, Timeout: cfg.UpstreamTimeout,
+				Breaker: cfg.Breaker, Metrics: metrics, Logger: log,
+				// The gateway answers CORS; the service must not add its own.
+				DropRequestHeaders: []string{"Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"}})
+			if err != nil {
+				return nil, err
+			}
+			members[i] = p
 		}
-		proxies = append(proxies, p)
+		proxies = append(proxies, members...)
+		pool := proxy.NewPool(string(up.role), members...)
 		decl := httpapi.New(httpapi.Options{NoDocs: true})
 		svcs[up.role](decl)
 		for _, op := range decl.Operations() {
-			api.Handle(op, p.ServeHTTP)
+			api.Handle(op, pool.ServeHTTP)
 		}
 	}
 	return proxies, nil

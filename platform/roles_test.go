@@ -298,6 +298,8 @@ func TestRoleConfigErrors(t *testing.T) {
 			"role gateway: the inventory service URL is not set"},
 		{Config{Role: RoleGateway, JWTSecret: []byte(testSecret), Upstreams: Upstreams{User: "u:1", Order: "http://o", Inventory: "http://i"}},
 			`upstream URL "u:1"`},
+		{Config{Role: RoleInventory, JWTSecret: []byte(testSecret), LeaseTTL: 50 * time.Millisecond}, "lease TTL 50ms: want at least 100ms"},
+		{Config{Role: RoleOrder, JWTSecret: []byte(testSecret), LeaseTTL: -time.Second}, "lease TTL -1s: want at least 100ms"},
 	} {
 		tc.cfg.DataDir, tc.cfg.Logger, tc.cfg.PasswordParams = t.TempDir(), quiet(), fastParams
 		p, err := Open(context.Background(), tc.cfg)

@@ -188,14 +188,26 @@ type exchange struct {
 	timer   *time.Timer
 	outcome Outcome
 	own     []string // response header keys the downstream already set
+	last    bool     // no other replica to try: every failure is answered
+	passed  bool     // the upstream could not be dialled and nothing was answered
 }
 
 type exchangeKey struct{}
 
 // ServeHTTP forwards r to the upstream (or answers 503 while the breaker is open).
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, true) }
+
+// serve forwards r to the upstream and reports whether it answered the
+// client. Unless last, it answers nothing and reports false when the
+// upstream can be passed over: its breaker is open, or it could not be
+// dialled (nothing of the request was sent), so that a Pool tries the next
+// replica.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, last bool) bool {
 	probe, ok := p.breaker.Allow()
 	if !ok {
+		if !last {
+			return false
+		}
 		p.count("rejected")
 		if d := p.breaker.RetryIn(); d > 0 {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
@@ -204,9 +216,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		gateway.WriteError(w, http.StatusServiceUnavailable, gateway.CodeServiceUnavailable,
 			"the "+p.name+" service is unavailable; retry later")
-		return
+		return true
 	}
-	ex := &exchange{outcome: Success}
+	ex := &exchange{outcome: Success, last: last}
 	for k := range w.Header() {
 		ex.own = append(ex.own, k)
 	}
@@ -227,6 +239,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	sw := &streamWriter{ResponseWriter: w, timeout: p.wto}
 	p.rp.ServeHTTP(sw, r.WithContext(context.WithValue(ctx, exchangeKey{}, ex)))
+	return !ex.passed
 }
 
 func outcomeLabel(o Outcome) string {
@@ -291,12 +304,22 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case r.Context().Err() != nil: // the client went away
 		ex.outcome = Ignored
 		w.WriteHeader(StatusClientClosedRequest)
+	case !ex.last && dialFailed(err):
+		ex.outcome, ex.passed = Failure, true
+		p.log.LogAttrs(r.Context(), slog.LevelWarn, "upstream unreachable; trying another replica", attrs...)
 	default:
 		ex.outcome = Failure
 		p.log.LogAttrs(r.Context(), slog.LevelWarn, "upstream unreachable", attrs...)
 		gateway.WriteError(w, http.StatusBadGateway, gateway.CodeBadGateway,
 			"the "+p.name+" service could not be reached")
 	}
+}
+
+// dialFailed reports whether err is a failure to connect: the request was
+// not sent, so another replica may take it.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // streamWriter moves the connection's write deadline before every write of

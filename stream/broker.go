@@ -11,20 +11,23 @@
 //     contiguous within a process, and start at the broker's creation time in
 //     microseconds since the Unix epoch (Options.FirstID), so the ids of a
 //     restarted process are above those of the one before it (unless it
-//     published more than a million events a second on average);
+//     published more than a million events a second on average); a broker
+//     fed by a bus (Append, package eventbus) takes the bus's ids instead,
+//     increasing but not contiguous, the same on every replica;
 //   - Publish never blocks: each subscription has a bounded buffer, and a
 //     subscription whose buffer is full is dropped (its channel is closed
 //     after the events already buffered); the client reconnects with the
 //     last id it saw and gets the rest from the history;
 //   - the history is a ring of the last Options.HistorySize events: a client
-//     resuming from an id that has left it (or from an id this process never
-//     issued) is told to re-read its state (Catchup.Reset) instead.
+//     resuming from an id that has left it (or from an id this broker never
+//     held) is told to re-read its state (Catchup.Reset) instead.
 package stream
 
 import (
 	"context"
 	"encoding/json"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -131,24 +134,32 @@ type Options struct {
 	FirstID uint64
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// ResumeWait is how long Subscribe waits for a resumed id above the
+	// broker's last event to arrive before it reports it unknown: a broker
+	// fed by a bus receives an event a little after another replica's
+	// broker, to which the client may have been connected. 0: no wait.
+	ResumeWait time.Duration
 }
 
 // Broker numbers, keeps and fans out events. Build it with NewBroker; it is
 // safe for concurrent use.
 type Broker struct {
-	bufSize int
-	now     func() time.Time
+	bufSize    int
+	now        func() time.Time
+	resumeWait time.Duration
 
-	mu      sync.Mutex
-	seq     uint64  // id of the last event published (FirstID-1 before any)
-	ring    []Event // the history, circular
-	head    int     // index of the oldest retained event
-	n       int     // events retained
-	subs    map[*Subscription]struct{}
-	users   map[string]map[*Subscription]struct{}
-	closed  bool
-	dropped uint64
-	done    chan struct{}
+	mu       sync.Mutex
+	seq      uint64        // id of the last event published (FirstID-1 before any)
+	floor    uint64        // every event after this id is in the ring
+	advanced chan struct{} // closed when seq moves, when a Subscribe waits for it
+	ring     []Event       // the history, circular, in id order
+	head     int           // index of the oldest retained event
+	n        int           // events retained
+	subs     map[*Subscription]struct{}
+	users    map[string]map[*Subscription]struct{}
+	closed   bool
+	dropped  uint64
+	done     chan struct{}
 }
 
 // NewBroker returns a broker with no subscriptions.
@@ -166,7 +177,7 @@ func NewBroker(opts Options) *Broker {
 	if first == 0 {
 		first = uint64(max(opts.Now().UnixMicro(), 1))
 	}
-	return &Broker{bufSize: opts.BufferSize, now: opts.Now, seq: first - 1,
+	return &Broker{bufSize: opts.BufferSize, now: opts.Now, resumeWait: opts.ResumeWait, seq: first - 1, floor: first - 1,
 		ring: make([]Event, opts.HistorySize), subs: map[*Subscription]struct{}{},
 		users: map[string]map[*Subscription]struct{}{}, done: make(chan struct{})}
 }
@@ -216,13 +227,70 @@ func (b *Broker) publish(ev Event) {
 	ev.data = new(lazyJSON)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.seq++
-	ev.ID = b.seq
+	ev.ID = b.seq + 1
 	ev.At = b.now()
+	b.add(ev)
+}
+
+// Append adds an event numbered elsewhere (by a bus): ev.ID, ev.At and the
+// fields of its Kind are set, and data, when not nil, is its JSON (what
+// Event.JSON returns). It reports false, and drops the event, unless ev.ID
+// is above every id the broker holds. It never blocks.
+func (b *Broker) Append(ev Event, data []byte) bool {
+	ev.data = new(lazyJSON)
+	if data != nil {
+		ev.data.once.Do(func() { ev.data.b = data })
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ev.ID <= b.seq {
+		return false
+	}
+	b.add(ev)
+	return true
+}
+
+// Rebase forgets the history and moves the broker's position to id (lower
+// or higher than before): the events up to id are unknown to it. Every
+// subscription ends as if dropped (Dropped reports true), so its client
+// reconnects and, resuming from an id before the new position, is told to
+// re-read its state. A bus calls it when it may have missed events.
+func (b *Broker) Rebase(id uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	clear(b.ring)
+	b.head, b.n = 0, 0
+	b.seq, b.floor = id, id
+	b.signal()
+	for s := range b.subs {
+		b.dropped++
+		s.dropped = true
+		b.remove(s)
+	}
+}
+
+// HistorySize returns how many events the history keeps.
+func (b *Broker) HistorySize() int { return len(b.ring) }
+
+// signal wakes the Subscribe calls waiting for seq to move. Called with
+// b.mu held.
+func (b *Broker) signal() {
+	if b.advanced != nil {
+		close(b.advanced)
+		b.advanced = nil
+	}
+}
+
+// add numbers ev as the last event, keeps it and fans it out. Called with
+// b.mu held.
+func (b *Broker) add(ev Event) {
+	b.seq = ev.ID
+	b.signal()
 	if b.n < len(b.ring) {
 		b.ring[(b.head+b.n)%len(b.ring)] = ev
 		b.n++
 	} else {
+		b.floor = b.ring[b.head].ID
 		b.ring[b.head] = ev
 		b.head = (b.head + 1) % len(b.ring)
 	}
@@ -292,6 +360,9 @@ type Catchup struct {
 	// Reset reports that LastEventID is not in the history (too old, or
 	// never issued by this broker): the client must re-read its state.
 	Reset bool
+	// Unknown reports, with Reset, that LastEventID is not an id this
+	// broker issued or received (rather than one that left the history).
+	Unknown bool
 	// Cursor is the id of the last event published before the subscription:
 	// every later event the subscription admits arrives on its channel.
 	Cursor uint64
@@ -300,7 +371,8 @@ type Catchup struct {
 // Subscribe registers a subscription and, when opts.Resume, returns what it
 // missed. The catch-up and the registration are atomic: no event is missed
 // or delivered twice between them. On a closed broker the subscription's
-// channel is already closed.
+// channel is already closed. A resume from an id above the broker's last
+// event waits up to Options.ResumeWait for it.
 func (b *Broker) Subscribe(opts SubscribeOptions) (*Subscription, Catchup) {
 	s := &Subscription{b: b, ch: make(chan Event, b.bufSize), username: opts.Username}
 	if len(opts.Assets) > 0 {
@@ -311,14 +383,23 @@ func (b *Broker) Subscribe(opts SubscribeOptions) (*Subscription, Catchup) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if opts.Resume && opts.LastEventID > b.seq && b.resumeWait > 0 {
+		b.await(opts.LastEventID)
+	}
 	c := Catchup{Cursor: b.seq}
 	if opts.Resume && opts.LastEventID != b.seq {
-		oldest := b.seq - uint64(b.n) + 1
-		if opts.LastEventID > b.seq || opts.LastEventID+1 < oldest {
+		// i is the first retained event after LastEventID.
+		i := sort.Search(b.n, func(i int) bool { return b.at(i).ID > opts.LastEventID })
+		switch {
+		case opts.LastEventID > b.seq:
+			c.Reset, c.Unknown = true, true
+		case opts.LastEventID < b.floor:
 			c.Reset = true
-		} else {
-			for i := int(opts.LastEventID + 1 - oldest); i < b.n; i++ {
-				if ev := b.ring[(b.head+i)%len(b.ring)]; s.admits(ev) {
+		case opts.LastEventID != b.floor && (i == 0 || b.at(i-1).ID != opts.LastEventID):
+			c.Reset, c.Unknown = true, true
+		default:
+			for ; i < b.n; i++ {
+				if ev := b.at(i); s.admits(ev) {
 					c.Events = append(c.Events, ev)
 				}
 			}
@@ -339,6 +420,31 @@ func (b *Broker) Subscribe(opts SubscribeOptions) (*Subscription, Catchup) {
 	return s, c
 }
 
+// at returns the i-th retained event, oldest first. Called with b.mu held.
+func (b *Broker) at(i int) Event { return b.ring[(b.head+i)%len(b.ring)] }
+
+// await waits, releasing b.mu meanwhile, until the broker holds an event
+// with an id of at least id, is closed, or Options.ResumeWait has passed.
+// Called with b.mu held.
+func (b *Broker) await(id uint64) {
+	t := time.NewTimer(b.resumeWait)
+	defer t.Stop()
+	for id > b.seq && !b.closed {
+		if b.advanced == nil {
+			b.advanced = make(chan struct{})
+		}
+		ch := b.advanced
+		b.mu.Unlock()
+		select {
+		case <-ch:
+			b.mu.Lock()
+		case <-t.C:
+			b.mu.Lock()
+			return
+		}
+	}
+}
+
 // Close ends every subscription (their channels close; Dropped reports
 // false) and refuses new ones; events published later are still numbered
 // and kept. It is idempotent.
@@ -349,6 +455,7 @@ func (b *Broker) Close() {
 		return
 	}
 	b.closed = true
+	b.signal()
 	for s := range b.subs {
 		b.remove(s)
 	}
@@ -363,7 +470,7 @@ type Stats struct {
 	LastID        uint64 // id of the last event published
 	Retained      int    // events in the history
 	Subscriptions int    // active subscriptions
-	Dropped       uint64 // subscriptions dropped for a full buffer, ever
+	Dropped       uint64 // subscriptions dropped for a full buffer or by Rebase, ever
 }
 
 // Stats returns the broker's counters.
@@ -387,11 +494,12 @@ type Subscription struct {
 }
 
 // Events returns the channel of events, in id order. It is closed when the
-// subscription ends: Close, Broker.Close, or a full buffer (Dropped).
+// subscription ends: Close, Broker.Close, a full buffer or Rebase (Dropped).
 func (s *Subscription) Events() <-chan Event { return s.ch }
 
-// Dropped reports whether the subscription was ended because its buffer
-// was full (the client was too slow).
+// Dropped reports whether the subscription was ended because it missed
+// events: its buffer was full (the client was too slow), or the broker was
+// rebased.
 func (s *Subscription) Dropped() bool {
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()

@@ -330,3 +330,129 @@ func TestFirstIDFromClock(t *testing.T) {
 		t.Fatalf("first id %d, want %d", got, want)
 	}
 }
+
+// appended is an event numbered by a bus.
+func appended(id uint64, kind, user, asset string) Event {
+	return Event{ID: id, Kind: kind, Username: user, AssetID: asset, Currency: "USD", PriceUSD: "1.00", At: testNow}
+}
+
+func TestAppendSparseIDs(t *testing.T) {
+	// A broker fed by a bus: ids increase but are not contiguous, and the
+	// history starts after the position the bus rebased it to.
+	b := newTestBroker(Options{HistorySize: 4})
+	b.Rebase(1000)
+	live, _ := b.Subscribe(SubscribeOptions{Username: "alice"})
+	defer live.Close()
+	for _, ev := range []Event{appended(1010, KindOrder, "alice", "BTC"), appended(1020, KindPrice, "", "ETH"),
+		appended(1030, KindBalance, "bob", "BTC"), appended(1040, KindBalance, "alice", "")} {
+		if !b.Append(ev, nil) {
+			t.Fatalf("append %d refused", ev.ID)
+		}
+	}
+	if b.Append(appended(1040, KindPrice, "", "BTC"), nil) || b.Append(appended(900, KindPrice, "", "BTC"), nil) {
+		t.Fatal("an id not above the last one was appended")
+	}
+	if got := summary(drain(live)); !slices.Equal(got, []string{"1010:order:alice:BTC", "1020:price::ETH", "1040:balance:alice:"}) {
+		t.Fatalf("live %v", got)
+	}
+	// data given to Append is the event's JSON.
+	b.Append(appended(1050, KindOrder, "alice", "BTC"), []byte(`{"order_id":"x"}`))
+	for _, tc := range []struct {
+		name    string
+		last    uint64
+		want    []string
+		reset   bool
+		unknown bool
+	}{
+		{"the first position", 1000, nil, true, false}, // 1010 left the ring of 4 when 1050 came
+		{"evicted", 1010, []string{"1020:price::ETH", "1040:balance:alice:", "1050:order:alice:BTC"}, false, false},
+		{"middle", 1030, []string{"1040:balance:alice:", "1050:order:alice:BTC"}, false, false},
+		{"never issued, in range", 1035, nil, true, true},
+		{"never issued, ahead", 1060, nil, true, true},
+		{"before the position", 999, nil, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := b.Subscribe(SubscribeOptions{Username: "alice", Resume: true, LastEventID: tc.last})
+			defer s.Close()
+			if got := summary(c.Events); !slices.Equal(got, tc.want) || c.Reset != tc.reset || c.Unknown != tc.unknown || c.Cursor != 1050 {
+				t.Fatalf("catch-up %v reset %v unknown %v cursor %d, want %v %v %v 1050", got, c.Reset, c.Unknown, c.Cursor, tc.want, tc.reset, tc.unknown)
+			}
+		})
+	}
+	s, c := b.Subscribe(SubscribeOptions{Username: "alice", Resume: true, LastEventID: 1040})
+	defer s.Close()
+	if len(c.Events) != 1 || string(c.Events[0].JSON()) != `{"order_id":"x"}` {
+		t.Fatalf("appended data: %v", summary(c.Events))
+	}
+}
+
+func TestRebaseDropsSubscriptions(t *testing.T) {
+	b := newTestBroker(Options{})
+	b.Rebase(10)
+	b.Append(appended(20, KindOrder, "alice", "BTC"), nil)
+	s, _ := b.Subscribe(SubscribeOptions{Username: "alice"})
+	b.Rebase(30) // events between 20 and 30 are unknown
+	if _, open := <-s.Events(); open || !s.Dropped() {
+		t.Fatalf("after Rebase: open %v dropped %v", open, s.Dropped())
+	}
+	// The client reconnects from 20: before the new position, so a reset.
+	again, c := b.Subscribe(SubscribeOptions{Username: "alice", Resume: true, LastEventID: 20})
+	defer again.Close()
+	if !c.Reset || c.Unknown || c.Cursor != 30 || len(c.Events) != 0 {
+		t.Fatalf("catch-up %+v", c)
+	}
+	if st := b.Stats(); st != (Stats{LastID: 30, Subscriptions: 1, Dropped: 1}) {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestResumeWaitsForTheBus(t *testing.T) {
+	// A client saw id 20 on another replica; this one receives it a moment
+	// later: the resume waits for it instead of reporting it unknown.
+	b := newTestBroker(Options{ResumeWait: time.Minute})
+	b.Rebase(10)
+	type result struct {
+		s *Subscription
+		c Catchup
+	}
+	done := make(chan result)
+	go func() {
+		s, c := b.Subscribe(SubscribeOptions{Username: "alice", Resume: true, LastEventID: 20})
+		done <- result{s, c}
+	}()
+	for waiting := false; !waiting; { // until Subscribe waits
+		time.Sleep(time.Millisecond)
+		b.mu.Lock()
+		waiting = b.advanced != nil
+		b.mu.Unlock()
+	}
+	b.Append(appended(15, KindOrder, "alice", "BTC"), nil)
+	select {
+	case r := <-done:
+		t.Fatalf("Subscribe returned before id 20 arrived: %+v", r.c)
+	case <-time.After(10 * time.Millisecond):
+	}
+	b.Append(appended(20, KindOrder, "alice", "BTC"), nil)
+	r := <-done
+	defer r.s.Close()
+	if r.c.Reset || r.c.Cursor < 20 {
+		t.Fatalf("catch-up %+v", r.c)
+	}
+	b.Append(appended(25, KindOrder, "alice", "ETH"), nil)
+	if got := summary(append(r.c.Events, drain(r.s)...)); !slices.Equal(got, []string{"25:order:alice:ETH"}) {
+		t.Fatalf("after the resume: %v", got)
+	}
+	// Without the wait (or once it is over) an id ahead is unknown.
+	nb := newTestBroker(Options{})
+	s, c := nb.Subscribe(SubscribeOptions{Username: "alice", Resume: true, LastEventID: 5})
+	defer s.Close()
+	if !c.Reset || !c.Unknown {
+		t.Fatalf("no wait: %+v", c)
+	}
+	short := newTestBroker(Options{ResumeWait: time.Millisecond})
+	s2, c2 := short.Subscribe(SubscribeOptions{Username: "alice", Resume: true, LastEventID: 5})
+	defer s2.Close()
+	if !c2.Reset || !c2.Unknown {
+		t.Fatalf("wait over: %+v", c2)
+	}
+}

@@ -166,69 +166,80 @@ const description = "Server-Sent Events (`text/event-stream`) for the caller. Th
 
 // Register declares GET /api/v1/stream on api (Auth: user).
 func (h *Handler) Register(api *httpapi.API) {
-	api.Handle(httpapi.Op{Method: http.MethodGet, Path: Path, OperationID: "streamEvents",
+	httpapi.Handle(api, httpapi.Op{Method: http.MethodGet, Path: Path, OperationID: "streamEvents",
 		Summary: "Live order, balance and price events (Server-Sent Events)", Description: description,
-		Tags: []string{"stream"}, Auth: httpapi.AuthUser, Query: Query{}, Errors: []int{http.StatusTooManyRequests},
+		Tags: []string{"stream"}, Auth: httpapi.AuthUser, Errors: []int{http.StatusTooManyRequests},
 		Headers: []httpapi.Header{{Name: "Last-Event-ID", Description: "resume after this event id (sent by EventSource when it reconnects)"}}},
-		h.ServeHTTP)
+		h.accept)
 }
 
-// ServeHTTP streams the caller's events until the client leaves, the broker
-// closes (server shutdown) or the client is too slow (its subscription
-// dropped). It answers 401 without a principal, 422 for a bad query and
-// 429 when the caller already has MaxPerUser streams open or the handler
-// MaxTotal; a HEAD request gets the stream's headers and no body.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// session is an accepted stream request: its WriteResponse is the stream.
+type session struct {
+	h       *Handler
+	user    string
+	opts    SubscribeOptions
+	badID   bool
+	head    bool   // HEAD: the stream's headers only
+	release func() // gives back the stream's place (acquire)
+}
+
+// accept accepts a stream request: 401 without a principal, 422 for a bad
+// query, 429 (and the connection closed) when the caller already has
+// MaxPerUser streams open or the handler MaxTotal. The accepted request's
+// result, a session, streams the caller's events.
+func (h *Handler) accept(r *http.Request, q *Query) (*session, error) {
 	p, ok := auth.PrincipalFrom(r.Context())
 	if !ok || p.Username == "" {
-		httpapi.WriteError(w, r, apperr.New(apperr.Unauthorized, "not authenticated"))
-		return
-	}
-	var q Query
-	if err := httpapi.DecodeQuery(r, &q); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return nil, apperr.New(apperr.Unauthorized, "not authenticated")
 	}
 	assets, err := parseAssets(q.Assets)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return nil, err
 	}
-	opts := SubscribeOptions{Username: p.Username, Assets: assets}
+	s := &session{h: h, user: p.Username, opts: SubscribeOptions{Username: p.Username, Assets: assets}}
 	last := r.Header.Get("Last-Event-ID")
 	if last == "" {
 		last = q.LastEventID
 	}
-	var badID bool
 	if last = strings.TrimSpace(last); last != "" {
-		opts.Resume = true
-		if opts.LastEventID, err = strconv.ParseUint(last, 10, 64); err != nil {
-			badID = true
+		s.opts.Resume = true
+		if s.opts.LastEventID, err = strconv.ParseUint(last, 10, 64); err != nil {
+			s.badID = true
 		}
 	}
 	if r.Method == http.MethodHead {
+		s.head = true
+		return s, nil
+	}
+	if s.release, err = h.acquire(p.Username); err != nil {
+		// The connection closes after the answer: a client opening streams
+		// in a loop does not keep a descriptor per refused request.
+		return nil, httpapi.WithHeader(err, "Connection", "close")
+	}
+	return s, nil
+}
+
+// WriteResponse streams the caller's events until the client leaves, the
+// broker closes (server shutdown) or the client is too slow (its
+// subscription dropped); a HEAD request gets the stream's headers and no
+// body (httpapi.Responder).
+func (ss *session) WriteResponse(w http.ResponseWriter, r *http.Request, _ int) {
+	if ss.head {
 		setStreamHeaders(w.Header())
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	release, err := h.acquire(p.Username)
-	if err != nil {
-		// The connection closes after the answer: a client opening streams
-		// in a loop does not keep a descriptor per refused request.
-		w.Header().Set("Connection", "close")
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	defer release()
+	h, opts := ss.h, ss.opts
+	defer ss.release()
 	sub, c := h.b.Subscribe(opts)
 	defer sub.Close()
-	if badID {
+	if ss.badID {
 		c.Reset, c.Events = true, nil
 	}
 
 	setStreamHeaders(w.Header())
 	rc := http.NewResponseController(w)
-	s := &sender{h: h, w: w, rc: rc, ctx: r.Context(), user: p.Username}
+	s := &sender{h: h, w: w, rc: rc, ctx: r.Context(), user: ss.user}
 	s.extend()
 	w.WriteHeader(http.StatusOK)
 
@@ -237,7 +248,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.buf.WriteString("\n\n")
 	if c.Reset {
 		reason, detail := "history_expired", "the events after Last-Event-ID are no longer kept: re-read orders and balances"
-		if badID || opts.LastEventID > c.Cursor {
+		if ss.badID || c.Unknown {
 			reason, detail = "unknown_id", "Last-Event-ID was not issued by this server: re-read orders and balances"
 		}
 		writeEvent(&s.buf, c.Cursor, KindReset, encodeLine(ResetData{Reason: reason, Detail: detail}))
@@ -273,7 +284,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				// Dropped (too slow) or broker closed: what was buffered has
 				// been sent; the client reconnects with its Last-Event-ID.
 				if sub.Dropped() {
-					h.opts.Logger.Info("stream: slow client dropped", "user", p.Username)
+					h.opts.Logger.Info("stream: client dropped (too slow, or events lost)", "user", ss.user)
 				}
 				s.flush()
 				return

@@ -66,21 +66,47 @@ func Open(dir string) (db store.Store, tables dao.Tables, cleanup func(), err er
 		if ep == "" {
 			return nil, dao.Tables{}, nil, fmt.Errorf("STORE_ENGINE=dynamodb needs DYNAMODB_ENDPOINT (scripts/dynamodb-local start)")
 		}
-		client := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
-			Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""), HTTPClient: dynamodb.HTTPClient()})
-		tables := dao.DefaultTables.WithPrefix(fmt.Sprintf("%s%d_", runPrefix, opened.Add(1)))
-		d, err := dynamodb.Open(context.Background(), dynamodb.Config{Client: client, Schemas: tables.Schemas(),
-			Logger: slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond})
-		if err != nil {
-			return nil, dao.Tables{}, nil, err
-		}
-		if err := d.Migrate(context.Background()); err != nil {
-			return nil, dao.Tables{}, nil, err
-		}
-		return d, tables, func() {
-			_ = d.DeleteTables(context.Background())
-			_ = d.Close()
-		}, nil
+		return openDynamoDB(ep)
 	}
 	return nil, dao.Tables{}, nil, fmt.Errorf("unknown STORE_ENGINE %q (embedded or dynamodb)", Engine())
+}
+
+// DynamoDB opens a fresh store with the platform's tables on DynamoDB Local
+// (env DYNAMODB_ENDPOINT), whatever the engine under test; it is closed and
+// its tables deleted when the test ends. Without DYNAMODB_ENDPOINT the test
+// fails when CI is set and is skipped otherwise.
+func DynamoDB(t testing.TB) (store.Store, dao.Tables) {
+	t.Helper()
+	ep := os.Getenv("DYNAMODB_ENDPOINT")
+	if ep == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("DynamoDB Local required in CI: DYNAMODB_ENDPOINT is not set")
+		}
+		t.Skip("DYNAMODB_ENDPOINT not set (eval \"$(scripts/dynamodb-local start)\")")
+	}
+	db, tables, cleanup, err := openDynamoDB(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	return db, tables
+}
+
+// openDynamoDB opens a store with fresh tables on the DynamoDB of ep.
+func openDynamoDB(ep string) (store.Store, dao.Tables, func(), error) {
+	client := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""), HTTPClient: dynamodb.HTTPClient()})
+	tables := dao.DefaultTables.WithPrefix(fmt.Sprintf("%s%d_", runPrefix, opened.Add(1)))
+	d, err := dynamodb.Open(context.Background(), dynamodb.Config{Client: client, Schemas: tables.Schemas(),
+		Logger: slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		return nil, dao.Tables{}, nil, err
+	}
+	if err := d.Migrate(context.Background()); err != nil {
+		return nil, dao.Tables{}, nil, err
+	}
+	return d, tables, func() {
+		_ = d.DeleteTables(context.Background())
+		_ = d.Close()
+	}, nil
 }

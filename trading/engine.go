@@ -309,35 +309,41 @@ func (s *Service) raiseTrailing(ctx context.Context, assetID string, price decim
 // releasing its hold. lookbackDays bounds how many past expiry days it reads
 // (the sweep runs often; a restart after a long stop passes a larger value).
 func (s *Service) ExpireDue(ctx context.Context, now time.Time, lookbackDays int) (int, error) {
+	return s.expireDue(ctx, now, lookbackDays, nil)
+}
+
+// expireDue is ExpireDue for the orders of the assets owns accepts (nil:
+// every asset). It reads each day's due orders a page at a time, after the
+// last one read, so the orders it leaves do not hide the later ones.
+func (s *Service) expireDue(ctx context.Context, now time.Time, lookbackDays int, owns func(assetID string) bool) (int, error) {
 	n := 0
 	limit := entity.At(now).String() + "$"
 	for d := lookbackDays; d >= 0; d-- {
 		day := now.UTC().AddDate(0, 0, -d).Format("2006-01-02")
+		cursor := ""
 		for {
-			orders, _, err := s.d.Orders.OpenIn(ctx, dao.IndexExpiry, "EXP#"+day,
-				store.SortCond{Op: store.SortLt, Value: limit}, triggerPage, "")
+			orders, next, err := s.d.Orders.OpenIn(ctx, dao.IndexExpiry, "EXP#"+day,
+				store.SortCond{Op: store.SortLt, Value: limit}, triggerPage, cursor)
 			if err != nil {
 				return n, err
 			}
-			progressed := false
 			for _, o := range orders {
-				if o.ExpiresAt == nil || o.ExpiresAt.After(now) {
+				if o.ExpiresAt == nil || o.ExpiresAt.After(now) || (owns != nil && !owns(o.AssetID)) {
 					continue
 				}
 				_, err := s.end(ctx, o, entity.ActorEngine, "expired", entity.StatusExpired)
 				switch {
 				case err == nil:
 					n++
-					progressed = true
-				case apperr.Is(err, apperr.Conflict):
-					progressed = true // someone else ended it
+				case apperr.Is(err, apperr.Conflict): // someone else ended it
 				default:
 					return n, err
 				}
 			}
-			if len(orders) < triggerPage || !progressed {
+			if next == "" {
 				break
 			}
+			cursor = next
 		}
 	}
 	return n, nil
@@ -356,6 +362,7 @@ type Engine struct {
 	wake     chan struct{}
 	interval time.Duration
 	log      *slog.Logger
+	owns     func(assetID string) bool // the sweep's assets (nil: all)
 }
 
 // NewEngine returns an engine over s; prices returns the current price of
@@ -368,6 +375,14 @@ func NewEngine(s *Service, prices func(ctx context.Context) (map[string]decimal.
 	return &Engine{s: s, prices: prices, pending: map[string]decimal.Decimal{}, wake: make(chan struct{}, 1),
 		interval: interval, log: s.log}
 }
+
+// Shard makes e's sweeps handle only the assets owns accepts (nil, the
+// default: every asset): their due orders expire, their resting orders are
+// cancelled when they are inactive, and their current prices are
+// re-evaluated. Replicas that share the assets between them so sweep each
+// asset once in all. Price changes told through PriceChanged are evaluated
+// whatever their asset. Call it before Run.
+func (e *Engine) Shard(owns func(assetID string) bool) { e.owns = owns }
 
 // PriceChanged queues a price change for evaluation. It never blocks.
 func (e *Engine) PriceChanged(assetID string, price decimal.Decimal) {
@@ -423,13 +438,18 @@ func (e *Engine) drain(ctx context.Context) {
 	}
 }
 
+// Sweep runs one sweep at once, as Run does every interval, and evaluates
+// the prices it queued before it returns.
+func (e *Engine) Sweep(ctx context.Context) { e.sweep(ctx, 1) }
+
 // sweep expires due orders, cancels the resting orders of inactive assets
-// and re-evaluates every active asset at its current price.
+// and re-evaluates every active asset at its current price, for the assets
+// of e's shard.
 func (e *Engine) sweep(ctx context.Context, lookbackDays int) {
-	if _, err := e.s.ExpireDue(ctx, e.s.now(), lookbackDays); err != nil && ctx.Err() == nil {
+	if _, err := e.s.expireDue(ctx, e.s.now(), lookbackDays, e.owns); err != nil && ctx.Err() == nil {
 		e.log.Warn("expiry sweep", "err", err)
 	}
-	if n, err := e.s.CancelInactive(ctx); err != nil && ctx.Err() == nil {
+	if n, err := e.s.cancelInactive(ctx, e.owns); err != nil && ctx.Err() == nil {
 		e.log.Warn("inactive asset sweep", "cancelled", n, "err", err)
 	} else if n > 0 {
 		e.log.Info("cancelled resting orders of inactive assets", "cancelled", n)
@@ -442,7 +462,9 @@ func (e *Engine) sweep(ctx context.Context, lookbackDays int) {
 		return
 	}
 	for id, p := range prices {
-		e.queue(id, p, false)
+		if e.owns == nil || e.owns(id) {
+			e.queue(id, p, false)
+		}
 	}
 	e.drain(ctx)
 }

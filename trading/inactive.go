@@ -104,13 +104,18 @@ func (s *Service) tradable(ctx context.Context, assetID string) (bool, error) {
 // CancelInactive cancels the resting orders of every inactive asset (the
 // engine's periodic sweep). It returns how many orders it cancelled.
 func (s *Service) CancelInactive(ctx context.Context) (int, error) {
+	return s.cancelInactive(ctx, nil)
+}
+
+// cancelInactive is CancelInactive for the assets owns accepts (nil: all).
+func (s *Service) cancelInactive(ctx context.Context, owns func(assetID string) bool) (int, error) {
 	assets, err := s.d.Assets.All(ctx)
 	if err != nil {
 		return 0, err
 	}
 	total := 0
 	for _, a := range assets {
-		if a.IsActive {
+		if a.IsActive || (owns != nil && !owns(a.AssetID)) {
 			continue
 		}
 		n, err := s.cancelAssetOrders(ctx, a.AssetID, entity.ActorEngine)

@@ -21,10 +21,12 @@ import (
 	"github.com/orderprocessor/orderprocessor/cache"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/gateway"
+	"github.com/orderprocessor/orderprocessor/lease"
 	"github.com/orderprocessor/orderprocessor/logbuf"
 	"github.com/orderprocessor/orderprocessor/platform"
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/proxy"
+	"github.com/orderprocessor/orderprocessor/redisstate"
 	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
 	"github.com/orderprocessor/orderprocessor/stream"
@@ -42,7 +44,7 @@ type serveFlags struct {
 	userURL, orderURL, inventoryURL  string
 	upstreamTimeout, breakerCoolDown time.Duration
 	breakerFailures                  int
-	engineInterval                   time.Duration
+	engineInterval, leaseTTL         time.Duration
 	feed, priceURL, priceKey         string
 	priceKeyHeader                   string
 	priceInterval                    time.Duration
@@ -61,6 +63,7 @@ type serveFlags struct {
 	deposit, withdraw, fee           string
 	redisURL, pprofAddr, metricsAddr string
 	cacheTTL, cacheLocalTTL          time.Duration
+	redisPrefix                      string
 	streamPerUser, streamTotal       int
 	production                       bool
 }
@@ -74,13 +77,14 @@ func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
 	f.Duration(&s.syncInterval, "sync-interval", time.Millisecond, "embedded store: shortest time between two fsyncs of its log while 8+ commits are in flight (fewer fsyncs under load, up to this much more latency); 0 syncs at once")
 	s.dyn.register(f)
 	f.String(&s.role, "role", "all", "what to run: all, or one part of the microservice deployment: gateway, user, order or inventory")
-	f.String(&s.userURL, "user-url", "", "base URL of the user service (role gateway)")
-	f.String(&s.orderURL, "order-url", "", "base URL of the order service (role gateway)")
-	f.String(&s.inventoryURL, "inventory-url", "", "base URL of the inventory service (role gateway)")
+	f.String(&s.userURL, "user-url", "", "base URL of the user service, or a comma-separated list of its replicas' (role gateway)")
+	f.String(&s.orderURL, "order-url", "", "base URL of the order service, or a comma-separated list of its replicas' (role gateway)")
+	f.String(&s.inventoryURL, "inventory-url", "", "base URL of the inventory service, or a comma-separated list of its replicas' (role gateway)")
 	f.Duration(&s.upstreamTimeout, "upstream-timeout", 30*time.Second, "how long the gateway waits for a service's response headers (role gateway)")
 	f.Int(&s.breakerFailures, "breaker-failures", 5, "consecutive failures (transport errors, timeouts, 5xx) that open a service's circuit breaker (role gateway)")
 	f.Duration(&s.breakerCoolDown, "breaker-cooldown", 10*time.Second, "how long an open circuit breaker refuses requests before it lets a probe through (role gateway)")
 	f.Duration(&s.engineInterval, "engine-interval", 5*time.Second, "period of the trigger engine's full sweep; in role order also how late it sees price changes")
+	f.Duration(&s.leaseTTL, "lease-ttl", lease.DefaultTTL, "term of the price feed's lease (role inventory: one replica runs the feed) and of the order replicas' heartbeats (role order: they share the sweeps by asset), renewed every third of it; a dead replica's part is taken over within 4/3 of it")
 	f.String(&s.feed, "price-feed", "simulated", "price feed: simulated, static or http (a CoinGecko-compatible markets API)")
 	f.Duration(&s.priceInterval, "price-interval", 2*time.Second, "price feed tick period (default 1m for --price-feed http)")
 	f.String(&s.priceURL, "price-url", "https://api.coingecko.com/api/v3", "base URL of the http price feed's API")
@@ -110,7 +114,8 @@ func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
 	f.String(&s.withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit in USD, every currency counted at its USD value (0: none)")
 	f.String(&s.fee, "fee-rate", "0", "order fee as a fraction of the order value (0.001 = 0.1%)")
 	// Not f.String: a password in the URL would show in -help.
-	f.StringVar(&s.redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica, and the shared cache of assets, balances, holdings and orders (docs/cache.md); in process when empty ($"+envName("redis-url")+")")
+	f.StringVar(&s.redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica, and carrying the event bus (price, order and balance events to every order replica's trigger engine and live streams), and the shared cache of assets, balances, holdings and orders (docs/cache.md); in process when empty ($"+envName("redis-url")+")")
+	f.String(&s.redisPrefix, "redis-prefix", redisstate.DefaultPrefix, "prefix of every Redis key the process uses: the processes of one deployment share it, deployments sharing a Redis differ")
 	f.Duration(&s.cacheTTL, "cache-ttl", cache.DefaultTTL, "with --redis-url: how long Redis keeps a cache entry (the longest an entry outlives a write whose process died before updating the cache)")
 	f.Duration(&s.cacheLocalTTL, "cache-local-ttl", cache.DefaultLocalTTL, "with --redis-url: how long a process serves an asset's price and active flag from memory before asking Redis again: how late it sees another process's price change or deactivation (0: always ask Redis)")
 	f.String(&s.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
@@ -175,7 +180,7 @@ func (s *serveFlags) config(secret, adminPassword string) (platform.Config, erro
 		gcfg.AllowedOrigins = strings.Split(s.origins, ",")
 	}
 	cfg := platform.Config{
-		Role: platform.Role(s.role), EngineInterval: s.engineInterval,
+		Role: platform.Role(s.role), EngineInterval: s.engineInterval, LeaseTTL: s.leaseTTL,
 		Upstreams:       platform.Upstreams{User: s.userURL, Order: s.orderURL, Inventory: s.inventoryURL},
 		UpstreamTimeout: s.upstreamTimeout, Breaker: proxy.BreakerConfig{FailureThreshold: s.breakerFailures, CoolDown: s.breakerCoolDown},
 		DataDir: s.dataDir, SyncInterval: cmp.Or(s.syncInterval, -1), JWTSecret: []byte(secret), TokenLifetime: s.tokenTTL,
@@ -184,6 +189,7 @@ func (s *serveFlags) config(secret, adminPassword string) (platform.Config, erro
 		PriceFeed: s.feed, PriceSeed: uint64(s.seed),
 		PriceHTTP:         pricing.HTTPConfig{URL: s.priceURL, APIKey: s.priceKey, APIKeyHeader: s.priceKeyHeader},
 		RedisURL:          s.redisURL,
+		RedisPrefix:       s.redisPrefix,
 		CacheTTL:          s.cacheTTL,
 		CacheLocalTTL:     cmp.Or(s.cacheLocalTTL, -1),
 		StreamMaxPerUser:  streamBound(s.streamPerUser),

@@ -1,6 +1,7 @@
 // Package handlerkit holds what every service handler needs beyond httpapi:
-// the authenticated caller, Idempotency-Key handling and replays of stored
-// responses.
+// the authenticated caller (WithCaller), Idempotency-Key handling, the
+// results that are a body or a stored replay (Result), and the path
+// parameters the services share (AssetID, OrderID).
 package handlerkit
 
 import (
@@ -83,37 +84,4 @@ func WriteReplay(w http.ResponseWriter, rep *trading.Replay) {
 	h.Set(ReplayedHeader, "true")
 	w.WriteHeader(rep.Status)
 	_, _ = w.Write(rep.Body)
-}
-
-// Page is the opaque cursor of a list response: null at the end.
-func NextCursor(c string) *string {
-	if c == "" {
-		return nil
-	}
-	return &c
-}
-
-// Decode reads the JSON body of r into dst and runs validate (nil for none),
-// writing the error response and reporting false when either fails.
-func Decode(w http.ResponseWriter, r *http.Request, dst any, validate func() error) bool {
-	err := httpapi.DecodeJSON(r, dst)
-	if err == nil && validate != nil {
-		err = validate()
-	}
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return false
-	}
-	return true
-}
-
-// CallerOrError returns the authenticated caller, writing the error response
-// and reporting false when there is none.
-func CallerOrError(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
-	p, err := Caller(r)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return p, false
-	}
-	return p, true
 }

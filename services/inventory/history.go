@@ -72,7 +72,7 @@ type HistoryResponse struct {
 }
 
 func (s *Service) registerHistory(api *httpapi.API) {
-	api.Handle(httpapi.Op{
+	httpapi.Handle(api, httpapi.Op{
 		Method: http.MethodGet, Path: PathHistory, OperationID: "getAssetPriceHistory",
 		Summary: "Price history of an asset (for charts)",
 		Description: "Every stored price change (admin set, feed tick, the asset's creation) is a point. " +
@@ -80,28 +80,18 @@ func (s *Service) registerHistory(api *httpapi.API) {
 			"`minute`, `hour` and `day` return one OHLC bucket per UTC period that has points (`t` is the bucket's start, `open` its first point, `close` its last); " +
 			"a range may span at most 2000 buckets. Default range: the 24 hours up to now.",
 		Tags: []string{"inventory"}, Auth: httpapi.AuthNone,
-		PathParams: AssetPath{}, Query: HistoryQuery{}, Response: HistoryResponse{},
 		Errors: []int{http.StatusNotFound},
 	}, s.handleHistory)
 }
 
-func (s *Service) handleHistory(w http.ResponseWriter, r *http.Request) {
-	id, err := assetID(r)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	var q HistoryQuery
-	if err := httpapi.DecodeQuery(r, &q); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	resp, err := s.History(r.Context(), id, q)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	httpapi.WriteJSON(w, http.StatusOK, resp)
+// historyIn is the input of the history route.
+type historyIn struct {
+	AssetPath
+	HistoryQuery
+}
+
+func (s *Service) handleHistory(r *http.Request, in *historyIn) (*HistoryResponse, error) {
+	return s.History(r.Context(), string(in.AssetID), in.HistoryQuery)
 }
 
 // History returns the price history of asset id (normalised) for q (see the

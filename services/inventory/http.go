@@ -43,8 +43,22 @@ type ListQuery struct {
 
 // AssetPath documents the {asset_id} wildcard.
 type AssetPath struct {
-	AssetID string `path:"asset_id" pattern:"^[A-Za-z0-9]{1,10}$" doc:"asset id, 1-10 letters or digits, case-insensitive"`
+	AssetID handlerkit.AssetID `path:"asset_id" pattern:"^[A-Za-z0-9]{1,10}$" doc:"asset id, 1-10 letters or digits, case-insensitive"`
 }
+
+// Inputs of the catalogue routes.
+type (
+	listIn   struct{ ListQuery }
+	createIn struct{ Body entity.AssetCreate }
+	updateIn struct {
+		AssetPath
+		Body entity.AssetUpdate
+	}
+	setPriceIn struct {
+		AssetPath
+		Body entity.PriceUpdate
+	}
+)
 
 // AssetResponse is the body of the single-asset routes: {"data": {...}}.
 type AssetResponse struct {
@@ -56,72 +70,56 @@ type AssetResponse struct {
 // Handlers trust the gateway to enforce each Op's Auth.
 func (s *Service) Register(api *httpapi.API) {
 	pub, adm := []string{"inventory"}, []string{"admin"}
-	api.Handle(httpapi.Op{
+	httpapi.Handle(api, httpapi.Op{
 		Method: http.MethodGet, Path: PathAssets, OperationID: "listAssets",
 		Summary:     "List the asset catalogue",
 		Description: "Assets ordered by market-cap rank (unranked last, then by id). `total_count` and `active_count` count the whole catalogue, or the category when filtered.",
 		Tags:        pub, Auth: httpapi.AuthNone,
-		Query: ListQuery{}, Response: entity.AssetListResponse{},
 	}, s.handleList)
-	api.Handle(httpapi.Op{
+	httpapi.Handle(api, httpapi.Op{
 		Method: http.MethodGet, Path: PathAsset, OperationID: "getAsset",
 		Summary: "Get one asset with its market data",
 		Tags:    pub, Auth: httpapi.AuthNone,
-		PathParams: AssetPath{}, Response: AssetResponse{}, Errors: []int{http.StatusNotFound},
+		Errors: []int{http.StatusNotFound},
 	}, s.handleGet)
 	s.registerHistory(api)
-	api.Handle(httpapi.Op{
+	httpapi.Handle(api, httpapi.Op{
 		Method: http.MethodPost, Path: PathAdminAssets, OperationID: "createAsset",
 		Summary: "Create an asset (admin)",
 		Tags:    adm, Auth: httpapi.AuthAdmin,
-		Request: entity.AssetCreate{}, Response: AssetResponse{}, Status: http.StatusCreated,
-		Errors: []int{http.StatusConflict},
+		Status: http.StatusCreated, Errors: []int{http.StatusConflict},
 	}, s.handleCreate)
-	api.Handle(httpapi.Op{
+	httpapi.Handle(api, httpapi.Op{
 		Method: http.MethodPut, Path: PathAdminAsset, OperationID: "updateAsset",
 		Summary:     "Update an asset (admin)",
 		Description: "Changes the fields present in the body; `is_active` activates or deactivates the asset (a deactivation cancels its resting orders, as POST .../deactivate does); a changed `price_usd` fires the price triggers.",
 		Tags:        adm, Auth: httpapi.AuthAdmin,
-		PathParams: AssetPath{}, Request: entity.AssetUpdate{}, Response: AssetResponse{},
 		Errors: []int{http.StatusNotFound, http.StatusConflict},
 	}, s.handleUpdate)
-	api.Handle(httpapi.Op{
+	httpapi.Handle(api, httpapi.Op{
 		Method: http.MethodPut, Path: PathAdminPrice, OperationID: "setAssetPrice",
 		Summary:     "Set an asset's price now (admin)",
 		Description: "Stores the price and fires the price triggers (limit and protective orders).",
 		Tags:        adm, Auth: httpapi.AuthAdmin,
-		PathParams: AssetPath{}, Request: entity.PriceUpdate{}, Response: AssetResponse{},
 		Errors: []int{http.StatusNotFound, http.StatusConflict},
 	}, s.handleSetPrice)
-	api.Handle(httpapi.Op{
+	httpapi.Handle(api, httpapi.Op{
 		Method: http.MethodPost, Path: PathActivate, OperationID: "activateAsset",
 		Summary: "Activate an asset (admin)",
 		Tags:    adm, Auth: httpapi.AuthAdmin,
-		PathParams: AssetPath{}, Response: AssetResponse{},
 		Errors: []int{http.StatusNotFound, http.StatusConflict},
 	}, s.activeHandler(true))
-	api.Handle(httpapi.Op{
+	httpapi.Handle(api, httpapi.Op{
 		Method: http.MethodPost, Path: PathDeactivate, OperationID: "deactivateAsset",
 		Summary:     "Deactivate an asset (admin)",
 		Description: "Stores the asset as inactive (new orders of it are refused), then cancels each of its resting orders and releases its hold before answering; a cancelled order's last status change has the reason `asset {asset_id} is not active`.",
 		Tags:        adm, Auth: httpapi.AuthAdmin,
-		PathParams: AssetPath{}, Response: AssetResponse{},
 		Errors: []int{http.StatusNotFound, http.StatusConflict},
 	}, s.activeHandler(false))
 }
 
-func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
-	var q ListQuery
-	if err := httpapi.DecodeQuery(r, &q); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	resp, err := s.List(r.Context(), q)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	httpapi.WriteJSON(w, http.StatusOK, resp)
+func (s *Service) handleList(r *http.Request, in *listIn) (*entity.AssetListResponse, error) {
+	return s.List(r.Context(), in.ListQuery)
 }
 
 // List returns one page of the catalogue (GET /api/v1/inventory/assets).
@@ -173,56 +171,36 @@ func (s *Service) List(ctx context.Context, q ListQuery) (*entity.AssetListRespo
 	return resp, nil
 }
 
-// assetID returns the normalised {asset_id} of r, or an Invalid error at
-// ["path", "asset_id"].
-func assetID(r *http.Request) (string, error) {
-	return entity.ValidateAssetID(r.PathValue("asset_id"), "path", "asset_id")
-}
+func assetResponse(a *entity.Asset) AssetResponse { return AssetResponse{Data: a.Detail()} }
 
-func writeAsset(w http.ResponseWriter, status int, a *entity.Asset) {
-	httpapi.WriteJSON(w, status, AssetResponse{Data: a.Detail()})
-}
-
-func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
-	id, err := assetID(r)
+func (s *Service) handleGet(r *http.Request, in *AssetPath) (AssetResponse, error) {
+	a, err := s.d.Assets.Get(r.Context(), string(in.AssetID))
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return AssetResponse{}, err
 	}
-	a, err := s.d.Assets.Get(r.Context(), id)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	writeAsset(w, http.StatusOK, a)
+	return assetResponse(a), nil
 }
 
-func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
-	var req entity.AssetCreate
-	if !handlerkit.Decode(w, r, &req, req.Validate) {
-		return
+func (s *Service) handleCreate(r *http.Request, in *createIn) (AssetResponse, error) {
+	req := in.Body
+	if err := req.Validate(); err != nil {
+		return AssetResponse{}, err
 	}
 	a := req.Asset(entity.At(s.now()))
 	if err := s.d.Assets.Create(r.Context(), a); err != nil {
 		if errors.Is(err, dao.ErrAssetExists) {
 			err = apperr.Wrap(apperr.Conflict, err, "asset %s already exists", a.AssetID)
 		}
-		httpapi.WriteError(w, r, err)
-		return
+		return AssetResponse{}, err
 	}
 	s.audit(r, "inventory: asset created", "asset_id", a.AssetID, "price_usd", a.PriceUSD.String(), "is_active", a.IsActive)
-	writeAsset(w, http.StatusCreated, a)
+	return assetResponse(a), nil
 }
 
-func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) {
-	id, err := assetID(r)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	var req entity.AssetUpdate
-	if !handlerkit.Decode(w, r, &req, req.Validate) {
-		return
+func (s *Service) handleUpdate(r *http.Request, in *updateIn) (AssetResponse, error) {
+	id, req := string(in.AssetID), in.Body
+	if err := req.Validate(); err != nil {
+		return AssetResponse{}, err
 	}
 	now := s.now()
 	var old decimal.Decimal
@@ -233,8 +211,7 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return AssetResponse{}, err
 	}
 	s.audit(r, "inventory: asset updated", "asset_id", id, "price_changed", priceChanged, "is_active", a.IsActive)
 	if req.IsActive != nil && !a.IsActive {
@@ -244,46 +221,35 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) {
 	if priceChanged {
 		s.firePriceChange(r.Context(), id, old, a.PriceUSD)
 	}
-	writeAsset(w, http.StatusOK, a)
+	return assetResponse(a), nil
 }
 
-func (s *Service) handleSetPrice(w http.ResponseWriter, r *http.Request) {
-	id, err := assetID(r)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	var req entity.PriceUpdate
-	if !handlerkit.Decode(w, r, &req, req.Validate) {
-		return
+func (s *Service) handleSetPrice(r *http.Request, in *setPriceIn) (AssetResponse, error) {
+	id, req := string(in.AssetID), in.Body
+	if err := req.Validate(); err != nil {
+		return AssetResponse{}, err
 	}
 	a, err := s.setPrice(r.Context(), id, *req.PriceUSD)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return AssetResponse{}, err
 	}
 	s.audit(r, "inventory: price set", "asset_id", id, "price_usd", a.PriceUSD.String())
-	writeAsset(w, http.StatusOK, a)
+	return assetResponse(a), nil
 }
 
-func (s *Service) activeHandler(active bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := assetID(r)
-		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
-		}
+func (s *Service) activeHandler(active bool) func(*http.Request, *AssetPath) (AssetResponse, error) {
+	return func(r *http.Request, in *AssetPath) (AssetResponse, error) {
+		id := string(in.AssetID)
 		a, err := s.d.Assets.SetActive(r.Context(), id, active, s.now())
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return AssetResponse{}, err
 		}
 		s.audit(r, "inventory: asset activation set", "asset_id", id, "is_active", active)
 		if !active {
 			n := s.fireDeactivated(r.Context(), id)
 			s.audit(r, "inventory: resting orders of the inactive asset cancelled", "asset_id", id, "cancelled", n)
 		}
-		writeAsset(w, http.StatusOK, a)
+		return assetResponse(a), nil
 	}
 }
 

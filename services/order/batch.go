@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/services/handlerkit"
@@ -33,28 +34,24 @@ type BatchResponse struct {
 	Failed    int           `json:"failed"`
 }
 
+// batchIn is the input of POST /api/v1/orders/batch.
+type batchIn struct {
+	Body BatchRequest
+}
+
 func (s *Service) registerBatch(api *httpapi.API) {
-	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/orders/batch", OperationID: "createOrderBatch",
+	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/orders/batch", OperationID: "createOrderBatch",
 		Summary: "Place up to 100 orders, each with its own result", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
 		Description: "Orders are applied one after another, each in its own transaction: an order that fails does not undo the others. " +
 			"The batch is answered once all its orders are durable (one log sync for the whole batch). " +
-			"Use client_order_id on each order to make a retried batch safe.",
-		Request: BatchRequest{}, Response: BatchResponse{}}, s.batch)
+			"Use client_order_id on each order to make a retried batch safe."},
+		handlerkit.WithCaller(s.batch))
 }
 
-func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	var req BatchRequest
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
+func (s *Service) batch(r *http.Request, p auth.Principal, in *batchIn) (BatchResponse, error) {
+	req := &in.Body
 	if len(req.Orders) == 0 || len(req.Orders) > MaxBatch {
-		httpapi.WriteError(w, r, apperr.Field("orders", "must hold 1 to 100 orders", "value_error"))
-		return
+		return BatchResponse{}, apperr.Field("orders", "must hold 1 to 100 orders", "value_error")
 	}
 	orders := make([]trading.BatchOrder, len(req.Orders))
 	now := s.trade.Now()
@@ -69,8 +66,7 @@ func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	results, err := s.trade.PlaceBatch(r.Context(), p.Username, orders)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return BatchResponse{}, err
 	}
 	out := BatchResponse{Data: make([]BatchResult, 0, len(results))}
 	for i, res := range results {
@@ -91,5 +87,5 @@ func (s *Service) batch(w http.ResponseWriter, r *http.Request) {
 		out.Succeeded++
 		out.Data = append(out.Data, BatchResult{Status: http.StatusCreated, Data: &resp})
 	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }

@@ -8,9 +8,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/services/handlerkit"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
@@ -74,12 +76,12 @@ type ListQuery struct {
 
 // OrderPath is the path parameter of order routes.
 type OrderPath struct {
-	OrderID string `path:"order_id" doc:"10-50 letters, digits, _ or -" pattern:"^[A-Za-z0-9_-]{10,50}$"`
+	OrderID handlerkit.OrderID `path:"order_id" doc:"10-50 letters, digits, _ or -" pattern:"^[A-Za-z0-9_-]{10,50}$"`
 }
 
 // AssetPath is the path parameter of asset routes.
 type AssetPath struct {
-	AssetID string `path:"asset_id" doc:"1-10 letters or digits, any case" pattern:"^[A-Za-z0-9]{1,10}$"`
+	AssetID handlerkit.AssetID `path:"asset_id" doc:"1-10 letters or digits, any case" pattern:"^[A-Za-z0-9]{1,10}$"`
 }
 
 // PageQuery pages a list.
@@ -87,6 +89,27 @@ type PageQuery struct {
 	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"100"`
 	Offset int    `query:"offset" default:"0" minimum:"0" maximum:"10000"`
 	Cursor string `query:"cursor" maxLength:"2048"`
+}
+
+// createIn is the input of POST /api/v1/orders.
+type createIn struct {
+	Body entity.OrderCreate
+}
+
+// listIn is the input of GET /api/v1/orders.
+type listIn struct {
+	ListQuery
+}
+
+// orderIn is the input of the routes of one order.
+type orderIn struct {
+	OrderPath
+}
+
+// assetTransactionsIn is the input of GET /api/v1/assets/{asset_id}/transactions.
+type assetTransactionsIn struct {
+	AssetPath
+	PageQuery
 }
 
 // AssetTransactionItem is one asset movement.
@@ -110,204 +133,126 @@ type AssetTransactionList struct {
 
 // Register declares the order service's operations on api.
 func (s *Service) Register(api *httpapi.API) {
-	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/orders", OperationID: "createOrder",
+	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/orders", OperationID: "createOrder",
 		Summary: "Place an order", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
-		Headers: []httpapi.Header{handlerkit.IdempotencyDoc},
-		Request: entity.OrderCreate{}, Response: OrderEnvelope{}, Status: http.StatusCreated, Errors: []int{409}}, s.create)
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/orders", OperationID: "listOrders",
-		Summary: "The caller's orders, newest first", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
-		Query: ListQuery{}, Response: OrderList{}}, s.list)
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/orders/{order_id}", OperationID: "getOrder",
+		Headers:  []httpapi.Header{handlerkit.IdempotencyDoc},
+		Response: OrderEnvelope{}, Status: http.StatusCreated, Errors: []int{409}}, handlerkit.WithCaller(s.create),
+		httpapi.OnRejected(func(*http.Request, error) { s.count("unknown", "invalid") }))
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/orders", OperationID: "listOrders",
+		Summary: "The caller's orders, newest first", Tags: []string{"orders"}, Auth: httpapi.AuthUser},
+		handlerkit.WithCaller(s.list))
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/orders/{order_id}", OperationID: "getOrder",
 		Summary: "One of the caller's orders, with its status history", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
-		PathParams: OrderPath{}, Response: OrderEnvelope{}, Errors: []int{404}}, s.get)
-	api.Handle(httpapi.Op{Method: "DELETE", Path: "/api/v1/orders/{order_id}", OperationID: "cancelOrder",
+		Errors: []int{404}}, handlerkit.WithCaller(s.get))
+	httpapi.Handle(api, httpapi.Op{Method: "DELETE", Path: "/api/v1/orders/{order_id}", OperationID: "cancelOrder",
 		Summary: "Cancel an open order and release its hold", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
-		PathParams: OrderPath{}, Response: OrderEnvelope{}, Errors: []int{404, 409}}, s.cancel)
-	api.Handle(httpapi.Op{Method: "PUT", Path: "/api/v1/orders/{order_id}/cancel", OperationID: "cancelOrderCompat",
+		Errors: []int{404, 409}}, handlerkit.WithCaller(s.cancel))
+	httpapi.Handle(api, httpapi.Op{Method: "PUT", Path: "/api/v1/orders/{order_id}/cancel", OperationID: "cancelOrderCompat",
 		Summary: "Cancel an open order (for older clients)", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
-		PathParams: OrderPath{}, Response: OrderEnvelope{}, Errors: []int{404, 409}}, s.cancel)
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/assets/{asset_id}/transactions", OperationID: "listAssetTransactions",
+		Errors: []int{404, 409}}, handlerkit.WithCaller(s.cancel))
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/assets/{asset_id}/transactions", OperationID: "listAssetTransactions",
 		Summary: "The caller's movements of one asset, newest first", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
 		Description: "A movement is the ledger entry of a fill. A page reads at most 5,000 of the caller's ledger entries, " +
-			"so it can hold fewer than `limit` movements while `has_more` is true.",
-		PathParams: AssetPath{}, Query: PageQuery{}, Response: AssetTransactionList{}}, s.assetTransactions)
+			"so it can hold fewer than `limit` movements while `has_more` is true."},
+		handlerkit.WithCaller(s.assetTransactions))
 	s.registerBatch(api)
 }
 
-func (s *Service) create(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	var req entity.OrderCreate
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		s.count("unknown", "invalid")
-		httpapi.WriteError(w, r, err)
-		return
-	}
+// create places an order. A replay of an earlier request with the same
+// Idempotency-Key answers its stored response.
+func (s *Service) create(r *http.Request, p auth.Principal, in *createIn) (*handlerkit.Result[OrderEnvelope], error) {
+	req := &in.Body
 	typ := string(req.OrderType)
 	if !req.OrderType.Valid() {
 		typ = "unknown"
 	}
 	if err := req.Validate(s.trade.Now()); err != nil {
 		s.count(typ, "invalid")
-		httpapi.WriteError(w, r, err)
-		return
+		return nil, err
 	}
-	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "order", req, http.StatusCreated,
+	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "order", *req, http.StatusCreated,
 		func(v any) any { return OrderEnvelope{Data: v.(*entity.Order).Response()} })
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return nil, err
 	}
-	placed, rep, err := s.trade.PlaceOrder(r.Context(), p.Username, req, clientOrderHash(&req), idem)
+	placed, rep, err := s.trade.PlaceOrder(r.Context(), p.Username, *req, clientOrderHash(req), idem)
 	switch {
 	case err != nil:
 		s.count(typ, string(apperr.KindOf(err)))
-		httpapi.WriteError(w, r, err)
+		return nil, err
 	case rep != nil:
 		s.count(typ, "replayed")
-		handlerkit.WriteReplay(w, rep)
-	default:
-		outcome := "placed"
-		if placed.Existing {
-			outcome = "replayed"
-		}
-		s.count(typ, outcome)
-		httpapi.WriteJSON(w, http.StatusCreated, OrderEnvelope{Data: placed.Order.Response()})
+		return handlerkit.Replayed[OrderEnvelope](rep), nil
 	}
+	outcome := "placed"
+	if placed.Existing {
+		outcome = "replayed"
+	}
+	s.count(typ, outcome)
+	return &handlerkit.Result[OrderEnvelope]{Body: OrderEnvelope{Data: placed.Order.Response()}}, nil
 }
 
 func (s *Service) count(typ, outcome string) { s.orders.WithLabelValues(typ, outcome).Inc() }
 
-func (s *Service) list(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	var q ListQuery
-	if err := httpapi.DecodeQuery(r, &q); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	f := dao.OrderFilter{Status: entity.OrderStatus(q.Status), OrderType: entity.OrderType(q.OrderType),
-		Limit: q.Offset + q.Limit + 1, Cursor: q.Cursor}
+func (s *Service) list(r *http.Request, p auth.Principal, in *listIn) (OrderList, error) {
+	q := in.ListQuery
+	f := dao.OrderFilter{Status: entity.OrderStatus(q.Status), OrderType: entity.OrderType(q.OrderType)}
 	if q.AssetID != "" {
 		id, err := entity.ValidateAssetID(q.AssetID, "query", "asset_id")
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return OrderList{}, err
 		}
 		f.AssetID = id
 	}
-	// One extra item tells whether there is more; the cursor then points
-	// after the last item returned, so it is taken from a second, exact read.
-	orders, _, err := s.d.Orders.ListByUser(r.Context(), p.Username, f)
+	pg, err := page.Read(page.Request{Offset: q.Offset, Limit: q.Limit, Cursor: q.Cursor},
+		func(limit int, cursor string) ([]*entity.Order, string, error) {
+			f.Limit, f.Cursor = limit, cursor
+			return s.d.Orders.ListByUser(r.Context(), p.Username, f)
+		})
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return OrderList{}, err
 	}
-	out := OrderList{Data: []entity.OrderResponse{}}
-	if q.Offset < len(orders) {
-		orders = orders[q.Offset:]
-	} else {
-		orders = nil
-	}
-	if len(orders) > q.Limit {
-		out.HasMore = true
-		orders = orders[:q.Limit]
-		f.Limit = q.Offset + q.Limit
-		_, next, err := s.d.Orders.ListByUser(r.Context(), p.Username, f)
-		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
-		}
-		out.NextCursor = handlerkit.NextCursor(next)
-	}
-	for _, o := range orders {
+	out := OrderList{Data: make([]entity.OrderResponse, 0, len(pg.Items)), HasMore: pg.HasMore, NextCursor: pg.NextCursor()}
+	for _, o := range pg.Items {
 		out.Data = append(out.Data, o.Response())
 	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-func (s *Service) orderFromPath(w http.ResponseWriter, r *http.Request) (*entity.Order, bool) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return nil, false
-	}
-	id := r.PathValue("order_id")
-	if err := entity.ValidateOrderID(id, "path", "order_id"); err != nil {
-		httpapi.WriteError(w, r, err)
-		return nil, false
-	}
-	o, err := s.d.Orders.Get(r.Context(), p.Username, id)
+func (s *Service) get(r *http.Request, p auth.Principal, in *orderIn) (OrderEnvelope, error) {
+	o, err := s.d.Orders.Get(r.Context(), p.Username, string(in.OrderID))
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return nil, false
+		return OrderEnvelope{}, err
 	}
-	return o, true
+	return OrderEnvelope{Data: o.Response()}, nil
 }
 
-func (s *Service) get(w http.ResponseWriter, r *http.Request) {
-	if o, ok := s.orderFromPath(w, r); ok {
-		httpapi.WriteJSON(w, http.StatusOK, OrderEnvelope{Data: o.Response()})
-	}
-}
-
-func (s *Service) cancel(w http.ResponseWriter, r *http.Request) {
-	o, ok := s.orderFromPath(w, r)
-	if !ok {
-		return
+func (s *Service) cancel(r *http.Request, p auth.Principal, in *orderIn) (OrderEnvelope, error) {
+	o, err := s.d.Orders.Get(r.Context(), p.Username, string(in.OrderID))
+	if err != nil {
+		return OrderEnvelope{}, err
 	}
 	c, err := s.trade.CancelOrder(r.Context(), o)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return OrderEnvelope{}, err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, OrderEnvelope{Data: c.Response()})
+	return OrderEnvelope{Data: c.Response()}, nil
 }
 
-func (s *Service) assetTransactions(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	id, err := entity.ValidateAssetID(r.PathValue("asset_id"), "path", "asset_id")
+func (s *Service) assetTransactions(r *http.Request, p auth.Principal, in *assetTransactionsIn) (AssetTransactionList, error) {
+	id := string(in.AssetID)
+	pg, err := page.Read(page.Request{Offset: in.Offset, Limit: in.Limit, Cursor: in.Cursor},
+		func(limit int, cursor string) ([]*entity.AssetTransaction, string, error) {
+			return s.d.AssetTxs.List(r.Context(), p.Username, id, limit, cursor)
+		})
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return AssetTransactionList{}, err
 	}
-	var q PageQuery
-	if err := httpapi.DecodeQuery(r, &q); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	txs, next, err := s.d.AssetTxs.List(r.Context(), p.Username, id, q.Offset+q.Limit, q.Cursor)
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	if q.Offset < len(txs) {
-		txs = txs[q.Offset:]
-	} else {
-		txs = nil
-	}
-	out := AssetTransactionList{Data: make([]AssetTransactionItem, 0, len(txs))}
-	if next != "" {
-		// Peek: is there anything after this page?
-		more, _, err := s.d.AssetTxs.List(r.Context(), p.Username, id, 1, next)
-		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
-		}
-		if len(more) > 0 {
-			out.HasMore, out.NextCursor = true, handlerkit.NextCursor(next)
-		}
-	}
-	for _, t := range txs {
+	out := AssetTransactionList{Data: make([]AssetTransactionItem, 0, len(pg.Items)), HasMore: pg.HasMore, NextCursor: pg.NextCursor()}
+	for _, t := range pg.Items {
 		out.Data = append(out.Data, AssetTransactionItem{AssetID: t.AssetID, TransactionType: t.TransactionType,
 			Quantity: t.Quantity.String(), Price: entity.FormatPrice(t.Price), TotalAmount: entity.USD.Format(t.TotalAmount),
 			OrderID: t.OrderID, Status: string(t.Status), Timestamp: t.Timestamp})
 	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/httpapi"
@@ -52,27 +53,21 @@ type SummaryResponse struct {
 }
 
 func (s *Service) registerAnalytics(api *httpapi.API) {
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/analytics/pnl", OperationID: "getPnL",
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/analytics/pnl", OperationID: "getPnL",
 		Summary: "The caller's realized and unrealized P&L per asset", Tags: []string{"analytics"}, Auth: httpapi.AuthUser,
-		Description: "Average-cost method, kept per holding with each fill: buy fees are part of the cost basis, sell fees reduce the proceeds; unrealized at the current price. Reads one item per asset held, whatever the history.",
-		Response:    PnLResponse{}}, s.pnl)
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/admin/analytics/summary", OperationID: "getAnalyticsSummary",
+		Description: "Average-cost method, kept per holding with each fill: buy fees are part of the cost basis, sell fees reduce the proceeds; unrealized at the current price. Reads one item per asset held, whatever the history."},
+		handlerkit.WithCaller(s.pnl))
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/admin/analytics/summary", OperationID: "getAnalyticsSummary",
 		Summary: "Order counts by type and status, completed notional per asset, users", Tags: []string{"admin"},
 		Auth: httpapi.AuthAdmin, Description: "Reads the whole orders table: an operator's tool, not a dashboard to poll. " +
 			"One whole-store read (this or the ledger verification) runs at a time: another is answered 429 with Retry-After.",
-		Errors:   []int{http.StatusTooManyRequests},
-		Response: SummaryResponse{}}, s.whole.run(s.summary))
+		Errors: []int{http.StatusTooManyRequests}}, oneAtATime(s.whole, s.summary))
 }
 
-func (s *Service) pnl(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
+func (s *Service) pnl(r *http.Request, p auth.Principal, _ *struct{}) (PnLResponse, error) {
 	hs, err := s.d.Holdings.ListCurrent(r.Context(), p.Username)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return PnLResponse{}, err
 	}
 	out := PnLResponse{Assets: make([]PnLAsset, 0, len(hs)), Currency: "USD"}
 	totalR, totalU, totalF := decimal.Zero, decimal.Zero, decimal.Zero
@@ -80,8 +75,7 @@ func (s *Service) pnl(w http.ResponseWriter, r *http.Request) {
 	for _, h := range hs { // by asset id
 		asset, err := s.d.Assets.Get(r.Context(), h.AssetID)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return PnLResponse{}, err
 		}
 		pos := h.Position()
 		value := pos.Quantity.Mul(asset.PriceUSD)
@@ -93,16 +87,15 @@ func (s *Service) pnl(w http.ResponseWriter, r *http.Request) {
 			Bought: pos.Bought.String(), Sold: pos.Sold.String()})
 	}
 	out.TotalRealized, out.TotalUnrealized, out.TotalFees = usd(totalR), usd(totalU), usd(totalF)
-	httpapi.WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-func (s *Service) summary(w http.ResponseWriter, r *http.Request) {
+func (s *Service) summary(r *http.Request, _ *struct{}) (SummaryResponse, error) {
 	ctx := r.Context()
 	out := SummaryResponse{OrdersByType: map[string]int{}, OrdersByStatus: map[string]int{},
 		NotionalByAsset: map[string]string{}, Generated: entity.At(s.now())}
 	if err := s.d.Analytics.Usernames(ctx, func(string) error { out.Users++; return nil }); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return SummaryResponse{}, err
 	}
 	since := entity.At(s.now().Add(-24 * time.Hour))
 	active := map[string]bool{}
@@ -123,12 +116,11 @@ func (s *Service) summary(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return SummaryResponse{}, err
 	}
 	for id, n := range notional {
 		out.NotionalByAsset[id] = entity.USD.Format(n)
 	}
 	out.ActiveUsers24h = len(active)
-	httpapi.WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }

@@ -3,6 +3,7 @@ package user
 import (
 	"net/http"
 
+	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/services/handlerkit"
@@ -27,32 +28,29 @@ func convertResponse(c *trading.Conversion) ConvertResponse {
 		Debit: c.From.Response(), Credit: c.To.Response(), FromCurrency: c.From.Currency, ToCurrency: c.To.Currency}
 }
 
+// convertIn is the input of POST /api/v1/balance/convert.
+type convertIn struct{ Body entity.ConvertRequest }
+
 func (s *Service) registerConvert(api *httpapi.API) {
-	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/balance/convert", OperationID: "convertCurrency",
+	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/balance/convert", OperationID: "convertCurrency",
 		Summary: "Convert cash between currencies at the current rate (both legs in one transaction)",
 		Tags:    []string{"balances"}, Auth: httpapi.AuthUser, Headers: []httpapi.Header{handlerkit.IdempotencyDoc},
-		Request: entity.ConvertRequest{}, Response: ConvertResponse{}, Status: http.StatusCreated, Errors: []int{409}}, s.convert)
+		Response: ConvertResponse{}, Status: http.StatusCreated, Errors: []int{409}}, handlerkit.WithCaller(s.convert))
 }
 
-func (s *Service) convert(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	var req entity.ConvertRequest
-	if !handlerkit.Decode(w, r, &req, req.Validate) {
-		return
+func (s *Service) convert(r *http.Request, p auth.Principal, in *convertIn) (*handlerkit.Result[ConvertResponse], error) {
+	req := in.Body
+	if err := req.Validate(); err != nil {
+		return nil, err
 	}
 	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "convert", req, http.StatusCreated,
 		func(v any) any { return convertResponse(v.(*trading.Conversion)) })
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return nil, err
 	}
 	c, rep, err := s.trade.Convert(r.Context(), p.Username, req, s.rates, idem)
 	if rep != nil || err != nil {
-		s.writeOutcome(w, r, rep, err)
-		return
+		return outcome[ConvertResponse](rep, err)
 	}
-	httpapi.WriteJSON(w, http.StatusCreated, convertResponse(c))
+	return &handlerkit.Result[ConvertResponse]{Body: convertResponse(c)}, nil
 }

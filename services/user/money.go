@@ -5,10 +5,12 @@ import (
 	"sort"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/httpapi"
+	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/services/handlerkit"
 )
 
@@ -56,8 +58,16 @@ type TransactionsResponse struct {
 
 // AssetPath is the path parameter of asset routes.
 type AssetPath struct {
-	AssetID string `path:"asset_id" doc:"1-10 letters or digits, any case" pattern:"^[A-Za-z0-9]{1,10}$"`
+	AssetID handlerkit.AssetID `path:"asset_id" doc:"1-10 letters or digits, any case" pattern:"^[A-Za-z0-9]{1,10}$"`
 }
+
+// Inputs of the cash routes.
+type (
+	balanceIn      struct{ BalanceQuery }
+	depositIn      struct{ Body entity.DepositRequest }
+	withdrawIn     struct{ Body entity.WithdrawRequest }
+	transactionsIn struct{ TransactionsQuery }
+)
 
 // PortfolioAsset is one holding in the portfolio.
 type PortfolioAsset struct {
@@ -86,47 +96,40 @@ type PortfolioResponse struct {
 
 func (s *Service) registerMoney(api *httpapi.API) {
 	idem := []httpapi.Header{handlerkit.IdempotencyDoc}
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/balance", OperationID: "getBalance",
-		Summary: "The caller's balance in one currency", Tags: []string{"balances"}, Auth: httpapi.AuthUser,
-		Query: BalanceQuery{}, Response: entity.BalanceResponse{}}, s.getBalance)
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/balances", OperationID: "listBalances",
-		Summary: "All of the caller's balances", Tags: []string{"balances"}, Auth: httpapi.AuthUser,
-		Response: BalancesResponse{}}, s.listBalances)
-	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/balance/deposit", OperationID: "deposit",
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/balance", OperationID: "getBalance",
+		Summary: "The caller's balance in one currency", Tags: []string{"balances"}, Auth: httpapi.AuthUser},
+		handlerkit.WithCaller(s.getBalance))
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/balances", OperationID: "listBalances",
+		Summary: "All of the caller's balances", Tags: []string{"balances"}, Auth: httpapi.AuthUser},
+		handlerkit.WithCaller(s.listBalances))
+	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/balance/deposit", OperationID: "deposit",
 		Summary: "Deposit cash", Tags: []string{"balances"}, Auth: httpapi.AuthUser, Headers: idem,
 		Description: "Within the daily deposit limit, which is in USD and counts the deposits of the UTC day in every currency at their USD value (the conversion rates).",
-		Request:     entity.DepositRequest{}, Response: CashResponse{}, Status: http.StatusCreated, Errors: []int{409}}, s.deposit)
-	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/balance/withdraw", OperationID: "withdraw",
+		Response:    CashResponse{}, Status: http.StatusCreated, Errors: []int{409}}, handlerkit.WithCaller(s.deposit))
+	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/balance/withdraw", OperationID: "withdraw",
 		Summary: "Withdraw cash", Tags: []string{"balances"}, Auth: httpapi.AuthUser, Headers: idem,
 		Description: "Within the available balance and the daily withdrawal limit, which is in USD and counts the withdrawals of the UTC day in every currency at their USD value (the conversion rates).",
-		Request:     entity.WithdrawRequest{}, Response: CashResponse{}, Status: http.StatusCreated, Errors: []int{409}}, s.withdraw)
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/balance/transactions", OperationID: "listTransactions",
+		Response:    CashResponse{}, Status: http.StatusCreated, Errors: []int{409}}, handlerkit.WithCaller(s.withdraw))
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/balance/transactions", OperationID: "listTransactions",
 		Summary: "The caller's ledger, newest first", Tags: []string{"balances"}, Auth: httpapi.AuthUser,
-		Description: "total_count counts the matching entries among the newest 5,000.",
-		Query:       TransactionsQuery{}, Response: TransactionsResponse{}}, s.listTransactions)
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/balance/asset/{asset_id}", OperationID: "getAssetBalance",
+		Description: "total_count counts the matching entries among the newest 5,000."},
+		handlerkit.WithCaller(s.listTransactions))
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/balance/asset/{asset_id}", OperationID: "getAssetBalance",
 		Summary: "The caller's holding of one asset", Tags: []string{"balances"}, Auth: httpapi.AuthUser,
-		PathParams: AssetPath{}, Response: entity.HoldingResponse{}, Errors: []int{404}}, s.getAssetBalance)
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/portfolio", OperationID: "getPortfolio",
+		Errors: []int{404}}, handlerkit.WithCaller(s.getAssetBalance))
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/portfolio", OperationID: "getPortfolio",
 		Summary: "The caller's holdings and cash, valued at current prices", Tags: []string{"portfolio"},
-		Auth: httpapi.AuthUser, Response: PortfolioResponse{}}, s.getPortfolio)
+		Auth: httpapi.AuthUser}, handlerkit.WithCaller(s.getPortfolio))
 }
 
-func (s *Service) getBalance(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	var q BalanceQuery
-	if err := httpapi.DecodeQuery(r, &q); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	c, valid := entity.ParseCurrency(q.Currency)
+// errCurrency answers a currency query parameter that names no supported currency.
+var errCurrency = &apperr.Error{Kind: apperr.Invalid, Message: "currency: unsupported currency",
+	Fields: []apperr.FieldError{{Loc: []string{"query", "currency"}, Msg: "unsupported currency", Type: entity.TypeEnum}}}
+
+func (s *Service) getBalance(r *http.Request, p auth.Principal, in *balanceIn) (entity.BalanceResponse, error) {
+	c, valid := entity.ParseCurrency(in.Currency)
 	if !valid {
-		httpapi.WriteError(w, r, &apperr.Error{Kind: apperr.Invalid, Message: "currency: unsupported currency",
-			Fields: []apperr.FieldError{{Loc: []string{"query", "currency"}, Msg: "unsupported currency", Type: entity.TypeEnum}}})
-		return
+		return entity.BalanceResponse{}, errCurrency
 	}
 	b, err := s.d.Balances.Get(r.Context(), p.Username, c)
 	if apperr.Is(err, apperr.NotFound) {
@@ -134,27 +137,21 @@ func (s *Service) getBalance(w http.ResponseWriter, r *http.Request) {
 		b, err = entity.NewBalance(p.Username, c, entity.At(s.now())), nil
 	}
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return entity.BalanceResponse{}, err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, b.Response())
+	return b.Response(), nil
 }
 
-func (s *Service) listBalances(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
+func (s *Service) listBalances(r *http.Request, p auth.Principal, _ *struct{}) (BalancesResponse, error) {
 	bs, err := s.d.Balances.List(r.Context(), p.Username)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return BalancesResponse{}, err
 	}
 	out := BalancesResponse{Balances: make([]entity.BalanceResponse, 0, len(bs))}
 	for _, b := range bs {
 		out.Balances = append(out.Balances, b.Response())
 	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 func cashResponse(tx *entity.BalanceTransaction) CashResponse {
@@ -171,24 +168,22 @@ func cashResponse(tx *entity.BalanceTransaction) CashResponse {
 		Amount: tx.Currency.Format(amt), Currency: string(tx.Currency), Timestamp: tx.CreatedAt}
 }
 
-func (s *Service) deposit(w http.ResponseWriter, r *http.Request) { s.cash(w, r, entity.TxDeposit) }
+func (s *Service) deposit(r *http.Request, p auth.Principal, in *depositIn) (*handlerkit.Result[CashResponse], error) {
+	return s.cash(r, p, in.Body, entity.TxDeposit)
+}
 
-func (s *Service) withdraw(w http.ResponseWriter, r *http.Request) { s.cash(w, r, entity.TxWithdraw) }
+func (s *Service) withdraw(r *http.Request, p auth.Principal, in *withdrawIn) (*handlerkit.Result[CashResponse], error) {
+	return s.cash(r, p, entity.DepositRequest(in.Body), entity.TxWithdraw) // the same fields and rules
+}
 
-func (s *Service) cash(w http.ResponseWriter, r *http.Request, typ entity.TransactionType) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	var req entity.DepositRequest
-	if !handlerkit.Decode(w, r, &req, req.Validate) {
-		return
+func (s *Service) cash(r *http.Request, p auth.Principal, req entity.DepositRequest, typ entity.TransactionType) (*handlerkit.Result[CashResponse], error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
 	}
 	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, string(typ), req, http.StatusCreated,
 		func(v any) any { return cashResponse(v.(*entity.BalanceTransaction)) })
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return nil, err
 	}
 	var tx *entity.BalanceTransaction
 	var rep *dao.IdemRecord
@@ -198,94 +193,64 @@ func (s *Service) cash(w http.ResponseWriter, r *http.Request, typ entity.Transa
 		tx, rep, err = s.trade.Withdraw(r.Context(), p.Username, entity.WithdrawRequest(req), idem)
 	}
 	if rep != nil || err != nil {
-		s.writeOutcome(w, r, rep, err)
-		return
+		return outcome[CashResponse](rep, err)
 	}
-	httpapi.WriteJSON(w, http.StatusCreated, cashResponse(tx))
+	return &handlerkit.Result[CashResponse]{Body: cashResponse(tx)}, nil
 }
 
-func (s *Service) listTransactions(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	var q TransactionsQuery
-	if err := httpapi.DecodeQuery(r, &q); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
-	f := dao.TxFilter{Type: entity.TransactionType(q.TransactionType), Limit: q.Limit + q.Offset, Cursor: q.Cursor}
+func (s *Service) listTransactions(r *http.Request, p auth.Principal, in *transactionsIn) (TransactionsResponse, error) {
+	q := in.TransactionsQuery
+	f := dao.TxFilter{Type: entity.TransactionType(q.TransactionType)}
 	if q.Currency != "" {
 		c, valid := entity.ParseCurrency(q.Currency)
 		if !valid {
-			httpapi.WriteError(w, r, &apperr.Error{Kind: apperr.Invalid, Message: "currency: unsupported currency",
-				Fields: []apperr.FieldError{{Loc: []string{"query", "currency"}, Msg: "unsupported currency", Type: entity.TypeEnum}}})
-			return
+			return TransactionsResponse{}, errCurrency
 		}
 		f.Currency = c
 	}
-	txs, next, err := s.d.Balances.ListTransactions(r.Context(), p.Username, f)
+	pg, err := page.Read(page.Request{Offset: q.Offset, Limit: q.Limit, Cursor: q.Cursor},
+		func(limit int, cursor string) ([]*entity.BalanceTransaction, string, error) {
+			f.Limit, f.Cursor = limit, cursor
+			return s.d.Balances.ListTransactions(r.Context(), p.Username, f)
+		})
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return TransactionsResponse{}, err
 	}
 	total, err := s.d.Balances.CountTransactions(r.Context(), p.Username, f, MaxCountScan)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return TransactionsResponse{}, err
 	}
-	if q.Offset >= len(txs) {
-		txs = nil
-	} else {
-		txs = txs[q.Offset:]
-	}
-	out := TransactionsResponse{Transactions: make([]entity.TransactionResponse, 0, len(txs)), TotalCount: total, NextCursor: handlerkit.NextCursor(next)}
-	for _, t := range txs {
+	out := TransactionsResponse{Transactions: make([]entity.TransactionResponse, 0, len(pg.Items)), TotalCount: total, NextCursor: pg.NextCursor()}
+	for _, t := range pg.Items {
 		out.Transactions = append(out.Transactions, t.Response())
 	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-func (s *Service) getAssetBalance(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	id, err := entity.ValidateAssetID(r.PathValue("asset_id"), "path", "asset_id")
-	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
+func (s *Service) getAssetBalance(r *http.Request, p auth.Principal, in *AssetPath) (entity.HoldingResponse, error) {
+	id := string(in.AssetID)
 	h, err := s.d.Holdings.GetCurrent(r.Context(), p.Username, id)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return entity.HoldingResponse{}, err
 	}
 	a, err := s.d.Assets.Get(r.Context(), id)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return entity.HoldingResponse{}, err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, h.Response(a))
+	return h.Response(a), nil
 }
 
 var hundred = decimal.FromInt(100)
 
-func (s *Service) getPortfolio(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
+func (s *Service) getPortfolio(r *http.Request, p auth.Principal, _ *struct{}) (PortfolioResponse, error) {
 	ctx := r.Context()
 	hs, err := s.d.Holdings.ListCurrent(ctx, p.Username)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return PortfolioResponse{}, err
 	}
 	bs, err := s.d.Balances.List(ctx, p.Username)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return PortfolioResponse{}, err
 	}
 	type row struct {
 		h     *dao.HoldingRecord
@@ -300,8 +265,7 @@ func (s *Service) getPortfolio(w http.ResponseWriter, r *http.Request) {
 		}
 		a, err := s.d.Assets.Get(ctx, h.AssetID)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return PortfolioResponse{}, err
 		}
 		v := h.Quantity.Mul(a.PriceUSD)
 		assetsValue = assetsValue.Add(v)
@@ -339,5 +303,5 @@ func (s *Service) getPortfolio(w http.ResponseWriter, r *http.Request) {
 	out.AssetsValue = entity.USD.Format(assetsValue.Round(2, decimal.HalfEven))
 	out.CashValue = entity.USD.Format(cashValue.Round(2, decimal.HalfEven))
 	out.TotalUnrealized = entity.USD.Format(unrealized.Round(2, decimal.HalfEven))
-	httpapi.WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }

@@ -81,28 +81,36 @@ type ProfileUpdateResponse struct {
 // LogoutRequest is the (empty) body of POST /auth/logout.
 type LogoutRequest struct{}
 
+// Inputs of the account routes.
+type (
+	registerIn      struct{ Body entity.UserCreate }
+	loginIn         struct{ Body entity.UserLogin }
+	updateProfileIn struct{ Body entity.UserProfileUpdate }
+	logoutIn        struct{ Body LogoutRequest }
+)
+
 // Register declares the user service's operations on api.
 func (s *Service) Register(api *httpapi.API) {
-	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/auth/register", OperationID: "register",
+	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/auth/register", OperationID: "register",
 		Summary: "Register a user (with a USD balance of 0)", Tags: []string{"auth"},
-		Request: entity.UserCreate{}, Response: MessageResponse{}, Status: http.StatusCreated,
+		Response: MessageResponse{}, Status: http.StatusCreated,
 		Description: "429 (with Retry-After) beyond the registrations allowed per client IP; 503 (with Retry-After) when the server has no room to hash the password.",
 		Headers:     []httpapi.Header{handlerkit.IdempotencyDoc}, Errors: []int{409, 429, 503}}, s.register)
-	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/auth/login", OperationID: "login",
+	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/auth/login", OperationID: "login",
 		Summary: "Log in and get an access token", Tags: []string{"auth"},
 		Description: "401 for an unknown user or a wrong password alike; 403 `account deactivated` for a deactivated user's right password; " +
 			"403 `LOGIN_BLOCKED` (with Retry-After) after too many failures from the client IP or for the account; " +
 			"503 (with Retry-After) when the server has no room to hash the password.",
-		Request: entity.UserLogin{}, Response: LoginResponse{}, Errors: []int{401, 403, 503}}, s.login)
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/auth/profile", OperationID: "getProfile",
-		Summary: "The caller's profile", Tags: []string{"auth"}, Auth: httpapi.AuthUser,
-		Response: entity.UserProfile{}}, s.getProfile)
-	api.Handle(httpapi.Op{Method: "PUT", Path: "/api/v1/auth/profile", OperationID: "updateProfile",
+		Errors: []int{401, 403, 503}}, s.login)
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/auth/profile", OperationID: "getProfile",
+		Summary: "The caller's profile", Tags: []string{"auth"}, Auth: httpapi.AuthUser},
+		handlerkit.WithCaller(s.getProfile))
+	httpapi.Handle(api, httpapi.Op{Method: "PUT", Path: "/api/v1/auth/profile", OperationID: "updateProfile",
 		Summary: "Update the caller's profile", Tags: []string{"auth"}, Auth: httpapi.AuthUser,
-		Request: entity.UserProfileUpdate{}, Response: ProfileUpdateResponse{}, Errors: []int{409}}, s.updateProfile)
-	api.Handle(httpapi.Op{Method: "POST", Path: "/api/v1/auth/logout", OperationID: "logout",
-		Summary: "Revoke the caller's token", Tags: []string{"auth"}, Auth: httpapi.AuthUser,
-		Request: LogoutRequest{}, Response: MessageResponse{}}, s.logout)
+		Errors: []int{409}}, handlerkit.WithCaller(s.updateProfile))
+	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/auth/logout", OperationID: "logout",
+		Summary: "Revoke the caller's token", Tags: []string{"auth"}, Auth: httpapi.AuthUser},
+		handlerkit.WithCaller(s.logout))
 	s.registerMoney(api)
 	s.registerConvert(api)
 	s.registerVerify(api)
@@ -110,135 +118,114 @@ func (s *Service) Register(api *httpapi.API) {
 	s.registerAdmin(api)
 }
 
-func (s *Service) register(w http.ResponseWriter, r *http.Request) {
-	var req entity.UserCreate
+func (s *Service) register(r *http.Request, in *registerIn) (*handlerkit.Result[MessageResponse], error) {
+	req := in.Body
 	now := s.now()
-	if !handlerkit.Decode(w, r, &req, func() error { return req.Validate(now) }) {
-		return
+	if err := req.Validate(now); err != nil {
+		return nil, err
 	}
 	resp := MessageResponse{Message: "User registered successfully"}
 	hashed := req
 	hashed.Password = trading.HashRequest([]byte(req.Password)) // never store the password itself
 	idem, err := handlerkit.Idempotency(r, s.d.Tables, "", "register", hashed, http.StatusCreated, func(any) any { return resp })
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return nil, err
 	}
 	if rep, err := s.trade.Replay(r.Context(), idem); rep != nil || err != nil {
-		s.writeOutcome(w, r, rep, err)
-		return
+		return outcome[MessageResponse](rep, err)
 	}
 	hash, err := s.hasher.HashPassword(r.Context(), req.Password)
 	if err != nil {
-		s.writeHashError(w, r, fmt.Errorf("hash password: %w", err))
-		return
+		return nil, s.hashError(fmt.Errorf("hash password: %w", err))
 	}
 	u := req.User(hash, now)
 	var tx dao.Tx
 	if err := s.d.Users.AddCreate(&tx, u); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return nil, err
 	}
 	tx.Add(dao.RoleNewBalance, s.d.Balances.CreateWrite(u.Username, entity.USD, now))
 	rep, err := s.trade.Commit(r.Context(), &tx, idem, resp, dao.CreateRefusals...)
 	if rep != nil || err != nil {
-		s.writeOutcome(w, r, rep, err)
-		return
+		return outcome[MessageResponse](rep, err)
 	}
-	httpapi.WriteJSON(w, http.StatusCreated, resp)
+	return &handlerkit.Result[MessageResponse]{Body: resp}, nil
 }
 
-func (s *Service) writeOutcome(w http.ResponseWriter, r *http.Request, rep *trading.Replay, err error) {
+// outcome answers an operation with an Idempotency-Key that ended with an
+// error or a stored replay.
+func outcome[T any](rep *trading.Replay, err error) (*handlerkit.Result[T], error) {
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return nil, err
 	}
-	handlerkit.WriteReplay(w, rep)
+	return handlerkit.Replayed[T](rep), nil
 }
 
-// writeHashError answers a failed password computation: a hasher with no
-// room (auth.ErrBusy) is 503 with Retry-After.
-func (s *Service) writeHashError(w http.ResponseWriter, r *http.Request, err error) {
+// hashError is the answer to a failed password computation: a hasher with
+// no room (auth.ErrBusy) is 503 with Retry-After.
+func (s *Service) hashError(err error) error {
 	if errors.Is(err, auth.ErrBusy) {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((s.hasher.RetryAfter()+time.Second-1)/time.Second), 10))
+		return httpapi.WithHeader(err, "Retry-After", strconv.FormatInt(int64((s.hasher.RetryAfter()+time.Second-1)/time.Second), 10))
 	}
-	httpapi.WriteError(w, r, err)
+	return err
 }
 
 // errBadCredentials is the one answer to a failed login (no user enumeration).
 var errBadCredentials = apperr.New(apperr.Unauthorized, "Invalid username or password")
 
-func (s *Service) login(w http.ResponseWriter, r *http.Request) {
-	var req entity.UserLogin
-	if !handlerkit.Decode(w, r, &req, req.Validate) {
-		return
+func (s *Service) login(r *http.Request, in *loginIn) (LoginResponse, error) {
+	req := in.Body
+	if err := req.Validate(); err != nil {
+		return LoginResponse{}, err
 	}
 	u, err := s.d.Users.GetByUsername(r.Context(), req.Username)
 	if err != nil {
 		if !apperr.Is(err, apperr.NotFound) {
-			httpapi.WriteError(w, r, err)
-			return
+			return LoginResponse{}, err
 		}
 		if err := s.hasher.DummyVerify(r.Context(), req.Password); err != nil { // the same work as a real check
-			s.writeHashError(w, r, fmt.Errorf("verify password: %w", err))
-			return
+			return LoginResponse{}, s.hashError(fmt.Errorf("verify password: %w", err))
 		}
-		httpapi.WriteError(w, r, errBadCredentials)
-		return
+		return LoginResponse{}, errBadCredentials
 	}
 	ok, err := s.hasher.VerifyPassword(r.Context(), u.PasswordHash, req.Password)
 	if err != nil {
-		s.writeHashError(w, r, fmt.Errorf("verify password: %w", err))
-		return
+		return LoginResponse{}, s.hashError(fmt.Errorf("verify password: %w", err))
 	}
 	if !ok {
-		httpapi.WriteError(w, r, errBadCredentials)
-		return
+		return LoginResponse{}, errBadCredentials
 	}
 	if !u.IsActive { // said only to who knows the password
-		httpapi.WriteError(w, r, errDeactivated)
-		return
+		return LoginResponse{}, errDeactivated
 	}
 	token, claims, err := s.issuer.IssueAfter(u.Username, u.Role, u.TokensValidAfter)
 	if err != nil {
-		httpapi.WriteError(w, r, fmt.Errorf("issue token: %w", err))
-		return
+		return LoginResponse{}, fmt.Errorf("issue token: %w", err)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, LoginResponse{
+	return LoginResponse{
 		AccessToken: token, TokenType: "bearer",
 		ExpiresIn: int64(claims.ExpiresAt.Sub(claims.IssuedAt) / time.Second), User: u.Profile(),
-	})
+	}, nil
 }
 
-func (s *Service) getProfile(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
+func (s *Service) getProfile(r *http.Request, p auth.Principal, _ *struct{}) (entity.UserProfile, error) {
 	u, err := s.d.Users.GetByUsername(r.Context(), p.Username)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return entity.UserProfile{}, err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, u.Profile())
+	return u.Profile(), nil
 }
 
-func (s *Service) updateProfile(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	var req entity.UserProfileUpdate
+func (s *Service) updateProfile(r *http.Request, p auth.Principal, in *updateProfileIn) (ProfileUpdateResponse, error) {
+	req := in.Body
 	now := s.now()
-	if !handlerkit.Decode(w, r, &req, func() error { return req.Validate(now) }) {
-		return
+	if err := req.Validate(now); err != nil {
+		return ProfileUpdateResponse{}, err
 	}
 	var u *entity.User
 	for attempt := 0; ; attempt++ {
 		cur, err := s.d.Users.GetByUsername(r.Context(), p.Username)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return ProfileUpdateResponse{}, err
 		}
 		oldEmail := cur.Email
 		req.Apply(cur)
@@ -248,29 +235,18 @@ func (s *Service) updateProfile(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err == dao.ErrEmailTaken || !apperr.Is(err, apperr.Conflict) || attempt == 5 {
-			httpapi.WriteError(w, r, err)
-			return
+			return ProfileUpdateResponse{}, err
 		}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, ProfileUpdateResponse{Success: true,
-		Message: "Profile updated successfully", User: u.Profile(), Timestamp: entity.At(now)})
+	return ProfileUpdateResponse{Success: true,
+		Message: "Profile updated successfully", User: u.Profile(), Timestamp: entity.At(now)}, nil
 }
 
-func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
-	p, ok := handlerkit.CallerOrError(w, r)
-	if !ok {
-		return
-	}
-	var req LogoutRequest
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		httpapi.WriteError(w, r, err)
-		return
-	}
+func (s *Service) logout(r *http.Request, p auth.Principal, _ *logoutIn) (MessageResponse, error) {
 	if err := s.revoker.Revoke(r.Context(), p.TokenID, p.ExpiresAt); err != nil {
-		httpapi.WriteError(w, r, fmt.Errorf("revoke token: %w", err))
-		return
+		return MessageResponse{}, fmt.Errorf("revoke token: %w", err)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, MessageResponse{Message: "Logged out successfully"})
+	return MessageResponse{Message: "Logged out successfully"}, nil
 }
 
 // ProvisionAdmin creates or updates the "admin" user with the admin role and

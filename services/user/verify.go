@@ -14,21 +14,19 @@ type VerifyResponse struct {
 }
 
 func (s *Service) registerVerify(api *httpapi.API) {
-	api.Handle(httpapi.Op{Method: "GET", Path: "/api/v1/admin/verify", OperationID: "verifyLedger",
+	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/admin/verify", OperationID: "verifyLedger",
 		Summary: "Check every ledger invariant on the running store", Tags: []string{"admin"}, Auth: httpapi.AuthAdmin,
 		Description: "Reads every user's balances, ledger, holdings, movements and orders through the DAOs. " +
 			"Each user is read while orders keep running, so a violation seen during heavy traffic should be confirmed " +
 			"by a second run (or by `orderprocessor verify --data-dir` on a stopped store). " +
 			"One whole-store read (this or the analytics summary) runs at a time: another is answered 429 with Retry-After.",
-		Errors:   []int{http.StatusTooManyRequests},
-		Response: VerifyResponse{}}, s.whole.run(s.verifyLedger))
+		Errors: []int{http.StatusTooManyRequests}}, oneAtATime(s.whole, s.verifyLedger))
 }
 
-func (s *Service) verifyLedger(w http.ResponseWriter, r *http.Request) {
+func (s *Service) verifyLedger(r *http.Request, _ *struct{}) (VerifyResponse, error) {
 	rep, err := verify.Run(r.Context(), s.d)
 	if err != nil {
-		httpapi.WriteError(w, r, err)
-		return
+		return VerifyResponse{}, err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, VerifyResponse{OK: rep.OK(), Report: rep})
+	return VerifyResponse{OK: rep.OK(), Report: rep}, nil
 }

@@ -23,16 +23,17 @@ type wholeStore chan struct{}
 
 func newWholeStore() wholeStore { return make(wholeStore, 1) }
 
-// run calls h when no other whole-store read runs, else answers 429.
-func (ws wholeStore) run(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+// oneAtATime adapts h to run when no other whole-store read of ws runs;
+// otherwise the request is answered 429 with Retry-After at once.
+func oneAtATime[In, Out any](ws wholeStore, h func(*http.Request, *In) (Out, error)) func(*http.Request, *In) (Out, error) {
+	return func(r *http.Request, in *In) (Out, error) {
 		select {
 		case ws <- struct{}{}:
 			defer func() { <-ws }()
-			h(w, r)
+			return h(r, in)
 		default:
-			w.Header().Set("Retry-After", wholeStoreRetryAfter)
-			httpapi.WriteError(w, r, errWholeStoreBusy)
+			var zero Out
+			return zero, httpapi.WithHeader(errWholeStoreBusy, "Retry-After", wholeStoreRetryAfter)
 		}
 	}
 }

@@ -1,0 +1,66 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/lease"
+	"github.com/orderprocessor/orderprocessor/pricing"
+	"github.com/orderprocessor/orderprocessor/trading"
+)
+
+// The names of the platform's lease and group in the store (dao.LeaseDAO).
+const (
+	// PriceFeedLease is held by the one inventory replica that runs the
+	// price feed.
+	PriceFeedLease = "price-feed"
+	// EngineGroup is the group of the order replicas, which share the
+	// trigger engine's sweeps by asset.
+	EngineGroup = "order-engine"
+)
+
+// MinLeaseTTL is the shortest Config.LeaseTTL.
+const MinLeaseTTL = 100 * time.Millisecond
+
+// leaseOptions are the timings of the platform's leases: Config.LeaseTTL,
+// renewed every third of it, on the wall clock (not Config.Now: the terms
+// are real time between processes).
+func (cfg Config) leaseOptions(log *slog.Logger) lease.Options {
+	return lease.Options{TTL: cfg.LeaseTTL, Now: time.Now, Logger: log}
+}
+
+// runFeed applies the price feed's ticks every interval until ctx is done.
+// RoleAll runs it for good. A service role runs it only while it holds
+// PriceFeedLease, so that one inventory replica writes prices at a time; its
+// price points carry the holder's name (dao.WithPriceWriter).
+func (p *Platform) runFeed(ctx context.Context, cfg Config, leases *dao.LeaseDAO, feed pricing.Feed, src pricing.Source) {
+	interval := cfg.priceInterval()
+	if cfg.role() == RoleAll {
+		pricing.Run(ctx, feed, src, interval, p.log)
+		return
+	}
+	l := lease.New(leases, PriceFeedLease, p.Member, cfg.leaseOptions(p.log))
+	l.Run(ctx, func(ctx context.Context) {
+		pricing.Run(dao.WithPriceWriter(ctx, l.Holder()), feed, src, interval, p.log)
+	})
+}
+
+// shardEngine makes a service role's engine sweep only the assets that fall
+// to this process among the live order replicas (EngineGroup). It joins the
+// group before it returns, so that the engine's first sweep has its share.
+func (p *Platform) shardEngine(ctx, bg context.Context, cfg Config, leases *dao.LeaseDAO, engine *trading.Engine) error {
+	g := lease.NewGroup(leases, EngineGroup, p.Member, cfg.leaseOptions(p.log))
+	if err := g.Heartbeat(ctx); err != nil {
+		return fmt.Errorf("join the order replicas: %w", err)
+	}
+	engine.Shard(g.Owns)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		g.Run(bg)
+	}()
+	return nil
+}
