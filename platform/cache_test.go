@@ -271,12 +271,20 @@ func startRedis(t *testing.T) *redisServer {
 		}
 		t.Skip("redis-server not installed (scripts/redis installs it)")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A free port below Linux's ephemeral range (as scripts/free-port
+	// picks), so that no outgoing connection takes it while Redis is down.
+	r := &redisServer{t: t}
+	for range 100 {
+		port := 20000 + pick(12768)
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			_ = l.Close()
+			r.port = port
+			break
+		}
 	}
-	r := &redisServer{t: t, port: l.Addr().(*net.TCPAddr).Port}
-	_ = l.Close()
+	if r.port == 0 {
+		t.Fatal("no free port")
+	}
 	r.start()
 	t.Cleanup(r.stop)
 	return r
