@@ -118,8 +118,11 @@ func (r *fallbackRevoker) Revoke(ctx context.Context, jti string, until time.Tim
 func (r *fallbackRevoker) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	if !r.stale.Load() {
 		ok, err := r.redis.IsRevoked(ctx, jti)
-		if err == nil {
+		switch {
+		case err == nil:
 			return ok, nil
+		case ctx.Err() != nil:
+			return false, err // the request ended, not Redis
 		}
 		r.failed(err)
 	}
