@@ -130,6 +130,20 @@ type Quote struct {
 	IsActive bool
 }
 
+// GetQuote returns the quote of the asset id; found is false when there is
+// no such asset.
+func (d *AssetDAO) GetQuote(ctx context.Context, id string) (q Quote, found bool, err error) {
+	it, err := d.s.Get(ctx, d.Key(id))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Quote{}, false, nil
+	case err != nil:
+		return Quote{}, false, err
+	}
+	q, err = d.DecodeQuote(it)
+	return q, err == nil, err
+}
+
 // DecodeQuote returns the quote of an asset item read with Key.
 func (d *AssetDAO) DecodeQuote(it store.Item) (Quote, error) {
 	r := reader{it: it}

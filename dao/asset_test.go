@@ -67,7 +67,7 @@ func TestAssetCreateGetUpdate(t *testing.T) {
 	}
 
 	// Key and Decode.
-	it, err := d.Store.Get(ctx, d.Assets.Key("BTC"))
+	it, err := dao.StoreOf(d).Get(ctx, d.Assets.Key("BTC"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestAssetDecodeQuote(t *testing.T) {
 	if _, err := d.Assets.SetActive(ctx, "BTC", true, t0); err != nil {
 		t.Fatal(err)
 	}
-	items, err := d.Store.BatchGet(ctx, []store.Key{d.Assets.Key("BTC")})
+	items, err := dao.StoreOf(d).BatchGet(ctx, []store.Key{d.Assets.Key("BTC")})
 	if err != nil {
 		t.Fatal(err)
 	}

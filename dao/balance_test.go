@@ -49,11 +49,11 @@ func TestBalanceCreateGetList(t *testing.T) {
 	if msg := apperr.MessageOf(err); msg != "balance USD already exists" {
 		t.Fatalf("message %q", msg)
 	}
-	if err := d.Store.Transact(ctx, []store.Write{d.Balances.CreateWrite("alice", entity.EUR, t0.Add(time.Second))}); err != nil {
+	if err := dao.StoreOf(d).Transact(ctx, []store.Write{d.Balances.CreateWrite("alice", entity.EUR, t0.Add(time.Second))}); err != nil {
 		t.Fatal(err)
 	}
 	// Other items of the partition are not balances.
-	if err := d.Store.Transact(ctx, []store.Write{
+	if err := dao.StoreOf(d).Transact(ctx, []store.Write{
 		d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("1"), dec("0"), t0),
 		d.Balances.TransactionWrite(&entity.BalanceTransaction{TransactionID: "01", Username: "alice",
 			TransactionType: entity.TxDeposit, Amount: dec("1"), Currency: entity.USD, Status: entity.TxCompleted, CreatedAt: entity.At(t0)}),
@@ -159,7 +159,7 @@ func TestBalanceChangeWrite(t *testing.T) {
 
 	// A credit creates a missing balance, with zero totals it did not touch.
 	credit := dao.Change{Username: "alice", Currency: entity.EUR, Current: dec("12.5"), Held: z, Deposits: z, Withdrawals: z}
-	if err := d.Store.Transact(ctx, []store.Write{d.Balances.ChangeWrite(credit, t0)}); err != nil {
+	if err := dao.StoreOf(d).Transact(ctx, []store.Write{d.Balances.ChangeWrite(credit, t0)}); err != nil {
 		t.Fatal(err)
 	}
 	want := &entity.Balance{Username: "alice", Currency: entity.EUR, CurrentBalance: dec("12.5"),
@@ -176,7 +176,7 @@ func TestBalanceChangeWrite(t *testing.T) {
 		{Username: "alice", Currency: entity.GBP, Held: dec("1")},
 		{Username: "alice", Currency: entity.GBP, Held: dec("-1")},
 	} {
-		err := d.Store.Transact(ctx, []store.Write{d.Balances.ChangeWrite(c, t0)})
+		err := dao.StoreOf(d).Transact(ctx, []store.Write{d.Balances.ChangeWrite(c, t0)})
 		if !errors.Is(err, store.ErrConditionFailed) {
 			t.Fatalf("%+v on a missing balance: %v", c, err)
 		}
@@ -190,7 +190,7 @@ func TestDailyLimitWrite(t *testing.T) {
 	ctx := context.Background()
 	limit := dec("100")
 	total := func(kind, day string) string {
-		it, err := d.Store.Get(ctx, store.Key{Table: d.Tables.Users, PK: "USER#alice", SK: "DAILY#" + kind + "#USD#" + day})
+		it, err := dao.StoreOf(d).Get(ctx, store.Key{Table: d.Tables.Users, PK: "USER#alice", SK: "DAILY#" + kind + "#USD#" + day})
 		if errors.Is(err, store.ErrNotFound) {
 			return "none"
 		}
@@ -220,7 +220,7 @@ func TestDailyLimitWrite(t *testing.T) {
 	}
 	for _, s := range steps {
 		w := d.Balances.DailyLimitWrite("alice", s.kind, s.day, dec(s.amount), limit)
-		err := d.Store.Transact(ctx, []store.Write{w})
+		err := dao.StoreOf(d).Transact(ctx, []store.Write{w})
 		if s.ok != (err == nil) {
 			t.Fatalf("%s %s %s: %v, want ok=%v", s.kind, s.day, s.amount, err, s.ok)
 		}
@@ -273,13 +273,13 @@ func TestBalanceTransactions(t *testing.T) {
 	}
 	// In a transaction, with another write.
 	w := d.Balances.TransactionStatusWrite("alice", "01A", entity.TxCompleted, entity.TxFailed)
-	if err := d.Store.Transact(ctx, []store.Write{w}); err != nil {
+	if err := dao.StoreOf(d).Transact(ctx, []store.Write{w}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := d.Balances.GetTransaction(ctx, "alice", "01A"); got.Status != entity.TxFailed {
 		t.Fatalf("status %s", got.Status)
 	}
-	err = d.Store.Transact(ctx, []store.Write{d.Balances.TransactionStatusWrite("alice", "missing", entity.TxPending, entity.TxCompleted)})
+	err = dao.StoreOf(d).Transact(ctx, []store.Write{d.Balances.TransactionStatusWrite("alice", "missing", entity.TxPending, entity.TxCompleted)})
 	if !errors.Is(err, store.ErrConditionFailed) {
 		t.Fatalf("status write of a missing entry: %v", err)
 	}
@@ -314,7 +314,7 @@ func TestListTransactions(t *testing.T) {
 	other := newTx("01J999", "deposit", "1", "USD", t0)
 	other.Username = "bobby1"
 	writes = append(writes, d.Balances.TransactionWrite(other))
-	if err := d.Store.Transact(ctx, writes); err != nil {
+	if err := dao.StoreOf(d).Transact(ctx, writes); err != nil {
 		t.Fatal(err)
 	}
 	ids := func(txs []*entity.BalanceTransaction) []string {

@@ -93,7 +93,7 @@ func (b *Batch) Read(ctx context.Context) error {
 	if b.d.Cache != nil && b.cached != 0 {
 		return b.readCached(ctx)
 	}
-	items, err := b.d.Store.BatchGet(ctx, b.keys)
+	items, err := b.d.s.BatchGet(ctx, b.keys)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (b *Batch) readCached(ctx context.Context) error {
 		s    store.Store
 		idx  []int
 		read bool
-	}{{b.d.Cache, cached, true}, {b.d.Store, other, required}} {
+	}{{b.d.Cache, cached, true}, {b.d.s, other, required}} {
 		if !part.read || len(part.idx) == 0 {
 			continue
 		}

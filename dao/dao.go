@@ -13,7 +13,7 @@ import (
 
 // DAOs bundles every DAO over one store.
 type DAOs struct {
-	Store     store.Store
+	s         store.Store
 	Tables    Tables
 	Users     *UserDAO
 	Balances  *BalanceDAO
@@ -43,12 +43,21 @@ func NewIndexed(s store.Store, t Tables, ix Indexer) *DAOs {
 		b.cursors = c.Cursors()
 	}
 	return &DAOs{
-		Store: s, Tables: t,
+		s: s, Tables: t,
 		Users: &UserDAO{b}, Balances: &BalanceDAO{b}, Holdings: &HoldingDAO{b},
 		AssetTxs: &AssetTransactionDAO{b}, Orders: &OrderDAO{base: b, indexer: ix}, Assets: &AssetDAO{b},
 		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b}, Leases: &LeaseDAO{b},
 	}
 }
+
+// Transact applies writes (a dao.Tx's Writes) as one store transaction.
+func (d *DAOs) Transact(ctx context.Context, writes []store.Write) error {
+	return d.s.Transact(ctx, writes)
+}
+
+// Sync makes every write acknowledged so far durable (the writes committed
+// under store.DeferSync).
+func (d *DAOs) Sync(ctx context.Context) error { return d.s.Sync(ctx) }
 
 type base struct {
 	s       store.Store

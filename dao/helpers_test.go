@@ -57,7 +57,7 @@ func wantCanceled(t *testing.T, what string, err error, prefix string) {
 // put writes a raw item straight through the store (corrupt values).
 func put(t *testing.T, d *dao.DAOs, k store.Key, it store.Item) {
 	t.Helper()
-	if err := d.Store.Put(context.Background(), store.Put{Key: k, Item: it}); err != nil {
+	if err := dao.StoreOf(d).Put(context.Background(), store.Put{Key: k, Item: it}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -45,7 +45,7 @@ func getHolding(t *testing.T, d *dao.DAOs, user, asset string) *dao.HoldingRecor
 }
 
 func transact(d *dao.DAOs, ws ...store.Write) error {
-	return d.Store.Transact(context.Background(), ws)
+	return dao.StoreOf(d).Transact(context.Background(), ws)
 }
 
 func TestHoldingBuySellHold(t *testing.T) {
@@ -193,7 +193,7 @@ func TestHoldingListKeyDecode(t *testing.T) {
 		t.Fatalf("List = %s", s)
 	}
 	// Key and Decode: a batch read decodes to what Get returns.
-	items, err := d.Store.BatchGet(ctx, []store.Key{d.Holdings.Key("alice", "ETH"), d.Holdings.Key("alice", "XRP"), d.Holdings.Key("bobby1", "BTC")})
+	items, err := dao.StoreOf(d).BatchGet(ctx, []store.Key{d.Holdings.Key("alice", "ETH"), d.Holdings.Key("alice", "XRP"), d.Holdings.Key("bobby1", "BTC")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestAssetTransactions(t *testing.T) {
 	// A cursor is valid for its asset only, in either phase.
 	_, next, _ := d.AssetTxs.List(ctx, "alice", "BTC", 2, "")
 	_, ownNext, _ := d.AssetTxs.List(ctx, "alice", "BTC", 8, "")
-	for _, c := range []string{next, ownNext, "not-a-cursor", d.Store.(interface{ Cursors() *page.Codec }).Cursors().Encode([]byte("XBTC\x00"))} {
+	for _, c := range []string{next, ownNext, "not-a-cursor", dao.StoreOf(d).(interface{ Cursors() *page.Codec }).Cursors().Encode([]byte("XBTC\x00"))} {
 		if _, _, err := d.AssetTxs.List(ctx, "alice", "ETH", 2, c); !errors.Is(err, page.ErrInvalidCursor) {
 			t.Fatalf("cursor %q of another asset: %v", c, err)
 		}

@@ -26,7 +26,7 @@ func TestIdempotency(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(*got, rec) {
 		t.Fatalf("Get = %+v, %v", got, err)
 	}
-	it, err := d.Store.Get(ctx, k)
+	it, err := dao.StoreOf(d).Get(ctx, k)
 	if err != nil {
 		t.Fatal(err)
 	}

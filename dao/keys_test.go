@@ -146,7 +146,7 @@ func TestDataModelKeys(t *testing.T) {
 		d.Idem.Write(d.Tables.IdemKey("alice", "", "idem-1"), dao.IdemRecord{ReqHash: "h", Status: 201}, now),
 		d.Balances.DailyLimitWrite("alice", "deposit", "2026-11-25", dec("5"), dec("100")),
 	}, ows...)
-	if err := d.Store.Transact(ctx, writes); err != nil {
+	if err := dao.StoreOf(d).Transact(ctx, writes); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Assets.Create(ctx, newAsset("BTC", "2", 1)); err != nil {
@@ -167,7 +167,7 @@ func TestDataModelKeys(t *testing.T) {
 		{Table: tb.Inventory, PK: "ASSET#BTC", SK: "ASSET"},
 		{Table: tb.Inventory, PK: "ASSET#BTC", SK: "PRICE#2026-11-25T12:00:00.000000Z#0000000001"},
 	} {
-		it, err := d.Store.Get(ctx, k)
+		it, err := dao.StoreOf(d).Get(ctx, k)
 		if err != nil {
 			t.Errorf("%v: %v", k, err)
 			continue
@@ -186,18 +186,18 @@ func TestDataModelKeys(t *testing.T) {
 		t.Errorf("Assets.Key = %v, want %v", got, want)
 	}
 	// A fill's ledger entry carries its asset leg.
-	it, err := d.Store.Get(ctx, store.Key{Table: tb.Users, PK: "USER#alice", SK: "TX#01FILL"})
+	it, err := dao.StoreOf(d).Get(ctx, store.Key{Table: tb.Users, PK: "USER#alice", SK: "TX#01FILL"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if it.Str("asset_id") != "BTC" || it["quantity"].NumText() != "1" || it["price"].NumText() != "2" || it["amount"].NumText() != "-2" {
 		t.Errorf("fill entry = %v", it)
 	}
-	if it, err := d.Store.Get(ctx, store.Key{Table: tb.Users, PK: "USER#alice", SK: "TX#01TX"}); err != nil || len(it) != 9 {
+	if it, err := dao.StoreOf(d).Get(ctx, store.Key{Table: tb.Users, PK: "USER#alice", SK: "TX#01TX"}); err != nil || len(it) != 9 {
 		t.Errorf("deposit entry = %v, %v: want its 7 attributes and the keys", it, err)
 	}
 	// Stored timestamps are UTC with exactly six fraction digits.
-	it, err = d.Store.Get(ctx, store.Key{Table: tb.Users, PK: "USER#alice", SK: "BALANCE#USD"})
+	it, err = dao.StoreOf(d).Get(ctx, store.Key{Table: tb.Users, PK: "USER#alice", SK: "BALANCE#USD"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,7 +111,7 @@ func TestOrderCreateGet(t *testing.T) {
 	wantKind(t, "ClientOrder(unknown)", err, apperr.NotFound)
 
 	// Decode of a raw item equals Get.
-	it, err := d.Store.Get(ctx, d.Orders.Key("alice", "01B"))
+	it, err := dao.StoreOf(d).Get(ctx, d.Orders.Key("alice", "01B"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +441,7 @@ func testIndexer(o *entity.Order) dao.OrderIndexKeys {
 
 func TestOrderOpenIndexes(t *testing.T) {
 	u := newDAOs(t)
-	d := dao.NewIndexed(u.Store, u.Tables, testIndexer)
+	d := dao.NewIndexed(dao.StoreOf(u), u.Tables, testIndexer)
 	ctx := context.Background()
 	mk := func(id, user string, typ entity.OrderType, limit string) *entity.Order {
 		o := newOrder(id, user, typ, "BTC", entity.StatusQueued)
@@ -538,7 +538,7 @@ func TestOrderOpenIndexes(t *testing.T) {
 		}
 	}
 	// Without an indexer, orders are in no index.
-	plain := dao.New(d.Store, d.Tables)
+	plain := dao.New(dao.StoreOf(d), d.Tables)
 	if err := plain.Orders.Create(ctx, mk("01G", "alice", entity.LimitBuy, "1")); err != nil {
 		t.Fatal(err)
 	}

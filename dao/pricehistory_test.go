@@ -126,7 +126,7 @@ func TestPriceHistoryWrites(t *testing.T) {
 		{Table: d.Tables.Inventory, Index: dao.IndexAssetsByRank, PK: "ALL"},
 		{Table: d.Tables.Inventory, Index: dao.IndexAssetsByCategory, PK: "CAT#test"},
 	} {
-		p, err := d.Store.Query(ctx, q)
+		p, err := dao.StoreOf(d).Query(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func TestPriceChangeIsAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := t0.Add(time.Minute)
-	if err := d.Store.Transact(ctx, []store.Write{d.Assets.PricePointWrite("AAA", decimal.FromInt(1), at, 2)}); err != nil {
+	if err := dao.StoreOf(d).Transact(ctx, []store.Write{d.Assets.PricePointWrite("AAA", decimal.FromInt(1), at, 2)}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := d.Assets.SetPrice(ctx, "AAA", decimal.FromInt(20), at)
@@ -178,10 +178,10 @@ func TestPricePointExpiry(t *testing.T) {
 	d := newDAOs(t)
 	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	w := d.Assets.PricePointWrite("XYZ", decimal.MustParse("1.5"), at, 7)
-	if err := d.Store.Transact(context.Background(), []store.Write{w}); err != nil {
+	if err := dao.StoreOf(d).Transact(context.Background(), []store.Write{w}); err != nil {
 		t.Fatal(err)
 	}
-	it, err := d.Store.Get(context.Background(), w.Key())
+	it, err := dao.StoreOf(d).Get(context.Background(), w.Key())
 	if err != nil {
 		t.Fatal(err)
 	}

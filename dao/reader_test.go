@@ -15,7 +15,7 @@ import (
 // the item or attribute, instead of returning a zero value.
 func TestCorruptItems(t *testing.T) {
 	u := newDAOs(t)
-	d := dao.NewIndexed(u.Store, u.Tables, testIndexer)
+	d := dao.NewIndexed(dao.StoreOf(u), u.Tables, testIndexer)
 	ctx := context.Background()
 	tb := d.Tables
 	users := func(pk, sk string) store.Key { return store.Key{Table: tb.Users, PK: pk, SK: sk} }
@@ -131,7 +131,7 @@ func TestCorruptItems(t *testing.T) {
 		t.Errorf("AssetTxs.List without a holding = %v, %q, %v", txs, next, err)
 	}
 	// Decoders of raw items report the same.
-	it, err := d.Store.Get(ctx, users("USER#hold1", "ASSET#BTC"))
+	it, err := dao.StoreOf(d).Get(ctx, users("USER#hold1", "ASSET#BTC"))
 	if err != nil {
 		t.Fatal(err)
 	}

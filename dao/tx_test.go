@@ -195,7 +195,7 @@ func TestBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	idemKey := d.Tables.IdemKey("alice", "order", "k1")
-	if err := d.Store.Transact(ctx, []store.Write{d.Idem.Write(idemKey, dao.IdemRecord{ReqHash: "h", Status: 201, Body: []byte("{}")}, now)}); err != nil {
+	if err := dao.StoreOf(d).Transact(ctx, []store.Write{d.Idem.Write(idemKey, dao.IdemRecord{ReqHash: "h", Status: 201, Body: []byte("{}")}, now)}); err != nil {
 		t.Fatal(err)
 	}
 

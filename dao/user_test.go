@@ -269,7 +269,7 @@ func TestUserTokensValidAfter(t *testing.T) {
 		t.Fatalf("after a profile update: %+v", again)
 	}
 	// It is an attribute of its own beside the document.
-	it, err := d.Store.Get(ctx, store.Key{Table: d.Tables.Users, PK: "USER#bob_tva", SK: "PROFILE"})
+	it, err := dao.StoreOf(d).Get(ctx, store.Key{Table: d.Tables.Users, PK: "USER#bob_tva", SK: "PROFILE"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,7 +174,7 @@ func TestPnLAllocationBound(t *testing.T) {
 			}
 			kd := decimal.FromInt(int64(k))
 			ws = append(ws, d.Holdings.BuyWrite(u.name, a, kd, kd.Mul(decimal.MustParse("101")), kd, time.Now()))
-			if err := d.Store.Transact(ctx, ws); err != nil {
+			if err := d.Transact(ctx, ws); err != nil {
 				t.Fatal(err)
 			}
 			n -= k
@@ -235,7 +235,7 @@ func TestTransactionCountBound(t *testing.T) {
 				TransactionType: entity.TxDeposit, Amount: decimal.MustParse("1.00"), Currency: entity.USD,
 				Status: entity.TxCompleted, CreatedAt: entity.At(time.Now()), Description: "Deposit " + strconv.Itoa(b)}))
 		}
-		if err := d.Store.Transact(context.Background(), ws); err != nil {
+		if err := d.Transact(context.Background(), ws); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -164,7 +164,11 @@ func (l *Lease) Run(ctx context.Context, job func(context.Context)) {
 		}
 		<-done
 		done = nil
-		l.log.Warn("lease: stopped its job", append([]any{"lease", l.name, "holder", l.holder, "why", why}, args...)...)
+		level := slog.LevelWarn
+		if ctx.Err() != nil {
+			level = slog.LevelInfo // a shutdown
+		}
+		l.log.Log(ctx, level, "lease: stopped its job", append([]any{"lease", l.name, "holder", l.holder, "why", why}, args...)...)
 	}
 	t := time.NewTicker(l.renew)
 	defer t.Stop()

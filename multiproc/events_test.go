@@ -148,6 +148,9 @@ func TestReplicasStreamAcrossProcesses(t *testing.T) {
 // fill, seen on replica 1's stream, stays under 250 ms. The engines' sweeps
 // are an hour away.
 func TestReplicasTriggerLatency(t *testing.T) {
+	if testenv.RaceEnabled {
+		t.Skip("a latency measurement: run without the race detector (scripts/test does)")
+	}
 	c := startCluster(t, clusterOptions{redis: sharedRedis(t), args: map[string][]string{"order": {"--engine-interval", "1h"}}})
 	c.newAsset("CLL1", "100")
 	tok := c.newUser("cl_latency", "10000")

@@ -229,8 +229,8 @@ func embeddedForTest(t *testing.T) (store.Store, error) {
 // price request's start (the price write itself included). The order
 // service's sweep is an hour away.
 func TestTriggerLatencyAcrossProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("latency measurement")
+	if testing.Short() || testenv.RaceEnabled {
+		t.Skip("a latency measurement: run without -short and without the race detector (scripts/test does)")
 	}
 	db, tables := testenv.DynamoDB(t)
 	r := startBusRoles(t, db, tables, "user", "inventory", "order")

@@ -34,8 +34,9 @@ func (cfg Config) leaseOptions(log *slog.Logger) lease.Options {
 
 // runFeed applies the price feed's ticks every interval until ctx is done.
 // RoleAll runs it for good. A service role runs it only while it holds
-// PriceFeedLease, so that one inventory replica writes prices at a time; its
-// price points carry the holder's name (dao.WithPriceWriter).
+// PriceFeedLease, so that one inventory replica writes prices at a time,
+// from a first tick as soon as it takes the lease; its price points carry
+// the holder's name (dao.WithPriceWriter).
 func (p *Platform) runFeed(ctx context.Context, cfg Config, leases *dao.LeaseDAO, feed pricing.Feed, src pricing.Source) {
 	interval := cfg.priceInterval()
 	if cfg.role() == RoleAll {
@@ -44,7 +45,13 @@ func (p *Platform) runFeed(ctx context.Context, cfg Config, leases *dao.LeaseDAO
 	}
 	l := lease.New(leases, PriceFeedLease, p.Member, cfg.leaseOptions(p.log))
 	l.Run(ctx, func(ctx context.Context) {
-		pricing.Run(dao.WithPriceWriter(ctx, l.Holder()), feed, src, interval, p.log)
+		ctx = dao.WithPriceWriter(ctx, l.Holder())
+		// Prices resume at once on a takeover (Run polls an http feed at
+		// start itself).
+		if _, polls := feed.(*pricing.HTTP); !polls {
+			pricing.Step(ctx, feed, src, p.log)
+		}
+		pricing.Run(ctx, feed, src, interval, p.log)
 	})
 }
 

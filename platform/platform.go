@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/orderprocessor/orderprocessor/accounts"
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/cache"
@@ -141,8 +142,8 @@ type Platform struct {
 	Member string
 
 	redis  *redisstate.Client // nil without Config.RedisURL
-	cache  *cache.Cache       // nil without Config.RedisURL or a store
 	events *events
+	cache  *cache.Cache // nil without Config.RedisURL or a store
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	log    *slog.Logger
@@ -325,9 +326,9 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	}
 	// Every process with a store checks each token's subject (exists,
 	// active, token issued after its ValidAfter) from this cache.
-	var accounts *auth.AccountCache
+	var accountCache *auth.AccountCache
 	if db != nil {
-		accounts = auth.NewAccountCache(loadAccount(d), auth.AccountCacheOptions{TTL: cfg.AccountCacheTTL, Now: now, Logger: log})
+		accountCache = auth.NewAccountCache(loadAccount(d), auth.AccountCacheOptions{TTL: cfg.AccountCacheTTL, Now: now, Logger: log})
 	}
 
 	// The broker's (or the bus's) price hook is registered before the trigger engine's, so
@@ -335,7 +336,8 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	// deactivation cancels the asset's resting orders before it is answered.
 	inv := inventory.New(d, inventory.Options{Now: now, Logger: log, OnPriceChange: evs.priceHook(),
 		OnDeactivate: trade.CancelAssetOrders})
-	users := user.New(trade, issuer, hasher, revoker, user.Options{Accounts: accounts, Logger: log})
+	accts := accounts.New(trade, hasher, accounts.Options{Cache: accountCache})
+	users := user.New(trade, accts, issuer, revoker, user.Options{Logger: log})
 	orderOpts := order.Options{Metrics: reg}
 	if spec.proxies {
 		orderOpts.Metrics = nil // the gateway only reads the order service's declarations
@@ -361,8 +363,8 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	gcfg := cfg.Gateway
 	gcfg.Version = Version
 	deps := gateway.Deps{Tokens: issuer, Revoker: revoker, Registry: reg, Logger: log, Now: now}
-	if accounts != nil {
-		deps.Accounts = accounts
+	if accountCache != nil {
+		deps.Accounts = accountCache
 	}
 	if db != nil {
 		deps.Ready = []gateway.Check{{Name: "store", Func: db.Ping}}
@@ -402,7 +404,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}
 	}
 	if cfg.AdminPassword != "" && spec.admin {
-		if err := users.ProvisionAdmin(ctx, cfg.AdminPassword); err != nil {
+		if err := accts.ProvisionAdmin(ctx, cfg.AdminPassword); err != nil {
 			return nil, fmt.Errorf("provision admin: %w", err)
 		}
 	}
@@ -416,7 +418,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	bg, cancel := context.WithCancel(context.Background())
 	p := &Platform{Handler: gw, Metrics: gw.MetricsHandler(), Store: db, DAOs: d, Trading: trade, Inventory: inv, Users: users,
 		Issuer: issuer, Hasher: hasher, Stream: broker, Role: role, Proxies: proxies, Member: lease.ProcessID(),
-		redis: shared, cache: c, events: evs, cancel: cancel, log: log}
+		redis: shared, events: evs, cache: c, cancel: cancel, log: log}
 	p.wg.Add(1)
 	go func() { // streams end when the platform closes
 		defer p.wg.Done()

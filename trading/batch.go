@@ -41,7 +41,7 @@ func (s *Service) PlaceBatch(ctx context.Context, username string, orders []Batc
 	}
 	// Synced even when the client is gone: its placed orders are visible
 	// already, and nothing else may sync them soon on a quiet store.
-	if err := s.d.Store.Sync(context.WithoutCancel(ctx)); err != nil {
+	if err := s.d.Sync(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("place batch: %w", err)
 	}
 	for _, r := range out {

@@ -17,20 +17,22 @@ import (
 // conflict ("order ... is already completed"); so is losing a race with the
 // trigger engine, which the caller sees as the order's new state on re-read.
 func (s *Service) CancelOrder(ctx context.Context, o *entity.Order) (*entity.Order, error) {
-	return s.end(ctx, o, entity.ActorUser, "cancelled by user", entity.StatusCancelled)
+	return s.end(ctx, nil, o, entity.ActorUser, "cancelled by user", entity.StatusCancelled)
 }
 
 // end moves an open order along path (ending in a terminal status:
 // cancelled, expired, or triggered then failed) without executing it, and
-// releases its hold, in one transaction. reason goes on the last step.
-func (s *Service) end(ctx context.Context, o *entity.Order, actor entity.Actor, reason string, path ...entity.OrderStatus) (*entity.Order, error) {
+// releases its hold, in one transaction. reason goes on the last step. The
+// events of the orders it ends go to ev (see pending; nil: published after
+// the commit).
+func (s *Service) end(ctx context.Context, ev *pending, o *entity.Order, actor entity.Actor, reason string, path ...entity.OrderStatus) (*entity.Order, error) {
 	for attempt := 1; ; attempt++ {
 		if o.Status.IsTerminal() {
 			return nil, apperr.New(apperr.Conflict, "order %s is already %s", o.OrderID, o.Status)
 		}
-		done, err := s.endOnce(ctx, o, actor, reason, path)
+		done, err := s.endOnce(ctx, ev, o, actor, reason, path)
 		if err == nil {
-			s.notifyOrder(done)
+			s.emit(ev, done)
 			return done, nil
 		}
 		if !errors.Is(err, errRetry) || attempt == maxAttempts {
@@ -43,7 +45,7 @@ func (s *Service) end(ctx context.Context, o *entity.Order, actor entity.Actor, 
 	}
 }
 
-func (s *Service) endOnce(ctx context.Context, orig *entity.Order, actor entity.Actor, reason string, path []entity.OrderStatus) (*entity.Order, error) {
+func (s *Service) endOnce(ctx context.Context, ev *pending, orig *entity.Order, actor entity.Actor, reason string, path []entity.OrderStatus) (*entity.Order, error) {
 	now := s.now()
 	o := cloneOrder(orig)
 	read, from := o.Version, o.Status
@@ -74,11 +76,9 @@ func (s *Service) endOnce(ctx context.Context, orig *entity.Order, actor entity.
 	if err := s.endWrites(&tx, o, read, from, partner, string(to), now); err != nil {
 		return nil, err
 	}
-	err := s.d.Store.Transact(ctx, tx.Writes())
+	err := s.d.Transact(ctx, tx.Writes())
 	if err == nil {
-		if partner != nil {
-			s.notifyOrder(partner)
-		}
+		s.emit(ev, partner)
 		return o, nil
 	}
 	r, refused := tx.Failed(err, dao.RoleBalance, dao.RoleLedger, dao.RoleHolding, dao.RoleOrder, dao.RolePartner)

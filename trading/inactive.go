@@ -2,7 +2,6 @@ package trading
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
@@ -65,7 +64,7 @@ func (s *Service) cancelAssetOrders(ctx context.Context, assetID string, actor e
 func (s *Service) cancelAll(ctx context.Context, orders []*entity.Order, actor entity.Actor, reason string) (int, error) {
 	return fanOut(len(orders), func(i int) (int, error) {
 		o := orders[i]
-		_, err := s.end(ctx, o, actor, reason, entity.StatusCancelled)
+		_, err := s.end(ctx, nil, o, actor, reason, entity.StatusCancelled)
 		switch {
 		case err == nil:
 			return 1, nil
@@ -83,19 +82,12 @@ func (s *Service) cancelAll(ctx context.Context, orders []*entity.Order, actor e
 // exist), it cancels the asset's resting orders first: the engine never
 // executes an order of an inactive asset.
 func (s *Service) tradable(ctx context.Context, assetID string) (bool, error) {
-	it, err := s.d.Store.Get(ctx, s.d.Assets.Key(assetID))
-	switch {
-	case err == nil:
-		q, err := s.d.Assets.DecodeQuote(it)
-		if err != nil {
-			return false, err
-		}
-		if q.IsActive {
-			return true, nil
-		}
-	case errors.Is(err, store.ErrNotFound):
-	default:
+	q, found, err := s.d.Assets.GetQuote(ctx, assetID)
+	if err != nil {
 		return false, fmt.Errorf("read asset %s: %w", assetID, err)
+	}
+	if found && q.IsActive {
+		return true, nil
 	}
 	_, err = s.cancelAssetOrders(ctx, assetID, entity.ActorEngine)
 	return false, err

@@ -122,6 +122,27 @@ type Idem struct {
 	Render func(result any) (status int, body []byte, err error)
 }
 
+// IdemRequest is a request that carries an Idempotency-Key: Key is the
+// client's key, Hash identifies the request (HashRequest of what it asks),
+// Render returns the HTTP status and body of its result.
+type IdemRequest struct {
+	Key    string
+	Hash   string
+	Render func(result any) (status int, body []byte, err error)
+}
+
+// Idem returns the Idem of req for username's operation scope: its record
+// is kept with username's items (username "" for an unauthenticated
+// request: with the operation's), under the operation and the client's
+// key, so that one key used for two operations names two records. Nil when
+// req is nil (a request without a key).
+func (s *Service) Idem(username, scope string, req *IdemRequest) *Idem {
+	if req == nil {
+		return nil
+	}
+	return &Idem{Key: s.d.Tables.IdemKey(username, scope, scope+"#"+req.Key), ReqHash: req.Hash, Render: req.Render}
+}
+
 // Replay is a response stored by an earlier request with the same key.
 type Replay = dao.IdemRecord
 
@@ -163,7 +184,7 @@ func (s *Service) commit(ctx context.Context, tx *dao.Tx, idem *Idem, result any
 		}
 		tx.Add(dao.RoleIdem, s.d.Idem.Write(idem.Key, dao.IdemRecord{ReqHash: idem.ReqHash, Status: status, Body: body}, s.now()))
 	}
-	err = s.d.Store.Transact(ctx, tx.Writes())
+	err = s.d.Transact(ctx, tx.Writes())
 	if err == nil {
 		return nil, false, nil
 	}

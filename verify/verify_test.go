@@ -246,7 +246,7 @@ func (f *fixture) rewrite(t *testing.T, o *entity.Order, change func(o *entity.O
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.d.Store.Transact(f.ctx, []store.Write{w}); err != nil {
+	if err := f.d.Transact(f.ctx, []store.Write{w}); err != nil {
 		t.Fatalf("rewrite order: %v", err)
 	}
 }
@@ -268,7 +268,7 @@ func (f *fixture) putMove(t *testing.T, m *entity.AssetTransaction) {
 		"total_amount": store.MustN(m.TotalAmount.String()), "order_id": store.S(m.OrderID),
 		"status": store.S(string(m.Status)), "timestamp": store.S(entity.FormatTime(m.Timestamp.Time))}
 	k := store.Key{Table: testTables.Users, PK: "USER#" + m.Username, SK: "ATX#" + m.AssetID + "#" + m.TransactionID}
-	if err := f.d.Store.Put(f.ctx, store.Put{Key: k, Item: it}); err != nil {
+	if err := f.db.Put(f.ctx, store.Put{Key: k, Item: it}); err != nil {
 		t.Fatal(err)
 	}
 }

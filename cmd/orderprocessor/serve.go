@@ -62,8 +62,8 @@ type serveFlags struct {
 	tokenTTL, tokenSkew, accountTTL  time.Duration
 	deposit, withdraw, fee           string
 	redisURL, pprofAddr, metricsAddr string
-	cacheTTL, cacheLocalTTL          time.Duration
 	redisPrefix                      string
+	cacheTTL, cacheLocalTTL          time.Duration
 	streamPerUser, streamTotal       int
 	production                       bool
 }
@@ -114,7 +114,7 @@ func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
 	f.String(&s.withdraw, "withdraw-daily-limit", "5000", "daily withdrawal limit in USD, every currency counted at its USD value (0: none)")
 	f.String(&s.fee, "fee-rate", "0", "order fee as a fraction of the order value (0.001 = 0.1%)")
 	// Not f.String: a password in the URL would show in -help.
-	f.StringVar(&s.redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica, and carrying the event bus (price, order and balance events to every order replica's trigger engine and live streams), and the shared cache of assets, balances, holdings and orders (docs/cache.md); in process when empty ($"+envName("redis-url")+")")
+	f.StringVar(&s.redisURL, "redis-url", "", "Redis (redis://[user:password@]host:port/db) keeping token revocation, rate limits and login throttling shared by every replica, carrying the event bus (price, order and balance events to every order replica's trigger engine and live streams), and the shared cache of assets, balances, holdings and orders (docs/cache.md); in process when empty ($"+envName("redis-url")+")")
 	f.String(&s.redisPrefix, "redis-prefix", redisstate.DefaultPrefix, "prefix of every Redis key the process uses: the processes of one deployment share it, deployments sharing a Redis differ")
 	f.Duration(&s.cacheTTL, "cache-ttl", cache.DefaultTTL, "with --redis-url: how long Redis keeps a cache entry (the longest an entry outlives a write whose process died before updating the cache)")
 	f.Duration(&s.cacheLocalTTL, "cache-local-ttl", cache.DefaultLocalTTL, "with --redis-url: how long a process serves an asset's price and active flag from memory before asking Redis again: how late it sees another process's price change or deactivation (0: always ask Redis)")

@@ -11,7 +11,6 @@ import (
 
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/auth"
-	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
@@ -39,12 +38,12 @@ func Caller(r *http.Request) (auth.Principal, error) {
 	return p, nil
 }
 
-// Idempotency returns the trading.Idem for a request with an
-// Idempotency-Key header (nil without one). The key is scoped by user (or by
-// scope for unauthenticated requests) and operation; req, the decoded and
-// normalised request, identifies the body. render writes the response body of
-// the operation's result with status.
-func Idempotency(r *http.Request, t dao.Tables, username, scope string, req any, status int, render func(result any) any) (*trading.Idem, error) {
+// Idempotency returns the idempotent request of r, which carries an
+// Idempotency-Key header (nil without one): req, the decoded and
+// normalised request, identifies it with r's method and path; render
+// returns the response body of the operation's result, answered with
+// status. The trading service's Idem scopes it by caller and operation.
+func Idempotency(r *http.Request, req any, status int, render func(result any) any) (*trading.IdemRequest, error) {
 	key := r.Header.Get(IdempotencyHeader)
 	if key == "" {
 		return nil, nil
@@ -56,9 +55,9 @@ func Idempotency(r *http.Request, t dao.Tables, username, scope string, req any,
 	if err != nil {
 		return nil, err
 	}
-	return &trading.Idem{
-		Key:     t.IdemKey(username, scope, scope+"#"+key),
-		ReqHash: trading.HashRequest([]byte(r.Method), []byte(r.URL.Path), body),
+	return &trading.IdemRequest{
+		Key:  key,
+		Hash: trading.HashRequest([]byte(r.Method), []byte(r.URL.Path), body),
 		Render: func(result any) (int, []byte, error) {
 			b, err := json.Marshal(render(result))
 			// The same bytes as httpapi.WriteJSON writes (it ends with a newline).

@@ -233,7 +233,7 @@ func writePoints(t *testing.T, d *dao.DAOs, id string, start time.Time, n int) {
 	for i := 1; i <= n; i++ {
 		batch = append(batch, d.Assets.PricePointWrite(id, decimal.FromInt(int64(i)), start.Add(time.Duration(i-1)*time.Second), int64(1000+i)))
 		if len(batch) == store.MaxTransactItems || i == n {
-			if err := d.Store.Transact(context.Background(), batch); err != nil {
+			if err := d.Transact(context.Background(), batch); err != nil {
 				t.Fatal(err)
 			}
 			batch = nil

@@ -3,7 +3,9 @@
 package order
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,10 +19,25 @@ import (
 	"github.com/orderprocessor/orderprocessor/trading"
 )
 
+// Trading is what the order service needs of the trading layer
+// (*trading.Service): the order flows and the reads of the caller's orders
+// and asset movements.
+type Trading interface {
+	Now() time.Time
+	Idem(username, scope string, req *trading.IdemRequest) *trading.Idem
+	PlaceOrder(ctx context.Context, username string, req entity.OrderCreate, reqHash string, idem *trading.Idem) (*trading.Placed, *trading.Replay, error)
+	PlaceBatch(ctx context.Context, username string, orders []trading.BatchOrder) ([]trading.BatchResult, error)
+	CancelOrder(ctx context.Context, o *entity.Order) (*entity.Order, error)
+	Order(ctx context.Context, username, orderID string) (*entity.Order, error)
+	Orders(ctx context.Context, username string, f dao.OrderFilter) ([]*entity.Order, string, error)
+	AssetMovements(ctx context.Context, username, assetID string, limit int, cursor string) ([]*entity.AssetTransaction, string, error)
+}
+
+var _ Trading = (*trading.Service)(nil)
+
 // Service serves the order routes.
 type Service struct {
-	d      *dao.DAOs
-	trade  *trading.Service
+	trade  Trading
 	orders *prometheus.CounterVec
 }
 
@@ -32,8 +49,8 @@ type Options struct {
 }
 
 // New returns the order service over trade.
-func New(trade *trading.Service, opts Options) *Service {
-	s := &Service{d: trade.ReadDAOs(), trade: trade,
+func New(trade Trading, opts Options) *Service {
+	s := &Service{trade: trade,
 		orders: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orderprocessor_orders_total", Help: "Order placements by order type and outcome.",
 		}, []string{"order_type", "outcome"})}
@@ -170,12 +187,12 @@ func (s *Service) create(r *http.Request, p auth.Principal, in *createIn) (*hand
 		s.count(typ, "invalid")
 		return nil, err
 	}
-	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "order", *req, http.StatusCreated,
+	idem, err := handlerkit.Idempotency(r, *req, http.StatusCreated,
 		func(v any) any { return OrderEnvelope{Data: v.(*entity.Order).Response()} })
 	if err != nil {
 		return nil, err
 	}
-	placed, rep, err := s.trade.PlaceOrder(r.Context(), p.Username, *req, clientOrderHash(req), idem)
+	placed, rep, err := s.trade.PlaceOrder(r.Context(), p.Username, *req, clientOrderHash(req), s.trade.Idem(p.Username, "order", idem))
 	switch {
 	case err != nil:
 		s.count(typ, string(apperr.KindOf(err)))
@@ -207,7 +224,7 @@ func (s *Service) list(r *http.Request, p auth.Principal, in *listIn) (OrderList
 	pg, err := page.Read(page.Request{Offset: q.Offset, Limit: q.Limit, Cursor: q.Cursor},
 		func(limit int, cursor string) ([]*entity.Order, string, error) {
 			f.Limit, f.Cursor = limit, cursor
-			return s.d.Orders.ListByUser(r.Context(), p.Username, f)
+			return s.trade.Orders(r.Context(), p.Username, f)
 		})
 	if err != nil {
 		return OrderList{}, err
@@ -220,7 +237,7 @@ func (s *Service) list(r *http.Request, p auth.Principal, in *listIn) (OrderList
 }
 
 func (s *Service) get(r *http.Request, p auth.Principal, in *orderIn) (OrderEnvelope, error) {
-	o, err := s.d.Orders.Get(r.Context(), p.Username, string(in.OrderID))
+	o, err := s.trade.Order(r.Context(), p.Username, string(in.OrderID))
 	if err != nil {
 		return OrderEnvelope{}, err
 	}
@@ -228,7 +245,7 @@ func (s *Service) get(r *http.Request, p auth.Principal, in *orderIn) (OrderEnve
 }
 
 func (s *Service) cancel(r *http.Request, p auth.Principal, in *orderIn) (OrderEnvelope, error) {
-	o, err := s.d.Orders.Get(r.Context(), p.Username, string(in.OrderID))
+	o, err := s.trade.Order(r.Context(), p.Username, string(in.OrderID))
 	if err != nil {
 		return OrderEnvelope{}, err
 	}
@@ -243,7 +260,7 @@ func (s *Service) assetTransactions(r *http.Request, p auth.Principal, in *asset
 	id := string(in.AssetID)
 	pg, err := page.Read(page.Request{Offset: in.Offset, Limit: in.Limit, Cursor: in.Cursor},
 		func(limit int, cursor string) ([]*entity.AssetTransaction, string, error) {
-			return s.d.AssetTxs.List(r.Context(), p.Username, id, limit, cursor)
+			return s.trade.AssetMovements(r.Context(), p.Username, id, limit, cursor)
 		})
 	if err != nil {
 		return AssetTransactionList{}, err

@@ -1,9 +1,7 @@
 package user
 
 import (
-	"context"
 	"net/http"
-	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/auth"
@@ -48,10 +46,6 @@ type AccountStatusResponse struct {
 	UpdatedAt        entity.Time  `json:"updated_at"`
 }
 
-// errDeactivated answers the login of a deactivated user who gave the right
-// password.
-var errDeactivated = apperr.New(apperr.Forbidden, "account deactivated")
-
 func (s *Service) registerAdmin(api *httpapi.API) {
 	adm := []string{"admin"}
 	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: PathDeactivateUser, OperationID: "deactivateUser",
@@ -73,7 +67,7 @@ func (s *Service) activeHandler(active bool) func(*http.Request, auth.Principal,
 		if !active && name == p.Username {
 			return AccountStatusResponse{}, apperr.New(apperr.Conflict, "an admin cannot deactivate their own account")
 		}
-		u, err := s.SetActive(r.Context(), name, active)
+		u, err := s.accounts.SetActive(r.Context(), name, active)
 		if err != nil {
 			return AccountStatusResponse{}, err
 		}
@@ -85,44 +79,5 @@ func (s *Service) activeHandler(active bool) func(*http.Request, auth.Principal,
 			resp.TokensValidAfter = &t
 		}
 		return resp, nil
-	}
-}
-
-// SetActive activates or deactivates the user username (not_found when
-// there is none). Deactivation sets the user's TokensValidAfter to the
-// next whole second, so every token issued until then (iat in whole
-// seconds) is refused, and reactivation keeps it. Setting the state the
-// user is in changes nothing. The account cache of this process learns the
-// change at once.
-func (s *Service) SetActive(ctx context.Context, username string, active bool) (*entity.User, error) {
-	for attempt := 0; ; attempt++ {
-		u, err := s.d.Users.GetByUsername(ctx, username)
-		if err != nil {
-			return nil, err
-		}
-		if u.IsActive == active {
-			s.noteAccount(u)
-			return u, nil
-		}
-		now := s.now()
-		u.IsActive = active
-		if !active {
-			u.TokensValidAfter = now.Truncate(time.Second).Add(time.Second).UTC()
-		}
-		err = s.d.Users.Update(ctx, u, u.Email, now)
-		if err == nil {
-			s.noteAccount(u)
-			return u, nil
-		}
-		if !apperr.Is(err, apperr.Conflict) || attempt == 5 {
-			return nil, err
-		}
-	}
-}
-
-// noteAccount tells this process's account cache (if any) what u is now.
-func (s *Service) noteAccount(u *entity.User) {
-	if s.accounts != nil {
-		s.accounts.Set(u.Username, auth.Account{Exists: true, Active: u.IsActive, ValidAfter: u.TokensValidAfter})
 	}
 }

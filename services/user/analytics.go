@@ -65,7 +65,7 @@ func (s *Service) registerAnalytics(api *httpapi.API) {
 }
 
 func (s *Service) pnl(r *http.Request, p auth.Principal, _ *struct{}) (PnLResponse, error) {
-	hs, err := s.d.Holdings.ListCurrent(r.Context(), p.Username)
+	hs, err := s.trade.Holdings(r.Context(), p.Username)
 	if err != nil {
 		return PnLResponse{}, err
 	}
@@ -73,7 +73,7 @@ func (s *Service) pnl(r *http.Request, p auth.Principal, _ *struct{}) (PnLRespon
 	totalR, totalU, totalF := decimal.Zero, decimal.Zero, decimal.Zero
 	usd := func(d decimal.Decimal) string { return entity.USD.Format(d.Round(2, decimal.HalfEven)) }
 	for _, h := range hs { // by asset id
-		asset, err := s.d.Assets.Get(r.Context(), h.AssetID)
+		asset, err := s.trade.Asset(r.Context(), h.AssetID)
 		if err != nil {
 			return PnLResponse{}, err
 		}
@@ -94,13 +94,13 @@ func (s *Service) summary(r *http.Request, _ *struct{}) (SummaryResponse, error)
 	ctx := r.Context()
 	out := SummaryResponse{OrdersByType: map[string]int{}, OrdersByStatus: map[string]int{},
 		NotionalByAsset: map[string]string{}, Generated: entity.At(s.now())}
-	if err := s.d.Analytics.Usernames(ctx, func(string) error { out.Users++; return nil }); err != nil {
+	if err := s.trade.Usernames(ctx, func(string) error { out.Users++; return nil }); err != nil {
 		return SummaryResponse{}, err
 	}
 	since := entity.At(s.now().Add(-24 * time.Hour))
 	active := map[string]bool{}
 	notional := map[string]decimal.Decimal{}
-	err := s.d.Orders.Scan(ctx, func(o *entity.Order) error {
+	err := s.trade.ScanOrders(ctx, func(o *entity.Order) error {
 		out.Orders++
 		out.OrdersByType[string(o.OrderType)]++
 		out.OrdersByStatus[string(o.Status)]++

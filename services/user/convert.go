@@ -43,12 +43,12 @@ func (s *Service) convert(r *http.Request, p auth.Principal, in *convertIn) (*ha
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, "convert", req, http.StatusCreated,
+	idem, err := handlerkit.Idempotency(r, req, http.StatusCreated,
 		func(v any) any { return convertResponse(v.(*trading.Conversion)) })
 	if err != nil {
 		return nil, err
 	}
-	c, rep, err := s.trade.Convert(r.Context(), p.Username, req, s.rates, idem)
+	c, rep, err := s.trade.Convert(r.Context(), p.Username, req, s.rates, s.trade.Idem(p.Username, "convert", idem))
 	if rep != nil || err != nil {
 		return outcome[ConvertResponse](rep, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/page"
 	"github.com/orderprocessor/orderprocessor/services/handlerkit"
+	"github.com/orderprocessor/orderprocessor/trading"
 )
 
 // BalanceQuery selects the currency of GET /balance.
@@ -131,7 +132,7 @@ func (s *Service) getBalance(r *http.Request, p auth.Principal, in *balanceIn) (
 	if !valid {
 		return entity.BalanceResponse{}, errCurrency
 	}
-	b, err := s.d.Balances.Get(r.Context(), p.Username, c)
+	b, err := s.trade.Balance(r.Context(), p.Username, c)
 	if apperr.Is(err, apperr.NotFound) {
 		// A currency never used is an empty balance, not an error.
 		b, err = entity.NewBalance(p.Username, c, entity.At(s.now())), nil
@@ -143,7 +144,7 @@ func (s *Service) getBalance(r *http.Request, p auth.Principal, in *balanceIn) (
 }
 
 func (s *Service) listBalances(r *http.Request, p auth.Principal, _ *struct{}) (BalancesResponse, error) {
-	bs, err := s.d.Balances.List(r.Context(), p.Username)
+	bs, err := s.trade.Balances(r.Context(), p.Username)
 	if err != nil {
 		return BalancesResponse{}, err
 	}
@@ -180,17 +181,17 @@ func (s *Service) cash(r *http.Request, p auth.Principal, req entity.DepositRequ
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	idem, err := handlerkit.Idempotency(r, s.d.Tables, p.Username, string(typ), req, http.StatusCreated,
+	idem, err := handlerkit.Idempotency(r, req, http.StatusCreated,
 		func(v any) any { return cashResponse(v.(*entity.BalanceTransaction)) })
 	if err != nil {
 		return nil, err
 	}
 	var tx *entity.BalanceTransaction
-	var rep *dao.IdemRecord
+	var rep *trading.Replay
 	if typ == entity.TxDeposit {
-		tx, rep, err = s.trade.Deposit(r.Context(), p.Username, req, idem)
+		tx, rep, err = s.trade.Deposit(r.Context(), p.Username, req, s.trade.Idem(p.Username, string(typ), idem))
 	} else {
-		tx, rep, err = s.trade.Withdraw(r.Context(), p.Username, entity.WithdrawRequest(req), idem)
+		tx, rep, err = s.trade.Withdraw(r.Context(), p.Username, entity.WithdrawRequest(req), s.trade.Idem(p.Username, string(typ), idem))
 	}
 	if rep != nil || err != nil {
 		return outcome[CashResponse](rep, err)
@@ -211,12 +212,12 @@ func (s *Service) listTransactions(r *http.Request, p auth.Principal, in *transa
 	pg, err := page.Read(page.Request{Offset: q.Offset, Limit: q.Limit, Cursor: q.Cursor},
 		func(limit int, cursor string) ([]*entity.BalanceTransaction, string, error) {
 			f.Limit, f.Cursor = limit, cursor
-			return s.d.Balances.ListTransactions(r.Context(), p.Username, f)
+			return s.trade.Transactions(r.Context(), p.Username, f)
 		})
 	if err != nil {
 		return TransactionsResponse{}, err
 	}
-	total, err := s.d.Balances.CountTransactions(r.Context(), p.Username, f, MaxCountScan)
+	total, err := s.trade.CountTransactions(r.Context(), p.Username, f, MaxCountScan)
 	if err != nil {
 		return TransactionsResponse{}, err
 	}
@@ -229,11 +230,11 @@ func (s *Service) listTransactions(r *http.Request, p auth.Principal, in *transa
 
 func (s *Service) getAssetBalance(r *http.Request, p auth.Principal, in *AssetPath) (entity.HoldingResponse, error) {
 	id := string(in.AssetID)
-	h, err := s.d.Holdings.GetCurrent(r.Context(), p.Username, id)
+	h, err := s.trade.Holding(r.Context(), p.Username, id)
 	if err != nil {
 		return entity.HoldingResponse{}, err
 	}
-	a, err := s.d.Assets.Get(r.Context(), id)
+	a, err := s.trade.Asset(r.Context(), id)
 	if err != nil {
 		return entity.HoldingResponse{}, err
 	}
@@ -244,11 +245,11 @@ var hundred = decimal.FromInt(100)
 
 func (s *Service) getPortfolio(r *http.Request, p auth.Principal, _ *struct{}) (PortfolioResponse, error) {
 	ctx := r.Context()
-	hs, err := s.d.Holdings.ListCurrent(ctx, p.Username)
+	hs, err := s.trade.Holdings(ctx, p.Username)
 	if err != nil {
 		return PortfolioResponse{}, err
 	}
-	bs, err := s.d.Balances.List(ctx, p.Username)
+	bs, err := s.trade.Balances(ctx, p.Username)
 	if err != nil {
 		return PortfolioResponse{}, err
 	}
@@ -263,7 +264,7 @@ func (s *Service) getPortfolio(r *http.Request, p auth.Principal, _ *struct{}) (
 		if h.Quantity.IsZero() {
 			continue
 		}
-		a, err := s.d.Assets.Get(ctx, h.AssetID)
+		a, err := s.trade.Asset(ctx, h.AssetID)
 		if err != nil {
 			return PortfolioResponse{}, err
 		}

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/orderprocessor/orderprocessor/apperr"
+	"github.com/orderprocessor/orderprocessor/accounts"
 	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/entity"
@@ -19,17 +19,57 @@ import (
 	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/services/handlerkit"
 	"github.com/orderprocessor/orderprocessor/trading"
+	"github.com/orderprocessor/orderprocessor/verify"
+)
+
+// Trading is what the user service needs of the trading layer
+// (*trading.Service): the cash flows, and the reads of balances, the
+// ledger, holdings, prices and (for admins) the whole store.
+type Trading interface {
+	Now() time.Time
+	Rates() pricing.FXRates
+	Idem(username, scope string, req *trading.IdemRequest) *trading.Idem
+	Deposit(ctx context.Context, username string, req entity.DepositRequest, idem *trading.Idem) (*entity.BalanceTransaction, *trading.Replay, error)
+	Withdraw(ctx context.Context, username string, req entity.WithdrawRequest, idem *trading.Idem) (*entity.BalanceTransaction, *trading.Replay, error)
+	Convert(ctx context.Context, username string, req entity.ConvertRequest, rates pricing.FXRates, idem *trading.Idem) (*trading.Conversion, *trading.Replay, error)
+
+	Balance(ctx context.Context, username string, c entity.Currency) (*entity.Balance, error)
+	Balances(ctx context.Context, username string) ([]*entity.Balance, error)
+	Transactions(ctx context.Context, username string, f dao.TxFilter) ([]*entity.BalanceTransaction, string, error)
+	CountTransactions(ctx context.Context, username string, f dao.TxFilter, maxScan int) (int, error)
+	Holding(ctx context.Context, username, assetID string) (*dao.HoldingRecord, error)
+	Holdings(ctx context.Context, username string) ([]*dao.HoldingRecord, error)
+	Asset(ctx context.Context, id string) (*entity.Asset, error)
+
+	Usernames(ctx context.Context, fn func(username string) error) error
+	ScanOrders(ctx context.Context, fn func(*entity.Order) error) error
+	Verify(ctx context.Context) (verify.Report, error)
+}
+
+// Accounts is what the user service needs of the account flows
+// (*accounts.Service).
+type Accounts interface {
+	Register(ctx context.Context, req entity.UserCreate, idem *trading.Idem) (*trading.Replay, error)
+	Authenticate(ctx context.Context, username, password string) (*entity.User, error)
+	User(ctx context.Context, username string) (*entity.User, error)
+	UpdateProfile(ctx context.Context, username string, req entity.UserProfileUpdate) (*entity.User, error)
+	SetActive(ctx context.Context, username string, active bool) (*entity.User, error)
+	// HashRetryAfter is the Retry-After of a password computation that
+	// found no room (auth.ErrBusy).
+	HashRetryAfter() time.Duration
+}
+
+var (
+	_ Trading  = (*trading.Service)(nil)
+	_ Accounts = (*accounts.Service)(nil)
 )
 
 // Service serves the user routes.
 type Service struct {
-	d       *dao.DAOs
-	trade   *trading.Service
-	issuer  *auth.Issuer
-	hasher  *auth.Hasher
-	revoker auth.Revoker
-	// accounts, when set, is told of every activation change at once.
-	accounts *auth.AccountCache
+	trade    Trading
+	accounts Accounts
+	issuer   *auth.Issuer
+	revoker  auth.Revoker
 	rates    pricing.FXRates
 	// whole admits one whole-store read (verify, the summary) at a time.
 	whole wholeStore
@@ -38,21 +78,18 @@ type Service struct {
 
 // Options are a Service's optional settings; the zero value is the defaults.
 type Options struct {
-	// Accounts is the account cache of this process, which the service
-	// keeps up to date with the changes it makes (nil: none).
-	Accounts *auth.AccountCache
-	Logger   *slog.Logger // slog.Default() when nil
+	Logger *slog.Logger // slog.Default() when nil
 }
 
-// New returns the user service over trade: issuer signs its tokens, hasher
-// hashes and verifies its passwords, revoker records its logouts.
-func New(trade *trading.Service, issuer *auth.Issuer, hasher *auth.Hasher, revoker auth.Revoker, opts Options) *Service {
+// New returns the user service over trade and accounts: issuer signs its
+// tokens, revoker records its logouts.
+func New(trade Trading, accounts Accounts, issuer *auth.Issuer, revoker auth.Revoker, opts Options) *Service {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{d: trade.ReadDAOs(), trade: trade, issuer: issuer, hasher: hasher, revoker: revoker,
-		accounts: opts.Accounts, rates: trade.Rates(), whole: newWholeStore(), log: log}
+	return &Service{trade: trade, accounts: accounts, issuer: issuer, revoker: revoker,
+		rates: trade.Rates(), whole: newWholeStore(), log: log}
 }
 
 func (s *Service) now() time.Time { return s.trade.Now() }
@@ -127,26 +164,13 @@ func (s *Service) register(r *http.Request, in *registerIn) (*handlerkit.Result[
 	resp := MessageResponse{Message: "User registered successfully"}
 	hashed := req
 	hashed.Password = trading.HashRequest([]byte(req.Password)) // never store the password itself
-	idem, err := handlerkit.Idempotency(r, s.d.Tables, "", "register", hashed, http.StatusCreated, func(any) any { return resp })
+	idem, err := handlerkit.Idempotency(r, hashed, http.StatusCreated, func(any) any { return resp })
 	if err != nil {
 		return nil, err
 	}
-	if rep, err := s.trade.Replay(r.Context(), idem); rep != nil || err != nil {
-		return outcome[MessageResponse](rep, err)
-	}
-	hash, err := s.hasher.HashPassword(r.Context(), req.Password)
-	if err != nil {
-		return nil, s.hashError(fmt.Errorf("hash password: %w", err))
-	}
-	u := req.User(hash, now)
-	var tx dao.Tx
-	if err := s.d.Users.AddCreate(&tx, u); err != nil {
-		return nil, err
-	}
-	tx.Add(dao.RoleNewBalance, s.d.Balances.CreateWrite(u.Username, entity.USD, now))
-	rep, err := s.trade.Commit(r.Context(), &tx, idem, resp, dao.CreateRefusals...)
+	rep, err := s.accounts.Register(r.Context(), req, s.trade.Idem("", "register", idem))
 	if rep != nil || err != nil {
-		return outcome[MessageResponse](rep, err)
+		return outcome[MessageResponse](rep, s.hashError(err))
 	}
 	return &handlerkit.Result[MessageResponse]{Body: resp}, nil
 }
@@ -160,42 +184,24 @@ func outcome[T any](rep *trading.Replay, err error) (*handlerkit.Result[T], erro
 	return handlerkit.Replayed[T](rep), nil
 }
 
-// hashError is the answer to a failed password computation: a hasher with
-// no room (auth.ErrBusy) is 503 with Retry-After.
+// hashError is the answer to err, the error of a flow that computes a
+// password hash: a hasher with no room (auth.ErrBusy) is 503 with
+// Retry-After.
 func (s *Service) hashError(err error) error {
 	if errors.Is(err, auth.ErrBusy) {
-		return httpapi.WithHeader(err, "Retry-After", strconv.FormatInt(int64((s.hasher.RetryAfter()+time.Second-1)/time.Second), 10))
+		return httpapi.WithHeader(err, "Retry-After", strconv.FormatInt(int64((s.accounts.HashRetryAfter()+time.Second-1)/time.Second), 10))
 	}
 	return err
 }
-
-// errBadCredentials is the one answer to a failed login (no user enumeration).
-var errBadCredentials = apperr.New(apperr.Unauthorized, "Invalid username or password")
 
 func (s *Service) login(r *http.Request, in *loginIn) (LoginResponse, error) {
 	req := in.Body
 	if err := req.Validate(); err != nil {
 		return LoginResponse{}, err
 	}
-	u, err := s.d.Users.GetByUsername(r.Context(), req.Username)
+	u, err := s.accounts.Authenticate(r.Context(), req.Username, req.Password)
 	if err != nil {
-		if !apperr.Is(err, apperr.NotFound) {
-			return LoginResponse{}, err
-		}
-		if err := s.hasher.DummyVerify(r.Context(), req.Password); err != nil { // the same work as a real check
-			return LoginResponse{}, s.hashError(fmt.Errorf("verify password: %w", err))
-		}
-		return LoginResponse{}, errBadCredentials
-	}
-	ok, err := s.hasher.VerifyPassword(r.Context(), u.PasswordHash, req.Password)
-	if err != nil {
-		return LoginResponse{}, s.hashError(fmt.Errorf("verify password: %w", err))
-	}
-	if !ok {
-		return LoginResponse{}, errBadCredentials
-	}
-	if !u.IsActive { // said only to who knows the password
-		return LoginResponse{}, errDeactivated
+		return LoginResponse{}, s.hashError(err)
 	}
 	token, claims, err := s.issuer.IssueAfter(u.Username, u.Role, u.TokensValidAfter)
 	if err != nil {
@@ -208,7 +214,7 @@ func (s *Service) login(r *http.Request, in *loginIn) (LoginResponse, error) {
 }
 
 func (s *Service) getProfile(r *http.Request, p auth.Principal, _ *struct{}) (entity.UserProfile, error) {
-	u, err := s.d.Users.GetByUsername(r.Context(), p.Username)
+	u, err := s.accounts.User(r.Context(), p.Username)
 	if err != nil {
 		return entity.UserProfile{}, err
 	}
@@ -221,25 +227,12 @@ func (s *Service) updateProfile(r *http.Request, p auth.Principal, in *updatePro
 	if err := req.Validate(now); err != nil {
 		return ProfileUpdateResponse{}, err
 	}
-	var u *entity.User
-	for attempt := 0; ; attempt++ {
-		cur, err := s.d.Users.GetByUsername(r.Context(), p.Username)
-		if err != nil {
-			return ProfileUpdateResponse{}, err
-		}
-		oldEmail := cur.Email
-		req.Apply(cur)
-		err = s.d.Users.Update(r.Context(), cur, oldEmail, now)
-		if err == nil {
-			u = cur
-			break
-		}
-		if err == dao.ErrEmailTaken || !apperr.Is(err, apperr.Conflict) || attempt == 5 {
-			return ProfileUpdateResponse{}, err
-		}
+	u, err := s.accounts.UpdateProfile(r.Context(), p.Username, req)
+	if err != nil {
+		return ProfileUpdateResponse{}, err
 	}
 	return ProfileUpdateResponse{Success: true,
-		Message: "Profile updated successfully", User: u.Profile(), Timestamp: entity.At(now)}, nil
+		Message: "Profile updated successfully", User: u.Profile(), Timestamp: u.UpdatedAt}, nil
 }
 
 func (s *Service) logout(r *http.Request, p auth.Principal, _ *logoutIn) (MessageResponse, error) {
@@ -247,36 +240,4 @@ func (s *Service) logout(r *http.Request, p auth.Principal, _ *logoutIn) (Messag
 		return MessageResponse{}, fmt.Errorf("revoke token: %w", err)
 	}
 	return MessageResponse{Message: "Logged out successfully"}, nil
-}
-
-// ProvisionAdmin creates or updates the "admin" user with the admin role and
-// password (ORDERPROCESSOR_ADMIN_PASSWORD), and its USD balance.
-func (s *Service) ProvisionAdmin(ctx context.Context, password string) error {
-	if !entity.ValidPassword(password) {
-		return apperr.New(apperr.Invalid, "ORDERPROCESSOR_ADMIN_PASSWORD must follow the password rules: 12-20 characters with an upper-case letter, a lower-case letter, a digit and one of !@#$%%^&*()-_=+")
-	}
-	hash, err := s.hasher.HashPassword(ctx, password)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	u, err := s.d.Users.GetByUsername(ctx, entity.AdminUsername)
-	switch {
-	case err == nil:
-		u.PasswordHash, u.Role, u.IsActive = hash, entity.RoleAdmin, true
-		u.UpdatedAt = entity.At(now)
-	case apperr.Is(err, apperr.NotFound):
-		u = &entity.User{Username: entity.AdminUsername, Email: "admin@orderprocessor.local", PasswordHash: hash,
-			FirstName: "Platform", LastName: "Admin", Role: entity.RoleAdmin, IsActive: true,
-			CreatedAt: entity.At(now), UpdatedAt: entity.At(now), Version: 1}
-	default:
-		return err
-	}
-	if err := s.d.Users.Upsert(ctx, u); err != nil {
-		return err
-	}
-	if err := s.d.Balances.Create(ctx, entity.AdminUsername, entity.USD, now); err != nil && !apperr.Is(err, apperr.Conflict) {
-		return err
-	}
-	return nil
 }

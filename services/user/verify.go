@@ -24,7 +24,7 @@ func (s *Service) registerVerify(api *httpapi.API) {
 }
 
 func (s *Service) verifyLedger(r *http.Request, _ *struct{}) (VerifyResponse, error) {
-	rep, err := verify.Run(r.Context(), s.d)
+	rep, err := s.trade.Verify(r.Context())
 	if err != nil {
 		return VerifyResponse{}, err
 	}

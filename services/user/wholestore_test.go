@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/orderprocessor/orderprocessor/accounts"
 	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/httpapi"
@@ -24,7 +25,8 @@ func TestWholeStoreReadsOneAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	s := New(trading.New(trading.NewDAOs(db, dao.DefaultTables), trading.DefaultConfig(), trading.Options{}), nil, nil, nil, Options{Logger: slog.New(slog.DiscardHandler)})
+	trade := trading.New(trading.NewDAOs(db, dao.DefaultTables), trading.DefaultConfig(), trading.Options{})
+	s := New(trade, accounts.New(trade, nil, accounts.Options{}), nil, nil, Options{Logger: slog.New(slog.DiscardHandler)})
 	api := httpapi.New(httpapi.Options{})
 	s.Register(api)
 	get := func(path string) (int, http.Header, map[string]any) {
