@@ -254,10 +254,10 @@ func (c *Cache) genKey(group string) string { return c.prefix + "g:" + group }
 
 func millis(d time.Duration) int64 { return max(int64(d/time.Millisecond), 1) }
 
-// lookupScript returns, for each entry (KEYS[2i], its group's generation
-// key KEYS[2i+1], or "" for a versioned entry, ARGV[i]), 1 and its data
-// when it is current, else 0 and the tag a fill must present. KEYS[1] is
-// the epoch.
+// lookupScript returns, for each entry i (KEYS[2i], with its group's
+// generation key KEYS[2i+1] when ARGV[i] is "g"; a versioned entry, "v",
+// repeats its own key there), 1 and its value when it is current, else 0
+// and the tag a fill must present. KEYS[1] is the epoch.
 var lookupScript = redis.NewScript(`
 local e = redis.call('GET', KEYS[1]) or '0'
 local out = {}
@@ -282,7 +282,9 @@ return out
 
 // fillScript stores ARGV[2] at KEYS[2] tagged ARGV[1] for ARGV[3] ms if
 // the tag is still current (the epoch KEYS[1] and the generation KEYS[3]
-// unchanged since the lookup), and keeps the generation for ARGV[4] ms.
+// unchanged since the lookup), and keeps the generation for ARGV[4] ms. An
+// entry stored under an older tag would be dead anyway (lookups compare
+// tags): the check only saves writing it.
 var fillScript = redis.NewScript(`
 local g = redis.call('GET', KEYS[3])
 if (redis.call('GET', KEYS[1]) or '0') .. '.' .. (g or '0') .. '|' ~= ARGV[1] then

@@ -16,8 +16,15 @@
 //     derived from its stream id (ID), so the ids of the live stream are the
 //     same on every replica and increase; at start it loads the stream's
 //     last Broker.HistorySize entries as the broker's history, so a client
-//     resumes (Last-Event-ID) on any replica. It hands live price events to
-//     OnPrice (the trigger engine's trading.Engine.PriceChanged).
+//     resumes (Last-Event-ID) on any replica. It hands live price events no
+//     older than Options.MaxPriceAge to OnPrice (the trigger engine's
+//     trading.Engine.PriceChanged).
+//
+// Events of one Bus are written in the order they were published; the
+// events of different processes are in the order Redis received them, so
+// an order's event from one process may follow a later one of the same
+// order from another (its fill by another replica): the reader drops an
+// order event whose order version is below one it has read.
 //
 // The store stays the truth. An event the bus loses (dropped at the
 // publisher, or published by a process that died before writing it) never
@@ -55,6 +62,9 @@ const (
 	DefaultPrefix = "orderprocessor:" // redisstate.DefaultPrefix
 	DefaultMaxLen = 20000
 	DefaultBuffer = 65536
+	// DefaultMaxPriceAge is the age beyond which a price event read from
+	// the stream is not handed to OnPrice.
+	DefaultMaxPriceAge = 5 * time.Second
 	// DefaultResumeWait is the stream.Options.ResumeWait of a broker fed by
 	// a bus: how long a client resuming from an event that another replica
 	// already delivered waits for it on this one.
@@ -62,9 +72,10 @@ const (
 )
 
 const (
-	kindGap    = "gap" // events were lost before this entry
-	batchMax   = 512   // XADDs per pipeline
-	readCount  = 1000  // entries per XREAD
+	kindGap    = "gap"  // events were lost before this entry
+	maxOrders  = 100000 // order versions the reader remembers
+	batchMax   = 512    // XADDs per pipeline
+	readCount  = 1000   // entries per XREAD
 	readBlock  = 5 * time.Second
 	writeLimit = 5 * time.Second // bounds one pipeline
 	flushLimit = 2 * time.Second // bounds the final flush at Close
@@ -91,6 +102,12 @@ type Options struct {
 	// (a process whose engine hears its own price changes directly).
 	OnPrice       func(assetID string, price decimal.Decimal)
 	SkipOwnPrices bool
+	// MaxPriceAge is the age (the reader's clock against the publisher's
+	// time of the change) beyond which a price event is not handed to
+	// OnPrice: a backlog read after an outage would have the engine execute
+	// orders at prices long gone; its sweep uses the current ones
+	// (DefaultMaxPriceAge when 0).
+	MaxPriceAge time.Duration
 	// Registerer, when set, registers the bus's metrics.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger     // slog.Default() when nil
@@ -111,6 +128,8 @@ type Bus struct {
 	q      chan record
 	loaded chan struct{} // closed after the reader's first load
 	lost   atomic.Bool   // events dropped since the last write: the next write adds a gap marker
+
+	versions map[string]int64 // the reader's: latest version read by order id
 
 	published, received, rebases prometheus.Counter
 	droppedFull, droppedRedis    prometheus.Counter
@@ -154,6 +173,9 @@ func New(url string, opts Options) (*Bus, error) {
 	if opts.Buffer <= 0 {
 		opts.Buffer = DefaultBuffer
 	}
+	if opts.MaxPriceAge <= 0 {
+		opts.MaxPriceAge = DefaultMaxPriceAge
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -162,7 +184,7 @@ func New(url string, opts Options) (*Bus, error) {
 	}
 	b := &Bus{rdb: redis.NewClient(ropt), key: opts.Prefix + "events", maxLen: opts.MaxLen,
 		src: strings.ToLower(rand.Text()[:10]), opts: opts, log: opts.Logger, now: opts.Now,
-		q: make(chan record, opts.Buffer), loaded: make(chan struct{})}
+		q: make(chan record, opts.Buffer), loaded: make(chan struct{}), versions: map[string]int64{}}
 	counter := func(name, help string, labels prometheus.Labels) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels})
 	}
@@ -349,6 +371,7 @@ func (b *Bus) send(ctx context.Context, batch []record) error {
 // Entry fields.
 const (
 	fKind, fUser, fAsset, fCurrency, fPrice, fOrder, fAt, fSource = "k", "u", "a", "c", "p", "o", "t", "s"
+	fOrderID, fVersion                                            = "i", "v"
 )
 
 func (b *Bus) xadd(ctx context.Context, pipe redis.Pipeliner, r record) {
@@ -361,7 +384,7 @@ func (b *Bus) xadd(ctx context.Context, pipe redis.Pipeliner, r record) {
 	}
 	if r.order != nil {
 		resp := r.order.Response()
-		v = append(v, fOrder, resp.AppendJSON(nil))
+		v = append(v, fOrder, resp.AppendJSON(nil), fOrderID, r.order.OrderID, fVersion, strconv.FormatInt(r.order.Version, 10))
 	}
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: b.key, MaxLen: b.maxLen, Approx: true, Values: v})
 }
@@ -487,6 +510,23 @@ func (b *Bus) load(ctx context.Context) (string, error) {
 	return msgs[len(msgs)-1].ID, nil
 }
 
+// stale reports whether the reader has read a later version of the order
+// than version, and otherwise remembers version. Only the reader calls it.
+func (b *Bus) stale(orderID, version string) bool {
+	v, err := strconv.ParseInt(version, 10, 64)
+	if orderID == "" || err != nil {
+		return false
+	}
+	if v < b.versions[orderID] {
+		return true
+	}
+	if len(b.versions) >= maxOrders {
+		clear(b.versions) // the orders out of order are recent ones
+	}
+	b.versions[orderID] = v
+	return false
+}
+
 func (b *Bus) rebase(id uint64) {
 	if b.opts.Broker != nil {
 		b.rebases.Inc()
@@ -524,11 +564,12 @@ func (b *Bus) handle(m redis.XMessage, live bool) {
 			return
 		}
 		ev.PriceUSD = f(fPrice)
-		if live && b.opts.OnPrice != nil && !(b.opts.SkipOwnPrices && f(fSource) == b.src) {
+		own := b.opts.SkipOwnPrices && f(fSource) == b.src
+		if live && b.opts.OnPrice != nil && !own && b.now().Sub(ev.At) <= b.opts.MaxPriceAge {
 			b.opts.OnPrice(ev.AssetID, price)
 		}
 	case stream.KindOrder:
-		if data = []byte(f(fOrder)); len(data) == 0 || ev.Username == "" {
+		if data = []byte(f(fOrder)); len(data) == 0 || ev.Username == "" || b.stale(f(fOrderID), f(fVersion)) {
 			return
 		}
 	case stream.KindBalance:

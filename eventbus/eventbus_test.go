@@ -3,6 +3,7 @@ package eventbus
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -102,6 +103,16 @@ func (p *prices) on(assetID string, price decimal.Decimal) {
 	p.ch <- struct{}{}
 }
 
+// wait waits for one more call, failing after 5 s.
+func (p *prices) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no price within 5 s")
+	}
+}
+
 func (p *prices) list() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -178,7 +189,7 @@ func TestPublishAndRead(t *testing.T) {
 	sub, _ := broker.Subscribe(stream.SubscribeOptions{Username: "alice"})
 	defer sub.Close()
 
-	at := time.Date(2026, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	at := time.Now().UTC().Truncate(time.Microsecond) // a price older than MaxPriceAge would not reach OnPrice
 	pub := open(t, url, Options{Prefix: p, Now: func() time.Time { return at }})
 	o := testOrder()
 	pub.Publish(trading.Event{Kind: trading.EventOrder, Username: "alice", Order: o, AssetID: "BTC"})
@@ -214,11 +225,15 @@ func TestPublishAndRead(t *testing.T) {
 	if got[1].Kind != stream.KindBalance || got[1].Currency != "USD" || got[1].Username != "alice" {
 		t.Fatalf("balance event %+v", got[1])
 	}
-	want := `{"asset_id":"BTC","price_usd":"61000.50","at":"2026-01-02T03:04:05.678901Z"}`
+	atJSON, err := json.Marshal(entity.At(at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"asset_id":"BTC","price_usd":"61000.50","at":` + string(atJSON) + `}`
 	if got[2].Kind != stream.KindPrice || got[2].Username != "" || string(got[2].JSON()) != want {
 		t.Fatalf("price event %+v %s, want %s", got[2], got[2].JSON(), want)
 	}
-	<-pr.ch
+	pr.wait(t)
 	if l := pr.list(); !slices.Equal(l, []string{"BTC=61000.5"}) {
 		t.Fatalf("OnPrice got %v", l)
 	}
@@ -302,8 +317,8 @@ func TestHistoryOnEveryReplica(t *testing.T) {
 	}
 	// The history is not handed to the engine: its prices are old.
 	pub.PriceChanged(context.Background(), "ETH", decimal.Zero, decimal.FromInt(7))
-	<-pr.ch
-	<-pr.ch
+	pr.wait(t)
+	pr.wait(t)
 	if l := pr.list(); !slices.Equal(l, []string{"ETH=7", "ETH=7"}) {
 		t.Fatalf("OnPrice got %v", l)
 	}
@@ -323,7 +338,7 @@ func TestSkipOwnPrices(t *testing.T) {
 		t.Fatalf("event %+v", ev)
 	}
 	other.PriceChanged(context.Background(), "ETH", decimal.Zero, decimal.FromInt(2))
-	<-pr.ch
+	pr.wait(t)
 	if ev := next(t, sub); ev.AssetID != "ETH" {
 		t.Fatalf("event %+v", ev)
 	}
@@ -426,5 +441,61 @@ func TestReaderRecovers(t *testing.T) {
 	pub.Publish(trading.Event{Kind: trading.EventBalance, Username: "alice", Currency: "EUR"})
 	if ev := next(t, sub); ev.Currency != "EUR" || ev.ID <= first.ID {
 		t.Fatalf("after recovery: %+v (first %d)", ev, first.ID)
+	}
+}
+
+func TestStalePricesSkipTheEngine(t *testing.T) {
+	// A price changed a minute ago (a backlog after an outage) goes to the
+	// stream, not to the engine: it would execute orders at a price long
+	// gone.
+	url, p := redisURL(t), prefix(t)
+	pr := newPrices()
+	b := stream.NewBroker(stream.Options{})
+	waitLoaded(t, open(t, url, Options{Prefix: p, Broker: b, OnPrice: pr.on}))
+	sub, _ := b.Subscribe(stream.SubscribeOptions{})
+	defer sub.Close()
+	past := open(t, url, Options{Prefix: p, Now: func() time.Time { return time.Now().Add(-time.Minute) }})
+	past.PriceChanged(context.Background(), "BTC", decimal.Zero, decimal.FromInt(1))
+	if ev := next(t, sub); ev.AssetID != "BTC" {
+		t.Fatalf("event %+v", ev)
+	}
+	open(t, url, Options{Prefix: p}).PriceChanged(context.Background(), "ETH", decimal.Zero, decimal.FromInt(2))
+	pr.wait(t)
+	if ev := next(t, sub); ev.AssetID != "ETH" {
+		t.Fatalf("event %+v", ev)
+	}
+	if l := pr.list(); !slices.Equal(l, []string{"ETH=2"}) {
+		t.Fatalf("OnPrice got %v", l)
+	}
+}
+
+func TestOlderOrderVersionDropped(t *testing.T) {
+	// The replica that placed an order writes its event after another
+	// replica wrote the fill's: the reader keeps the fill.
+	url, p := redisURL(t), prefix(t)
+	b := stream.NewBroker(stream.Options{})
+	waitLoaded(t, open(t, url, Options{Prefix: p, Broker: b}))
+	sub, _ := b.Subscribe(stream.SubscribeOptions{Username: "alice"})
+	defer sub.Close()
+	placing, filling := open(t, url, Options{Prefix: p}), open(t, url, Options{Prefix: p})
+	queued := testOrder()
+	queued.Version = 1
+	done := testOrder()
+	done.Version, done.Status = 2, entity.StatusCompleted
+	filling.Publish(trading.Event{Kind: trading.EventOrder, Username: "alice", Order: done})
+	if ev := next(t, sub); !strings.Contains(string(ev.JSON()), `"status":"completed"`) {
+		t.Fatalf("first event %s", ev.JSON())
+	}
+	placing.Publish(trading.Event{Kind: trading.EventOrder, Username: "alice", Order: queued})
+	placing.Publish(trading.Event{Kind: trading.EventBalance, Username: "alice", Currency: "USD"})
+	if ev := next(t, sub); ev.Kind != stream.KindBalance {
+		t.Fatalf("the older version was not dropped: %s %s", ev.Kind, ev.JSON())
+	}
+	// A later version passes.
+	again := testOrder()
+	again.Version, again.Status = 3, entity.StatusCompleted
+	placing.Publish(trading.Event{Kind: trading.EventOrder, Username: "alice", Order: again})
+	if ev := next(t, sub); ev.Kind != stream.KindOrder {
+		t.Fatalf("later version: %s", ev.Kind)
 	}
 }

@@ -118,8 +118,11 @@ func (r *fallbackRevoker) Revoke(ctx context.Context, jti string, until time.Tim
 func (r *fallbackRevoker) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	if !r.stale.Load() {
 		ok, err := r.redis.IsRevoked(ctx, jti)
-		if err == nil {
+		switch {
+		case err == nil:
 			return ok, nil
+		case ctx.Err() != nil:
+			return false, err // the request ended, not Redis
 		}
 		r.failed(err)
 	}
@@ -139,30 +142,39 @@ func (r *fallbackRevoker) failed(err error) {
 }
 
 // recopy copies the revocations in force from the store into Redis and
-// then checks Redis again (the caller holds r.copying).
+// then checks Redis again; it tries every half second for up to 10 s (the
+// next check starts it again). The caller holds r.copying.
 func (r *fallbackRevoker) recopy() {
 	defer r.copying.Unlock()
-	if !r.stale.Load() {
-		return
+	for range 20 {
+		if !r.stale.Load() || r.copyOnce() {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// copyOnce is one attempt of recopy: whether Redis is current again.
+func (r *fallbackRevoker) copyOnce() bool {
 	r.mu.Lock()
 	fails := r.fails
 	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.redis.Ping(ctx); err != nil {
-		time.Sleep(500 * time.Millisecond) // one probe per half second while Redis is down
-		return
+		return false
 	}
 	err := r.store.each(ctx, func(jti string, until time.Time) error { return r.redis.Revoke(ctx, jti, until) })
 	if err != nil {
 		r.log.Warn("revocations: copy to redis", "err", err)
-		return
+		return false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.fails == fails { // else Redis failed again meanwhile: copy again
-		r.stale.Store(false)
-		r.log.Info("revocations: redis answers again; revocations copied")
+	if r.fails != fails {
+		return false // Redis failed again meanwhile: copy again
 	}
+	r.stale.Store(false)
+	r.log.Info("revocations: redis answers again; revocations copied")
+	return true
 }

@@ -91,9 +91,11 @@ type Config struct {
 	PasswordHashLimit auth.HashLimit
 	// RedisURL, when set, keeps token revocation, rate-limit counters and
 	// login throttling in that Redis (package redisstate), shared by every
-	// replica using it with the same RedisPrefix, and adds a "redis"
-	// readiness check; otherwise counters and throttling live in this
-	// process and revocations in the store (see StoreRevoker).
+	// replica using it with the same RedisPrefix, carries the event bus
+	// (package eventbus; see Role), and adds a "redis" readiness check
+	// (degraded, not failed, when Redis does not answer); otherwise
+	// counters and throttling live in this process, revocations in the
+	// store (see StoreRevoker) and events in the process's broker.
 	RedisURL    string
 	RedisPrefix string // redisstate.DefaultPrefix when ""
 	// AccountCacheTTL is how long a process uses a user's account state
@@ -131,8 +133,9 @@ type Platform struct {
 	Issuer    *auth.Issuer
 	Hasher    *auth.Hasher // the user service's passwords
 	Engine    *trading.Engine
-	// Stream is the live-event broker behind GET /api/v1/stream; it is
-	// closed (every stream ends) when the platform closes.
+	// Stream is the live-event broker behind GET /api/v1/stream (fed by
+	// the event bus when Config.RedisURL is set); it is closed (every
+	// stream ends) when the platform closes.
 	Stream *stream.Broker
 	// Role is the part of the system the platform runs.
 	Role Role

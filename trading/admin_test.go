@@ -288,13 +288,13 @@ func TestReverseOnce(t *testing.T) {
 	}
 }
 
-// recorder keeps the events a service publishes.
-type recorder struct {
+// eventLog keeps the events a service publishes, as text.
+type eventLog struct {
 	mu     sync.Mutex
 	events []string
 }
 
-func (r *recorder) Publish(e trading.Event) {
+func (r *eventLog) Publish(e trading.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := e.Kind + " " + e.Username
@@ -307,7 +307,7 @@ func (r *recorder) Publish(e trading.Event) {
 	r.events = append(r.events, s)
 }
 
-func (r *recorder) take() []string {
+func (r *eventLog) take() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := r.events
@@ -319,7 +319,7 @@ func (r *recorder) take() []string {
 // events after they commit, and a refused one publishes nothing.
 func TestNewFlowsPublishEvents(t *testing.T) {
 	e := newEnv(t, "100", "1000")
-	rec := &recorder{}
+	rec := &eventLog{}
 	e.s = trading.New(e.d, trading.Config{}, trading.Options{Now: e.clock.Now, Notifier: rec})
 	o := e.place("alice", entity.OrderCreate{OrderType: entity.LimitBuy, AssetID: "XYZ", Quantity: decp("1"), LimitPrice: decp("90")})
 	rec.take()

@@ -17,13 +17,16 @@ import (
 // conflict ("order ... is already completed"); so is losing a race with the
 // trigger engine, which the caller sees as the order's new state on re-read.
 func (s *Service) CancelOrder(ctx context.Context, o *entity.Order) (*entity.Order, error) {
-	return s.end(ctx, o, entity.ActorUser, "cancelled by user", entity.StatusCancelled)
+	return s.end(ctx, nil, o, entity.ActorUser, "cancelled by user", entity.StatusCancelled)
 }
 
 // end moves an open order along path (ending in a terminal status:
 // cancelled, expired, or triggered then failed) without executing it, and
-// releases its hold, in one transaction. reason goes on the last step.
-func (s *Service) end(ctx context.Context, o *entity.Order, actor entity.Actor, reason string, path ...entity.OrderStatus) (*entity.Order, error) {
+// releases its hold, in one transaction. reason goes on the last step. The
+// events of the orders it ends go to ev (see pending; nil: published after
+// the commit). An expiry or a failure of an order that changed since the
+// caller read it (an amendment) is a conflict: the caller decides again.
+func (s *Service) end(ctx context.Context, ev *pending, o *entity.Order, actor entity.Actor, reason string, path ...entity.OrderStatus) (*entity.Order, error) {
 	due := o.ExpiresAt // an expiry ends the order the caller found due at this time
 	version := o.Version
 	for attempt := 1; ; attempt++ {
@@ -43,9 +46,9 @@ func (s *Service) end(ctx context.Context, o *entity.Order, actor entity.Actor, 
 				return nil, apperr.New(apperr.Conflict, "order %s changed since it was triggered", o.OrderID)
 			}
 		}
-		done, err := s.endOnce(ctx, o, actor, reason, path)
+		done, err := s.endOnce(ctx, ev, o, actor, reason, path)
 		if err == nil {
-			s.notifyOrder(done)
+			s.emit(ev, done)
 			return done, nil
 		}
 		if !errors.Is(err, errRetry) || attempt == maxAttempts {
@@ -58,7 +61,7 @@ func (s *Service) end(ctx context.Context, o *entity.Order, actor entity.Actor, 
 	}
 }
 
-func (s *Service) endOnce(ctx context.Context, orig *entity.Order, actor entity.Actor, reason string, path []entity.OrderStatus) (*entity.Order, error) {
+func (s *Service) endOnce(ctx context.Context, ev *pending, orig *entity.Order, actor entity.Actor, reason string, path []entity.OrderStatus) (*entity.Order, error) {
 	now := s.now()
 	o := cloneOrder(orig)
 	read, from := o.Version, o.Status
@@ -91,9 +94,7 @@ func (s *Service) endOnce(ctx context.Context, orig *entity.Order, actor entity.
 	}
 	err := s.d.Transact(ctx, tx.Writes())
 	if err == nil {
-		if partner != nil {
-			s.notifyOrder(partner)
-		}
+		s.emit(ev, partner)
 		return o, nil
 	}
 	r, refused := tx.Failed(err, dao.RoleBalance, dao.RoleLedger, dao.RoleHolding, dao.RoleOrder, dao.RolePartner)

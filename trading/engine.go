@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/apperr"
@@ -21,19 +22,27 @@ import (
 // out of queued is a conditional write, so an order executes at most once
 // even when several engines (replicas) see the same price, and a cancel
 // racing a trigger has exactly one winner.
+//
+// A price change that crosses many orders (a cascade) reads them a page at a
+// time and commits a page's executions under store.DeferSync, then syncs the
+// log once for the page: one sync per page instead of one per order. The
+// sync of a page runs while the next page executes; a page's executions are
+// counted, and their events published, only after the sync that makes them
+// durable. A failed sync reports an error and publishes nothing of its page.
 
-// triggerPage is how many resting orders one index read returns.
+// triggerPage is how many resting orders one index read returns, and so how
+// many executions one log sync covers at most.
 const triggerPage = 200
 
-// triggerWorkers bounds the executions running at once for one price change
-// (concurrent transactions share fsyncs in the embedded store).
+// triggerWorkers bounds the executions running at once for one price change.
 const triggerWorkers = 16
 
 // OnPrice executes every resting order of assetID that price triggers, and
 // raises the high-water marks of trailing stops below it. It returns how
-// many orders it executed (or ended as failed). An inactive asset's resting
-// orders are cancelled instead (see CancelAssetOrders): OnPrice reads the
-// asset first and again before every further page of executions.
+// many orders it executed (or ended as failed), each durable by then. An
+// inactive asset's resting orders are cancelled instead (see
+// CancelAssetOrders): OnPrice reads the asset first and again before every
+// further page of executions.
 func (s *Service) OnPrice(ctx context.Context, assetID string, price decimal.Decimal) (int, error) {
 	if !price.IsPositive() {
 		return 0, nil
@@ -63,36 +72,80 @@ func (s *Service) OnPrice(ctx context.Context, assetID string, price decimal.Dec
 }
 
 // triggerPartition executes the orders of one trigger partition in range,
-// a page at a time. Before every further page, and before the first one
-// when recheck is set (orders executed since the caller read the asset), it
-// reads the asset again: when the asset is no longer active, its resting
-// orders are cancelled instead and stop is true.
+// a page at a time: the next page is read, and the previous page's sync
+// runs, while a page executes; it returns after the last page's sync.
+// Before every further page, and before the first one when recheck is set
+// (orders executed since the caller read the asset), it reads the asset
+// again: when the asset is no longer active, its resting orders are
+// cancelled instead and stop is true.
 func (s *Service) triggerPartition(ctx context.Context, assetID, pk string, sk store.SortCond, price decimal.Decimal, recheck bool) (total int, stop bool, err error) {
-	cursor := ""
-	for {
-		if cursor != "" || recheck {
+	var syncing *flight // the previous page's sync
+	settle := func() error {
+		n, err := syncing.wait()
+		total += n
+		syncing = nil
+		return err
+	}
+	defer func() {
+		// Every committed execution is synced before the partition returns.
+		if serr := settle(); err == nil {
+			err = serr
+		}
+	}()
+	reading := s.readPage(ctx, pk, sk, "")
+	for first := true; ; first = false {
+		p := <-reading
+		if p.err != nil {
+			return total, false, p.err
+		}
+		if p.next != "" {
+			reading = s.readPage(ctx, pk, sk, p.next)
+		}
+		if !first || recheck {
 			ok, err := s.tradable(ctx, assetID)
 			if !ok || err != nil {
 				return total, true, err
 			}
 		}
-		orders, next, err := s.d.Orders.OpenIn(ctx, dao.IndexOpenOrders, pk, sk, triggerPage, cursor)
-		if err != nil {
+		f, err := s.executeAll(ctx, p.orders, price)
+		serr := settle()
+		syncing = f
+		switch {
+		case serr != nil:
+			return total, false, serr
+		case err != nil:
 			return total, false, err
-		}
-		n, err := s.executeAll(ctx, orders, price)
-		total += n
-		if err != nil {
-			return total, false, err
-		}
-		if next == "" {
+		case p.next == "":
 			return total, false, nil
 		}
-		cursor = next
 	}
 }
 
-func (s *Service) executeAll(ctx context.Context, orders []*entity.Order, price decimal.Decimal) (int, error) {
+// page is a page of resting orders read from the trigger index, with the
+// cursor of the next one ("" after the last).
+type page struct {
+	orders []*entity.Order
+	next   string
+	err    error
+}
+
+// readPage starts reading the page of partition pk in range sk at cursor
+// and returns where it will be delivered.
+func (s *Service) readPage(ctx context.Context, pk string, sk store.SortCond, cursor string) <-chan page {
+	c := make(chan page, 1)
+	go func() {
+		orders, next, err := s.d.Orders.OpenIn(ctx, dao.IndexOpenOrders, pk, sk, triggerPage, cursor)
+		c <- page{orders, next, err}
+	}()
+	return c
+}
+
+// executeAll executes the orders that price triggers, at most
+// triggerWorkers at once, each in its own transaction under
+// store.DeferSync, and returns the sync of those transactions, started and
+// in flight, with their count and events. The error is the first of the
+// executions' (the others still ran, and the flight syncs them).
+func (s *Service) executeAll(ctx context.Context, orders []*entity.Order, price decimal.Decimal) (*flight, error) {
 	// One user's orders that touch the same holding (a sale with anything
 	// else, an OCO pair) run one after another in index order, so that the
 	// outcome does not depend on goroutine scheduling; buys of one user
@@ -124,13 +177,18 @@ func (s *Service) executeAll(ctx context.Context, orders []*entity.Order, price 
 		}
 		groups[i] = append(groups[i], o)
 	}
-	return fanOut(len(groups), func(i int) (int, error) {
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	deferred := store.DeferSync(ctx)
+	ev := &pending{}
+	n, err := fanOut(len(groups), func(i int) (int, error) {
 		var (
 			count int
 			first error
 		)
 		for _, o := range groups[i] {
-			ok, err := s.Execute(ctx, o, price)
+			ok, err := s.execute(deferred, ev, o, price)
 			if ok {
 				count++
 			}
@@ -140,30 +198,73 @@ func (s *Service) executeAll(ctx context.Context, orders []*entity.Order, price 
 		}
 		return count, first
 	})
+	return s.syncThenPublish(ctx, n, ev), err
 }
 
-// fanOut calls f(i) for every i in [0, n), at most triggerWorkers calls at
-// once, and returns the sum of the counts the calls return and the first
-// error one returns.
+// flight is a log sync in flight: the sync that makes n executions
+// committed under store.DeferSync durable, after which their events are
+// published.
+type flight struct {
+	done chan struct{}
+	n    int
+	err  error
+}
+
+// syncThenPublish starts the sync of the n executions whose events ev holds
+// and returns it in flight. After a successful sync it publishes the events;
+// after a failed one it publishes nothing and its wait returns the error.
+func (s *Service) syncThenPublish(ctx context.Context, n int, ev *pending) *flight {
+	f := &flight{done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		// Synced even when ctx is done: the executions are committed, and
+		// visible, already.
+		if err := s.d.Sync(context.WithoutCancel(ctx)); err != nil {
+			f.err = fmt.Errorf("sync %d executions: %w", n, err)
+			return
+		}
+		f.n = n
+		for _, o := range ev.orders {
+			s.notifyOrder(o)
+		}
+	}()
+	return f
+}
+
+// wait waits for the sync and returns how many executions it made durable
+// (none when it failed) and its error. A nil flight is no sync: 0, nil.
+func (f *flight) wait() (int, error) {
+	if f == nil {
+		return 0, nil
+	}
+	<-f.done
+	return f.n, f.err
+}
+
+// fanOut calls f(i) for every i in [0, n) on at most triggerWorkers
+// goroutines, each calling f for the next i until none is left, and returns
+// the sum of the counts the calls return and the first error one returns.
+// (A goroutine per call would grow a fresh stack for every execution.)
 func fanOut(n int, f func(i int) (int, error)) (int, error) {
 	var (
+		next  atomic.Int64
 		mu    sync.Mutex
 		count int
 		first error
 		wg    sync.WaitGroup
-		sem   = make(chan struct{}, triggerWorkers)
 	)
-	for i := range n {
+	for range min(n, triggerWorkers) {
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			c, err := f(i)
-			mu.Lock()
-			defer mu.Unlock()
-			count += c
-			if err != nil && first == nil {
-				first = err
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				c, err := f(i)
+				mu.Lock()
+				count += c
+				if err != nil && first == nil {
+					first = err
+				}
+				mu.Unlock()
 			}
 		}()
 	}
@@ -177,8 +278,14 @@ func fanOut(n int, f func(i int) (int, error)) (int, error) {
 // actor moved the order first (executed, cancelled or expired it), or
 // amended it so that price no longer triggers it.
 func (s *Service) Execute(ctx context.Context, o *entity.Order, price decimal.Decimal) (bool, error) {
+	return s.execute(ctx, nil, o, price)
+}
+
+// execute is Execute with the events of the orders it changes going to ev
+// (nil: published after each commit).
+func (s *Service) execute(ctx context.Context, ev *pending, o *entity.Order, price decimal.Decimal) (bool, error) {
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		ok, err := s.executeOnce(ctx, o, price)
+		ok, err := s.executeOnce(ctx, ev, o, price)
 		if !errors.Is(err, errRetry) {
 			return ok, err
 		}
@@ -194,7 +301,7 @@ func (s *Service) Execute(ctx context.Context, o *entity.Order, price decimal.De
 	return false, apperr.New(apperr.Unavailable, "order %s: too much contention", o.OrderID)
 }
 
-func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price decimal.Decimal) (bool, error) {
+func (s *Service) executeOnce(ctx context.Context, ev *pending, orig *entity.Order, price decimal.Decimal) (bool, error) {
 	if orig.Status != entity.StatusQueued {
 		return false, nil
 	}
@@ -202,7 +309,7 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 	at := entity.At(now)
 	if orig.ExpiresAt != nil && !orig.ExpiresAt.After(now) {
 		// Past its expiry, not yet swept: it expires, it never fills late.
-		if _, err := s.end(ctx, orig, entity.ActorEngine, "expired", entity.StatusExpired); err != nil && !apperr.Is(err, apperr.Conflict) {
+		if _, err := s.end(ctx, ev, orig, entity.ActorEngine, "expired", entity.StatusExpired); err != nil && !apperr.Is(err, apperr.Conflict) {
 			return false, err
 		}
 		return false, nil
@@ -247,7 +354,7 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 		// The order cannot execute (too small at this price, holding gone):
 		// it fails, and its hold is released.
 		s.log.Warn("order failed at trigger", "order_id", o.OrderID, "err", err)
-		if _, ferr := s.end(ctx, orig, entity.ActorEngine, apperr.MessageOf(err), entity.StatusTriggered, entity.StatusFailed); ferr != nil && !apperr.Is(ferr, apperr.Conflict) {
+		if _, ferr := s.end(ctx, ev, orig, entity.ActorEngine, apperr.MessageOf(err), entity.StatusTriggered, entity.StatusFailed); ferr != nil && !apperr.Is(ferr, apperr.Conflict) {
 			return false, ferr
 		}
 		return true, nil
@@ -261,10 +368,8 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 	}
 	err = s.d.Transact(ctx, tx.Writes())
 	if err == nil {
-		s.notifyOrder(o)
-		if partner != nil {
-			s.notifyOrder(partner)
-		}
+		s.emit(ev, o)
+		s.emit(ev, partner)
 		return true, nil
 	}
 	r, refused := tx.Failed(err, dao.RoleBalance, dao.RoleHolding, dao.RoleLedger, dao.RoleOrder, dao.RolePartner)
@@ -282,28 +387,46 @@ func (s *Service) executeOnce(ctx context.Context, orig *entity.Order, price dec
 }
 
 // raiseTrailing raises the high-water mark of every trailing stop of the
-// asset whose mark is below price (moving its trigger level up with it).
+// asset whose mark is below price (moving its trigger level up with it), at
+// most triggerWorkers at once. The updates are committed under
+// store.DeferSync and synced once at the end.
 func (s *Service) raiseTrailing(ctx context.Context, assetID string, price decimal.Decimal) error {
-	cursor := ""
-	for {
-		orders, next, err := s.d.Orders.OpenIn(ctx, dao.IndexTrailing, assetID,
-			store.SortCond{Op: store.SortLt, Value: dao.SortablePrice(price)}, triggerPage, cursor)
-		if err != nil {
-			return err
-		}
-		for _, o := range orders {
-			if !o.RaiseHighWaterMark(price) {
-				continue
-			}
-			if err := s.d.Orders.Update(ctx, o, s.now()); err != nil && !apperr.Is(err, apperr.Conflict) {
+	deferred := store.DeferSync(ctx)
+	raised := 0
+	err := func() error {
+		cursor := ""
+		for {
+			orders, next, err := s.d.Orders.OpenIn(ctx, dao.IndexTrailing, assetID,
+				store.SortCond{Op: store.SortLt, Value: dao.SortablePrice(price)}, triggerPage, cursor)
+			if err != nil {
 				return err
 			}
+			n, err := fanOut(len(orders), func(i int) (int, error) {
+				o := orders[i]
+				if !o.RaiseHighWaterMark(price) {
+					return 0, nil
+				}
+				switch err := s.d.Orders.Update(deferred, o, s.now()); {
+				case apperr.Is(err, apperr.Conflict):
+					return 0, nil // executed, cancelled or raised by another engine first
+				case err != nil:
+					return 0, err
+				}
+				return 1, nil
+			})
+			raised += n
+			if err != nil || next == "" {
+				return err
+			}
+			cursor = next
 		}
-		if next == "" {
-			return nil
+	}()
+	if raised > 0 {
+		if serr := s.d.Sync(context.WithoutCancel(ctx)); serr != nil && err == nil {
+			err = fmt.Errorf("sync %d raised trailing stops: %w", raised, serr)
 		}
-		cursor = next
 	}
+	return err
 }
 
 // ExpireDue expires every resting order whose expiry is at or before now,
@@ -332,7 +455,7 @@ func (s *Service) expireDue(ctx context.Context, now time.Time, lookbackDays int
 				if o.ExpiresAt == nil || o.ExpiresAt.After(now) || (owns != nil && !owns(o.AssetID)) {
 					continue
 				}
-				_, err := s.end(ctx, o, entity.ActorEngine, "expired", entity.StatusExpired)
+				_, err := s.end(ctx, nil, o, entity.ActorEngine, "expired", entity.StatusExpired)
 				switch {
 				case err == nil:
 					n++

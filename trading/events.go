@@ -1,6 +1,8 @@
 package trading
 
 import (
+	"sync"
+
 	"github.com/orderprocessor/orderprocessor/entity"
 )
 
@@ -38,4 +40,27 @@ func (s *Service) notifyOrder(o *entity.Order) {
 	}
 	s.publish(Event{Kind: EventOrder, Username: o.Username, Order: o, AssetID: o.AssetID})
 	s.publish(Event{Kind: EventBalance, Username: o.Username, Currency: string(o.Currency), AssetID: o.AssetID})
+}
+
+// pending gathers the orders whose events wait for a log sync: the trigger
+// engine commits executions under store.DeferSync and publishes their events
+// after the sync that makes them durable (see executeAll). It is safe for
+// concurrent use.
+type pending struct {
+	mu     sync.Mutex
+	orders []*entity.Order
+}
+
+// emit publishes o's events now when ev is nil, else adds o to ev. A nil o
+// does nothing.
+func (s *Service) emit(ev *pending, o *entity.Order) {
+	switch {
+	case o == nil:
+	case ev == nil:
+		s.notifyOrder(o)
+	default:
+		ev.mu.Lock()
+		ev.orders = append(ev.orders, o)
+		ev.mu.Unlock()
+	}
 }

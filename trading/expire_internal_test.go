@@ -53,7 +53,7 @@ func TestFailureLosesToAnAmendment(t *testing.T) {
 	if _, _, err := s.AmendOrder(ctx, "alice", found.OrderID, entity.OrderUpdate{Quantity: ptrDec(decimal.FromInt(1))}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.end(ctx, found, entity.ActorEngine, "too small", entity.StatusTriggered, entity.StatusFailed); !apperr.Is(err, apperr.Conflict) {
+	if _, err := s.end(ctx, nil, found, entity.ActorEngine, "too small", entity.StatusTriggered, entity.StatusFailed); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("failure of the amended order: %v", err)
 	}
 	if n, err := s.OnPrice(ctx, "XYZ", decimal.FromInt(5)); err != nil || n != 1 {
@@ -83,7 +83,7 @@ func TestExpiryLosesToAnExtendingAmendment(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Advance(2 * time.Hour)
-	if _, err := s.end(ctx, found, entity.ActorEngine, "expired", entity.StatusExpired); !apperr.Is(err, apperr.Conflict) {
+	if _, err := s.end(ctx, nil, found, entity.ActorEngine, "expired", entity.StatusExpired); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("expiry of the amended order: %v", err)
 	}
 	if o, err := d.Orders.Get(ctx, "alice", found.OrderID); err != nil || o.Status != entity.StatusQueued {

@@ -64,7 +64,7 @@ func (s *Service) cancelAssetOrders(ctx context.Context, assetID string, actor e
 func (s *Service) cancelAll(ctx context.Context, orders []*entity.Order, actor entity.Actor, reason string) (int, error) {
 	return fanOut(len(orders), func(i int) (int, error) {
 		o := orders[i]
-		_, err := s.end(ctx, o, actor, reason, entity.StatusCancelled)
+		_, err := s.end(ctx, nil, o, actor, reason, entity.StatusCancelled)
 		switch {
 		case err == nil:
 			return 1, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/pricing"
+	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/testenv"
 	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 	"github.com/orderprocessor/orderprocessor/trading"
@@ -35,6 +36,12 @@ func decp(s string) *decimal.Decimal { d := dec(s); return &d }
 func newEnv(t testing.TB, price, cash string) *env {
 	t.Helper()
 	db, tables := testenv.Store(t)
+	return newEnvOn(t, db, tables, price, cash)
+}
+
+// newEnvOn is newEnv on the store db with tables.
+func newEnvOn(t testing.TB, db store.Store, tables dao.Tables, price, cash string) *env {
+	t.Helper()
 	c := fakeclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	d := trading.NewDAOs(db, tables)
 	e := &env{t: t, ctx: context.Background(), d: d, clock: c,

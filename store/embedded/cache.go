@@ -27,7 +27,9 @@ import (
 // (entrySize); when a shard is full, arbitrary entries (Go's map iteration
 // order) are evicted. Items created by a Put are not added: they are mostly
 // written once (orders, ledger entries) and would only push the hot items
-// out.
+// out. Nor are items a Put replaces unless they were cached: an order is
+// replaced a few times in its life (executed, cancelled), and a cascade of
+// executions would otherwise evict every balance and holding.
 type itemCache struct {
 	seed   maphash.Seed
 	shards [cacheShards]cacheShard

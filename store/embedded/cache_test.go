@@ -125,6 +125,34 @@ func TestCacheFollowsWrites(t *testing.T) {
 	}
 }
 
+// A put over an item that is not cached, like an order replaced once at the
+// end of its life, does not push the hot items out: it is not cached. A put
+// over a cached item is.
+func TestCacheReplacedItems(t *testing.T) {
+	db := openTest(t, t.TempDir(), storetest.Schemas())
+	ctx := context.Background()
+	k := store.Key{Table: storetest.TableItems, PK: "P", SK: "S"}
+	put := func(v int64) {
+		t.Helper()
+		if err := db.Put(ctx, store.Put{Key: k, Item: store.Item{"v": store.Int(v)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cached := func() bool { _, ok := db.items.get(itemKey(nil, k)); return ok }
+	put(1)
+	put(2)
+	if cached() {
+		t.Fatal("a put over an item that was not cached is cached")
+	}
+	if got, err := db.Get(ctx, k); err != nil || got.Int("v") != 2 || !cached() {
+		t.Fatalf("Get = %v, %v, cached %v; want v=2, cached", got, err, cached())
+	}
+	put(3)
+	if it, ok := db.items.get(itemKey(nil, k)); !ok || it.Int("v") != 3 {
+		t.Fatalf("after a put over a cached item: cached %v %v, want v=3", it, ok)
+	}
+}
+
 // The cache shares its items with nobody: changing what Get, BatchGet and
 // Update returned, or the item given to Put, changes nothing stored.
 func TestCacheItemsAreNotShared(t *testing.T) {
@@ -135,7 +163,10 @@ func TestCacheItemsAreNotShared(t *testing.T) {
 	if err := db.Put(ctx, store.Put{Key: k, Item: put}); err != nil {
 		t.Fatal(err)
 	}
-	// A replacing put is cached (an item over an old one).
+	// A replacing put over a cached item is cached.
+	if _, err := db.Get(ctx, k); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Put(ctx, store.Put{Key: k, Item: put}); err != nil {
 		t.Fatal(err)
 	}

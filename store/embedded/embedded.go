@@ -369,9 +369,22 @@ func (db *DB) table(name string) (*table, error) {
 // key's stripe (the cache is only coherent under it) and must not modify the
 // item: it may be the cache's. With fill, an item read from Pebble is cached.
 func (db *DB) read(key []byte, fill bool) (store.Item, error) {
+	it, _, err := db.readCached(key, fill)
+	return it, err
+}
+
+// readCached is read that also reports whether the item came from the
+// cache.
+func (db *DB) readCached(key []byte, fill bool) (it store.Item, cached bool, err error) {
 	if it, ok := db.items.get(key); ok {
-		return it, nil
+		return it, true, nil
 	}
+	it, err = db.readPebble(key, fill)
+	return it, false, err
+}
+
+// readPebble is read from Pebble, past the cache.
+func (db *DB) readPebble(key []byte, fill bool) (store.Item, error) {
 	v, closer, err := db.pdb.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
@@ -582,11 +595,20 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 
 	// Read what the conditions, updates and index maintenance need.
 	olds := make([]store.Item, len(ps))
+	var (
+		hotArr [8]bool
+		hot    []bool // hot[i]: olds[i] came from the item cache
+	)
+	if len(ps) <= len(hotArr) {
+		hot = hotArr[:len(ps)]
+	} else {
+		hot = make([]bool, len(ps))
+	}
 	for i, p := range ps {
 		if p.w.Condition() == nil && p.w.Update == nil && len(p.t.indexes) == 0 || p.w.Put != nil && p.w.Put.Fresh {
 			continue
 		}
-		if olds[i], err = db.read(p.key, false); err != nil {
+		if olds[i], hot[i], err = db.readCached(p.key, false); err != nil {
 			return nil, err
 		}
 	}
@@ -607,7 +629,7 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 	bufp := db.bufs.Get().(*[]byte)
 	defer func() { db.bufs.Put(bufp) }()
 	// fills[i] is the item to cache for write i after the commit: items that
-	// were updated or replaced (hot, mutable), not new ones.
+	// were updated, or replaced when cached (hot, mutable), not new ones.
 	type fill struct {
 		item   store.Item
 		encLen int
@@ -649,7 +671,7 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		case fills == nil:
 		case p.w.Update != nil:
 			fills[i] = fill{item, len(enc)} // made by ApplyActions: nobody else has it
-		case olds[i] != nil: // a replaced item: a copy of the caller's, keyed as encoded
+		case hot[i]: // a replaced item that was cached: a copy of the caller's, keyed as encoded
 			c := maps.Clone(item)
 			c[store.AttrPK], c[store.AttrSK] = store.S(k.PK), store.S(k.SK)
 			fills[i] = fill{c, len(enc)}
