@@ -89,12 +89,12 @@ func (d *OrderDAO) item(o *entity.Order) (store.Item, error) {
 }
 
 func (d *OrderDAO) decode(it store.Item) (*entity.Order, error) {
-	var o entity.Order
-	if err := decodeDoc(it, &o); err != nil {
-		return nil, err
+	o, err := entity.DecodeOrder(it.Str("doc"))
+	if err != nil {
+		return nil, fmt.Errorf("decode %s/%s: %w", it.Str(store.AttrPK), it.Str(store.AttrSK), err)
 	}
 	o.Version = it.Int("version")
-	return &o, nil
+	return o, nil
 }
 
 // Decode decodes an order item (from a query of the trigger index).

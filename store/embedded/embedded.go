@@ -109,6 +109,7 @@ type DB struct {
 	mask  uint64
 	seed  maphash.Seed
 	items *itemCache // nil when disabled
+	hints *indexHints
 
 	// mu is held shared by every operation and exclusively by Close.
 	mu     sync.RWMutex
@@ -243,6 +244,7 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	case opts.ItemCacheSize > 0:
 		db.items = newItemCache(opts.ItemCacheSize)
 	}
+	db.hints = newIndexHints()
 	db.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	err = db.syncIndexes()
 	if err == nil {
@@ -608,7 +610,7 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		if p.w.Condition() == nil && p.w.Update == nil && len(p.t.indexes) == 0 || p.w.Put != nil && p.w.Put.Fresh {
 			continue
 		}
-		if olds[i], hot[i], err = db.readCached(p.key, false); err != nil {
+		if olds[i], hot[i], err = db.readForWrite(p.key); err != nil {
 			return nil, err
 		}
 	}

@@ -63,7 +63,7 @@ func (db *DB) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	defer iter.Close()
 
 	var res store.Page
-	var lastKey []byte
+	var lastKey, key []byte
 	step := iter.Next
 	valid := iter.First()
 	if q.Desc {
@@ -85,6 +85,10 @@ func (db *DB) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		}
 		res.Items = append(res.Items, it)
 		lastKey = append(lastKey[:0], iter.Key()...)
+		if q.Index != "" {
+			key = itemKey(key[:0], store.Key{Table: q.Table, PK: it.Str(store.AttrPK), SK: it.Str(store.AttrSK)})
+			db.hints.add(key, lastKey)
+		}
 	}
 	if err := iter.Error(); err != nil {
 		return store.Page{}, fmt.Errorf("query %s/%s: %w", q.Table, q.Index, err)
