@@ -214,7 +214,10 @@ func (h *Handler) accept(r *http.Request, q *Query) (*session, error) {
 	if s.release, err = h.acquire(p.Username); err != nil {
 		// The connection closes after the answer: a client opening streams
 		// in a loop does not keep a descriptor per refused request.
-		return nil, httpapi.WithHeader(err, "Connection", "close")
+		// Retry-After is the stream's own reconnection delay, in whole
+		// seconds.
+		retry := strconv.FormatInt(int64(max((h.opts.Retry+time.Second-1)/time.Second, 1)), 10)
+		return nil, httpapi.WithHeader(httpapi.WithHeader(err, "Connection", "close"), "Retry-After", retry)
 	}
 	return s, nil
 }

@@ -452,8 +452,8 @@ func TestStreamPerUserLimit(t *testing.T) {
 	if got, want := sixth.errorBody(t), `{"detail":"too many open streams: at most 5 per user; close one to open another","code":"rate_limited"}`+"\n"; sixth.res.StatusCode != http.StatusTooManyRequests || got != want {
 		t.Fatalf("6th stream of a user: %d %q, want 429 %q", sixth.res.StatusCode, got, want)
 	}
-	if ct := sixth.res.Header.Get("Content-Type"); ct != "application/json" || !sixth.res.Close {
-		t.Fatalf("6th stream: Content-Type %q, connection closed %v", ct, sixth.res.Close)
+	if ct, ra := sixth.res.Header.Get("Content-Type"), sixth.res.Header.Get("Retry-After"); ct != "application/json" || !sixth.res.Close || ra != "2" {
+		t.Fatalf("6th stream: Content-Type %q, connection closed %v, Retry-After %q (want 2: the stream's retry)", ct, sixth.res.Close, ra)
 	}
 	if n := e.b.Stats().Subscriptions; n != 5 {
 		t.Fatalf("%d subscriptions, want 5", n)
@@ -487,8 +487,8 @@ func TestStreamTotalLimit(t *testing.T) {
 	const want = `{"detail":"too many open streams on this server: try again later","code":"rate_limited"}` + "\n"
 	for _, u := range []string{"dave", "alice"} {
 		s := e.open(t, u, "")
-		if got := s.errorBody(t); s.res.StatusCode != http.StatusTooManyRequests || got != want {
-			t.Fatalf("%s above the total: %d %q, want 429 %q", u, s.res.StatusCode, got, want)
+		if got := s.errorBody(t); s.res.StatusCode != http.StatusTooManyRequests || got != want || s.res.Header.Get("Retry-After") != "2" {
+			t.Fatalf("%s above the total: %d %q Retry-After %q, want 429 %q with 2", u, s.res.StatusCode, got, s.res.Header.Get("Retry-After"), want)
 		}
 	}
 	open[1].close()
