@@ -137,26 +137,27 @@ var (
 
 // Gateway is the gateway's http.Handler. Build it with New.
 type Gateway struct {
-	cfg       Config
-	next      http.Handler
-	tokens    TokenVerifier
-	revoker   auth.Revoker
-	accounts  AccountChecker
-	counter   Counter
-	blocks    Marker
-	reg       *prometheus.Registry
-	metrics   *metrics
-	log       *slog.Logger
-	now       func() time.Time
-	ready     []Check
-	router    *router
-	pseudo    [firstTableIdx]*compiledRoute
-	anyOrigin bool
-	origins   map[string]bool
-	limitVal  []string // X-RateLimit-Limit, shared
-	ridPrefix string
-	ridSeq    atomic.Uint64
-	metricsH  http.Handler
+	cfg        Config
+	next       http.Handler
+	tokens     TokenVerifier
+	revoker    auth.Revoker
+	accounts   AccountChecker
+	counter    Counter
+	blocks     Marker
+	reg        *prometheus.Registry
+	metrics    *metrics
+	log        *slog.Logger
+	now        func() time.Time
+	ready      []Check
+	router     *router
+	pseudo     [firstTableIdx]*compiledRoute
+	anyOrigin  bool
+	origins    map[string]bool
+	limitVal   []string // X-RateLimit-Limit, shared
+	ridPrefix  string
+	ridSeq     atomic.Uint64
+	metricsH   http.Handler
+	counterLog sampledLog // the rate limit counter's failures
 }
 
 // New returns the gateway in front of next. routes classifies requests
@@ -601,8 +602,13 @@ func (g *Gateway) cors(h http.Header, r *http.Request) bool {
 func (g *Gateway) rateLimit(ex *exchange, r *http.Request, key, scope string) bool {
 	count, resetAt, err := g.counter.Incr(r.Context(), key, g.cfg.RateWindow)
 	if err != nil {
-		g.log.LogAttrs(r.Context(), slog.LevelWarn, "rate limit counter failed; request allowed",
-			slog.String("request_id", ex.info.id), slog.String("scope", scope), slog.String("error", err.Error()))
+		// Every request fails while the counter's store is down: the
+		// first failure is logged, then one per FailureLogInterval.
+		if skipped, ok := g.counterLog.take(g.now()); ok {
+			g.log.LogAttrs(r.Context(), slog.LevelWarn, "rate limit counter failed; request allowed",
+				slog.String("request_id", ex.info.id), slog.String("scope", scope), slog.String("error", err.Error()),
+				slog.Int64("failures_not_logged", skipped))
+		}
 		return true
 	}
 	limit := int64(g.cfg.RateLimit)

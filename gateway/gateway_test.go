@@ -613,6 +613,37 @@ func TestCounterFailureFailsOpen(t *testing.T) {
 	}
 }
 
+// TestCounterFailureLogSampled: while the counter fails on every request,
+// its failure is logged once, then once per FailureLogInterval with the
+// number of failures not logged.
+func TestCounterFailureLogSampled(t *testing.T) {
+	e := newEnv(t, func(c *Config, d *Deps) { c.RateLimit = 1; d.Counter = failingCounter{} })
+	logged := func() []string {
+		var lines []string
+		for _, l := range strings.Split(e.logs.String(), "\n") {
+			if strings.Contains(l, "rate limit counter failed") {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	for range 50 {
+		if r := e.do("GET", "/api/v1/inventory/assets", nil, nil); r.status != 200 {
+			t.Fatalf("%d", r.status)
+		}
+	}
+	if got := logged(); len(got) != 1 || !strings.Contains(got[0], `"failures_not_logged":0`) {
+		t.Fatalf("after 50 failures, logged %d times: %q", len(got), got)
+	}
+	e.clk.Advance(FailureLogInterval)
+	if r := e.do("GET", "/api/v1/inventory/assets", nil, nil); r.status != 200 {
+		t.Fatalf("%d", r.status)
+	}
+	if got := logged(); len(got) != 2 || !strings.Contains(got[1], `"failures_not_logged":49`) {
+		t.Fatalf("after the interval, logged %d times: %q", len(got), got)
+	}
+}
+
 func TestLoginThrottling(t *testing.T) {
 	login := func(e *env, ip, pw string) resp {
 		return e.do("POST", "/api/v1/auth/login", map[string]string{"X-Forwarded-For": ip},
