@@ -302,8 +302,15 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	}
 	evs, err := newEvents(cfg, spec, db != nil, reg, log, now)
 	if err != nil {
+		_ = evs.close()
 		return nil, fmt.Errorf("event bus: %w", err)
 	}
+	built := false
+	defer func() {
+		if !built { // the bus's Redis client goes with a platform that failed to start
+			_ = evs.close()
+		}
+	}()
 	broker := evs.broker
 	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: evs.notifier(), Reads: reads})
 
@@ -465,6 +472,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 			p.runFeed(bg, cfg, d.Leases, feed, inv)
 		}()
 	}
+	built = true
 	return p, nil
 }
 
