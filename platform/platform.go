@@ -344,7 +344,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	// The broker's (or the bus's) price hook is registered before the trigger engine's, so
 	// that a price event precedes the order events it triggers. A
 	// deactivation cancels the asset's resting orders before it is answered.
-	inv := inventory.New(d, inventory.Options{Now: now, Logger: log, OnPriceChange: evs.priceHook(),
+	inv := inventory.New(d.Assets, inventory.Options{Now: now, Logger: log, OnPriceChange: evs.priceHook(),
 		OnDeactivate: trade.CancelAssetOrders})
 	accts := accounts.New(trade, hasher, accounts.Options{Cache: accountCache})
 	users := user.New(trade, accts, issuer, revoker, user.Options{Logger: log})

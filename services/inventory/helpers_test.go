@@ -107,7 +107,7 @@ func newEnv(t *testing.T, seeded bool) *env {
 		}
 	})
 	e := &env{t: t, d: dao.New(db, dao.DefaultTables), clock: fakeclock.New(t0), rec: &recorder{}}
-	e.svc = New(e.d, Options{Now: e.clock.Now, Logger: quietLogger(), OnPriceChange: e.rec.hook})
+	e.svc = New(e.d.Assets, Options{Now: e.clock.Now, Logger: quietLogger(), OnPriceChange: e.rec.hook})
 	e.api = httpapi.New(httpapi.Options{Title: "inventory test", Middleware: testAuth})
 	e.svc.Register(e.api)
 	e.srv = httptest.NewServer(e.api)

@@ -121,14 +121,14 @@ func (s *Service) History(ctx context.Context, id string, q HistoryQuery) (*Hist
 	if bucketed && to.Truncate(size).Sub(from.Truncate(size))/size+1 > MaxHistoryBuckets {
 		return nil, queryInvalid("interval", "the range spans more than 2000 buckets of this interval: narrow it or use a longer interval", "value_error")
 	}
-	if _, err := s.d.Assets.Get(ctx, id); err != nil {
+	if _, err := s.assets.Get(ctx, id); err != nil {
 		return nil, err
 	}
 	limit := MaxRawPoints
 	if bucketed {
 		limit = s.historyScan
 	}
-	points, truncated, err := s.d.Assets.PriceHistory(ctx, id, from.Time, to.Time, limit)
+	points, truncated, err := s.assets.PriceHistory(ctx, id, from.Time, to.Time, limit)
 	if err != nil {
 		return nil, err
 	}

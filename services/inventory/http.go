@@ -128,7 +128,7 @@ func (s *Service) handleList(r *http.Request, in *listIn) (*entity.AssetListResp
 func (s *Service) List(ctx context.Context, q ListQuery) (*entity.AssetListResponse, error) {
 	category := strings.ToLower(strings.TrimSpace(q.Category))
 	limit := min(max(q.Limit, 1), MaxListLimit)
-	assets, next, err := s.d.Assets.List(ctx, dao.AssetFilter{
+	assets, next, err := s.assets.List(ctx, dao.AssetFilter{
 		ActiveOnly: q.ActiveOnly, Category: category, Limit: limit, Cursor: q.Cursor,
 	})
 	if err != nil {
@@ -141,7 +141,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) (*entity.AssetListRespo
 	// The catalogue is small: count it whole, and use the same read to
 	// tell whether anything matching follows the page (an engine may hand
 	// out a cursor after a page that happened to end exactly at the end).
-	all, err := s.d.Assets.All(ctx)
+	all, err := s.assets.All(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) (*entity.AssetListRespo
 func assetResponse(a *entity.Asset) AssetResponse { return AssetResponse{Data: a.Detail()} }
 
 func (s *Service) handleGet(r *http.Request, in *AssetPath) (AssetResponse, error) {
-	a, err := s.d.Assets.Get(r.Context(), string(in.AssetID))
+	a, err := s.assets.Get(r.Context(), string(in.AssetID))
 	if err != nil {
 		return AssetResponse{}, err
 	}
@@ -187,7 +187,7 @@ func (s *Service) handleCreate(r *http.Request, in *createIn) (AssetResponse, er
 		return AssetResponse{}, err
 	}
 	a := req.Asset(entity.At(s.now()))
-	if err := s.d.Assets.Create(r.Context(), a); err != nil {
+	if err := s.assets.Create(r.Context(), a); err != nil {
 		if errors.Is(err, dao.ErrAssetExists) {
 			err = apperr.Wrap(apperr.Conflict, err, "asset %s already exists", a.AssetID)
 		}
@@ -205,7 +205,7 @@ func (s *Service) handleUpdate(r *http.Request, in *updateIn) (AssetResponse, er
 	now := s.now()
 	var old decimal.Decimal
 	var priceChanged bool
-	a, err := s.d.Assets.Modify(r.Context(), id, now, func(a *entity.Asset) error {
+	a, err := s.assets.Modify(r.Context(), id, now, func(a *entity.Asset) error {
 		old = a.PriceUSD
 		priceChanged = req.Apply(a, entity.At(now))
 		return nil
@@ -240,7 +240,7 @@ func (s *Service) handleSetPrice(r *http.Request, in *setPriceIn) (AssetResponse
 func (s *Service) activeHandler(active bool) func(*http.Request, *AssetPath) (AssetResponse, error) {
 	return func(r *http.Request, in *AssetPath) (AssetResponse, error) {
 		id := string(in.AssetID)
-		a, err := s.d.Assets.SetActive(r.Context(), id, active, s.now())
+		a, err := s.assets.SetActive(r.Context(), id, active, s.now())
 		if err != nil {
 			return AssetResponse{}, err
 		}

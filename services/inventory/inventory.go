@@ -44,11 +44,25 @@ type PriceChangeFunc func(ctx context.Context, assetID string, old, new decimal.
 // engine's sweep cancels what the pass left).
 type DeactivateFunc func(ctx context.Context, assetID string) (int, error)
 
+// Assets is what the service needs of the store: the catalogue's items and
+// their price history (dao.AssetDAO).
+type Assets interface {
+	Create(ctx context.Context, a *entity.Asset) error
+	Get(ctx context.Context, id string) (*entity.Asset, error)
+	List(ctx context.Context, f dao.AssetFilter) ([]*entity.Asset, string, error)
+	All(ctx context.Context) ([]*entity.Asset, error)
+	Modify(ctx context.Context, id string, now time.Time, fn func(*entity.Asset) error) (*entity.Asset, error)
+	SetActive(ctx context.Context, id string, active bool, now time.Time) (*entity.Asset, error)
+	PriceHistory(ctx context.Context, id string, from, to time.Time, limit int) ([]dao.PricePoint, bool, error)
+}
+
+var _ Assets = (*dao.AssetDAO)(nil)
+
 // Service serves the catalogue. Build it with New; it is safe for concurrent use.
 type Service struct {
-	d   *dao.DAOs
-	now func() time.Time
-	log *slog.Logger
+	assets Assets
+	now    func() time.Time
+	log    *slog.Logger
 
 	mu          sync.RWMutex
 	hooks       []PriceChangeFunc
@@ -68,9 +82,9 @@ type Options struct {
 	OnDeactivate  DeactivateFunc
 }
 
-// New returns the inventory service over d.
-func New(d *dao.DAOs, opts Options) *Service {
-	s := &Service{d: d, now: opts.Now, log: opts.Logger, historyScan: MaxHistoryScan}
+// New returns the inventory service over the catalogue's store.
+func New(assets Assets, opts Options) *Service {
+	s := &Service{assets: assets, now: opts.Now, log: opts.Logger, historyScan: MaxHistoryScan}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -157,7 +171,7 @@ func (s *Service) firePriceChange(ctx context.Context, id string, old, new decim
 func (s *Service) setPrice(ctx context.Context, id string, price decimal.Decimal) (*entity.Asset, error) {
 	now := s.now()
 	var old decimal.Decimal
-	a, err := s.d.Assets.Modify(ctx, id, now, func(a *entity.Asset) error {
+	a, err := s.assets.Modify(ctx, id, now, func(a *entity.Asset) error {
 		old = a.PriceUSD // Modify may retry: the last call is the one stored
 		a.PriceUSD = price
 		a.LastUpdated = entity.At(now)
@@ -172,7 +186,7 @@ func (s *Service) setPrice(ctx context.Context, id string, price decimal.Decimal
 
 // Prices returns the current price of every active asset (pricing.Source).
 func (s *Service) Prices(ctx context.Context) (map[string]decimal.Decimal, error) {
-	all, err := s.d.Assets.All(ctx)
+	all, err := s.assets.All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read prices: %w", err)
 	}
@@ -229,7 +243,7 @@ func (s *Service) applyTick(ctx context.Context, t pricing.Tick) error {
 	now := s.now()
 	var old decimal.Decimal
 	changed := false
-	_, err := s.d.Assets.Modify(ctx, id, now, func(a *entity.Asset) error {
+	_, err := s.assets.Modify(ctx, id, now, func(a *entity.Asset) error {
 		old, changed = a.PriceUSD, !a.PriceUSD.Equal(price)
 		if !changed && !marketChanges(&a.MarketData, &upd.MarketData) {
 			return errUnchanged

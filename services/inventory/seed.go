@@ -25,7 +25,7 @@ import (
 // ath/atl_change_percentage = (price − ath) / ath × 100 (2 places); high/low
 // 24h are unknown (null).
 func (s *Service) Seed(ctx context.Context) (int, error) {
-	existing, err := s.d.Assets.All(ctx)
+	existing, err := s.assets.All(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("seed catalogue: %w", err)
 	}
@@ -43,7 +43,7 @@ func (s *Service) Seed(ctx context.Context) (int, error) {
 		if err != nil {
 			return created, fmt.Errorf("seed catalogue: %w", err)
 		}
-		if err := s.d.Assets.Create(ctx, a); err != nil {
+		if err := s.assets.Create(ctx, a); err != nil {
 			if errors.Is(err, dao.ErrAssetExists) {
 				continue // another replica seeded it first
 			}
