@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/proxy"
@@ -209,8 +211,37 @@ func proxyAll(api *httpapi.API, cfg Config, reg prometheus.Registerer, log *slog
 		decl := httpapi.New(httpapi.Options{NoDocs: true})
 		svcs[up.role](decl)
 		for _, op := range decl.Operations() {
-			api.Handle(op, pool.ServeHTTP)
+			h := pool.ServeHTTP
+			if op.Method == http.MethodGet && op.Path == stream.Path {
+				h = limitStreams(cfg, pool)
+			}
+			api.Handle(op, h)
 		}
 	}
 	return proxies, nil
+}
+
+// limitStreams bounds the streams the gateway proxies at once, per user and
+// in all (Config.StreamMaxPerUser, StreamMaxTotal, with the defaults of
+// stream.HandlerOptions): each holds one of the gateway's connections and
+// one to an order replica, whose own bounds count only its share.
+func limitStreams(cfg Config, next http.Handler) http.HandlerFunc {
+	perUser, total := cfg.StreamMaxPerUser, cfg.StreamMaxTotal
+	if perUser == 0 {
+		perUser = stream.DefaultMaxPerUser
+	}
+	if total == 0 {
+		total = stream.DefaultMaxTotal
+	}
+	limits := stream.NewLimits(perUser, total, stream.DefaultRetry)
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.PrincipalFrom(r.Context())
+		release, err := limits.Acquire(p.Username)
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		defer release()
+		next.ServeHTTP(w, r)
+	}
 }

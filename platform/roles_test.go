@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -49,7 +51,7 @@ func (c client) do(method, path, token string, body any, hdr ...string) testenv.
 
 // startRoles starts the three services and a gateway in one process over
 // one embedded store, each on its own loopback server.
-func startRoles(t *testing.T, breaker proxy.BreakerConfig) (gw client, servers map[Role]*httptest.Server, db store.Store) {
+func startRoles(t *testing.T, breaker proxy.BreakerConfig, tweaks ...func(*Config)) (gw client, servers map[Role]*httptest.Server, db store.Store) {
 	t.Helper()
 	edb, err := embedded.Open(t.TempDir(), dao.DefaultTables.Schemas(), embedded.Options{Logger: quiet()})
 	if err != nil {
@@ -82,8 +84,65 @@ func startRoles(t *testing.T, breaker proxy.BreakerConfig) (gw client, servers m
 	cfg := base
 	cfg.Role, cfg.Breaker = RoleGateway, breaker
 	cfg.Upstreams = Upstreams{User: servers[RoleUser].URL, Order: servers[RoleOrder].URL, Inventory: servers[RoleInventory].URL}
+	for _, tweak := range tweaks { // the gateway's own settings
+		tweak(&cfg)
+	}
 	servers[RoleGateway] = open(cfg)
 	return client{t, servers[RoleGateway].URL}, servers, edb
+}
+
+// TestGatewayStreamLimits: the gateway bounds the streams it proxies per
+// user (here 2, below the order service's 5), answering 429 with
+// Retry-After and Connection: close; a stream that ends frees its slot.
+func TestGatewayStreamLimits(t *testing.T) {
+	gw, servers, _ := startRoles(t, proxy.BreakerConfig{}, func(c *Config) { c.StreamMaxPerUser = 2 })
+	gw.do("POST", "/api/v1/auth/register", "", map[string]any{"username": "stream_cap", "email": "cap@example.com",
+		"password": userPassword, "first_name": "Stream", "last_name": "Cap"}).Want(t, 201)
+	tok := login(t, gw, "stream_cap", userPassword)
+	open := func(base string) (*http.Response, context.CancelFunc) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+stream.Path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cancel(); resp.Body.Close() })
+		return resp, cancel
+	}
+	first, closeFirst := open(gw.base)
+	second, _ := open(gw.base)
+	for i, r := range []*http.Response{first, second} {
+		if r.StatusCode != 200 {
+			t.Fatalf("stream %d through the gateway: %d", i+1, r.StatusCode)
+		}
+	}
+	third, _ := open(gw.base)
+	if third.StatusCode == 200 {
+		t.Fatal("third stream through the gateway: 200, want 429")
+	}
+	body, _ := io.ReadAll(third.Body)
+	if third.StatusCode != 429 || third.Header.Get("Retry-After") != "2" || !third.Close ||
+		string(body) != `{"detail":"too many open streams: at most 2 per user; close one to open another","code":"rate_limited"}`+"\n" {
+		t.Fatalf("third stream through the gateway: %d Retry-After %q close %v %s", third.StatusCode, third.Header.Get("Retry-After"), third.Close, body)
+	}
+	// The order service's own bound (5) still has room: the refusal was the gateway's.
+	if direct, _ := open(servers[RoleOrder].URL); direct.StatusCode != 200 {
+		t.Fatalf("stream straight to the order service: %d", direct.StatusCode)
+	}
+	closeFirst()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		r, cancel := open(gw.base)
+		if r.StatusCode == 200 {
+			break
+		}
+		cancel()
+		if time.Now().After(deadline) {
+			t.Fatalf("after one stream ended: %d", r.StatusCode)
+		}
+	}
 }
 
 // rolesAccountTTL is the account cache's TTL in startRoles' processes.

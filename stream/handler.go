@@ -71,12 +71,29 @@ type HandlerOptions struct {
 
 // Handler serves GET /api/v1/stream. Build it with NewHandler.
 type Handler struct {
-	b    *Broker
-	opts HandlerOptions
+	b      *Broker
+	opts   HandlerOptions
+	limits *Limits
+}
+
+// Limits bound the streams open at once: per user and in total. A
+// gateway in front of the order replicas keeps its own (each stream holds
+// one of its connections too). It is safe for concurrent use.
+type Limits struct {
+	maxPerUser, maxTotal int
+	retryAfter           string // the refusals' Retry-After, in seconds
 
 	mu    sync.Mutex
 	open  map[string]int // open streams by user
 	total int            // open streams
+}
+
+// NewLimits returns the limits: at most maxPerUser streams of one user and
+// maxTotal in all (0 or negative: no bound); a refusal tells the client to
+// retry after retry (rounded up to whole seconds, at least 1).
+func NewLimits(maxPerUser, maxTotal int, retry time.Duration) *Limits {
+	return &Limits{maxPerUser: maxPerUser, maxTotal: maxTotal, open: map[string]int{},
+		retryAfter: strconv.FormatInt(int64(max((retry+time.Second-1)/time.Second, 1)), 10)}
 }
 
 // NewHandler returns the stream handler over b.
@@ -99,38 +116,46 @@ func NewHandler(b *Broker, opts HandlerOptions) *Handler {
 	if opts.MaxTotal == 0 {
 		opts.MaxTotal = DefaultMaxTotal
 	}
-	return &Handler{b: b, opts: opts, open: map[string]int{}}
+	return &Handler{b: b, opts: opts, limits: NewLimits(opts.MaxPerUser, opts.MaxTotal, opts.Retry)}
 }
 
-// acquire takes one of user's stream slots and returns its release, or a
-// RateLimited error when user or the handler has no slot left.
-func (h *Handler) acquire(user string) (release func(), err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.opts.MaxTotal > 0 && h.total >= h.opts.MaxTotal {
-		return nil, apperr.New(apperr.RateLimited, "too many open streams on this server: try again later")
+// Acquire takes one of user's stream slots and returns its release, or a
+// RateLimited error when user or the whole has no slot left. The error
+// carries Retry-After and Connection: close (httpapi.WithHeader): a client
+// opening streams in a loop does not keep a descriptor per refused request.
+func (l *Limits) Acquire(user string) (release func(), err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.maxTotal > 0 && l.total >= l.maxTotal:
+		err = apperr.New(apperr.RateLimited, "too many open streams on this server: try again later")
+	case l.maxPerUser > 0 && l.open[user] >= l.maxPerUser:
+		err = apperr.New(apperr.RateLimited, "too many open streams: at most %d per user; close one to open another", l.maxPerUser)
 	}
-	if h.opts.MaxPerUser > 0 && h.open[user] >= h.opts.MaxPerUser {
-		return nil, apperr.New(apperr.RateLimited, "too many open streams: at most %d per user; close one to open another", h.opts.MaxPerUser)
+	if err != nil {
+		return nil, httpapi.WithHeader(httpapi.WithHeader(err, "Connection", "close"), "Retry-After", l.retryAfter)
 	}
-	h.total++
-	h.open[user]++
+	l.total++
+	l.open[user]++
 	return func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.total--
-		if h.open[user]--; h.open[user] <= 0 {
-			delete(h.open, user)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.total--
+		if l.open[user]--; l.open[user] <= 0 {
+			delete(l.open, user)
 		}
 	}, nil
 }
 
-// Open returns the number of streams open on the handler.
-func (h *Handler) Open() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.total
+// Open returns the number of streams open under the limits.
+func (l *Limits) Open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
 }
+
+// Open returns the number of streams open on the handler.
+func (h *Handler) Open() int { return h.limits.Open() }
 
 // Query is the stream's query string.
 type Query struct {
@@ -211,13 +236,8 @@ func (h *Handler) accept(r *http.Request, q *Query) (*session, error) {
 		s.head = true
 		return s, nil
 	}
-	if s.release, err = h.acquire(p.Username); err != nil {
-		// The connection closes after the answer: a client opening streams
-		// in a loop does not keep a descriptor per refused request.
-		// Retry-After is the stream's own reconnection delay, in whole
-		// seconds.
-		retry := strconv.FormatInt(int64(max((h.opts.Retry+time.Second-1)/time.Second, 1)), 10)
-		return nil, httpapi.WithHeader(httpapi.WithHeader(err, "Connection", "close"), "Retry-After", retry)
+	if s.release, err = h.limits.Acquire(p.Username); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

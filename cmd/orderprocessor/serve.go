@@ -120,7 +120,7 @@ func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
 	f.Duration(&s.cacheLocalTTL, "cache-local-ttl", cache.DefaultLocalTTL, "with --redis-url: how long a process serves an asset's price and active flag from memory before asking Redis again: how late it sees another process's price change or deactivation (0: always ask Redis)")
 	f.String(&s.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	f.String(&s.metricsAddr, "metrics-addr", "", "serve the Prometheus metrics at /metrics on this address, e.g. :9090, instead of the API's (with --production, or with this flag, the API's /metrics answers 404)")
-	f.Int(&s.streamPerUser, "stream-max-per-user", stream.DefaultMaxPerUser, "live streams (GET /api/v1/stream) one user may have open at once in this process; more are refused with 429 (0: no bound)")
+	f.Int(&s.streamPerUser, "stream-max-per-user", stream.DefaultMaxPerUser, "live streams (GET /api/v1/stream) one user may have open at once in this process (served, or proxied by a gateway); more are refused with 429 (0: no bound)")
 	f.Int(&s.streamTotal, "stream-max-total", defaultStreamTotal(fileLimit), "live streams open at once in this process; more are refused with 429 (default: half the open file limit, at most 10000; 0: no bound)")
 	f.Bool(&s.production, "production", false, "production mode: refuse to start without ORDERPROCESSOR_JWT_SECRET, JSON logs, no /metrics on the API's address")
 }
