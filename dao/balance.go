@@ -363,8 +363,7 @@ func (d *BalanceDAO) AllTransactions(ctx context.Context, username string) ([]*e
 // a deposit or withdrawal in any currency) to the user's daily total of kind
 // ("deposit" or "withdraw") on day (YYYY-MM-DD), failing its condition when
 // the total would exceed limit (in USD). One item holds the total of all
-// currencies: DAILY#<kind>#USD#<day>. The item expires (time to live)
-// DailyTTL after the start of its day, when no limit reads it any more.
+// currencies: DAILY#<kind>#USD#<day>.
 func (d *BalanceDAO) DailyLimitWrite(username, kind, day string, usd, limit decimal.Decimal) store.Write {
 	k := store.Key{Table: d.t.Users, PK: userPK(username), SK: "DAILY#" + kind + "#USD#" + day}
 	room := limit.Sub(usd)
@@ -374,13 +373,6 @@ func (d *BalanceDAO) DailyLimitWrite(username, kind, day string, usd, limit deci
 		// (a comparison with an absent total is false).
 		cond = store.Le("total", num(room))
 	}
-	actions := []store.Action{store.Add("total", num(usd))}
-	if start, err := time.Parse(time.DateOnly, day); err == nil {
-		actions = append(actions, store.Set(store.DefaultTTLAttribute, store.Int(start.Add(DailyTTL).Unix())))
-	}
-	return store.Write{Update: &store.Update{Key: k, Actions: actions, Cond: cond}}
+	return store.Write{Update: &store.Update{Key: k,
+		Actions: []store.Action{store.Add("total", num(usd))}, Cond: cond}}
 }
-
-// DailyTTL is how long after the start of its day (UTC) a daily total is
-// kept: the day itself and one more, for clocks that differ.
-const DailyTTL = 48 * time.Hour

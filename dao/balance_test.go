@@ -231,14 +231,6 @@ func TestDailyLimitWrite(t *testing.T) {
 			t.Fatalf("%s %s %s: total %s, want %s", s.kind, s.day, s.amount, got, s.want)
 		}
 	}
-	// A daily total expires two days after the start of its day.
-	it, err := dao.StoreOf(d).Get(ctx, store.Key{Table: d.Tables.Users, PK: "USER#alice", SK: "DAILY#deposit#USD#2026-11-25"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := it[store.DefaultTTLAttribute].NumText(), "1795737600"; got != want { // 2026-11-27T00:00:00Z
-		t.Fatalf("expires_at %s, want %s", got, want)
-	}
 }
 
 func newTx(id, typ, amount, cur string, at time.Time) *entity.BalanceTransaction {
