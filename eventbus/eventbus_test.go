@@ -21,6 +21,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/stream"
+	"github.com/orderprocessor/orderprocessor/testenv"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
 
@@ -33,26 +34,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// redisURL returns the test Redis (env REDIS_URL, see scripts/redis):
-// without it the test fails in CI and is skipped elsewhere.
-func redisURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Redis required in CI: REDIS_URL is not set (scripts/redis start)")
-		}
-		t.Skip("REDIS_URL not set; run: eval \"$(scripts/redis start)\"")
-	}
-	return u
-}
-
 // prefix returns a key prefix of its own for the test, whose stream is
 // deleted when the test ends.
 func prefix(t *testing.T) string {
 	t.Helper()
 	p := "test:" + strings.ToLower(rand.Text()[:12]) + ":"
-	opt, err := redis.ParseURL(redisURL(t))
+	opt, err := redis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +164,7 @@ func TestID(t *testing.T) {
 }
 
 func TestPublishAndRead(t *testing.T) {
-	url, p := redisURL(t), prefix(t)
+	url, p := testenv.RedisURL(t), prefix(t)
 	broker := stream.NewBroker(stream.Options{})
 	pr := newPrices()
 	reg := prometheus.NewRegistry()
@@ -272,7 +259,7 @@ func waitPosition(t *testing.T, broker *stream.Broker, id uint64) {
 }
 
 func TestHistoryOnEveryReplica(t *testing.T) {
-	url, p := redisURL(t), prefix(t)
+	url, p := testenv.RedisURL(t), prefix(t)
 	pub := open(t, url, Options{Prefix: p})
 	for i := range 10 {
 		pub.PriceChanged(context.Background(), "BTC", decimal.Zero, decimal.FromInt(int64(100+i)))
@@ -325,7 +312,7 @@ func TestHistoryOnEveryReplica(t *testing.T) {
 }
 
 func TestSkipOwnPrices(t *testing.T) {
-	url, p := redisURL(t), prefix(t)
+	url, p := testenv.RedisURL(t), prefix(t)
 	pr := newPrices()
 	b := stream.NewBroker(stream.Options{})
 	self := open(t, url, Options{Prefix: p, Broker: b, OnPrice: pr.on, SkipOwnPrices: true})
@@ -367,7 +354,7 @@ func TestPublishNeverBlocks(t *testing.T) {
 func TestLostEventsRebase(t *testing.T) {
 	// A publisher that dropped events writes a gap marker first: every
 	// reader rebases its broker, whose clients reconnect and re-read.
-	url, p := redisURL(t), prefix(t)
+	url, p := testenv.RedisURL(t), prefix(t)
 	broker := stream.NewBroker(stream.Options{})
 	reader := open(t, url, Options{Prefix: p, Broker: broker})
 	waitLoaded(t, reader)
@@ -413,7 +400,7 @@ func TestLostEventsRebase(t *testing.T) {
 func TestReaderRecovers(t *testing.T) {
 	// The reader's connection is killed and its last entry deleted (Redis
 	// restarted empty): it reads again, rebased, and gets new events.
-	url, p := redisURL(t), prefix(t)
+	url, p := testenv.RedisURL(t), prefix(t)
 	pub := open(t, url, Options{Prefix: p})
 	broker := stream.NewBroker(stream.Options{})
 	waitLoaded(t, open(t, url, Options{Prefix: p, Broker: broker}))
@@ -448,7 +435,7 @@ func TestStalePricesSkipTheEngine(t *testing.T) {
 	// A price changed a minute ago (a backlog after an outage) goes to the
 	// stream, not to the engine: it would execute orders at a price long
 	// gone.
-	url, p := redisURL(t), prefix(t)
+	url, p := testenv.RedisURL(t), prefix(t)
 	pr := newPrices()
 	b := stream.NewBroker(stream.Options{})
 	waitLoaded(t, open(t, url, Options{Prefix: p, Broker: b, OnPrice: pr.on}))
@@ -472,7 +459,7 @@ func TestStalePricesSkipTheEngine(t *testing.T) {
 func TestOlderOrderVersionDropped(t *testing.T) {
 	// The replica that placed an order writes its event after another
 	// replica wrote the fill's: the reader keeps the fill.
-	url, p := redisURL(t), prefix(t)
+	url, p := testenv.RedisURL(t), prefix(t)
 	b := stream.NewBroker(stream.Options{})
 	waitLoaded(t, open(t, url, Options{Prefix: p, Broker: b}))
 	sub, _ := b.Subscribe(stream.SubscribeOptions{Username: "alice"})

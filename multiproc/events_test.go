@@ -89,7 +89,7 @@ func nextEvent(t *testing.T, events <-chan sseEvent) sseEvent {
 // causes; order replica 2's stream resumes from replica 1's ids. The
 // engines' sweeps are an hour away, so the fill comes from the event bus.
 func TestReplicasStreamAcrossProcesses(t *testing.T) {
-	c := startCluster(t, clusterOptions{redis: sharedRedis(t), args: map[string][]string{"order": {"--engine-interval", "1h"}}})
+	c := startCluster(t, clusterOptions{redis: testenv.RedisURL(t), args: map[string][]string{"order": {"--engine-interval", "1h"}}})
 	c.newAsset("CLS1", "100")
 	tok := c.newUser("cl_stream", "")
 	orderA, orderB := c.replicas["order"][0].url, c.replicas["order"][1].url
@@ -156,7 +156,7 @@ func TestReplicasTriggerLatency(t *testing.T) {
 	if testenv.RaceEnabled {
 		t.Skip("a latency measurement: run without the race detector (scripts/test does)")
 	}
-	c := startCluster(t, clusterOptions{redis: sharedRedis(t), args: map[string][]string{"order": {"--engine-interval", "1h"}}})
+	c := startCluster(t, clusterOptions{redis: testenv.RedisURL(t), args: map[string][]string{"order": {"--engine-interval", "1h"}}})
 	c.newAsset("CLL1", "100")
 	tok := c.newUser("cl_latency", "10000")
 	orderA, invB := c.replicas["order"][0].url, c.replicas["inventory"][1].url

@@ -74,7 +74,7 @@ func fedPoints(t *testing.T, d *dao.DAOs) []fedPoint {
 // per asset and across assets in time; the replica without the lease wrote
 // nothing before.
 func TestReplicasPriceFeedTakeover(t *testing.T) {
-	c := startCluster(t, clusterOptions{redis: sharedRedis(t),
+	c := startCluster(t, clusterOptions{redis: testenv.RedisURL(t),
 		args: map[string][]string{"inventory": {"--price-feed", "simulated", "--price-interval", "250ms"}}})
 	d := c.daos()
 	ctx := context.Background()
@@ -171,7 +171,7 @@ func TestReplicasPriceFeedTakeover(t *testing.T) {
 // only from the sweeps), each once: the holds come back to the cent and
 // the ledger checks out.
 func TestReplicasShardTakeover(t *testing.T) {
-	c := startCluster(t, clusterOptions{redis: sharedRedis(t), args: map[string][]string{"order": {"--engine-interval", "1s"}}})
+	c := startCluster(t, clusterOptions{redis: testenv.RedisURL(t), args: map[string][]string{"order": {"--engine-interval", "1s"}}})
 	d := c.daos()
 	ctx := context.Background()
 	assets := []string{"CLS1", "CLS2", "CLS3", "CLS4", "CLS5", "CLS6", "CLS7", "CLS8"}

@@ -48,21 +48,6 @@ func endpoint(t *testing.T) string {
 	return ep
 }
 
-// sharedRedis returns the Redis every test of the package may use
-// (REDIS_URL, e.g. from `eval "$(scripts/redis start)"`), skipping the test
-// without one (failing it in CI). Tests keep apart by key prefix.
-func sharedRedis(t *testing.T) string {
-	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Redis required in CI: REDIS_URL is not set")
-		}
-		t.Skip("REDIS_URL not set (eval \"$(scripts/redis start)\")")
-	}
-	return url
-}
-
 var (
 	buildOnce sync.Once
 	binDir    string

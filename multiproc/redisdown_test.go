@@ -2,10 +2,7 @@ package multiproc
 
 import (
 	"fmt"
-	"net"
 	"net/http"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,76 +12,15 @@ import (
 	"github.com/orderprocessor/orderprocessor/testenv"
 )
 
-// ownRedis is a redis-server of the test's own, on a free loopback port,
-// that the test stops and starts again.
-type ownRedis struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func startOwnRedis(t *testing.T) *ownRedis {
-	t.Helper()
-	sharedRedis(t) // the same skip rule as the other Redis tests
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server: %v (scripts/redis installs it)", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &ownRedis{t: t, port: l.Addr().(*net.TCPAddr).Port, dir: t.TempDir()}
-	l.Close()
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *ownRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
-
-func (r *ownRedis) start() {
-	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir)
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	r.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) {
-		_ = cmd.Wait()
-		close(done)
-	}(r.cmd, r.done)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", r.port)); err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatal("redis-server did not listen within 10 s")
-		}
-	}
-}
-
-// stop ends the server (SIGKILL: an outage, not a shutdown).
-func (r *ownRedis) stop() {
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	<-r.done
-	r.cmd = nil
-}
-
 // TestReplicasRedisDown runs the cluster on a Redis of its own and kills
 // that Redis while six clients place market buys through both gateways:
 // every buy is still placed (201), every process reports Redis as degraded
 // in a 200 readiness answer, and when Redis is back, readiness is "ready"
 // again and buys go on. The balances are exact and the ledger checks out.
 func TestReplicasRedisDown(t *testing.T) {
-	redis := startOwnRedis(t)
-	c := startCluster(t, clusterOptions{redis: redis.url()})
+	testenv.RedisURL(t) // the same skip rule as the other Redis tests
+	redis := testenv.StartRedis(t)
+	c := startCluster(t, clusterOptions{redis: redis.URL()})
 	c.newAsset("CLR1", "10")
 	const clients = 6
 	tokens := make([]string, clients)
@@ -150,12 +86,12 @@ func TestReplicasRedisDown(t *testing.T) {
 	waitPlaced(30)
 	ready(`"redis":"ok"`)
 
-	redis.stop()
+	redis.Stop()
 	phase.Store(1)
 	waitPlaced(60)
 	ready(`"redis":"degraded"`)
 
-	redis.start()
+	redis.Start()
 	phase.Store(2)
 	waitPlaced(30)
 	ready(`"status":"ready"`)

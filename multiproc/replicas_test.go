@@ -16,7 +16,7 @@ import (
 // refused for insufficient funds, the balance is spent to the cent, and
 // the ledger checks out.
 func TestReplicasConcurrentBuys(t *testing.T) {
-	c := startCluster(t, clusterOptions{redis: sharedRedis(t)})
+	c := startCluster(t, clusterOptions{redis: testenv.RedisURL(t)})
 	c.newAsset("CLB1", "40")
 	tok := c.newUser("cl_buyer", "1000")
 
@@ -68,7 +68,7 @@ func TestReplicasConcurrentBuys(t *testing.T) {
 // totals, and the ledger checks out. The gateways pass over the dead
 // replica, so the load goes on.
 func TestReplicasKillOrderReplicaUnderLoad(t *testing.T) {
-	c := startCluster(t, clusterOptions{redis: sharedRedis(t)})
+	c := startCluster(t, clusterOptions{redis: testenv.RedisURL(t)})
 	c.newAsset("CLK1", "10")
 	const clients, buys = 6, 40
 	tokens := make([]string, clients)

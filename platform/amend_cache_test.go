@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/orderprocessor/orderprocessor/testenv"
 )
 
 // With the Redis cache, an amendment made through one platform is what
 // the others answer at once: the order (its ETag and hold) and the balance.
 func TestCacheReadsAmendment(t *testing.T) {
-	urls := cachedPlatforms(t, 2, redisURLForTest(t))
+	urls := cachedPlatforms(t, 2, testenv.RedisURL(t))
 	a, b := urls[0], urls[1]
 	tok := newUser(t, a, fmt.Sprintf("cache_amend_%d", time.Now().UnixNano()%1e6))
 	mustCall(t, 201, "POST", a+"/api/v1/balance/deposit", tok, map[string]any{"amount": "100"})

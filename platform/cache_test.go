@@ -9,11 +9,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,20 +25,6 @@ import (
 	"github.com/orderprocessor/orderprocessor/testenv"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
-
-// redisURLForTest returns the test Redis (REDIS_URL, scripts/redis): the
-// test fails without it in CI and is skipped elsewhere.
-func redisURLForTest(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Redis required in CI: REDIS_URL is not set (scripts/redis start)")
-		}
-		t.Skip("REDIS_URL not set; run: eval \"$(scripts/redis start)\"")
-	}
-	return u
-}
 
 // cachedPlatforms opens n all-in-one platforms on one store of the engine
 // under test (testenv) and one Redis (url, a fresh key prefix), each
@@ -157,7 +140,7 @@ func newUser(t *testing.T, base, name string) string {
 // is completed), a resting order cancelled through another platform
 // (cancelled, never queued again).
 func TestCacheReadsOwnWrites(t *testing.T) {
-	urls := cachedPlatforms(t, 3, redisURLForTest(t))
+	urls := cachedPlatforms(t, 3, testenv.RedisURL(t))
 	const clients, steps, readers = 4, 30, 2
 	for c := range clients {
 		t.Run(fmt.Sprint("client", c), func(t *testing.T) {
@@ -264,81 +247,14 @@ func TestCacheReadsOwnWrites(t *testing.T) {
 	}
 }
 
-// redisServer is a Redis of the test's own, on a free loopback port, that
-// the test stops and starts again.
-type redisServer struct {
-	t    *testing.T
-	port int
-	cmd  *exec.Cmd
-}
-
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server required in CI (scripts/redis installs it)")
-		}
-		t.Skip("redis-server not installed (scripts/redis installs it)")
-	}
-	// A free port below Linux's ephemeral range (as scripts/free-port
-	// picks), so that no outgoing connection takes it while Redis is down.
-	r := &redisServer{t: t}
-	for range 100 {
-		port := 20000 + pick(12768)
-		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			_ = l.Close()
-			r.port = port
-			break
-		}
-	}
-	if r.port == 0 {
-		t.Fatal("no free port")
-	}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
-
-func (r *redisServer) start() {
-	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.t.TempDir())
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	for range 100 {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", r.port)); err == nil {
-			_, _ = c.Write([]byte("PING\r\n"))
-			buf := make([]byte, 7)
-			n, _ := io.ReadFull(c, buf)
-			_ = c.Close()
-			if string(buf[:n]) == "+PONG\r\n" {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	r.t.Fatalf("redis-server on port %d did not answer", r.port)
-}
-
-func (r *redisServer) stop() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
-		r.cmd = nil
-	}
-}
-
 // TestCacheRedisDown: with Redis stopped mid-run, orders and reads keep
 // working on the store, readiness answers 200 with Redis and the cache
 // "degraded", a logout still takes effect; when Redis is back, readiness
 // reports "ok" again, and reads through the cache show every write made
 // while it was down.
 func TestCacheRedisDown(t *testing.T) {
-	redis := startRedis(t)
-	urls, prefix := cachedPlatformsPrefix(t, 2, redis.url())
+	redis := testenv.StartRedis(t)
+	urls, prefix := cachedPlatformsPrefix(t, 2, redis.URL())
 	tok := newUser(t, urls[0], "cache_down")
 	spare := mustCall(t, 200, "POST", urls[0]+"/api/v1/auth/login", "", map[string]string{"username": "cache_down", "password": userPassword})["access_token"].(string)
 	mustCall(t, 201, "POST", urls[0]+"/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"})
@@ -382,7 +298,7 @@ func TestCacheRedisDown(t *testing.T) {
 		t.Fatalf("orderprocessor_cache_up %s with redis up", up)
 	}
 
-	redis.stop()
+	redis.Stop()
 	for i := range 6 {
 		buy(urls[i%2])
 	}
@@ -402,7 +318,7 @@ func TestCacheRedisDown(t *testing.T) {
 		mustCall(t, 401, "GET", u+"/api/v1/balance?currency=USD", spare, nil)
 	}
 
-	redis.start()
+	redis.Start()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, u := range urls {
 		for {
@@ -424,7 +340,11 @@ func TestCacheRedisDown(t *testing.T) {
 	if err != nil || json.Unmarshal(payload, &claims) != nil || claims.Jti == "" {
 		t.Fatalf("token payload %s: %v", payload, err)
 	}
-	rdb := goredis.NewClient(&goredis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", redis.port)})
+	opt, err := goredis.ParseURL(redis.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := goredis.NewClient(opt)
 	defer rdb.Close()
 	for n := int64(0); n == 0; {
 		if n, err = rdb.Exists(context.Background(), prefix+"revoked:"+claims.Jti).Result(); err != nil || time.Now().After(deadline) {
@@ -452,12 +372,12 @@ func TestCacheRedisDown(t *testing.T) {
 // still ends the token (the services check the store), and the processes
 // use Redis again when it is back.
 func TestRolesRedisDown(t *testing.T) {
-	redis := startRedis(t)
+	redis := testenv.StartRedis(t)
 	db, tables := testenv.Store(t)
 	prefix := "test:" + strings.ToLower(rand.Text()[:12]) + ":"
 	base := Config{Store: sharedStore{db}, Tables: tables, JWTSecret: []byte(testSecret), Logger: quiet(),
 		PasswordParams: fastParams, Gateway: gateway.DefaultConfig(), PriceFeed: "static",
-		RedisURL: redis.url(), RedisPrefix: prefix}
+		RedisURL: redis.URL(), RedisPrefix: prefix}
 	open := func(cfg Config) string {
 		p, err := Open(context.Background(), cfg)
 		if err != nil {
@@ -501,7 +421,7 @@ func TestRolesRedisDown(t *testing.T) {
 	buy(gw)
 	buy(gw2)
 
-	redis.stop()
+	redis.Stop()
 	for i := range 4 {
 		buy([]string{gw, gw2}[i%2])
 	}
@@ -525,7 +445,7 @@ func TestRolesRedisDown(t *testing.T) {
 		mustCall(t, 401, "POST", u+"/api/v1/orders", spare, map[string]any{"order_type": "market_buy", "asset_id": "DOGE", "quantity": "1"})
 	}
 
-	redis.start()
+	redis.Start()
 	deadline := time.Now().Add(10 * time.Second)
 	for name, u := range urls {
 		for {

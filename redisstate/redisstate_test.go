@@ -18,6 +18,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/auth"
 	"github.com/orderprocessor/orderprocessor/gateway"
+	"github.com/orderprocessor/orderprocessor/testenv"
 	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
 
@@ -32,20 +33,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// URLForTest returns the URL of the test Redis (env REDIS_URL, see
-// scripts/redis). Without it the test fails in CI and is skipped elsewhere.
-func URLForTest(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Redis required in CI: REDIS_URL is not set (scripts/redis start)")
-		}
-		t.Skip("REDIS_URL not set; run: eval \"$(scripts/redis start)\"")
-	}
-	return u
-}
-
 // PrefixForTest returns a key prefix no other test or run uses.
 func PrefixForTest() string {
 	return "test:" + strings.ToLower(rand.Text()[:12]) + ":"
@@ -55,7 +42,7 @@ func PrefixForTest() string {
 // the prefix's keys when the test ends.
 func ClientForTest(t testing.TB, opt Options) *Client {
 	t.Helper()
-	url := URLForTest(t)
+	url := testenv.RedisURL(t)
 	if opt.Prefix == "" {
 		opt.Prefix = PrefixForTest()
 	}
@@ -512,7 +499,7 @@ func TestLogsToSlog(t *testing.T) {
 // TestUnavailable: once Redis cannot be reached every operation fails with
 // an Unavailable error (the gateway then refuses tokens: fail closed).
 func TestUnavailable(t *testing.T) {
-	c, err := New(context.Background(), URLForTest(t), Options{Prefix: PrefixForTest()})
+	c, err := New(context.Background(), testenv.RedisURL(t), Options{Prefix: PrefixForTest()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/redisstate"
 	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
+	"github.com/orderprocessor/orderprocessor/testenv"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
 
@@ -41,7 +42,7 @@ func replicas(t *testing.T) (a, b *platform.Platform) {
 // replicasWith opens two platforms with gateway configuration g.
 func replicasWith(t *testing.T, g gateway.Config) (a, b *platform.Platform) {
 	t.Helper()
-	url := redisstate.URLForTest(t)
+	url := testenv.RedisURL(t)
 	prefix := redisstate.PrefixForTest()
 	// Deletes the platforms' keys when the test ends.
 	_ = redisstate.ClientForTest(t, redisstate.Options{Prefix: prefix})
