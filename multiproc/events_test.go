@@ -1,9 +1,6 @@
 package multiproc
 
 import (
-	"bufio"
-	"context"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,76 +9,6 @@ import (
 
 	"github.com/orderprocessor/orderprocessor/testenv"
 )
-
-// sseEvent is one event of a live stream.
-type sseEvent struct {
-	id         uint64
-	kind, data string
-}
-
-// openStream opens GET /api/v1/stream on base with the bearer token and,
-// when not empty, Last-Event-ID, and returns its events, the first being
-// the position (kind ""). The stream ends with the test.
-func openStream(t *testing.T, base, token, lastID string) <-chan sseEvent {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, err := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/stream", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 200 {
-		t.Fatalf("stream on %s: %d", base, resp.StatusCode)
-	}
-	out := make(chan sseEvent, 256)
-	go func() {
-		defer resp.Body.Close()
-		defer close(out)
-		sc := bufio.NewScanner(resp.Body)
-		var ev sseEvent
-		seen := false
-		for sc.Scan() {
-			switch line := sc.Text(); {
-			case line == "":
-				if seen {
-					out <- ev
-				}
-				ev, seen = sseEvent{}, false
-			case strings.HasPrefix(line, "id: "):
-				ev.id, _ = strconv.ParseUint(line[4:], 10, 64)
-				seen = true
-			case strings.HasPrefix(line, "event: "):
-				ev.kind = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				ev.data = line[6:]
-			}
-		}
-	}()
-	return out
-}
-
-// nextEvent returns the next event of a stream, failing after 10 s.
-func nextEvent(t *testing.T, events <-chan sseEvent) sseEvent {
-	t.Helper()
-	select {
-	case ev, ok := <-events:
-		if !ok {
-			t.Fatal("the stream ended")
-		}
-		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event within 10 s")
-	}
-	panic("unreachable")
-}
 
 // TestReplicasStreamAcrossProcesses: a stream on order replica 1 carries a
 // deposit made through user replica 2, an order placed through order
@@ -94,54 +21,54 @@ func TestReplicasStreamAcrossProcesses(t *testing.T) {
 	tok := c.newUser("cl_stream", "")
 	orderA, orderB := c.replicas["order"][0].url, c.replicas["order"][1].url
 
-	onA := openStream(t, orderA, tok, "")
-	start := nextEvent(t, onA)
+	onA := testenv.OpenStream(t, orderA, tok, "")
+	start := testenv.NextEvent(t, onA)
 	// Each process publishes on its own, so each step waits for its events
 	// before the next step acts: events of different processes are ordered
 	// by when they reach Redis.
-	var got []sseEvent
+	var got []testenv.SSEEvent
 	testenv.Call(t, "POST", c.replicas["user"][1].url+"/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}).Want(t, 201)
-	got = append(got, nextEvent(t, onA))
+	got = append(got, testenv.NextEvent(t, onA))
 	placed := testenv.Call(t, "POST", orderB+"/api/v1/orders", tok, map[string]any{"order_type": "limit_buy", "asset_id": "CLS1",
 		"quantity": "2", "limit_price": "90"}).Want(t, 201)
 	id, _ := placed["data"].(map[string]any)["order_id"].(string)
-	got = append(got, nextEvent(t, onA), nextEvent(t, onA))
+	got = append(got, testenv.NextEvent(t, onA), testenv.NextEvent(t, onA))
 	testenv.Call(t, "PUT", c.replicas["inventory"][1].url+"/api/v1/admin/assets/CLS1/price", c.admin,
 		map[string]any{"price_usd": "89"}).Want(t, 200)
 	for range 3 {
-		got = append(got, nextEvent(t, onA))
+		got = append(got, testenv.NextEvent(t, onA))
 	}
 	kinds := make([]string, len(got))
 	for i, ev := range got {
-		kinds[i] = ev.kind
-		prev := start.id
+		kinds[i] = ev.Kind
+		prev := start.ID
 		if i > 0 {
-			prev = got[i-1].id
+			prev = got[i-1].ID
 		}
-		if ev.id <= prev {
-			t.Fatalf("event %d: id %d after %d", i, ev.id, prev)
+		if ev.ID <= prev {
+			t.Fatalf("event %d: id %d after %d", i, ev.ID, prev)
 		}
 	}
 	if want := []string{"balance", "order", "balance", "price", "order", "balance"}; !slices.Equal(kinds, want) {
 		t.Fatalf("events %v, want %v: %v", kinds, want, got)
 	}
 	// The balance is read when the event is sent: it may include the order.
-	if !strings.HasPrefix(got[0].data, `{"currency":"USD","asset_id":"","balance":{"currency":"USD","current_balance":"`) {
-		t.Fatalf("deposit event %s", got[0].data)
+	if !strings.HasPrefix(got[0].Data, `{"currency":"USD","asset_id":"","balance":{"currency":"USD","current_balance":"`) {
+		t.Fatalf("deposit event %s", got[0].Data)
 	}
 	for i, status := range map[int]string{1: "queued", 4: "completed"} {
-		if !strings.Contains(got[i].data, `"order_id":"`+id+`"`) || !strings.Contains(got[i].data, `"status":"`+status+`"`) {
-			t.Fatalf("order event %d: %s, want %s %s", i, got[i].data, id, status)
+		if !strings.Contains(got[i].Data, `"order_id":"`+id+`"`) || !strings.Contains(got[i].Data, `"status":"`+status+`"`) {
+			t.Fatalf("order event %d: %s, want %s %s", i, got[i].Data, id, status)
 		}
 	}
-	if !strings.HasPrefix(got[3].data, `{"asset_id":"CLS1","price_usd":"89.00",`) {
-		t.Fatalf("price event %s", got[3].data)
+	if !strings.HasPrefix(got[3].Data, `{"asset_id":"CLS1","price_usd":"89.00",`) {
+		t.Fatalf("price event %s", got[3].Data)
 	}
 
 	// Replica 2 numbers the same events alike: a client resumes there.
-	onB := openStream(t, orderB, tok, strconv.FormatUint(got[0].id, 10))
+	onB := testenv.OpenStream(t, orderB, tok, strconv.FormatUint(got[0].ID, 10))
 	for i := 1; i < len(got); i++ {
-		if ev := nextEvent(t, onB); ev.id != got[i].id || ev.kind != got[i].kind || ev.kind == "order" && ev.data != got[i].data {
+		if ev := testenv.NextEvent(t, onB); ev.ID != got[i].ID || ev.Kind != got[i].Kind || ev.Kind == "order" && ev.Data != got[i].Data {
 			t.Fatalf("resumed on replica 2, event %d: %v, want %v", i, ev, got[i])
 		}
 	}
@@ -160,8 +87,8 @@ func TestReplicasTriggerLatency(t *testing.T) {
 	c.newAsset("CLL1", "100")
 	tok := c.newUser("cl_latency", "10000")
 	orderA, invB := c.replicas["order"][0].url, c.replicas["inventory"][1].url
-	events := openStream(t, orderA, tok, "")
-	nextEvent(t, events) // the position
+	events := testenv.OpenStream(t, orderA, tok, "")
+	testenv.NextEvent(t, events) // the position
 
 	// The first trials warm the connections and DynamoDB Local up; the
 	// price goes back up after each trial, and the next one starts a
@@ -175,8 +102,8 @@ func TestReplicasTriggerLatency(t *testing.T) {
 		testenv.Call(t, "PUT", invB+"/api/v1/admin/assets/CLL1/price", c.admin, map[string]any{"price_usd": "89"}).Want(t, 200)
 		written := time.Now()
 		for {
-			ev := nextEvent(t, events)
-			if ev.kind == "order" && strings.Contains(ev.data, `"order_id":"`+id+`"`) && strings.Contains(ev.data, `"status":"completed"`) {
+			ev := testenv.NextEvent(t, events)
+			if ev.Kind == "order" && strings.Contains(ev.Data, `"order_id":"`+id+`"`) && strings.Contains(ev.Data, `"status":"completed"`) {
 				break
 			}
 		}

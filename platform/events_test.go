@@ -1,11 +1,9 @@
 package platform
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
@@ -59,77 +57,6 @@ func startBusRoles(t *testing.T, db store.Store, tables dao.Tables, names ...str
 
 func (r busRoles) client(t *testing.T, name string) client { return client{t, r.servers[name].URL} }
 
-// sseEvent is one event read from a stream.
-type sseEvent struct {
-	id         uint64
-	kind, data string
-}
-
-// openStream opens GET /api/v1/stream on base with the bearer token and
-// lastID (when not empty) and returns its events, the first being the
-// position (kind ""); the stream ends with the test.
-func openStream(t *testing.T, base, token, lastID string) <-chan sseEvent {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, err := http.NewRequestWithContext(ctx, "GET", base+stream.Path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 200 {
-		t.Fatalf("stream: %d", resp.StatusCode)
-	}
-	out := make(chan sseEvent, 100)
-	go func() {
-		defer resp.Body.Close()
-		defer close(out)
-		sc := bufio.NewScanner(resp.Body)
-		var ev sseEvent
-		seen := false
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if seen {
-					out <- ev
-				}
-				ev, seen = sseEvent{}, false
-			case strings.HasPrefix(line, "id: "):
-				ev.id, _ = strconv.ParseUint(line[4:], 10, 64)
-				seen = true
-			case strings.HasPrefix(line, "event: "):
-				ev.kind = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				ev.data = line[6:]
-			}
-		}
-	}()
-	return out
-}
-
-// nextEvent returns the next event of a stream, failing after 10 s.
-func nextEvent(t *testing.T, events <-chan sseEvent) sseEvent {
-	t.Helper()
-	select {
-	case ev, ok := <-events:
-		if !ok {
-			t.Fatal("the stream ended")
-		}
-		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event within 10 s")
-	}
-	panic("unreachable")
-}
-
 // TestEventBusAcrossReplicas runs a user service, an inventory service and
 // two order replicas on one store and one Redis. A stream on order replica
 // A carries a deposit made through the user service, an order placed
@@ -137,6 +64,9 @@ func nextEvent(t *testing.T, events <-chan sseEvent) sseEvent {
 // fill it causes at once (the sweep is an hour away); replica B's stream
 // carries the same events with the same ids, and resumes from A's ids.
 func TestEventBusAcrossReplicas(t *testing.T) {
+	if testenv.StreamPath != stream.Path {
+		t.Fatalf("testenv.StreamPath %q, the stream is at %q", testenv.StreamPath, stream.Path)
+	}
 	edb, err := embeddedForTest(t)
 	if err != nil {
 		t.Fatal(err)
@@ -152,43 +82,43 @@ func TestEventBusAcrossReplicas(t *testing.T) {
 		"password": userPassword, "first_name": "Bus", "last_name": "User"}).Want(t, 201)
 	tok := login(t, users, "bus_user_1", userPassword)
 
-	onA := openStream(t, a.base, tok, "")
-	start := nextEvent(t, onA)
+	onA := testenv.OpenStream(t, a.base, tok, "")
+	start := testenv.NextEvent(t, onA)
 	// Each process publishes on its own, so each step waits for its events
 	// before the next step acts: events of different processes are ordered
 	// by when they reach Redis.
-	var got []sseEvent
+	var got []testenv.SSEEvent
 	users.do("POST", "/api/v1/balance/deposit", tok, map[string]any{"amount": "1000"}).Want(t, 201)
-	got = append(got, nextEvent(t, onA))
+	got = append(got, testenv.NextEvent(t, onA))
 	placed := b.do("POST", "/api/v1/orders", tok, map[string]any{"order_type": "limit_buy", "asset_id": "BUS1",
 		"quantity": "2", "limit_price": "90"}).Want(t, 201)
 	orderID, _ := placed["data"].(map[string]any)["order_id"].(string)
-	got = append(got, nextEvent(t, onA), nextEvent(t, onA))
+	got = append(got, testenv.NextEvent(t, onA), testenv.NextEvent(t, onA))
 	inv.do("PUT", "/api/v1/admin/assets/BUS1/price", admin, map[string]any{"price_usd": "89"}).Want(t, 200)
 	for range 3 {
-		got = append(got, nextEvent(t, onA))
+		got = append(got, testenv.NextEvent(t, onA))
 	}
 	kinds := make([]string, len(got))
 	for i, ev := range got {
-		kinds[i] = ev.kind
-		if ev.id <= start.id || i > 0 && ev.id <= got[i-1].id {
-			t.Fatalf("event %d: id %d after %d", i, ev.id, start.id)
+		kinds[i] = ev.Kind
+		if ev.ID <= start.ID || i > 0 && ev.ID <= got[i-1].ID {
+			t.Fatalf("event %d: id %d after %d", i, ev.ID, start.ID)
 		}
 	}
 	if want := []string{"balance", "order", "balance", "price", "order", "balance"}; !slices.Equal(kinds, want) {
 		t.Fatalf("events %v, want %v: %v", kinds, want, got)
 	}
 	var dep stream.BalanceData
-	if err := json.Unmarshal([]byte(got[0].data), &dep); err != nil || dep.Currency != "USD" || dep.Balance == nil {
-		t.Fatalf("deposit event %s", got[0].data)
+	if err := json.Unmarshal([]byte(got[0].Data), &dep); err != nil || dep.Currency != "USD" || dep.Balance == nil {
+		t.Fatalf("deposit event %s", got[0].Data)
 	}
 	for i, status := range map[int]string{1: "queued", 4: "completed"} {
-		if !strings.Contains(got[i].data, `"order_id":"`+orderID+`"`) || !strings.Contains(got[i].data, `"status":"`+status+`"`) {
-			t.Fatalf("order event %d: %s, want %s %s", i, got[i].data, orderID, status)
+		if !strings.Contains(got[i].Data, `"order_id":"`+orderID+`"`) || !strings.Contains(got[i].Data, `"status":"`+status+`"`) {
+			t.Fatalf("order event %d: %s, want %s %s", i, got[i].Data, orderID, status)
 		}
 	}
-	if want := `{"asset_id":"BUS1","price_usd":"89.00",`; !strings.HasPrefix(got[3].data, want) {
-		t.Fatalf("price event %s", got[3].data)
+	if want := `{"asset_id":"BUS1","price_usd":"89.00",`; !strings.HasPrefix(got[3].Data, want) {
+		t.Fatalf("price event %s", got[3].Data)
 	}
 	o := b.do("GET", "/api/v1/orders/"+orderID, tok, nil).Want(t, 200)
 	if d, _ := o["data"].(map[string]any); d == nil || d["status"] != "completed" {
@@ -197,15 +127,15 @@ func TestEventBusAcrossReplicas(t *testing.T) {
 
 	// Replica B has the same events with the same ids: a client resumes
 	// there from an id it saw on A.
-	onB := openStream(t, b.base, tok, strconv.FormatUint(got[0].id, 10))
+	onB := testenv.OpenStream(t, b.base, tok, strconv.FormatUint(got[0].ID, 10))
 	for i := 1; i < len(got); i++ {
-		if ev := nextEvent(t, onB); ev.id != got[i].id || ev.kind != got[i].kind {
+		if ev := testenv.NextEvent(t, onB); ev.ID != got[i].ID || ev.Kind != got[i].Kind {
 			t.Fatalf("replay on B, event %d: %v, want %v", i, ev, got[i])
 		}
 	}
 	// An id no replica issued is unknown on B.
-	unknown := openStream(t, b.base, tok, strconv.FormatUint(got[0].id+1, 10))
-	if ev := nextEvent(t, unknown); ev.kind != "reset" || !strings.Contains(ev.data, `"reason":"unknown_id"`) {
+	unknown := testenv.OpenStream(t, b.base, tok, strconv.FormatUint(got[0].ID+1, 10))
+	if ev := testenv.NextEvent(t, unknown); ev.Kind != "reset" || !strings.Contains(ev.Data, `"reason":"unknown_id"`) {
 		t.Fatalf("resume from an unknown id: %v", ev)
 	}
 }
