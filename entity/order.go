@@ -1,6 +1,7 @@
 package entity
 
 import (
+	"slices"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/decimal"
@@ -163,6 +164,14 @@ type Order struct {
 	CreatedAt        Time             `json:"created_at"`
 	UpdatedAt        Time             `json:"updated_at"`
 	Version          int64            `json:"version"`
+}
+
+// Clone returns a copy of o that later changes of o cannot reach: its
+// status history is copied too (decimals and times are immutable values).
+func (o *Order) Clone() *Order {
+	c := *o
+	c.StatusHistory = slices.Clone(o.StatusHistory)
+	return &c
 }
 
 // Side returns the order's side.

@@ -390,3 +390,16 @@ func TestOrderUpdate(t *testing.T) {
 		t.Errorf("amend completed: %v", err)
 	}
 }
+
+// TestOrderClone: a clone keeps its values when the original's fields and
+// status history change.
+func TestOrderClone(t *testing.T) {
+	o := &Order{OrderID: "01A", Status: StatusQueued, StatusHistory: []StatusChange{{Status: StatusPending}, {Status: StatusQueued}}}
+	c := o.Clone()
+	o.Status = StatusCompleted
+	o.StatusHistory[1].Status = StatusCancelled
+	o.StatusHistory = append(o.StatusHistory, StatusChange{Status: StatusCompleted})
+	if c.Status != StatusQueued || len(c.StatusHistory) != 2 || c.StatusHistory[1].Status != StatusQueued || c.OrderID != "01A" {
+		t.Fatalf("clone %+v changed with its original", c)
+	}
+}

@@ -265,11 +265,9 @@ func (b *Bus) Publish(e trading.Event) {
 		if e.Order == nil {
 			return
 		}
-		o := *e.Order // as stream.Broker.Publish: the caller keeps its order
-		o.StatusHistory = slices.Clone(o.StatusHistory)
-		r.order = &o
+		r.order = e.Order.Clone() // the caller keeps its order
 		if r.asset == "" {
-			r.asset = o.AssetID
+			r.asset = r.order.AssetID
 		}
 	case trading.EventBalance:
 		r.currency = e.Currency

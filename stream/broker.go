@@ -26,7 +26,6 @@ package stream
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -198,11 +197,9 @@ func (b *Broker) Publish(e trading.Event) {
 		// A copy (its API shape is only built when a subscriber needs it):
 		// later changes of the order by the trading layer cannot reach it,
 		// its decimals are immutable values.
-		o := *e.Order
-		o.StatusHistory = slices.Clone(o.StatusHistory)
-		ev.Order = &o
+		ev.Order = e.Order.Clone()
 		if ev.AssetID == "" {
-			ev.AssetID = o.AssetID
+			ev.AssetID = ev.Order.AssetID
 		}
 	case trading.EventBalance:
 		ev.Currency = e.Currency
