@@ -16,14 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/orderprocessor/orderprocessor/cache"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/entity"
-	"github.com/orderprocessor/orderprocessor/store/dynamodb"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
 
@@ -108,20 +103,8 @@ func TestCachedCallCount(t *testing.T) {
 		t.Skip("DYNAMODB_ENDPOINT or REDIS_URL not set (scripts/dynamodb-local start, scripts/redis start)")
 	}
 	counter := &capacityTransport{calls: map[string]int{}, next: http.DefaultTransport}
-	client := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-		HTTPClient:  &http.Client{Transport: counter}})
-	tables := dao.DefaultTables.WithPrefix(fmt.Sprintf("ccost%d_", time.Now().UnixNano()%1e9))
+	db, tables := dynamoThrough(t, ep, "ccost", counter)
 	ctx := context.Background()
-	db, err := dynamodb.Open(ctx, dynamodb.Config{Client: client, Schemas: tables.Schemas(),
-		Logger: slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.DeleteTables(ctx) })
 	c, err := cache.Open(ctx, redisURL, db, cache.Options{Prefix: "test:" + strings.ToLower(rand.Text()[:12]) + ":",
 		Group: tables.CacheGroup, QueryGroup: tables.CacheQueryGroup, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -58,20 +58,8 @@ func TestMarketOrderCallCount(t *testing.T) {
 		t.Skip("DYNAMODB_ENDPOINT not set (scripts/dynamodb-local start)")
 	}
 	counter := &countingTransport{calls: map[string]int{}, next: http.DefaultTransport}
-	client := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-		HTTPClient:  &http.Client{Transport: counter}})
-	tables := dao.DefaultTables.WithPrefix(fmt.Sprintf("cost%d_", time.Now().UnixNano()%1e9))
+	db, tables := dynamoThrough(t, ep, "cost", counter)
 	ctx := context.Background()
-	db, err := dynamodb.Open(ctx, dynamodb.Config{Client: client, Schemas: tables.Schemas(),
-		Logger: slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.DeleteTables(ctx) })
 	d := trading.NewDAOs(db, tables)
 	s := trading.New(d, trading.Config{}, trading.Options{})
 	now := entity.At(time.Now())
@@ -98,4 +86,26 @@ func TestMarketOrderCallCount(t *testing.T) {
 		}
 	}
 	var _ store.Store = db
+}
+
+// dynamoThrough opens fresh tables (their names prefixed with prefix and a
+// number) on DynamoDB Local at ep, whose every HTTP call goes through rt,
+// and deletes them when the test ends.
+func dynamoThrough(t *testing.T, ep, prefix string, rt http.RoundTripper) (*dynamodb.DB, dao.Tables) {
+	t.Helper()
+	client := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		HTTPClient:  &http.Client{Transport: rt}})
+	tables := dao.DefaultTables.WithPrefix(fmt.Sprintf("%s%d_", prefix, time.Now().UnixNano()%1e9))
+	ctx := context.Background()
+	db, err := dynamodb.Open(ctx, dynamodb.Config{Client: client, Schemas: tables.Schemas(),
+		Logger: slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.DeleteTables(ctx) })
+	return db, tables
 }
