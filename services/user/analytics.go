@@ -121,7 +121,7 @@ func (s *Service) summary(r *http.Request, _ *struct{}) (SummaryResponse, error)
 			out.OpenOrders++
 		}
 		if o.Status == entity.StatusCompleted {
-			notional[o.AssetID] = notional[o.AssetID].Add(o.Notional())
+			notional[o.AssetID] = notional[o.AssetID].Add(o.NotionalUSD())
 		}
 		if o.CreatedAt.After(since.Time) {
 			active[o.Username] = true
