@@ -132,4 +132,15 @@ func TestFXRateConcurrentSets(t *testing.T) {
 	}
 }
 
-var _ = dao.FXHistoryTTL
+
+
+// TestFXRatesNeverCached: a shared cache never holds a rate (a rate moves
+// money only as read from the store, with its age).
+func TestFXRatesNeverCached(t *testing.T) {
+	d := dao.New(nil, dao.DefaultTables)
+	for _, c := range []entity.Currency{entity.EUR, entity.JPY} {
+		if g, v, ok := dao.DefaultTables.CacheGroup(d.FX.Key(c)); ok {
+			t.Fatalf("rate of %s cached (group %q, versioned %v)", c, g, v)
+		}
+	}
+}
