@@ -132,8 +132,6 @@ func TestFXRateConcurrentSets(t *testing.T) {
 	}
 }
 
-
-
 // TestFXRatesNeverCached: a shared cache never holds a rate (a rate moves
 // money only as read from the store, with its age).
 func TestFXRatesNeverCached(t *testing.T) {
