@@ -249,3 +249,31 @@ func TestForeignCurrencyEveryOrderType(t *testing.T) {
 	e.wantCash(t, u, "EUR", "1864.80")
 	e.verifyOK(t)
 }
+
+// TestForeignOrderWaitsForFreshRate: a resting EUR sale whose trigger fires
+// while the euro's rate is stale does not execute; it stays queued with its
+// hold, and executes at the next price event once the rate is fresh.
+func TestForeignOrderWaitsForFreshRate(t *testing.T) {
+	e, clock := fxEnv(t, nil)
+	u := e.newUser(t)
+	a := e.newAsset(t, "100")
+	e.deposit(t, u, "200")
+	e.order(t, u, map[string]any{"order_type": "market_buy", "asset_id": a, "quantity": "1"}).want(t, http.StatusCreated)
+	tp := fxOrderData(t, e.order(t, u, map[string]any{"order_type": "take_profit", "asset_id": a, "quantity": "1", "limit_price": "108", "currency": "EUR"}).
+		want(t, http.StatusCreated))
+	clock.Advance(time.Hour + time.Second)
+	e.setPrice(t, a, "108")
+	e.engineSettled(t)
+	d := e.waitFXOrder(t, u, tp["order_id"].(string), "queued")
+	if d["held_quantity"] != "1" {
+		t.Fatalf("order %v", d)
+	}
+	e.wantHolding(t, u, a, "1", "1")
+	// A fresh rate of 1.08: the next price event sells at 108/1.08 = 100 EUR.
+	e.setRate(t, "EUR-USD", "1.08").want(t, http.StatusOK)
+	e.setPrice(t, a, "108.00000001")
+	d = e.waitFXOrder(t, u, tp["order_id"].(string), "completed")
+	wantOrder(t, "take profit", d, map[string]any{"fx_rate": "1.08", "executed_price": "100.00000001", "total_amount": "100.00"})
+	e.wantCash(t, u, "EUR", "100.00")
+	e.verifyOK(t)
+}
