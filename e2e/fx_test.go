@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/platform"
+	"github.com/orderprocessor/orderprocessor/testenv"
 	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
 
@@ -200,4 +202,27 @@ func TestFXDailyLimitsAtStoredRate(t *testing.T) {
 	wantLimitError(t, e.cash(t, u, "deposit", "0.01", "USD"), depositLimitMsg)
 	e.wantCash(t, u, "EUR", "8000.00")
 	e.verifyOK(t)
+}
+
+// TestFXRateOnTheStream: a rate an admin sets reaches the live stream as an
+// fx event with the pair's new rate.
+func TestFXRateOnTheStream(t *testing.T) {
+	e, _ := fxEnv(t, nil)
+	u := e.newUser(t)
+	events := testenv.OpenStream(t, e.url, u.token, "")
+	e.setRate(t, "GBP-USD", "1.2675").want(t, http.StatusOK)
+	for {
+		ev := testenv.NextEvent(t, events)
+		if ev.Kind == "" {
+			continue // the stream's starting position
+		}
+		var tick struct{ Pair, Currency, Rate, At string }
+		if err := json.Unmarshal([]byte(ev.Data), &tick); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind != "fx" || tick.Pair != "GBP-USD" || tick.Currency != "GBP" || tick.Rate != "1.2675" || tick.At == "" {
+			t.Fatalf("event %s %s", ev.Kind, ev.Data)
+		}
+		return
+	}
 }
