@@ -101,6 +101,11 @@ func TestOpenAPIAndDocs(t *testing.T) {
 		"/api/v1/assets/{asset_id}/transactions":     {"get"},
 		"/api/v1/admin/users/{username}/adjustments": {"post"},
 		"/api/v1/admin/orders/{order_id}/reverse":    {"post"},
+		"/api/v1/balance/convert":                    {"post"},
+		"/api/v1/analytics/pnl":                      {"get"},
+		"/api/v1/fx/rates":                           {"get"},
+		"/api/v1/fx/rates/{pair}/history":            {"get"},
+		"/api/v1/admin/fx/rates/{pair}":              {"put"},
 	} {
 		for _, m := range methods {
 			if _, ok := spec.Paths[path][m]; !ok {

@@ -154,8 +154,11 @@ type AssetTransactionList struct {
 func (s *Service) Register(api *httpapi.API) {
 	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/orders", OperationID: "createOrder",
 		Summary: "Place an order", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
+		Description: "`currency` (default USD) is the balance the order settles against. Prices and triggers are USD, the asset's quote; an order in another currency " +
+			"settles at the USD price / the stored exchange rate at execution (`fx_rate` on the executed order) and holds a resting buy's cash in its currency. " +
+			"A stale rate is 503 `fx_rate_stale`.",
 		Headers:  []httpapi.Header{handlerkit.IdempotencyDoc},
-		Response: OrderEnvelope{}, Status: http.StatusCreated, Errors: []int{409}}, handlerkit.WithCaller(s.create),
+		Response: OrderEnvelope{}, Status: http.StatusCreated, Errors: []int{409, 503}}, handlerkit.WithCaller(s.create),
 		httpapi.OnRejected(func(*http.Request, error) { s.count("unknown", "invalid") }))
 	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/orders", OperationID: "listOrders",
 		Summary: "The caller's orders, newest first", Tags: []string{"orders"}, Auth: httpapi.AuthUser},

@@ -107,12 +107,12 @@ func (s *Service) registerMoney(api *httpapi.API) {
 		handlerkit.WithCaller(s.listBalances))
 	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/balance/deposit", OperationID: "deposit",
 		Summary: "Deposit cash", Tags: []string{"balances"}, Auth: httpapi.AuthUser, Headers: idem,
-		Description: "Within the daily deposit limit, which is in USD and counts the deposits of the UTC day in every currency at their USD value (the conversion rates).",
-		Response:    CashResponse{}, Status: http.StatusCreated, Errors: []int{409}}, handlerkit.WithCaller(s.deposit))
+		Description: "Within the daily deposit limit, which is in USD and counts the deposits of the UTC day in every currency at their USD value (the stored exchange rates; a stale rate is 503 `fx_rate_stale`).",
+		Response:    CashResponse{}, Status: http.StatusCreated, Errors: []int{409, 503}}, handlerkit.WithCaller(s.deposit))
 	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/balance/withdraw", OperationID: "withdraw",
 		Summary: "Withdraw cash", Tags: []string{"balances"}, Auth: httpapi.AuthUser, Headers: idem,
-		Description: "Within the available balance and the daily withdrawal limit, which is in USD and counts the withdrawals of the UTC day in every currency at their USD value (the conversion rates).",
-		Response:    CashResponse{}, Status: http.StatusCreated, Errors: []int{409}}, handlerkit.WithCaller(s.withdraw))
+		Description: "Within the available balance and the daily withdrawal limit, which is in USD and counts the withdrawals of the UTC day in every currency at their USD value (the stored exchange rates; a stale rate is 503 `fx_rate_stale`).",
+		Response:    CashResponse{}, Status: http.StatusCreated, Errors: []int{409, 503}}, handlerkit.WithCaller(s.withdraw))
 	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/balance/transactions", OperationID: "listTransactions",
 		Summary: "The caller's ledger, newest first", Tags: []string{"balances"}, Auth: httpapi.AuthUser,
 		Description: "total_count counts the matching entries among the newest 5,000."},
