@@ -18,17 +18,17 @@ import (
 // op is one operation of a sequence, engine-independent: orders are named
 // by their index in the sequence, resolved to each engine's ids by apply.
 type op struct {
-	kind   string // deposit, withdraw, convert, place, cancel, amend, adjust, reverse, tick, expire
+	kind   string // deposit, withdraw, convert, place, cancel, amend, adjust, reverse, tick, rate, expire
 	user   string
 	amount decimal.Decimal
-	cur    entity.Currency    // deposit, withdraw, convert (from)
+	cur    entity.Currency    // deposit, withdraw, convert (from), rate
 	to     entity.Currency    // convert
 	req    entity.OrderCreate // place (OCOWith unset: see oco)
 	oco    int                // place: index of the oco_with order; -1 none; -2 an id that does not exist
 	target int                // cancel, amend, reverse: index of the order
 	upd    entity.OrderUpdate // amend
 	asset  string             // tick
-	price  decimal.Decimal    // tick
+	price  decimal.Decimal    // tick; rate: the currency's USD value
 	adv    time.Duration      // expire: how far the clock moves first
 }
 
@@ -38,6 +38,8 @@ func (o op) String() string {
 		return fmt.Sprintf("%s %s %s %s", o.kind, o.user, o.amount, o.cur)
 	case "convert":
 		return fmt.Sprintf("convert %s %s %s->%s", o.user, o.amount, o.cur, o.to)
+	case "rate":
+		return fmt.Sprintf("rate %s-USD %s", o.cur, o.price)
 	case "cancel", "reverse":
 		return fmt.Sprintf("%s %s #%d", o.kind, o.user, o.target)
 	case "adjust":
@@ -157,6 +159,11 @@ func (w *world) apply(t *testing.T, ctx context.Context, o op) string {
 		}
 		n, err := w.s.OnPrice(ctx, o.asset, o.price)
 		return w.outcome(fmt.Sprintf("executed %d", n), err)
+	case "rate":
+		if _, err := w.d.FX.Set(ctx, o.cur, o.price, w.clock.Now(), "difftest"); err != nil {
+			t.Fatalf("%s: set rate: %v", w.name, err)
+		}
+		return "ok"
 	case "expire":
 		w.clock.Advance(o.adv)
 		n, err := w.s.ExpireDue(ctx, w.clock.Now(), 2)
@@ -321,6 +328,13 @@ func (g *gen) seller(t *testing.T, ctx context.Context, asset string) string {
 	return g.user()
 }
 
+// currency makes a quarter of the orders settle in EUR or JPY.
+func (g *gen) currency(req *entity.OrderCreate) {
+	if g.chance(0.25) {
+		req.Currency = []entity.Currency{entity.EUR, entity.JPY}[g.pick(2)]
+	}
+}
+
 // tif sets a random time in force on a resting order type.
 func (g *gen) tif(req *entity.OrderCreate) {
 	switch x := g.pick(20); {
@@ -382,16 +396,19 @@ func (g *gen) try(t *testing.T, ctx context.Context) (op, bool) {
 		o.kind, o.user = "place", g.user()
 		a := g.asset()
 		o.req = entity.OrderCreate{OrderType: entity.MarketBuy, AssetID: a, Quantity: ptr(g.qty(a))}
+		g.currency(&o.req)
 	case w < 27:
 		a := g.asset()
 		o.kind, o.user = "place", g.seller(t, ctx, a)
 		o.req = entity.OrderCreate{OrderType: entity.MarketSell, AssetID: a, Quantity: ptr(g.sellQty(t, ctx, o.user, a))}
+		g.currency(&o.req)
 	case w < 35:
 		o.kind, o.user = "place", g.user()
 		a := g.asset()
 		o.req = entity.OrderCreate{OrderType: entity.LimitBuy, AssetID: a, Quantity: ptr(g.qty(a)),
 			LimitPrice: ptr(g.frac(g.price(t, ctx, a), -0.10, 0.03))}
 		g.tif(&o.req)
+		g.currency(&o.req)
 	case w < 53:
 		a := g.asset()
 		o.kind, o.user = "place", g.seller(t, ctx, a)
@@ -404,6 +421,7 @@ func (g *gen) try(t *testing.T, ctx context.Context) (op, bool) {
 			o.req = entity.OrderCreate{OrderType: entity.StopLoss, AssetID: a, Quantity: ptr(q),
 				StopPrice: ptr(g.frac(g.price(t, ctx, a), -0.03, -0.005))}
 		}
+		g.currency(&o.req)
 	case w < 60:
 		return g.ocoPartner(t, ctx)
 	case w < 67:
@@ -441,8 +459,15 @@ func (g *gen) try(t *testing.T, ctx context.Context) (op, bool) {
 			o.target = g.pick(len(g.ref.ids))
 			o.user = g.owner(t, ctx, o.target)
 		}
-	case w < 93:
+	case w < 91:
 		return g.tick(t, ctx)
+	case w < 93:
+		o.kind = "rate"
+		if g.chance(0.5) {
+			o.cur, o.price = entity.EUR, g.dec(0.9, 1.3, 4)
+		} else {
+			o.cur, o.price = entity.JPY, g.dec(0.005, 0.009, 6)
+		}
 	default:
 		o.kind = "expire"
 		o.adv = []time.Duration{time.Minute, 10 * time.Minute, time.Hour, 3 * time.Hour, 8 * time.Hour, 20 * time.Hour}[g.pick(6)] +
