@@ -315,6 +315,20 @@ func TestMicroservices(t *testing.T) {
 	if list, _ := orders["data"].([]any); len(list) != 2 {
 		t.Fatalf("orders %v", orders)
 	}
+	// A rate set in the inventory service is the one the user and order
+	// services settle at: 0.5 at 150 USD, 1 EUR = 1.25 USD, costs 60.00 EUR.
+	testenv.Call(t, "PUT", api+"/api/v1/admin/fx/rates/EUR-USD", admin, map[string]any{"rate": "1.25"}).Want(t, 200)
+	if r := testenv.Call(t, "GET", api+"/api/v1/fx/rates", "", nil).Want(t, 200); !strings.Contains(fmt.Sprint(r["rates"]), "pair:EUR-USD rate:1.25 source:admin:admin") {
+		t.Fatalf("rates %v", r)
+	}
+	testenv.Call(t, "POST", api+"/api/v1/balance/deposit", tok, map[string]any{"amount": "100", "currency": "EUR"}).Want(t, 201)
+	eur := testenv.Call(t, "POST", api+"/api/v1/orders", tok, map[string]any{"order_type": "market_buy", "asset_id": "MPA1", "quantity": "0.5", "currency": "EUR"}).Want(t, 201)
+	if d, _ := eur["data"].(map[string]any); d["status"] != "completed" || d["total_amount"] != "60.00" || d["fx_rate"] != "1.25" || d["currency"] != "EUR" {
+		t.Fatalf("EUR buy %v", eur)
+	}
+	if b := testenv.Call(t, "GET", api+"/api/v1/balance?currency=EUR", tok, nil).Want(t, 200); b["current_balance"] != "40.00" {
+		t.Fatalf("EUR balance %v", b)
+	}
 	// Logout in the user service revokes the token at the gateway.
 	testenv.Call(t, "POST", api+"/api/v1/auth/logout", tok, map[string]any{}).Want(t, 200)
 	if r := testenv.Call(t, "GET", api+"/api/v1/orders", tok, nil); r.Status != 401 {
