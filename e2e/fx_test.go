@@ -145,6 +145,11 @@ func TestFXRatesStoredAndServed(t *testing.T) {
 		t.Fatalf("locs %v", locs)
 	}
 	e.do(t, http.MethodGet, "/api/v1/fx/rates/USD-JPY/history", "", nil).serviceError(t, http.StatusUnprocessableEntity, "invalid")
+	var h4 hist
+	e.do(t, http.MethodGet, "/api/v1/fx/rates/eurusd/history?limit=1", "", nil).want(t, http.StatusOK).into(t, &h4)
+	if h4.Pair != "EUR-USD" || len(h4.Points) != 1 || h4.Points[0].Rate != "1.12" {
+		t.Fatalf("pair without a separator %+v", h4)
+	}
 	// A range: only the points within it.
 	var h3 hist
 	from := clock.Now().Add(-30 * time.Second).Format(time.RFC3339)

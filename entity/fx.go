@@ -22,16 +22,15 @@ var MaxFXRate = decimal.FromInt(1_000_000)
 // PairName returns the name of c's pair against USD ("EUR-USD").
 func PairName(c Currency) string { return string(c) + "-USD" }
 
-// ParsePair returns the currency of a pair name: "EUR-USD", "EUR_USD",
-// "EUR/USD" or "EURUSD", any case, of a supported currency other than
-// USD. ok is false for anything else, USD-USD and an inverted pair
+// ParsePair returns the currency of a pair name: "EUR-USD", "EUR_USD" or
+// "EURUSD", any case, of a supported currency other than USD. ok is false for anything else, USD-USD and an inverted pair
 // ("USD-EUR") included.
 func ParsePair(s string) (Currency, bool) {
 	if len(s) != 6 && len(s) != MaxPairLen {
 		return "", false
 	}
 	base, quote := s[:3], s[len(s)-3:]
-	if len(s) == MaxPairLen && s[3] != '-' && s[3] != '_' && s[3] != '/' {
+	if len(s) == MaxPairLen && s[3] != '-' && s[3] != '_' {
 		return "", false
 	}
 	if !strings.EqualFold(quote, string(USD)) {

@@ -7,7 +7,7 @@ import (
 
 func TestParsePair(t *testing.T) {
 	for in, want := range map[string]Currency{
-		"EUR-USD": EUR, "eur-usd": EUR, "EUR_USD": EUR, "EUR/USD": EUR, "EURUSD": EUR, "gbpusd": GBP, "Jpy-Usd": JPY,
+		"EUR-USD": EUR, "eur-usd": EUR, "EUR_USD": EUR, "EUR/USD": "", "EURUSD": EUR, "gbpusd": GBP, "Jpy-Usd": JPY,
 		"CHF-USD": CHF, "CAD-USD": CAD, "AUD-USD": AUD,
 		"USD-USD": "", "USD-EUR": "", "EUR-GBP": "", "XXX-USD": "", "EUR.USD": "", "EUR--USD": "", "EUR": "", "": "",
 		"EUR-USDX": "", " EUR-USD": "", "EUR USD": "",

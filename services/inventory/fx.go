@@ -92,7 +92,7 @@ type FXHistoryQuery struct {
 
 // PairPath documents the {pair} wildcard.
 type PairPath struct {
-	Pair handlerkit.Pair `path:"pair" pattern:"^[A-Za-z]{3}[-_/]?[A-Za-z]{3}$" doc:"a currency quoted against USD: EUR-USD, GBP-USD, JPY-USD, CHF-USD, CAD-USD or AUD-USD (also EURUSD or EUR_USD, any case)"`
+	Pair handlerkit.Pair `path:"pair" pattern:"^[A-Za-z]{3}[-_]?[A-Za-z]{3}$" doc:"a currency quoted against USD: EUR-USD, GBP-USD, JPY-USD, CHF-USD, CAD-USD or AUD-USD (also EURUSD or EUR_USD, any case)"`
 }
 
 type (
