@@ -31,6 +31,10 @@ const (
 	// StoreUnavailable is a store that failed (a write to its disk failed)
 	// and refuses every request until the process restarts (HTTP 503).
 	StoreUnavailable Kind = "store_unavailable"
+	// RateStale is an operation that needs an exchange rate older than the
+	// platform allows (or none): the platform's fault, not the request's
+	// (HTTP 503).
+	RateStale Kind = "fx_rate_stale"
 	// BadRequest is a request that cannot be read one way only, such as a
 	// JSON body with a repeated key (HTTP 400).
 	BadRequest Kind = "bad_request"
@@ -137,7 +141,7 @@ func HTTPStatus(k Kind) int {
 		return http.StatusForbidden
 	case RateLimited:
 		return http.StatusTooManyRequests
-	case Unavailable, StoreUnavailable:
+	case Unavailable, StoreUnavailable, RateStale:
 		return http.StatusServiceUnavailable
 	case TooLarge:
 		return http.StatusRequestEntityTooLarge

@@ -10,7 +10,7 @@ import (
 func TestKindsMapToStatus(t *testing.T) {
 	cases := map[Kind]int{
 		Invalid: 422, InsufficientFunds: 422, NotFound: 404, Conflict: 409,
-		Unauthorized: 401, Forbidden: 403, RateLimited: 429, Unavailable: 503, StoreUnavailable: 503,
+		Unauthorized: 401, Forbidden: 403, RateLimited: 429, Unavailable: 503, StoreUnavailable: 503, RateStale: 503,
 		Internal: 500, TooLarge: 413, BadRequest: 400, "": 200, Kind("other"): 500,
 	}
 	for k, want := range cases {

@@ -166,8 +166,11 @@ func (d *BalanceDAO) ChangeWrite(c Change, now time.Time) store.Write {
 
 // TxItem returns the item of a ledger entry.
 func (d *BalanceDAO) txItem(t *entity.BalanceTransaction) store.Item {
-	// Sized for all thirteen attributes: a literal of seven makes a map that
-	// the optional ones would outgrow (a rehash per ledger entry).
+	// Sized for the thirteen attributes of a USD entry: a literal of seven
+	// makes a map that the optional ones would outgrow (a rehash per ledger
+	// entry). A fill in another currency adds fx_rate (a fourteenth: one
+	// rehash for those only; a hint of fourteen costs every entry an
+	// allocation).
 	it := make(store.Item, 13)
 	it["transaction_id"] = store.S(t.TransactionID)
 	it["username"] = store.S(t.Username)
@@ -190,12 +193,19 @@ func (d *BalanceDAO) txItem(t *entity.BalanceTransaction) store.Item {
 		if a.SaleCost != nil {
 			it[attrSaleCost] = num(*a.SaleCost)
 		}
+		if a.FXRate != nil {
+			it[attrFXRate] = num(*a.FXRate)
+		}
 	}
 	return it
 }
 
 // attrSaleCost is the cost basis a sale's entry records (entity.AssetLeg).
 const attrSaleCost = "sale_cost"
+
+// attrFXRate is the exchange rate a fill in another currency than USD
+// settled at (entity.AssetLeg.FXRate).
+const attrFXRate = "fx_rate"
 
 func decodeTx(it store.Item) (*entity.BalanceTransaction, error) {
 	r := reader{it: it}
@@ -211,6 +221,10 @@ func decodeTx(it store.Item) (*entity.BalanceTransaction, error) {
 		if _, ok := it[attrSaleCost]; ok {
 			c := r.dec(attrSaleCost)
 			t.Asset.SaleCost = &c
+		}
+		if _, ok := it[attrFXRate]; ok {
+			fx := r.dec(attrFXRate)
+			t.Asset.FXRate = &fx
 		}
 	}
 	return t, r.err

@@ -60,6 +60,12 @@ func (b *Batch) Order(username, orderID string) Slot[*entity.Order] {
 	return register(b, b.d.Orders.Key(username, orderID), decodeOrder)
 }
 
+// Rate registers the stored exchange rate of currency c, read from the
+// store (never from DAOs.Cache: a rate decides money only with its age).
+func (b *Batch) Rate(c entity.Currency) Slot[*FXRate] {
+	return register(b, b.d.FX.Key(c), decodeRate)
+}
+
 // Idem registers the idempotency record at k. It is read only when the
 // batch reads another key from the store; otherwise its slot reports it
 // missing, and the caller relies on the record's write in its transaction
@@ -79,6 +85,7 @@ func (b *Batch) flag(set *uint64, i int) {
 func decodeQuote(d *DAOs, it store.Item) (Quote, error)            { return d.Assets.DecodeQuote(it) }
 func decodeHolding(d *DAOs, it store.Item) (*HoldingRecord, error) { return d.Holdings.Decode(it) }
 func decodeOrder(d *DAOs, it store.Item) (*entity.Order, error)    { return d.Orders.Decode(it) }
+func decodeRate(d *DAOs, it store.Item) (*FXRate, error)           { return d.FX.Decode(it) }
 func decodeIdem(d *DAOs, it store.Item) (*IdemRecord, error)       { return d.Idem.Decode(it), nil }
 
 // Len returns the number of keys registered.

@@ -24,6 +24,7 @@ type DAOs struct {
 	Idem      *IdempotencyDAO
 	Analytics *ScanDAO
 	Leases    *LeaseDAO
+	FX        *FXDAO
 	// Cache, when set, is a read-through cache over Store (package cache)
 	// that Batch reads quotes from; nil: quotes come from Store.
 	Cache store.Store
@@ -46,7 +47,7 @@ func NewIndexed(s store.Store, t Tables, ix Indexer) *DAOs {
 		s: s, Tables: t,
 		Users: &UserDAO{b}, Balances: &BalanceDAO{b}, Holdings: &HoldingDAO{b},
 		AssetTxs: &AssetTransactionDAO{b}, Orders: &OrderDAO{base: b, indexer: ix}, Assets: &AssetDAO{b},
-		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b}, Leases: &LeaseDAO{b},
+		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b}, Leases: &LeaseDAO{b}, FX: &FXDAO{b},
 	}
 }
 

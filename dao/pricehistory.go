@@ -53,6 +53,9 @@ func WithPriceWriter(ctx context.Context, writer string) context.Context {
 	return context.WithValue(ctx, priceWriterKey{}, writer)
 }
 
+// PriceWriter is the writer WithPriceWriter put in ctx ("" when none).
+func PriceWriter(ctx context.Context) string { return priceWriter(ctx) }
+
 // priceWriter is the writer WithPriceWriter put in ctx ("" when none).
 func priceWriter(ctx context.Context) string {
 	w, _ := ctx.Value(priceWriterKey{}).(string)

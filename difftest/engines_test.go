@@ -274,6 +274,9 @@ func newWorld(t *testing.T, engine string) *world {
 	cfg.FeeRate = decimal.MustParse("0.0015")
 	w := &world{name: engine, d: d, clock: c, idx: map[string]int{},
 		s: trading.New(d, cfg, trading.Options{Now: c.Now, Logger: slog.New(slog.DiscardHandler)})}
+	if _, err := w.s.SeedRates(ctx); err != nil {
+		t.Fatal(err)
+	}
 	now := c.Now()
 	for _, a := range assets {
 		if err := d.Assets.Create(ctx, &entity.Asset{AssetID: a.id, Name: a.id, PriceUSD: decimal.MustParse(a.price),

@@ -13,7 +13,6 @@ import (
 	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
-	"github.com/orderprocessor/orderprocessor/pricing"
 )
 
 // op is one operation of a sequence, engine-independent: orders are named
@@ -107,8 +106,7 @@ func (w *world) apply(t *testing.T, ctx context.Context, o op) string {
 		_, _, err := w.s.Withdraw(ctx, o.user, entity.WithdrawRequest{Amount: &amt, Currency: o.cur}, nil)
 		return w.outcome("ok", err)
 	case "convert":
-		c, _, err := w.s.Convert(ctx, o.user, entity.ConvertRequest{FromCurrency: o.cur, ToCurrency: o.to, Amount: &amt},
-			pricing.DefaultFXRates(), nil)
+		c, _, err := w.s.Convert(ctx, o.user, entity.ConvertRequest{FromCurrency: o.cur, ToCurrency: o.to, Amount: &amt}, nil)
 		if err != nil {
 			return w.outcome("", err)
 		}

@@ -392,24 +392,20 @@ func TestConvert(t *testing.T) {
 	e.verifyOK(t)
 }
 
-// TestNonUSDOrder: an order paid in another currency must not be charged the
-// USD price as if it were that currency.
+// TestNonUSDOrder: an order paid in another currency is charged the USD
+// price converted at the stored rate (1 EUR = 1.08 USD), and records it.
 func TestNonUSDOrder(t *testing.T) {
 	e := sharedEnv(t)
 	u := e.newUser(t)
 	a := e.newAsset(t, "10.80")
 	e.do(t, http.MethodPost, "/api/v1/balance/deposit", u.token, map[string]any{"amount": "100", "currency": "EUR"}).want(t, http.StatusCreated)
-	r := e.order(t, u, map[string]any{"order_type": "market_buy", "asset_id": a, "quantity": "1", "currency": "EUR"})
-	if r.Status == http.StatusUnprocessableEntity {
-		r.serviceError(t, http.StatusUnprocessableEntity, "invalid") // non-USD orders refused: fine
-		return
+	d := fxOrderData(t, e.order(t, u, map[string]any{"order_type": "market_buy", "asset_id": a, "quantity": "1", "currency": "EUR"}).want(t, http.StatusCreated))
+	if d["total_amount"] != "10.00" || d["currency"] != "EUR" || d["fx_rate"] != "1.08" {
+		t.Fatalf("EUR order total %v %v at %v, want 10.00 EUR (10.80 USD at 1.08)", d["total_amount"], d["currency"], d["fx_rate"])
 	}
-	d := orderData(t, r.want(t, http.StatusCreated))
-	if d["total_amount"] == "10.80" {
-		t.Skip("BUG: a market buy with currency EUR of an asset priced 10.80 USD charged 10.80 EUR (no FX conversion; 1 EUR = 1.08 USD)")
-	}
-	if d["total_amount"] != "10.00" {
-		t.Fatalf("EUR order total %v, want 10.00 (10.80 USD at 1.08)", d["total_amount"])
+	b := e.do(t, http.MethodGet, "/api/v1/balance?currency=EUR", u.token, nil).want(t, http.StatusOK).obj(t)
+	if b["current_balance"] != "90.00" {
+		t.Fatalf("EUR balance %v", b["current_balance"])
 	}
 	e.verifyOK(t)
 }

@@ -114,6 +114,11 @@ type AssetTransaction struct {
 	Status          TransactionStatus `json:"status"`
 	Timestamp       Time              `json:"timestamp"`
 	SaleCost        *decimal.Decimal  `json:"-"`
+	// Currency is the currency of Price and TotalAmount (USD when empty);
+	// FXRate, for another currency, the USD value of one unit of it at
+	// which the fill settled (AssetLeg.FXRate).
+	Currency Currency         `json:"-"`
+	FXRate   *decimal.Decimal `json:"-"`
 }
 
 // Effect returns the movement's signed change of the holding's quantity:

@@ -229,6 +229,11 @@ type AssetLeg struct {
 	Quantity decimal.Decimal  `json:"quantity"`
 	Price    decimal.Decimal  `json:"price"`
 	SaleCost *decimal.Decimal `json:"sale_cost,omitempty"`
+	// FXRate, for a fill of an order in another currency than USD (and its
+	// reversal), is the USD value of one unit of the entry's currency at
+	// which it settled: Price is in that currency, and the holding's
+	// totals (in USD) count the entry's amount and fee at FXRate.
+	FXRate *decimal.Decimal `json:"fx_rate,omitempty"`
 }
 
 // Movement returns the asset movement a fill's entry records: BUY for an
@@ -253,9 +258,13 @@ func (t *BalanceTransaction) Movement() (m *AssetTransaction, ok bool) {
 	default:
 		return nil, false
 	}
-	return &AssetTransaction{TransactionID: t.TransactionID, Username: t.Username, AssetID: t.Asset.AssetID,
+	m = &AssetTransaction{TransactionID: t.TransactionID, Username: t.Username, AssetID: t.Asset.AssetID,
 		TransactionType: typ, Quantity: t.Asset.Quantity, Price: t.Asset.Price, TotalAmount: t.Amount.Abs(),
-		OrderID: t.ReferenceID, Status: t.Status, Timestamp: t.CreatedAt, SaleCost: t.Asset.SaleCost}, true
+		OrderID: t.ReferenceID, Status: t.Status, Timestamp: t.CreatedAt, SaleCost: t.Asset.SaleCost, FXRate: t.Asset.FXRate}
+	if t.Currency != USD {
+		m.Currency = t.Currency
+	}
+	return m, true
 }
 
 // Effect returns the entry's contribution to current_balance: Amount for a

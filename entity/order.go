@@ -130,7 +130,12 @@ func validToken(s string, lo, hi int) bool {
 // TrailAmount the trail of trailing_stop, whose HighWaterMark is the highest
 // market price seen since placement. HeldAmount is the cash held (buy side,
 // in Currency), HeldQuantity the asset quantity held (sell side); both are 0
-// once the order is terminal. Once executed, TotalAmount is the cash the fill
+// once the order is terminal. An order in another currency than USD
+// triggers on the asset's USD price like any other and settles in its
+// Currency: FXRate is the USD value of one unit of Currency at execution
+// (nil for USD orders and until execution), and ExecutedPrice, TotalAmount
+// and Fee are in Currency (ExecutedPrice = the USD price / FXRate, to
+// PriceScale places). Once executed, TotalAmount is the cash the fill
 // moved, fee included: what a buy paid (quantity × executed price, rounded
 // up to the cent, plus Fee) or what a sale received (quantity × executed
 // price, rounded down to the cent, minus Fee); Fee is the fee charged; both
@@ -153,6 +158,7 @@ type Order struct {
 	ExpiresAt        *Time            `json:"expires_at"`
 	ClientOrderID    string           `json:"client_order_id"`
 	Currency         Currency         `json:"currency"`
+	FXRate           *decimal.Decimal `json:"fx_rate,omitempty"`
 	TotalAmount      decimal.Decimal  `json:"total_amount"`
 	Fee              decimal.Decimal  `json:"fee"`
 	HeldAmount       decimal.Decimal  `json:"held_amount"`
@@ -550,6 +556,7 @@ type OrderResponse struct {
 	ExpiresAt        *Time          `json:"expires_at"`
 	ClientOrderID    *string        `json:"client_order_id"`
 	Currency         Currency       `json:"currency"`
+	FXRate           *string        `json:"fx_rate,omitempty"`
 	TotalAmount      string         `json:"total_amount"`
 	Fee              string         `json:"fee"`
 	HeldAmount       string         `json:"held_amount"`
@@ -581,12 +588,17 @@ func (o *Order) Response() OrderResponse {
 		hist = []StatusChange{}
 	}
 	c := o.Currency
+	var fx *string
+	if o.FXRate != nil {
+		s := o.FXRate.String()
+		fx = &s
+	}
 	return OrderResponse{
 		OrderID: o.OrderID, OrderType: o.OrderType, AssetID: o.AssetID, Quantity: o.Quantity.String(),
 		Price: price(o.Price), LimitPrice: price(o.LimitPrice), StopPrice: price(o.StopPrice),
 		TrailPercent: trailPct, TrailAmount: price(o.TrailAmount), HighWaterMark: price(o.HighWaterMark),
 		Status: o.Status, TimeInForce: o.TimeInForce, ExpiresAt: o.ExpiresAt,
-		ClientOrderID: nonEmpty(o.ClientOrderID), Currency: c,
+		ClientOrderID: nonEmpty(o.ClientOrderID), Currency: c, FXRate: fx,
 		TotalAmount: c.Format(o.TotalAmount), Fee: c.Format(o.Fee), HeldAmount: c.Format(o.HeldAmount),
 		HeldQuantity: o.HeldQuantity.String(), ExecutedQuantity: o.ExecutedQuantity.String(),
 		ExecutedPrice: price(o.ExecutedPrice), OCOWith: nonEmpty(o.OCOWith), StatusHistory: hist,
@@ -594,8 +606,18 @@ func (o *Order) Response() OrderResponse {
 	}
 }
 
+// NotionalUSD returns Notional in USD: at FXRate for an order in another
+// currency.
+func (o *Order) NotionalUSD() decimal.Decimal {
+	if o.FXRate != nil {
+		return o.Notional().Mul(*o.FXRate)
+	}
+	return o.Notional()
+}
+
 // Notional returns the value an executed order traded before fees: its
-// TotalAmount without the Fee a buy paid on top or a sale had taken off.
+// TotalAmount without the Fee a buy paid on top or a sale had taken off
+// (in the order's Currency).
 func (o *Order) Notional() decimal.Decimal {
 	if o.Side() == Buy {
 		return o.TotalAmount.Sub(o.Fee)

@@ -139,6 +139,8 @@ func (o *Order) decodeFastField(s *fastScanner, key []byte, seen *uint32) bool {
 		bit, ok = 1<<25, s.decodeTimeValue(&o.UpdatedAt)
 	case "version":
 		bit, ok = 1<<26, s.decodeInt(&o.Version)
+	case "fx_rate":
+		bit, ok = 1<<27, s.decodeDecimal(&o.FXRate)
 	default:
 		return false
 	}

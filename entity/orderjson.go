@@ -263,6 +263,9 @@ func (o *Order) AppendJSON(dst []byte) ([]byte, error) {
 	w.b = appendJSONString(w.b, o.ClientOrderID)
 	w.b = append(w.b, `,"currency":`...)
 	w.b = appendJSONString(w.b, string(o.Currency))
+	if o.FXRate != nil {
+		w.dec(`,"fx_rate":`, *o.FXRate)
+	}
 	w.dec(`,"total_amount":`, o.TotalAmount)
 	w.dec(`,"fee":`, o.Fee)
 	w.dec(`,"held_amount":`, o.HeldAmount)
@@ -321,6 +324,10 @@ func (r *OrderResponse) AppendJSON(dst []byte) []byte {
 	dst = appendJSONStringPtr(dst, r.ClientOrderID)
 	dst = append(dst, `,"currency":`...)
 	dst = appendJSONString(dst, string(r.Currency))
+	if r.FXRate != nil {
+		dst = append(dst, `,"fx_rate":`...)
+		dst = appendJSONString(dst, *r.FXRate)
+	}
 	dst = append(dst, `,"total_amount":`...)
 	dst = appendJSONString(dst, r.TotalAmount)
 	dst = append(dst, `,"fee":`...)

@@ -76,7 +76,11 @@ func (p *Position) Apply(m *AssetTransaction) {
 	if m.Status != TxCompleted {
 		return
 	}
-	fee := MovementFee(m)
+	fee, total := MovementFee(m), m.TotalAmount
+	if m.FXRate != nil {
+		// Settled in another currency: the position counts it in USD.
+		fee, total = fee.Mul(*m.FXRate), total.Mul(*m.FXRate)
+	}
 	cost := func() decimal.Decimal {
 		if m.SaleCost != nil {
 			return *m.SaleCost
@@ -85,17 +89,17 @@ func (p *Position) Apply(m *AssetTransaction) {
 	}
 	switch m.TransactionType {
 	case AssetSell:
-		p.Sell(m.Quantity, m.TotalAmount, fee, cost())
+		p.Sell(m.Quantity, total, fee, cost())
 	case AssetBuyReversal:
-		p.ReverseBuy(m.Quantity, m.TotalAmount, fee, cost())
+		p.ReverseBuy(m.Quantity, total, fee, cost())
 	case AssetSellReversal:
 		c := decimal.Zero
 		if m.SaleCost != nil {
 			c = *m.SaleCost
 		}
-		p.ReverseSell(m.Quantity, m.TotalAmount, fee, c)
+		p.ReverseSell(m.Quantity, total, fee, c)
 	default:
-		p.Buy(m.Quantity, m.TotalAmount, fee)
+		p.Buy(m.Quantity, total, fee)
 	}
 }
 
@@ -116,18 +120,29 @@ func (p *Position) AverageCost() decimal.Decimal {
 // before its fee: rounded up to the cent for a buy (a buyer is never
 // undercharged), down for a sale (a seller is never overpaid).
 func FillGross(qty, price decimal.Decimal, buy bool) decimal.Decimal {
+	return FillGrossIn(USD, qty, price, buy)
+}
+
+// FillGrossIn is FillGross for a price in currency c, rounded to c's
+// places.
+func FillGrossIn(c Currency, qty, price decimal.Decimal, buy bool) decimal.Decimal {
 	if buy {
-		return USD.Round(qty.Mul(price), decimal.Up)
+		return c.Round(qty.Mul(price), decimal.Up)
 	}
-	return USD.Round(qty.Mul(price), decimal.Down)
+	return c.Round(qty.Mul(price), decimal.Down)
 }
 
 // MovementFee returns the fee of a fill's movement: what a buy paid beyond
 // its gross value, or what a sale's gross value exceeds its proceeds by
 // (FillGross); a reversal's is the fee of the fill it reverses.
+// It is in the movement's currency.
 func MovementFee(m *AssetTransaction) decimal.Decimal {
-	if m.TransactionType.SellSide() {
-		return FillGross(m.Quantity, m.Price, false).Sub(m.TotalAmount)
+	c := m.Currency
+	if c == "" {
+		c = USD
 	}
-	return m.TotalAmount.Sub(FillGross(m.Quantity, m.Price, true))
+	if m.TransactionType.SellSide() {
+		return FillGrossIn(c, m.Quantity, m.Price, false).Sub(m.TotalAmount)
+	}
+	return m.TotalAmount.Sub(FillGrossIn(c, m.Quantity, m.Price, true))
 }

@@ -277,6 +277,12 @@ func (b *Bus) Publish(e trading.Event) {
 	b.enqueue(r)
 }
 
+// RateChanged queues an exchange-rate event (a rate of currency was
+// stored). It never blocks.
+func (b *Bus) RateChanged(currency string, rate decimal.Decimal) {
+	b.enqueue(record{kind: stream.KindFX, currency: currency, price: rate.String()})
+}
+
 // PriceChanged queues a price event; it is an inventory price-change hook
 // (inventory.PriceChangeFunc). It never blocks.
 func (b *Bus) PriceChanged(_ context.Context, assetID string, _, price decimal.Decimal) {
@@ -566,6 +572,12 @@ func (b *Bus) handle(m redis.XMessage, live bool) {
 		if live && b.opts.OnPrice != nil && !own && b.now().Sub(ev.At) <= b.opts.MaxPriceAge {
 			b.opts.OnPrice(ev.AssetID, price)
 		}
+	case stream.KindFX:
+		if _, err := decimal.Parse(f(fPrice)); err != nil || ev.Currency == "" {
+			b.log.Error("event bus: bad rate entry skipped", "id", m.ID, "rate", f(fPrice))
+			return
+		}
+		ev.Rate = f(fPrice)
 	case stream.KindOrder:
 		if data = []byte(f(fOrder)); len(data) == 0 || ev.Username == "" || b.stale(f(fOrderID), f(fVersion)) {
 			return

@@ -3,10 +3,13 @@ package platform
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
+	"github.com/orderprocessor/orderprocessor/trading"
 )
 
 // TestConfigValidate: each startup rule refuses a bad config with its
@@ -43,6 +46,12 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown price feed", Config{PriceFeed: "random"}, `unknown price feed "random" (static, simulated or http)`},
 		{"unknown price feed, inventory", Config{Role: RoleInventory, JWTSecret: secret, PriceFeed: "random"},
 			`unknown price feed "random" (static, simulated or http)`},
+		{"fx feeds", Config{Role: RoleInventory, JWTSecret: secret, FXFeed: "http"}, ""},
+		{"unknown fx feed", Config{FXFeed: "ecb"}, `unknown fx feed "ecb" (static, simulated or http)`},
+		{"fx feed of a role without one", Config{Role: RoleOrder, JWTSecret: secret, FXFeed: "ecb"}, ""},
+		{"spread of 1", Config{Trading: trading.Config{FXSpread: decimal.FromInt(1)}}, "fx spread 1: want 0 <= spread < 1"},
+		{"negative spread", Config{Trading: trading.Config{FXSpread: decimal.MustParse("-0.001")}}, "fx spread -0.001: want 0 <= spread < 1"},
+		{"negative fx max age", Config{Trading: trading.Config{FXMaxAge: -time.Second}}, "fx max age -1s: want 0 (no bound) or more"},
 	} {
 		err := tc.cfg.Validate()
 		switch {

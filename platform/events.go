@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/eventbus"
 	"github.com/orderprocessor/orderprocessor/services/inventory"
@@ -61,6 +62,18 @@ func (e *events) priceHook() inventory.PriceChangeFunc {
 		return e.bus.PriceChanged
 	}
 	return e.broker.PriceChanged
+}
+
+// rateHook is where the inventory service publishes exchange-rate changes:
+// the stream's fx events.
+func (e *events) rateHook() inventory.RateChangeFunc {
+	return func(_ context.Context, r *dao.FXRate) {
+		if e.bus != nil {
+			e.bus.RateChanged(string(r.Currency), r.Rate)
+			return
+		}
+		e.broker.PublishRate(string(r.Currency), r.Rate)
+	}
 }
 
 // sweepPrices is the engine's price reader: inv.Prices, which without a bus

@@ -17,6 +17,9 @@ const (
 	// PriceFeedLease is held by the one inventory replica that runs the
 	// price feed.
 	PriceFeedLease = "price-feed"
+	// FXFeedLease is held by the one inventory replica that runs the
+	// exchange-rate feed.
+	FXFeedLease = "fx-feed"
 	// EngineGroup is the group of the order replicas, which share the
 	// trigger engine's sweeps by asset.
 	EngineGroup = "order-engine"
@@ -48,7 +51,27 @@ func (p *Platform) runFeed(ctx context.Context, cfg Config, leases *dao.LeaseDAO
 		ctx = dao.WithPriceWriter(ctx, l.Holder())
 		// Prices resume at once on a takeover (Run polls an http feed at
 		// start itself).
-		if _, polls := feed.(*pricing.HTTP); !polls {
+		if !pricing.PollsAtStart(feed) {
+			pricing.Step(ctx, feed, src, p.log)
+		}
+		pricing.Run(ctx, feed, src, interval, p.log)
+	})
+}
+
+// runFXFeed is runFeed for the exchange-rate feed: its ticks are stored
+// rates (src, the inventory service's RateSource), every
+// Config.FXInterval, under FXFeedLease in a service role; the rates it
+// stores name the lease holder as their source.
+func (p *Platform) runFXFeed(ctx context.Context, cfg Config, leases *dao.LeaseDAO, feed pricing.Feed, src pricing.Source) {
+	interval := cfg.fxInterval()
+	if cfg.role() == RoleAll {
+		pricing.Run(ctx, feed, src, interval, p.log)
+		return
+	}
+	l := lease.New(leases, FXFeedLease, p.Member, cfg.leaseOptions(p.log))
+	l.Run(ctx, func(ctx context.Context) {
+		ctx = dao.WithPriceWriter(ctx, l.Holder())
+		if !pricing.PollsAtStart(feed) {
 			pricing.Step(ctx, feed, src, p.log)
 		}
 		pricing.Run(ctx, feed, src, interval, p.log)

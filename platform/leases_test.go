@@ -14,7 +14,7 @@ import (
 
 // openReplicas opens n platforms of role on one embedded store, with
 // short lease terms.
-func openReplicas(t *testing.T, role Role, n int) ([]*Platform, *dao.DAOs) {
+func openReplicas(t *testing.T, role Role, n int, tweak ...func(*Config)) ([]*Platform, *dao.DAOs) {
 	t.Helper()
 	edb, err := embedded.Open(t.TempDir(), dao.DefaultTables.Schemas(), embedded.Options{Logger: quiet()})
 	if err != nil {
@@ -23,9 +23,13 @@ func openReplicas(t *testing.T, role Role, n int) ([]*Platform, *dao.DAOs) {
 	t.Cleanup(func() { _ = edb.Close() })
 	var ps []*Platform
 	for i := range n {
-		p, err := Open(context.Background(), Config{Store: sharedStore{edb}, Role: role, JWTSecret: []byte(testSecret),
+		cfg := Config{Store: sharedStore{edb}, Role: role, JWTSecret: []byte(testSecret),
 			Logger: quiet(), PasswordParams: fastParams, PriceFeed: "simulated", PriceSeed: uint64(i + 1),
-			PriceInterval: 20 * time.Millisecond, LeaseTTL: 300 * time.Millisecond})
+			PriceInterval: 20 * time.Millisecond, LeaseTTL: 300 * time.Millisecond}
+		for _, f := range tweak {
+			f(&cfg)
+		}
+		p, err := Open(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -69,6 +69,15 @@ type Config struct {
 	PriceSeed     uint64
 	// PriceHTTP configures the "http" feed (URL required).
 	PriceHTTP pricing.HTTPConfig
+	// FXFeed is the exchange-rate feed: "static" (when ""; rates change
+	// when an admin sets them), "simulated" (a seeded random walk, FXSeed)
+	// or "http" (FXHTTP, URL required); FXInterval its tick period (when
+	// 0: 10 s, or 10 minutes for the http feed). It runs where the price
+	// feed runs, under its own lease (FXFeedLease).
+	FXFeed     string
+	FXInterval time.Duration
+	FXSeed     uint64
+	FXHTTP     pricing.FXHTTPConfig
 	// EngineInterval is the period of the trigger engine's expiry sweep and
 	// full re-evaluation (5 s when 0).
 	EngineInterval time.Duration
@@ -190,6 +199,17 @@ func (cfg Config) Validate() error {
 		default:
 			return fmt.Errorf("unknown price feed %q (static, simulated or http)", cfg.PriceFeed)
 		}
+		switch cfg.FXFeed {
+		case "", "static", "simulated", "http":
+		default:
+			return fmt.Errorf("unknown fx feed %q (static, simulated or http)", cfg.FXFeed)
+		}
+	}
+	if s := cfg.Trading.FXSpread; s.IsNegative() || !s.LessThan(decimal.FromInt(1)) {
+		return fmt.Errorf("fx spread %s: want 0 <= spread < 1", s)
+	}
+	if cfg.Trading.FXMaxAge < 0 {
+		return fmt.Errorf("fx max age %s: want 0 (no bound) or more", cfg.Trading.FXMaxAge)
 	}
 	return nil
 }
@@ -208,6 +228,18 @@ func (cfg Config) priceInterval() time.Duration {
 		return time.Minute
 	}
 	return 2 * time.Second
+}
+
+// fxInterval is the rate feed's tick period: FXInterval when set, else 10
+// minutes for the http feed and 10 s for the others.
+func (cfg Config) fxInterval() time.Duration {
+	switch {
+	case cfg.FXInterval > 0:
+		return cfg.FXInterval
+	case cfg.FXFeed == "http":
+		return 10 * time.Minute
+	}
+	return 10 * time.Second
 }
 
 // Open opens the store in cfg.DataDir (unless cfg.Store is set, or the
@@ -345,7 +377,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	// that a price event precedes the order events it triggers. A
 	// deactivation cancels the asset's resting orders before it is answered.
 	inv := inventory.New(d.Assets, inventory.Options{Now: now, Logger: log, OnPriceChange: evs.priceHook(),
-		OnDeactivate: trade.CancelAssetOrders})
+		OnDeactivate: trade.CancelAssetOrders, Rates: d.FX, RateMaxAge: cfg.Trading.FXMaxAge, OnRateChange: evs.rateHook()})
 	accts := accounts.New(trade, hasher, accounts.Options{Cache: accountCache})
 	users := user.New(trade, accts, issuer, revoker, user.Options{Logger: log})
 	orderOpts := order.Options{Metrics: reg}
@@ -413,14 +445,26 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 			log.Info("seeded the asset catalogue", "assets", n)
 		}
 	}
+	if db != nil {
+		// Every process with a store may move money at a rate: each stores
+		// the reference rates of the currencies that have none.
+		if n, err := trade.SeedRates(ctx); err != nil {
+			return nil, fmt.Errorf("seed exchange rates: %w", err)
+		} else if n > 0 {
+			log.Info("seeded the exchange rates", "currencies", n)
+		}
+	}
 	if cfg.AdminPassword != "" && spec.admin {
 		if err := accts.ProvisionAdmin(ctx, cfg.AdminPassword); err != nil {
 			return nil, fmt.Errorf("provision admin: %w", err)
 		}
 	}
-	var feed pricing.Feed
+	var feed, fxFeed pricing.Feed
 	if spec.priceFeed {
 		if feed, err = cfg.newFeed(); err != nil {
+			return nil, err
+		}
+		if fxFeed, err = cfg.newFXFeed(); err != nil {
 			return nil, err
 		}
 	}
@@ -472,6 +516,13 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 			p.runFeed(bg, cfg, d.Leases, feed, inv)
 		}()
 	}
+	if fxFeed != nil {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.runFXFeed(bg, cfg, d.Leases, fxFeed, inv.RateSource())
+		}()
+	}
 	built = true
 	return p, nil
 }
@@ -504,6 +555,17 @@ func (cfg Config) newFeed() (pricing.Feed, error) {
 		return pricing.NewSimulated(cfg.PriceSeed), nil
 	case "http":
 		return pricing.NewHTTP(cfg.PriceHTTP)
+	}
+	return nil, nil
+}
+
+// newFXFeed returns the rate feed of cfg.FXFeed (nil for the static one).
+func (cfg Config) newFXFeed() (pricing.Feed, error) {
+	switch cfg.FXFeed {
+	case "simulated":
+		return pricing.NewSimulatedFX(cfg.FXSeed), nil
+	case "http":
+		return pricing.NewFXHTTP(cfg.FXHTTP)
 	}
 	return nil, nil
 }

@@ -55,8 +55,11 @@ func (Static) Next(context.Context, map[string]decimal.Decimal) ([]Tick, error) 
 type Simulated struct {
 	MaxStep     float64
 	Floor, Ceil float64
-	rng         *rand.Rand
-	anchor      map[string]decimal.Decimal
+	// MinScale is the fewest decimal places a new price has (at least 2):
+	// a walk of small steps needs places to move in.
+	MinScale int32
+	rng      *rand.Rand
+	anchor   map[string]decimal.Decimal
 }
 
 // NewSimulated returns a simulated feed with the given seed and sane bounds
@@ -90,10 +93,7 @@ func (s *Simulated) Next(_ context.Context, current map[string]decimal.Decimal) 
 		maxUnits := int64(s.MaxStep * 1e6)
 		units := s.rng.Int64N(2*maxUnits+1) - maxUnits
 		factor := decimal.New(1_000_000+units, -6)
-		scale := p.Scale()
-		if scale < 2 {
-			scale = 2
-		}
+		scale := max(p.Scale(), s.MinScale, 2)
 		next := p.Mul(factor).Round(scale, decimal.HalfEven)
 		lo := anchor.Mul(decimal.New(int64(s.Floor*1000), -3))
 		hi := anchor.Mul(decimal.New(int64(s.Ceil*1000), -3))
@@ -118,7 +118,7 @@ type Source interface {
 // applying ticks) are logged and the loop goes on: prices a step could not
 // obtain stay as they were.
 func Run(ctx context.Context, feed Feed, src Source, interval time.Duration, log *slog.Logger) {
-	if _, ok := feed.(*HTTP); ok {
+	if PollsAtStart(feed) {
 		Step(ctx, feed, src, log)
 	}
 	t := time.NewTicker(interval)
@@ -131,6 +131,25 @@ func Run(ctx context.Context, feed Feed, src Source, interval time.Duration, log
 		}
 		Step(ctx, feed, src, log)
 	}
+}
+
+// PollsAtStart reports whether Run polls feed once at start: the feeds of a
+// provider (HTTP, FXHTTP).
+func PollsAtStart(feed Feed) bool {
+	switch feed.(type) {
+	case *HTTP, *FXHTTP:
+		return true
+	}
+	return false
+}
+
+// NewSimulatedFX returns a simulated feed of exchange rates with the given
+// seed: steps of at most 0.05%, rates with at least 6 places, within
+// 0.8x..1.25x of their starting value.
+func NewSimulatedFX(seed uint64) *Simulated {
+	s := NewSimulated(seed)
+	s.MaxStep, s.Floor, s.Ceil, s.MinScale = 0.0005, 0.8, 1.25, 6
+	return s
 }
 
 // Step runs one round of Run: it reads the current prices from src, asks

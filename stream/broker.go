@@ -41,6 +41,7 @@ const (
 	KindOrder   = trading.EventOrder   // an order was placed or changed status
 	KindBalance = trading.EventBalance // a user's cash or holding changed
 	KindPrice   = "price"              // an asset's price changed
+	KindFX      = "fx"                 // an exchange rate changed
 	KindReset   = "reset"              // the client missed events: re-read state (Handler only)
 )
 
@@ -54,10 +55,11 @@ const (
 // shared between subscribers: do not modify them.
 type Event struct {
 	ID       uint64
-	Kind     string        // KindOrder, KindBalance or KindPrice
-	Username string        // the owner; "" for price ticks (everyone's)
+	Kind     string        // KindOrder, KindBalance, KindPrice or KindFX
+	Username string        // the owner; "" for price ticks and rates (everyone's)
 	Order    *entity.Order // KindOrder: a snapshot of the order as committed
-	Currency string        // KindBalance: the cash currency that may have changed
+	Currency string        // KindBalance: the cash currency that may have changed; KindFX: the rate's
+	Rate     string        // KindFX: the new rate, the USD value of one unit of Currency
 	AssetID  string        // the asset (order, holding or price)
 	PriceUSD string        // KindPrice: the new price, formatted as entity.FormatPrice
 	At       time.Time     // when the broker received it
@@ -83,9 +85,19 @@ type PriceTick struct {
 	At       entity.Time `json:"at"`
 }
 
+// FXTick is the data of an exchange-rate event: the pair's new rate, the
+// USD value of one unit of Currency.
+type FXTick struct {
+	Pair     string      `json:"pair"`
+	Currency string      `json:"currency"`
+	Rate     string      `json:"rate"`
+	At       entity.Time `json:"at"`
+}
+
 // JSON returns the event's data as one line of JSON (no trailing newline),
 // encoded once per event: for an order event the entity.OrderResponse, for
-// a balance event a BalanceHint, for a price event a PriceTick.
+// a balance event a BalanceHint, for a price event a PriceTick, for a rate
+// event an FXTick.
 func (e Event) JSON() []byte {
 	if e.data == nil {
 		return e.encode()
@@ -104,6 +116,8 @@ func (e Event) encode() []byte {
 		return r.AppendJSON(nil)
 	case KindPrice:
 		return encodeLine(PriceTick{AssetID: e.AssetID, PriceUSD: e.PriceUSD, At: entity.At(e.At)})
+	case KindFX:
+		return encodeLine(FXTick{Pair: entity.PairName(entity.Currency(e.Currency)), Currency: e.Currency, Rate: e.Rate, At: entity.At(e.At)})
 	default:
 		return encodeLine(BalanceHint{Currency: e.Currency, AssetID: e.AssetID})
 	}
@@ -212,6 +226,12 @@ func (b *Broker) Publish(e trading.Event) {
 // PublishPrice publishes a price tick for every subscription. It never blocks.
 func (b *Broker) PublishPrice(assetID string, price decimal.Decimal) {
 	b.publish(Event{Kind: KindPrice, AssetID: assetID, PriceUSD: entity.FormatPrice(price)})
+}
+
+// PublishRate publishes an exchange-rate change of currency for every
+// subscription. It never blocks.
+func (b *Broker) PublishRate(currency string, rate decimal.Decimal) {
+	b.publish(Event{Kind: KindFX, Currency: currency, Rate: rate.String()})
 }
 
 // PriceChanged publishes the new price; it has the signature of an
@@ -514,6 +534,9 @@ func (s *Subscription) Close() {
 func (s *Subscription) admits(ev Event) bool {
 	if ev.Username != "" {
 		return ev.Username == s.username
+	}
+	if ev.Kind == KindFX {
+		return true // rates are no asset's: every subscription has them
 	}
 	return s.assets == nil || s.assets[ev.AssetID]
 }

@@ -148,7 +148,9 @@ func (s *Service) reverseOnce(ctx context.Context, admin, orderID string, req *e
 	o := cloneOrder(cur)
 	read := o.Version
 	qty, total, ccy := o.ExecutedQuantity, o.TotalAmount, o.Currency
-	leg := &entity.AssetLeg{AssetID: o.AssetID, Quantity: qty, Price: *o.ExecutedPrice}
+	// An order in another currency is reversed in it, at the rate it
+	// settled at: the holding's totals (in USD) take it back at that rate.
+	leg := &entity.AssetLeg{AssetID: o.AssetID, Quantity: qty, Price: *o.ExecutedPrice, FXRate: o.FXRate}
 	entry := &entity.BalanceTransaction{
 		TransactionID: s.ids.New(), Username: username, TransactionType: entity.TxOrderRefund,
 		Currency: ccy, Status: entity.TxCompleted, ReferenceID: o.OrderID, CreatedBy: admin,
@@ -163,7 +165,7 @@ func (s *Service) reverseOnce(ctx context.Context, admin, orderID string, req *e
 		if h.Available().LessThan(qty) {
 			return nil, nil, dao.ErrInsufficientHoldings
 		}
-		w, costOut := s.d.Holdings.ReverseBuyWrite(h, qty, total, o.Fee, now)
+		w, costOut := s.d.Holdings.ReverseBuyWrite(h, qty, usdOf(total, o.FXRate), usdOf(o.Fee, o.FXRate), now)
 		holding = w
 		leg.SaleCost = &costOut
 		entry.Amount, change.Current = total, total
@@ -178,7 +180,7 @@ func (s *Service) reverseOnce(ctx context.Context, admin, orderID string, req *e
 		}
 		cost := *sale.Asset.SaleCost
 		leg.SaleCost = &cost
-		holding = s.d.Holdings.ReverseSellWrite(username, o.AssetID, qty, total, o.Fee, cost, now)
+		holding = s.d.Holdings.ReverseSellWrite(username, o.AssetID, qty, usdOf(total, o.FXRate), usdOf(o.Fee, o.FXRate), cost, now)
 		entry.Amount, change.Current = total.Neg(), total.Neg()
 		entry.Description = "Reversal of sale " + qty.String() + " " + o.AssetID + " at " + entity.FormatPrice(leg.Price) + ": " + req.Reason
 	}

@@ -130,7 +130,15 @@ func (s *Service) amendOnce(ctx context.Context, username, orderID string, u *en
 	var tx dao.Tx
 	changes := amendChanges(cur, o)
 	if o.Side() == entity.Buy {
-		hold, err := s.buyHold(o)
+		var fx decimal.Decimal
+		if o.Currency != entity.USD {
+			// The hold of an order in another currency moves at the current
+			// rate.
+			if fx, err = s.usdRate(ctx, o.Currency); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+		hold, err := s.buyHold(o, fx)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -200,10 +208,24 @@ func (s *Service) amendOnce(ctx context.Context, username, orderID string, u *en
 
 // buyHold returns the cash a resting buy o holds: quantity × limit rounded
 // up to the cent, plus the fee on it rounded up (the largest the fill can
-// charge).
-func (s *Service) buyHold(o *entity.Order) (decimal.Decimal, error) {
+// charge at the rate of the hold). For an order in another currency than
+// USD, fx is the USD value of one unit of it: the limit (a USD price) is
+// converted at fx (PriceScale places, rounded up) and the hold is in the
+// order's currency, rounded up to its places.
+func (s *Service) buyHold(o *entity.Order, fx decimal.Decimal) (decimal.Decimal, error) {
 	cur := o.Currency
-	gross := cur.Round(o.Quantity.Mul(*o.LimitPrice), decimal.Up)
+	limit := *o.LimitPrice
+	if cur != entity.USD {
+		if !fx.IsPositive() {
+			return decimal.Zero, errNoRate(cur)
+		}
+		l, err := limit.Quo(fx, entity.PriceScale, decimal.Up)
+		if err != nil {
+			return decimal.Zero, fmt.Errorf("limit of %s in %s: %w", o.AssetID, cur, err)
+		}
+		limit = l
+	}
+	gross := cur.Round(o.Quantity.Mul(limit), decimal.Up)
 	if gross.LessThan(MinNotional) {
 		return decimal.Zero, ErrNotionalTooSmall
 	}

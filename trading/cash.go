@@ -46,11 +46,13 @@ func (s *Service) cash(ctx context.Context, username string, typ entity.Transact
 	}
 	// The limit counts every currency at its exact USD value, in one total
 	// per user and day, so that a conversion cannot multiply it.
-	rate, ok := s.cfg.Rates[string(cur)]
-	if limit.IsPositive() && (!ok || !rate.IsPositive()) {
-		return nil, nil, apperr.Field("currency", fmt.Sprintf("no USD rate for %s", cur), "value_error")
+	usd := amount
+	if limit.IsPositive() {
+		var err error
+		if usd, err = s.usdValue(ctx, amount, cur); err != nil {
+			return nil, nil, err
+		}
 	}
-	usd := amount.Mul(rate)
 	limitErr := apperr.Field("amount", fmt.Sprintf("daily %s limit of %s USD exceeded (every currency counts at its USD value)",
 		kind, entity.USD.Format(limit)), "value_error")
 	if limit.IsPositive() && usd.GreaterThan(limit) {

@@ -325,8 +325,25 @@ func (s *Service) executeOnce(ctx context.Context, ev *pending, orig *entity.Ord
 	if o.OCOWith != "" {
 		partnerSlot = b.Order(o.Username, o.OCOWith)
 	}
+	var rateSlot dao.Slot[*dao.FXRate]
+	if o.Currency != entity.USD {
+		rateSlot = b.Rate(o.Currency)
+	}
 	if err := b.Read(ctx); err != nil {
 		return false, err
+	}
+	var fx decimal.Decimal
+	if o.Currency != entity.USD {
+		r, found, err := rateSlot.Get()
+		if err != nil {
+			return false, err
+		}
+		if fx, err = s.fresh(o.Currency, r, found, now); err != nil {
+			// No fresh rate to settle at: the order stays queued, and the
+			// next price event or sweep tries again.
+			s.log.Warn("order not executed: no fresh exchange rate", "order_id", o.OrderID, "currency", o.Currency, "err", err)
+			return false, nil
+		}
 	}
 	holding, _, err := holdingSlot.Get()
 	if err != nil {
@@ -350,7 +367,7 @@ func (s *Service) executeOnce(ctx context.Context, ev *pending, orig *entity.Ord
 		reason = ""
 	}
 	var tx dao.Tx
-	if err := s.fillWrites(&tx, o, price, holding, partner != nil, now); err != nil {
+	if err := s.fillWrites(&tx, o, price, holding, partner != nil, fx, now); err != nil {
 		// The order cannot execute (too small at this price, holding gone):
 		// it fails, and its hold is released.
 		s.log.Warn("order failed at trigger", "order_id", o.OrderID, "err", err)
@@ -381,6 +398,18 @@ func (s *Service) executeOnce(ctx context.Context, ev *pending, orig *entity.Ord
 	case r == dao.RoleHolding && o.Side() == entity.Buy:
 		// Only a holding written before holdings kept their totals refuses a buy.
 		return false, s.upgrade(ctx, o.Username, o.AssetID)
+	case r == dao.RoleBalance && o.Side() == entity.Buy && o.TotalAmount.GreaterThan(orig.HeldAmount):
+		// In another currency, the fill costs more at the rate of execution
+		// than the hold covers and the available balance lacks the
+		// difference: the order fails and its hold is released.
+		s.log.Warn("order failed at trigger: the hold does not cover the fill at the current exchange rate", "order_id", o.OrderID,
+			"currency", o.Currency, "cost", o.TotalAmount.String(), "held", orig.HeldAmount.String())
+		msg := fmt.Sprintf("insufficient funds: the fill costs %s %s at the exchange rate of execution, the hold %s",
+			o.Currency.Format(o.TotalAmount), o.Currency, o.Currency.Format(orig.HeldAmount))
+		if _, ferr := s.end(ctx, ev, orig, entity.ActorEngine, msg, entity.StatusTriggered, entity.StatusFailed); ferr != nil && !apperr.Is(ferr, apperr.Conflict) {
+			return false, ferr
+		}
+		return true, nil
 	default:
 		return false, errRetry // the cash, the holding or the partner changed
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
-	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/store"
 	"github.com/orderprocessor/orderprocessor/testenv"
 	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
@@ -46,6 +45,9 @@ func newEnvOn(t testing.TB, db store.Store, tables dao.Tables, price, cash strin
 	d := trading.NewDAOs(db, tables)
 	e := &env{t: t, ctx: context.Background(), d: d, clock: c,
 		s: trading.New(d, trading.Config{}, trading.Options{Now: c.Now})}
+	if _, err := e.s.SeedRates(e.ctx); err != nil {
+		t.Fatal(err)
+	}
 	now := entity.At(c.Now())
 	if err := d.Assets.Create(e.ctx, &entity.Asset{AssetID: "XYZ", Name: "Xyz", PriceUSD: dec(price), IsActive: true,
 		LastUpdated: now, CreatedAt: now, UpdatedAt: now}); err != nil {
@@ -512,7 +514,7 @@ var _ = errors.Is
 
 func TestConvertRecordsBothLegs(t *testing.T) {
 	e := newEnv(t, "100", "1000")
-	c, _, err := e.s.Convert(e.ctx, "alice", entity.ConvertRequest{FromCurrency: "usd", ToCurrency: "EUR", Amount: decp("108")}, pricing.DefaultFXRates(), nil)
+	c, _, err := e.s.Convert(e.ctx, "alice", entity.ConvertRequest{FromCurrency: "usd", ToCurrency: "EUR", Amount: decp("108")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,14 +527,14 @@ func TestConvertRecordsBothLegs(t *testing.T) {
 		t.Fatalf("EUR %v %v", eur, err)
 	}
 	// 1 JPY is 0.0067 USD: 10 JPY buy 0.06 USD (rounded down, never up).
-	if _, _, err := e.s.Convert(e.ctx, "alice", entity.ConvertRequest{FromCurrency: "EUR", ToCurrency: "JPY", Amount: decp("1")}, pricing.DefaultFXRates(), nil); err != nil {
+	if _, _, err := e.s.Convert(e.ctx, "alice", entity.ConvertRequest{FromCurrency: "EUR", ToCurrency: "JPY", Amount: decp("1")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	jpy, _ := e.d.Balances.Get(e.ctx, "alice", entity.JPY)
 	if !jpy.CurrentBalance.Equal(dec("161")) { // 1.08 / 0.0067 = 161.19...
 		t.Fatalf("JPY %s", jpy.CurrentBalance)
 	}
-	_, _, err = e.s.Convert(e.ctx, "alice", entity.ConvertRequest{FromCurrency: "USD", ToCurrency: "EUR", Amount: decp("893")}, pricing.DefaultFXRates(), nil)
+	_, _, err = e.s.Convert(e.ctx, "alice", entity.ConvertRequest{FromCurrency: "USD", ToCurrency: "EUR", Amount: decp("893")}, nil)
 	if !apperr.Is(err, apperr.InsufficientFunds) {
 		t.Fatalf("over-convert: %v", err)
 	}

@@ -42,6 +42,11 @@ type Placed struct {
 //   - other orders rest (status queued) with their hold: cash for buys (an
 //     order_hold ledger entry), asset quantity for sells.
 //
+// An order in another currency than USD reads that currency's stored rate
+// with the asset (refused with fx_rate_stale when older than
+// Config.FXMaxAge) and settles in it at the asset's USD price / the rate
+// (fillWrites); a resting buy holds its currency (buyHold).
+//
 // reqHash identifies the request for client_order_id replays; idem, when not
 // nil, stores the response for Idempotency-Key replays.
 func (s *Service) PlaceOrder(ctx context.Context, username string, req entity.OrderCreate, reqHash string, idem *Idem) (*Placed, *Replay, error) {
@@ -56,10 +61,6 @@ func (s *Service) PlaceOrder(ctx context.Context, username string, req entity.Or
 func (s *Service) placeOrder(ctx context.Context, username string, req entity.OrderCreate, reqHash string, idem *Idem) (*Placed, *Replay, error) {
 	if err := req.Validate(s.now()); err != nil {
 		return nil, nil, err
-	}
-	if req.Currency != entity.USD {
-		// Assets are priced in USD; other cash is converted first (POST /balance/convert).
-		return nil, nil, apperr.Field("currency", "orders settle in USD; convert other currencies first", "value_error")
 	}
 	for attempt := 1; ; attempt++ {
 		p, rep, err := s.place(ctx, username, &req, reqHash, idem)
@@ -81,6 +82,9 @@ type placement struct {
 	asset   dao.Quote
 	holding *dao.HoldingRecord
 	partner *entity.Order // the open order of oco_with
+	// fx is the USD value of one unit of the order's currency (zero for a
+	// USD order).
+	fx decimal.Decimal
 }
 
 func (s *Service) readPlacement(ctx context.Context, username string, req *entity.OrderCreate, idem *Idem) (*placement, error) {
@@ -97,6 +101,10 @@ func (s *Service) readPlacement(ctx context.Context, username string, req *entit
 	var stored dao.Slot[*Replay]
 	if idem != nil {
 		stored = b.Idem(idem.Key)
+	}
+	var rate dao.Slot[*dao.FXRate]
+	if req.Currency != entity.USD {
+		rate = b.Rate(req.Currency)
 	}
 	if err := b.Read(ctx); err != nil {
 		return nil, fmt.Errorf("read asset: %w", err)
@@ -116,6 +124,15 @@ func (s *Service) readPlacement(ctx context.Context, username string, req *entit
 	pl := &placement{asset: q}
 	if !pl.asset.IsActive {
 		return nil, apperr.Field("asset_id", fmt.Sprintf("asset %s is not active", req.AssetID), "value_error")
+	}
+	if req.Currency != entity.USD {
+		r, found, err := rate.Get()
+		if err != nil {
+			return nil, err
+		}
+		if pl.fx, err = s.fresh(req.Currency, r, found, s.now()); err != nil {
+			return nil, err
+		}
 	}
 	if pl.holding, _, err = holding.Get(); err != nil {
 		return nil, err
@@ -177,7 +194,7 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 				return nil, nil, err
 			}
 		}
-		if err := s.fillWrites(&tx, o, price, pl.holding, pl.partner != nil, now); err != nil {
+		if err := s.fillWrites(&tx, o, price, pl.holding, pl.partner != nil, pl.fx, now); err != nil {
 			return nil, nil, err
 		}
 		if pl.partner != nil {
@@ -275,7 +292,7 @@ func (s *Service) settle(ctx context.Context, username string, req *entity.Order
 func (s *Service) holdWrites(tx *dao.Tx, o *entity.Order, pl *placement, now time.Time) error {
 	if o.Side() == entity.Buy {
 		cur := o.Currency
-		hold, err := s.buyHold(o)
+		hold, err := s.buyHold(o, pl.fx)
 		if err != nil {
 			return err
 		}
@@ -317,10 +334,30 @@ func (s *Service) holdWrites(tx *dao.Tx, o *entity.Order, pl *placement, now tim
 // or, with sharedHold, its OCO partner's), the ledger entry (which is also the
 // asset movement: it carries the asset leg), and the completion of the hold
 // entry. It sets o's execution fields.
-func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal, h *dao.HoldingRecord, sharedHold bool, now time.Time) error {
+//
+// An order in another currency than USD settles in it at fx, the USD value
+// of one unit of it (the stored rate read with the order): at price / fx
+// (PriceScale places, half-even) per unit, its gross rounded to the
+// currency's places; the order and its entry record fx, and the holding's
+// totals (in USD) take the total and fee at fx. A resting buy's fill that
+// costs more than its hold takes the difference from the available
+// balance.
+func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal, h *dao.HoldingRecord, sharedHold bool, fx decimal.Decimal, now time.Time) error {
 	buy := o.Side() == entity.Buy
 	cur, qty := o.Currency, o.Quantity
-	gross := entity.FillGross(qty, price, buy) // never undercharge a buyer, never overpay a seller
+	var fxp *decimal.Decimal
+	if cur != entity.USD {
+		if !fx.IsPositive() {
+			return errNoRate(cur)
+		}
+		p, err := price.Quo(fx, entity.PriceScale, decimal.HalfEven)
+		if err != nil {
+			return fmt.Errorf("price of %s in %s: %w", o.AssetID, cur, err)
+		}
+		r := fx // only a foreign order's rate escapes: a USD order allocates nothing more
+		price, fxp = p, &r
+	}
+	gross := entity.FillGrossIn(cur, qty, price, buy) // never undercharge a buyer, never overpay a seller
 	if gross.LessThan(MinNotional) {
 		return ErrNotionalTooSmall
 	}
@@ -337,7 +374,7 @@ func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal,
 		change.Current, change.Held = total.Neg(), o.HeldAmount.Neg()
 		entry = &entity.BalanceTransaction{TransactionType: entity.TxOrderPayment, Amount: total.Neg(),
 			Description: "Buy " + qty.String() + " " + o.AssetID + " at " + entity.FormatPrice(price)}
-		holding = s.d.Holdings.BuyWrite(o.Username, o.AssetID, qty, total, fee, now)
+		holding = s.d.Holdings.BuyWrite(o.Username, o.AssetID, qty, usdOf(total, fxp), usdOf(fee, fxp), now)
 		o.TotalAmount = total
 	} else {
 		if h == nil {
@@ -350,12 +387,12 @@ func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal,
 		change.Current = total
 		entry = &entity.BalanceTransaction{TransactionType: entity.TxOrderSale, Amount: total,
 			Description: "Sell " + qty.String() + " " + o.AssetID + " at " + entity.FormatPrice(price)}
-		holding, saleCost = s.d.Holdings.SellWrite(h, qty, total, fee, o.HeldQuantity.IsPositive() || sharedHold, now)
+		holding, saleCost = s.d.Holdings.SellWrite(h, qty, usdOf(total, fxp), usdOf(fee, fxp), o.HeldQuantity.IsPositive() || sharedHold, now)
 		o.TotalAmount = total
 	}
 	entry.TransactionID, entry.Username, entry.Currency = s.ids.New(), o.Username, cur
 	entry.Status, entry.ReferenceID, entry.CreatedAt = entity.TxCompleted, o.OrderID, at
-	entry.Asset = &entity.AssetLeg{AssetID: o.AssetID, Quantity: qty, Price: price}
+	entry.Asset = &entity.AssetLeg{AssetID: o.AssetID, Quantity: qty, Price: price, FXRate: fxp}
 	if !buy {
 		entry.Asset.SaleCost = &saleCost
 	}
@@ -368,6 +405,7 @@ func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal,
 	o.Fee = fee
 	o.ExecutedQuantity = qty
 	o.ExecutedPrice = &price
+	o.FXRate = fxp
 	o.HeldAmount, o.HeldQuantity = decimal.Zero, decimal.Zero
 	return nil
 }
@@ -420,4 +458,13 @@ func (s *Service) existingClientOrder(ctx context.Context, username, clientOrder
 		return nil, err
 	}
 	return &Placed{Order: o, Existing: true}, nil
+}
+
+// usdOf returns amount in USD: amount × *fx, or amount itself when fx is nil
+// (a USD amount).
+func usdOf(amount decimal.Decimal, fx *decimal.Decimal) decimal.Decimal {
+	if fx == nil {
+		return amount
+	}
+	return amount.Mul(*fx)
 }

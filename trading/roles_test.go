@@ -54,6 +54,9 @@ func testRefusals(t *testing.T) {
 	e := &env{t: t, ctx: context.Background(), d: d, clock: c, s: trading.New(d, cfg, trading.Options{Now: c.Now})}
 	// other writes straight to the store, between e's reads and its transactions.
 	other := trading.New(trading.NewDAOs(db, tables), cfg, trading.Options{Now: c.Now})
+	if _, err := e.s.SeedRates(e.ctx); err != nil {
+		t.Fatal(err)
+	}
 	now := entity.At(c.Now())
 	if err := d.Assets.Create(e.ctx, &entity.Asset{AssetID: "XYZ", Name: "Xyz", PriceUSD: dec("100"), IsActive: true,
 		LastUpdated: now, CreatedAt: now, UpdatedAt: now}); err != nil {
@@ -88,7 +91,7 @@ func testRefusals(t *testing.T) {
 	want("market buy over the cash", err, dao.ErrInsufficientFunds)
 	_, err = place("alice", entity.OrderCreate{OrderType: entity.LimitBuy, AssetID: "XYZ", Quantity: decp("1"), LimitPrice: decp("60")}, "")
 	want("limit buy holding more than the cash", err, dao.ErrInsufficientFunds)
-	_, _, err = e.s.Convert(e.ctx, "alice", entity.ConvertRequest{FromCurrency: entity.USD, ToCurrency: "EUR", Amount: decp("51")}, e.s.Rates(), nil)
+	_, _, err = e.s.Convert(e.ctx, "alice", entity.ConvertRequest{FromCurrency: entity.USD, ToCurrency: "EUR", Amount: decp("51")}, nil)
 	want("conversion of more than the cash", err, dao.ErrInsufficientFunds)
 
 	// The client order id before the cash: a retried order is answered

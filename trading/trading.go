@@ -31,9 +31,17 @@ type Config struct {
 	WithdrawDailyLimit decimal.Decimal
 	// FeeRate is the fee charged on an order's notional (0.001 = 0.1%).
 	FeeRate decimal.Decimal
-	// Rates are the USD values of the currencies: the rates of conversions
-	// (the user service's) and of the daily limits. Nil: pricing.DefaultFXRates().
+	// Rates are the reference USD values of the currencies, stored as the
+	// exchange rates of the currencies that have none (SeedRates). Nil:
+	// pricing.DefaultFXRates(). The flows use the stored rates.
 	Rates pricing.FXRates
+	// FXSpread is the fraction a conversion keeps of its mid rate's value
+	// (0.002 = 0.2%: the credit is the mid-rate value times 0.998); 0..<1.
+	FXSpread decimal.Decimal
+	// FXMaxAge bounds the age of a rate that moves money: a conversion, an
+	// order in another currency or a daily limit's USD value at an older
+	// rate is refused (fx_rate_stale, HTTP 503). 0: no bound.
+	FXMaxAge time.Duration
 }
 
 // DefaultConfig is the documented defaults (docs/api.md): 10,000 USD of
@@ -101,9 +109,6 @@ func (s *Service) DAOs() *dao.DAOs { return s.d }
 // ReadDAOs returns the DAOs of display reads (Options.Reads): answers that
 // decide nothing.
 func (s *Service) ReadDAOs() *dao.DAOs { return s.reads }
-
-// Rates returns the FX rates of conversions and of the daily limits.
-func (s *Service) Rates() pricing.FXRates { return s.cfg.Rates }
 
 // Now returns the service clock's time.
 func (s *Service) Now() time.Time { return s.now() }

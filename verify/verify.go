@@ -597,6 +597,7 @@ func (c *checker) checkSettlement(o *entity.Order, r *orderRefs) {
 		if fee := entity.MovementFee(m); !fee.Equal(o.Fee) {
 			c.report(subj, "movement %s fee %s != fee %s", m.TransactionID, money(fee, o.Currency), money(o.Fee, o.Currency))
 		}
+		c.checkFX(subj, o, m)
 	default:
 		ids := make([]string, len(r.moves))
 		for i, m := range r.moves {
@@ -654,4 +655,20 @@ func unionKeys(ss ...*sums) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// checkFX checks the exchange rate of a completed order's fill: an order in
+// another currency than USD records the positive rate it settled at, and
+// its movement the same rate (the holding's totals count the fill at it); a
+// USD order and its movement record none.
+func (c *checker) checkFX(subj string, o *entity.Order, m *entity.AssetTransaction) {
+	foreign := o.Currency != entity.USD
+	switch {
+	case foreign && (o.FXRate == nil || !o.FXRate.IsPositive()):
+		c.report(subj, "completed %s order records no exchange rate", o.Currency)
+	case !foreign && o.FXRate != nil:
+		c.report(subj, "USD order records exchange rate %s", o.FXRate)
+	case (m.FXRate == nil) != (o.FXRate == nil) || m.FXRate != nil && !m.FXRate.Equal(*o.FXRate):
+		c.report(subj, "movement %s exchange rate %v != the order's %v", m.TransactionID, m.FXRate, o.FXRate)
+	}
 }

@@ -59,6 +59,9 @@ func newFixture(t *testing.T) *fixture {
 	d := trading.NewDAOs(db, tables)
 	f := &fixture{ctx: ctx, db: db, d: d,
 		svc: trading.New(d, trading.DefaultConfig(), trading.Options{Now: func() time.Time { return t0 }})}
+	if _, err := f.svc.SeedRates(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := d.Assets.Create(ctx, &entity.Asset{AssetID: "BTC", Name: "Bitcoin", PriceUSD: dec("50000"),
 		IsActive: true, CreatedAt: entity.At(t0), UpdatedAt: entity.At(t0)}); err != nil {
@@ -1002,6 +1005,9 @@ func TestUpgradedHoldings(t *testing.T) {
 	cfg := trading.DefaultConfig()
 	cfg.FeeRate = dec("0.01")
 	svc := trading.New(d, cfg, trading.Options{Now: func() time.Time { return t0 }})
+	if _, err := svc.SeedRates(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := d.Assets.Create(ctx, &entity.Asset{AssetID: "BTC", Name: "Bitcoin", PriceUSD: dec("50000"),
 		IsActive: true, CreatedAt: entity.At(t0), UpdatedAt: entity.At(t0)}); err != nil {
 		t.Fatal(err)

@@ -50,6 +50,9 @@ type serveFlags struct {
 	priceInterval                    time.Duration
 	priceIntervalSet                 bool // --price-interval given (the http feed's default differs)
 	seed                             int
+	fxFeed, fxURL, fxSpread          string
+	fxInterval, fxMaxAge             time.Duration
+	fxSeed                           int
 	logFormat, origins               string
 	rateLimit, loginFailures         int
 	loginWindow, loginBlock          time.Duration
@@ -92,6 +95,12 @@ func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
 	f.StringVar(&s.priceKey, "price-api-key", "", "API key of the http price feed (prefer $"+envName("price-api-key")+")")
 	f.String(&s.priceKeyHeader, "price-api-key-header", pricing.DefaultAPIKeyHeader, "header carrying the http price feed's API key")
 	f.Int(&s.seed, "price-seed", 1, "seed of the simulated price feed")
+	f.String(&s.fxFeed, "fx-feed", "static", "exchange-rate feed: static (rates change when an admin sets them), simulated or http (an API of the frankfurter.app / exchangerate.host shape); it runs where the price feed runs, one replica at a time")
+	f.Duration(&s.fxInterval, "fx-interval", 0, "exchange-rate feed tick period (0: 10s, or 10m for --fx-feed http)")
+	f.String(&s.fxURL, "fx-url", "https://api.frankfurter.app", "base URL of the http exchange-rate feed's API (GET <url>/latest?base=EUR&symbols=USD)")
+	f.Int(&s.fxSeed, "fx-seed", 1, "seed of the simulated exchange-rate feed")
+	f.String(&s.fxSpread, "fx-spread", "0", "fraction of a conversion's mid-rate value the platform keeps (0.002 = 0.2%): the credit is the mid-rate value times 1 minus it")
+	f.Duration(&s.fxMaxAge, "fx-max-age", 0, "oldest exchange rate that moves money: a conversion, an order in another currency or a deposit or withdrawal in another currency under a daily limit at an older rate is refused with 503 fx_rate_stale (0: no bound)")
 	f.String(&s.logFormat, "log-format", "text", "log format: text or json")
 	f.String(&s.origins, "cors-origins", "*", "comma-separated origins allowed by CORS (* for any)")
 	f.Int(&s.rateLimit, "rate-limit", gateway.DefaultRateLimit, "requests per minute per client IP and per user (0 disables)")
@@ -156,13 +165,15 @@ func (s *serveFlags) config(secret, adminPassword string) (platform.Config, erro
 		name string
 		text string
 		dst  *decimal.Decimal
-	}{{"deposit-daily-limit", s.deposit, &tcfg.DepositDailyLimit}, {"withdraw-daily-limit", s.withdraw, &tcfg.WithdrawDailyLimit}, {"fee-rate", s.fee, &tcfg.FeeRate}} {
+	}{{"deposit-daily-limit", s.deposit, &tcfg.DepositDailyLimit}, {"withdraw-daily-limit", s.withdraw, &tcfg.WithdrawDailyLimit},
+		{"fee-rate", s.fee, &tcfg.FeeRate}, {"fx-spread", s.fxSpread, &tcfg.FXSpread}} {
 		d, err := decimal.Parse(p.text)
 		if err != nil || d.IsNegative() {
 			return platform.Config{}, fmt.Errorf("--%s %q is not a non-negative decimal", p.name, p.text)
 		}
 		*p.dst = d
 	}
+	tcfg.FXMaxAge = s.fxMaxAge
 	if secret == "" && s.production {
 		return platform.Config{}, errors.New("ORDERPROCESSOR_JWT_SECRET is required in production mode")
 	}
@@ -187,7 +198,9 @@ func (s *serveFlags) config(secret, adminPassword string) (platform.Config, erro
 		TokenClockSkew: s.tokenSkew, AccountCacheTTL: s.accountTTL,
 		AdminPassword: adminPassword, Gateway: gcfg, Trading: tcfg,
 		PriceFeed: s.feed, PriceSeed: uint64(s.seed),
-		PriceHTTP:         pricing.HTTPConfig{URL: s.priceURL, APIKey: s.priceKey, APIKeyHeader: s.priceKeyHeader},
+		PriceHTTP: pricing.HTTPConfig{URL: s.priceURL, APIKey: s.priceKey, APIKeyHeader: s.priceKeyHeader},
+		FXFeed:    s.fxFeed, FXInterval: s.fxInterval, FXSeed: uint64(s.fxSeed),
+		FXHTTP:            pricing.FXHTTPConfig{URL: s.fxURL},
 		RedisURL:          s.redisURL,
 		RedisPrefix:       s.redisPrefix,
 		CacheTTL:          s.cacheTTL,

@@ -69,3 +69,17 @@ func (o *OrderID) UnmarshalText(b []byte) error {
 	*o = OrderID(b)
 	return nil
 }
+
+// Pair is a {pair} path parameter: an exchange-rate pair against USD
+// (entity.ParsePair), whose value is its currency.
+type Pair string
+
+// UnmarshalText validates a pair name and keeps its currency.
+func (p *Pair) UnmarshalText(b []byte) error {
+	c, err := entity.ValidatePair(string(b))
+	if err != nil {
+		return err
+	}
+	*p = Pair(c)
+	return nil
+}

@@ -83,6 +83,7 @@ func (s *Service) Register(api *httpapi.API) {
 		Errors: []int{http.StatusNotFound},
 	}, s.handleGet)
 	s.registerHistory(api)
+	s.registerFX(api)
 	httpapi.Handle(api, httpapi.Op{
 		Method: http.MethodPost, Path: PathAdminAssets, OperationID: "createAsset",
 		Summary: "Create an asset (admin)",

@@ -69,6 +69,10 @@ type Service struct {
 	deactivated []DeactivateFunc
 
 	historyScan int // MaxHistoryScan; smaller in tests
+
+	rates      Rates
+	rateMaxAge time.Duration
+	onRate     RateChangeFunc
 }
 
 // Options are a Service's optional settings; the zero value is the defaults.
@@ -80,11 +84,20 @@ type Options struct {
 	// same names add more.
 	OnPriceChange PriceChangeFunc
 	OnDeactivate  DeactivateFunc
+	// Rates, when set, are the stored exchange rates the service serves
+	// (GET /api/v1/fx/rates, the history, the admin set) and its rate feed
+	// moves (RateSource); RateMaxAge is the age beyond which the money
+	// flows refuse a rate (shown as stale; 0: no bound); OnRateChange is
+	// called after each rate change.
+	Rates        Rates
+	RateMaxAge   time.Duration
+	OnRateChange RateChangeFunc
 }
 
 // New returns the inventory service over the catalogue's store.
 func New(assets Assets, opts Options) *Service {
-	s := &Service{assets: assets, now: opts.Now, log: opts.Logger, historyScan: MaxHistoryScan}
+	s := &Service{assets: assets, now: opts.Now, log: opts.Logger, historyScan: MaxHistoryScan,
+		rates: opts.Rates, rateMaxAge: opts.RateMaxAge, onRate: opts.OnRateChange}
 	if s.now == nil {
 		s.now = time.Now
 	}

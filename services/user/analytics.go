@@ -28,7 +28,15 @@ type PnLAsset struct {
 	Sold          string `json:"sold_quantity"`
 }
 
-// PnLResponse is the caller's P&L per asset and in total, in USD.
+// PnLQuery is the query of GET /api/v1/analytics/pnl.
+type PnLQuery struct {
+	Currency string `query:"currency" maxLength:"3" doc:"ISO 4217 code of the currency of every amount (default USD), converted at the current stored rate"`
+}
+
+type pnlIn struct{ PnLQuery }
+
+// PnLResponse is the caller's P&L per asset and in total, in USD or the
+// asked currency.
 type PnLResponse struct {
 	Assets          []PnLAsset `json:"assets"`
 	TotalRealized   string     `json:"total_realized_pnl"`
@@ -55,7 +63,8 @@ type SummaryResponse struct {
 func (s *Service) registerAnalytics(api *httpapi.API) {
 	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/analytics/pnl", OperationID: "getPnL",
 		Summary: "The caller's realized and unrealized P&L per asset", Tags: []string{"analytics"}, Auth: httpapi.AuthUser,
-		Description: "Average-cost method, kept per holding with each fill: buy fees are part of the cost basis, sell fees reduce the proceeds; unrealized at the current price. Reads one item per asset held, whatever the history."},
+		Description: "Average-cost method, kept per holding with each fill: buy fees are part of the cost basis, sell fees reduce the proceeds; unrealized at the current price. Reads one item per asset held, whatever the history. " +
+			"Amounts are in USD, or in the currency of `currency` (an unsupported one is 422) at the current stored exchange rate."},
 		handlerkit.WithCaller(s.pnl))
 	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/admin/analytics/summary", OperationID: "getAnalyticsSummary",
 		Summary: "Order counts by type and status, completed notional per asset, users", Tags: []string{"admin"},
@@ -64,14 +73,18 @@ func (s *Service) registerAnalytics(api *httpapi.API) {
 		Errors: []int{http.StatusTooManyRequests}}, oneAtATime(s.whole, s.summary))
 }
 
-func (s *Service) pnl(r *http.Request, p auth.Principal, _ *struct{}) (PnLResponse, error) {
+func (s *Service) pnl(r *http.Request, p auth.Principal, in *pnlIn) (PnLResponse, error) {
+	val, _, err := s.valuationRates(r.Context(), in.Currency)
+	if err != nil {
+		return PnLResponse{}, err
+	}
 	hs, err := s.trade.Holdings(r.Context(), p.Username)
 	if err != nil {
 		return PnLResponse{}, err
 	}
-	out := PnLResponse{Assets: make([]PnLAsset, 0, len(hs)), Currency: "USD"}
+	out := PnLResponse{Assets: make([]PnLAsset, 0, len(hs)), Currency: string(val.c)}
 	totalR, totalU, totalF := decimal.Zero, decimal.Zero, decimal.Zero
-	usd := func(d decimal.Decimal) string { return entity.USD.Format(d.Round(2, decimal.HalfEven)) }
+	usd := val.money       // amounts in the valuation's currency
 	for _, h := range hs { // by asset id
 		asset, err := s.trade.Asset(r.Context(), h.AssetID)
 		if err != nil {
@@ -82,7 +95,7 @@ func (s *Service) pnl(r *http.Request, p auth.Principal, _ *struct{}) (PnLRespon
 		unrealized := value.Sub(pos.CostBasis)
 		totalR, totalU, totalF = totalR.Add(pos.Realized), totalU.Add(unrealized), totalF.Add(pos.Fees)
 		out.Assets = append(out.Assets, PnLAsset{AssetID: h.AssetID, Quantity: pos.Quantity.String(), CostBasis: usd(pos.CostBasis),
-			AverageCost: entity.FormatPrice(pos.AverageCost()), CurrentPrice: entity.FormatPrice(asset.PriceUSD), MarketValue: usd(value),
+			AverageCost: val.price(pos.AverageCost()), CurrentPrice: val.price(asset.PriceUSD), MarketValue: usd(value),
 			RealizedPnL: usd(pos.Realized), UnrealizedPnL: usd(unrealized), FeesPaid: usd(pos.Fees),
 			Bought: pos.Bought.String(), Sold: pos.Sold.String()})
 	}
@@ -108,7 +121,7 @@ func (s *Service) summary(r *http.Request, _ *struct{}) (SummaryResponse, error)
 			out.OpenOrders++
 		}
 		if o.Status == entity.StatusCompleted {
-			notional[o.AssetID] = notional[o.AssetID].Add(o.Notional())
+			notional[o.AssetID] = notional[o.AssetID].Add(o.NotionalUSD())
 		}
 		if o.CreatedAt.After(since.Time) {
 			active[o.Username] = true

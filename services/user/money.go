@@ -1,6 +1,7 @@
 package user
 
 import (
+	"context"
 	"net/http"
 	"sort"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/httpapi"
 	"github.com/orderprocessor/orderprocessor/page"
+	"github.com/orderprocessor/orderprocessor/pricing"
 	"github.com/orderprocessor/orderprocessor/services/handlerkit"
 	"github.com/orderprocessor/orderprocessor/trading"
 )
@@ -120,7 +122,9 @@ func (s *Service) registerMoney(api *httpapi.API) {
 		Errors: []int{404}}, handlerkit.WithCaller(s.getAssetBalance))
 	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/portfolio", OperationID: "getPortfolio",
 		Summary: "The caller's holdings and cash, valued at current prices", Tags: []string{"portfolio"},
-		Auth: httpapi.AuthUser}, handlerkit.WithCaller(s.getPortfolio))
+		Auth: httpapi.AuthUser, Description: "Values in USD, or in the currency of `currency` (an unsupported one is 422): every price, value and cost " +
+			"is converted at the current stored exchange rate (`GET /api/v1/fx/rates`); cash in every currency counts at the stored rates."},
+		handlerkit.WithCaller(s.getPortfolio))
 }
 
 // errCurrency answers a currency query parameter that names no supported currency.
@@ -243,8 +247,74 @@ func (s *Service) getAssetBalance(r *http.Request, p auth.Principal, in *AssetPa
 
 var hundred = decimal.FromInt(100)
 
-func (s *Service) getPortfolio(r *http.Request, p auth.Principal, _ *struct{}) (PortfolioResponse, error) {
+// PortfolioQuery is the query of GET /api/v1/portfolio.
+type PortfolioQuery struct {
+	Currency string `query:"currency" maxLength:"3" doc:"ISO 4217 code of the valuation currency (default USD): every value, price and cost is converted at the current stored rate"`
+}
+
+type portfolioIn struct{ PortfolioQuery }
+
+// valuation converts USD values into the currency of a valuation, at the
+// stored rate rate (the currency's USD value; 1 for USD, which converts
+// nothing).
+type valuation struct {
+	c    entity.Currency
+	rate decimal.Decimal
+}
+
+// money returns the USD value usd in v's currency, rounded half-even to
+// its places.
+func (v valuation) money(usd decimal.Decimal) string {
+	if v.c == entity.USD {
+		return entity.USD.Format(usd.Round(2, decimal.HalfEven))
+	}
+	d, err := usd.Quo(v.rate, v.c.Scale(), decimal.HalfEven)
+	if err != nil {
+		return v.c.Format(decimal.Zero)
+	}
+	return v.c.Format(d)
+}
+
+// price returns the USD price p in v's currency (PriceScale places).
+func (v valuation) price(p decimal.Decimal) string {
+	if v.c == entity.USD {
+		return entity.FormatPrice(p)
+	}
+	d, err := p.Quo(v.rate, entity.PriceScale, decimal.HalfEven)
+	if err != nil {
+		return entity.FormatPrice(decimal.Zero)
+	}
+	return entity.FormatPrice(d)
+}
+
+// valuationRates returns the stored rates and the valuation in the
+// currency named by code (USD when empty): errCurrency for an unsupported
+// currency, fx_rate_stale for one without a stored rate.
+func (s *Service) valuationRates(ctx context.Context, code string) (valuation, pricing.FXRates, error) {
+	c := entity.USD
+	if code != "" {
+		var ok bool
+		if c, ok = entity.ParseCurrency(code); !ok {
+			return valuation{}, nil, errCurrency
+		}
+	}
+	rates, err := s.trade.ValuationRates(ctx)
+	if err != nil {
+		return valuation{}, nil, err
+	}
+	rate, ok := rates[string(c)]
+	if !ok || !rate.IsPositive() {
+		return valuation{}, nil, apperr.New(apperr.RateStale, "no exchange rate is stored for %s; retry later", c)
+	}
+	return valuation{c: c, rate: rate}, rates, nil
+}
+
+func (s *Service) getPortfolio(r *http.Request, p auth.Principal, in *portfolioIn) (PortfolioResponse, error) {
 	ctx := r.Context()
+	val, rates, err := s.valuationRates(ctx, in.Currency)
+	if err != nil {
+		return PortfolioResponse{}, err
+	}
 	hs, err := s.trade.Holdings(ctx, p.Username)
 	if err != nil {
 		return PortfolioResponse{}, err
@@ -274,12 +344,12 @@ func (s *Service) getPortfolio(r *http.Request, p auth.Principal, _ *struct{}) (
 		rows = append(rows, row{h, a, v})
 	}
 	cashValue := decimal.Zero
-	out := PortfolioResponse{Assets: make([]PortfolioAsset, 0, len(rows)), Cash: make([]entity.BalanceResponse, 0, len(bs)), ValuationCurrency: "USD"}
+	out := PortfolioResponse{Assets: make([]PortfolioAsset, 0, len(rows)), Cash: make([]entity.BalanceResponse, 0, len(bs)), ValuationCurrency: string(val.c)}
 	for _, b := range bs {
 		out.Cash = append(out.Cash, b.Response())
-		// Cash in other currencies counts at the reference rates (exact until
+		// Cash in other currencies counts at the stored rates (exact until
 		// the one rounding of the totals).
-		if rate, ok := s.rates[string(b.Currency)]; ok {
+		if rate, ok := rates[string(b.Currency)]; ok {
 			cashValue = cashValue.Add(b.CurrentBalance.Mul(rate))
 		}
 	}
@@ -294,15 +364,15 @@ func (s *Service) getPortfolio(r *http.Request, p auth.Principal, _ *struct{}) (
 		}
 		out.Assets = append(out.Assets, PortfolioAsset{
 			AssetID: rw.h.AssetID, AssetName: rw.a.Name, Quantity: rw.h.Quantity.String(),
-			HeldQuantity: rw.h.HeldQuantity.String(), CurrentPrice: entity.FormatPrice(rw.a.PriceUSD),
-			MarketValue: entity.USD.Format(rw.value.Round(2, decimal.HalfEven)), Percentage: pct.StringFixed(2),
-			AverageCost: entity.FormatPrice(rw.h.AverageCost), CostBasis: entity.USD.Format(rw.h.CostBasis.Round(2, decimal.HalfEven)),
-			UnrealizedPnL: entity.USD.Format(rw.value.Sub(rw.h.CostBasis).Round(2, decimal.HalfEven)),
+			HeldQuantity: rw.h.HeldQuantity.String(), CurrentPrice: val.price(rw.a.PriceUSD),
+			MarketValue: val.money(rw.value), Percentage: pct.StringFixed(2),
+			AverageCost: val.price(rw.h.AverageCost), CostBasis: val.money(rw.h.CostBasis),
+			UnrealizedPnL: val.money(rw.value.Sub(rw.h.CostBasis)),
 		})
 	}
-	out.TotalValue = entity.USD.Format(total.Round(2, decimal.HalfEven))
-	out.AssetsValue = entity.USD.Format(assetsValue.Round(2, decimal.HalfEven))
-	out.CashValue = entity.USD.Format(cashValue.Round(2, decimal.HalfEven))
-	out.TotalUnrealized = entity.USD.Format(unrealized.Round(2, decimal.HalfEven))
+	out.TotalValue = val.money(total)
+	out.AssetsValue = val.money(assetsValue)
+	out.CashValue = val.money(cashValue)
+	out.TotalUnrealized = val.money(unrealized)
 	return out, nil
 }

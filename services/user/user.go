@@ -27,11 +27,11 @@ import (
 // ledger, holdings, prices and (for admins) the whole store.
 type Trading interface {
 	Now() time.Time
-	Rates() pricing.FXRates
+	ValuationRates(ctx context.Context) (pricing.FXRates, error)
 	Idem(username, scope string, req *trading.IdemRequest) *trading.Idem
 	Deposit(ctx context.Context, username string, req entity.DepositRequest, idem *trading.Idem) (*entity.BalanceTransaction, *trading.Replay, error)
 	Withdraw(ctx context.Context, username string, req entity.WithdrawRequest, idem *trading.Idem) (*entity.BalanceTransaction, *trading.Replay, error)
-	Convert(ctx context.Context, username string, req entity.ConvertRequest, rates pricing.FXRates, idem *trading.Idem) (*trading.Conversion, *trading.Replay, error)
+	Convert(ctx context.Context, username string, req entity.ConvertRequest, idem *trading.Idem) (*trading.Conversion, *trading.Replay, error)
 	Adjust(ctx context.Context, admin, username string, req entity.AdjustmentRequest, idem *trading.Idem) (*entity.BalanceTransaction, *trading.Replay, error)
 
 	Balance(ctx context.Context, username string, c entity.Currency) (*entity.Balance, error)
@@ -71,7 +71,6 @@ type Service struct {
 	accounts Accounts
 	issuer   *auth.Issuer
 	revoker  auth.Revoker
-	rates    pricing.FXRates
 	// whole admits one whole-store read (verify, the summary) at a time.
 	whole wholeStore
 	log   *slog.Logger
@@ -90,7 +89,7 @@ func New(trade Trading, accounts Accounts, issuer *auth.Issuer, revoker auth.Rev
 		log = slog.Default()
 	}
 	return &Service{trade: trade, accounts: accounts, issuer: issuer, revoker: revoker,
-		rates: trade.Rates(), whole: newWholeStore(), log: log}
+		whole: newWholeStore(), log: log}
 }
 
 func (s *Service) now() time.Time { return s.trade.Now() }

@@ -54,7 +54,8 @@ type Env struct {
 // Options are an Env's optional settings.
 type Options struct {
 	// Config is the trading rules; the zero value is no daily limits, no
-	// fee and the reference FX rates.
+	// fee, no spread, no bound on the age of a rate, and the reference FX
+	// rates (stored at T0).
 	Config trading.Config
 }
 
@@ -66,6 +67,10 @@ func New(t testing.TB, opts Options) *Env {
 	e.store = db
 	e.DAOs = trading.NewDAOs(db, tables)
 	e.Trade = trading.New(e.DAOs, opts.Config, trading.Options{Now: e.Clock.Now, Logger: e.Logger})
+	// The reference rates, stored at T0, as a platform stores them at start.
+	if _, err := e.Trade.SeedRates(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var err error
 	e.Issuer, err = auth.NewIssuer([]byte("apitest-secret-apitest-secret-0123456789"), auth.IssuerOptions{Now: e.Clock.Now})
 	if err != nil {
