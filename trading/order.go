@@ -315,7 +315,8 @@ func (s *Service) holdWrites(tx *dao.Tx, o *entity.Order, pl *placement, now tim
 // set) at price: the cash movement (consuming a buy's hold and releasing the
 // rest), the holding change (a resting sell consumes held quantity: its own
 // or, with sharedHold, its OCO partner's), the ledger entry (which is also the
-// asset movement: it carries the asset leg), and the completion of the hold
+// asset movement: it carries the asset leg), the fill's count in its
+// minute's volume shard (dao.VolumeDAO), and the completion of the hold
 // entry. It sets o's execution fields.
 func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal, h *dao.HoldingRecord, sharedHold bool, now time.Time) error {
 	buy := o.Side() == entity.Buy
@@ -362,6 +363,7 @@ func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal,
 	tx.Add(dao.RoleBalance, s.d.Balances.ChangeWrite(change, now))
 	tx.Add(dao.RoleHolding, holding)
 	tx.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(entry))
+	tx.Add(dao.RoleNone, s.d.Volume.FillWrite(o.AssetID, o.Username, qty, gross, now))
 	if buy && o.HeldAmount.IsPositive() {
 		tx.Add(dao.RoleLedger, s.d.Balances.TransactionStatusWrite(o.Username, o.OrderID, entity.TxPending, entity.TxCompleted))
 	}

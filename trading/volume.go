@@ -1,0 +1,76 @@
+package trading
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/dao"
+)
+
+// RollGrace is how long after a minute ends the rollup waits before it
+// rolls the minute's volume shards into the buckets: a fill is counted in
+// the minute of its execution time, taken just before its transaction
+// commits.
+const RollGrace = time.Minute
+
+// maxRollMinutes bounds the minutes one RollVolume call rolls.
+const maxRollMinutes = 60
+
+// RollVolume rolls the closed minutes after the volume checkpoint (up to
+// now - RollGrace - 1 minute, at most an hour of them) into the minute, hour
+// and day buckets of each asset and of the platform, and advances the
+// checkpoint after each minute (dao.VolumeDAO). It returns the minutes
+// rolled. One process runs it at a time (a lease); a second one would only
+// find each asset's minute rolled already.
+func (s *Service) RollVolume(ctx context.Context, now time.Time) (int, error) {
+	cp, err := s.d.Volume.Start(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	last := dao.Minute.Truncate(now.Add(-RollGrace)).Add(-time.Minute)
+	n := 0
+	for m := cp.Through.Add(time.Minute); !m.After(last) && n < maxRollMinutes; m = m.Add(time.Minute) {
+		if err := s.rollMinute(ctx, m); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func (s *Service) rollMinute(ctx context.Context, m time.Time) error {
+	byAsset, err := s.d.Volume.Shards(ctx, m)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(byAsset))
+	var total dao.Volume
+	for id, v := range byAsset {
+		ids = append(ids, id)
+		total = total.Add(v)
+	}
+	slices.Sort(ids)
+	if len(ids) > 0 {
+		ids = append(ids, dao.PlatformAsset)
+		byAsset[dao.PlatformAsset] = total
+	}
+	for _, id := range ids {
+		if err := s.d.Volume.RollAsset(ctx, id, m, byAsset[id]); err != nil && !errors.Is(err, dao.ErrVolumeRolled) {
+			return err
+		}
+	}
+	if err := s.d.Volume.Advance(ctx, m); err != nil {
+		return fmt.Errorf("roll volume: %w", err)
+	}
+	return nil
+}
+
+// Volume returns the buckets of width i of assetID (dao.PlatformAsset:
+// every asset) that start in [i.Truncate(from), to], exact at the moment
+// of the read.
+func (s *Service) Volume(ctx context.Context, assetID string, i dao.Interval, from, to time.Time) ([]dao.Bucket, error) {
+	return s.d.Volume.Buckets(ctx, assetID, i, from, to, s.now())
+}
