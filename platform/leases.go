@@ -77,7 +77,8 @@ func (p *Platform) shardEngine(ctx, bg context.Context, cfg Config, leases *dao.
 
 // runAnalytics runs the analytics job every cfg.analyticsInterval() while
 // this process holds AnalyticsLease, until ctx is done: it rolls the closed
-// minutes' volume shards into the buckets (trading.Service.RollVolume).
+// minutes' volume shards into the buckets (trading.Service.RollVolume) and
+// sets each asset's total_volume_24h (trading.Service.RefreshVolume24h).
 func (p *Platform) runAnalytics(ctx context.Context, cfg Config, leases *dao.LeaseDAO, trade *trading.Service) {
 	l := lease.New(leases, AnalyticsLease, p.Member, cfg.leaseOptions(p.log))
 	l.Run(ctx, func(ctx context.Context) {
@@ -86,6 +87,9 @@ func (p *Platform) runAnalytics(ctx context.Context, cfg Config, leases *dao.Lea
 		for {
 			if _, err := trade.RollVolume(ctx, trade.Now()); err != nil && ctx.Err() == nil {
 				p.log.Warn("roll volume", "err", err)
+			}
+			if _, err := trade.RefreshVolume24h(ctx, trade.Now()); err != nil && ctx.Err() == nil {
+				p.log.Warn("refresh 24h volume", "err", err)
 			}
 			select {
 			case <-ctx.Done():

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/dao"
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
 )
 
 // RollGrace is how long after a minute ends the rollup waits before it
@@ -73,4 +75,49 @@ func (s *Service) rollMinute(ctx context.Context, m time.Time) error {
 // of the read.
 func (s *Service) Volume(ctx context.Context, assetID string, i dao.Interval, from, to time.Time) ([]dao.Bucket, error) {
 	return s.d.Volume.Buckets(ctx, assetID, i, from, to, s.now())
+}
+
+// RefreshVolume24h sets each asset's total_volume_24h to the notional (USD,
+// before fees) of its fills in the 24-hour window at now
+// (entity.Window24h: the current UTC hour and the 23 before it), where it
+// differs from the stored one; it returns the assets changed. The
+// analytics job runs it after each rollup.
+func (s *Service) RefreshVolume24h(ctx context.Context, now time.Time) (int, error) {
+	assets, err := s.d.Assets.All(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("refresh 24h volume: %w", err)
+	}
+	n := 0
+	for _, a := range assets {
+		v, err := s.Volume24h(ctx, a.AssetID, now)
+		if err != nil {
+			return n, err
+		}
+		if a.TotalVolume24h != nil && a.TotalVolume24h.Equal(v) {
+			continue
+		}
+		_, err = s.d.Assets.Modify(ctx, a.AssetID, now, func(a *entity.Asset) error {
+			a.TotalVolume24h = &v
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("refresh 24h volume of %s: %w", a.AssetID, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Volume24h returns the notional of assetID's fills in the 24-hour window
+// at now (entity.Window24h).
+func (s *Service) Volume24h(ctx context.Context, assetID string, now time.Time) (decimal.Decimal, error) {
+	bs, err := s.d.Volume.Buckets(ctx, assetID, dao.Hour, entity.Window24h(now), now, now)
+	if err != nil {
+		return decimal.Zero, err
+	}
+	total := decimal.Zero
+	for _, b := range bs {
+		total = total.Add(b.Notional)
+	}
+	return total, nil
 }
