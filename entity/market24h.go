@@ -6,12 +6,11 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 )
 
-// PriceHour is an asset's prices in one UTC hour: the price in effect when
-// the hour began (Open: the close of the hour before), the highest and
-// lowest price in effect during it (the open included) and the last one.
+// PriceHour is an asset's prices in one UTC hour (Hour: Unix time / 3600):
+// the highest and lowest price in effect during it (the price in effect
+// when it began included) and the last one.
 type PriceHour struct {
-	Start Time            `json:"t"`
-	Open  decimal.Decimal `json:"o"`
+	Hour  int64           `json:"t"`
 	High  decimal.Decimal `json:"h"`
 	Low   decimal.Decimal `json:"l"`
 	Close decimal.Decimal `json:"c"`
@@ -20,13 +19,16 @@ type PriceHour struct {
 // PriceHours are an asset's recent hours with price changes, oldest first,
 // kept in its stored document (written with every price change, in the same
 // transaction as its price point): the hours of the 24-hour window, and
-// the close of the last hour before them (Before), from which Market24h
-// derives high_24h, low_24h and price_change_24h without reading the price
-// history.
+// Before, the price in effect before the first of them (the close of the
+// last hour that left the window, or the asset's first price), from which
+// Market24h derives high_24h, low_24h and price_change_24h without reading
+// the price history.
 type PriceHours struct {
 	Hours  []PriceHour      `json:"hours,omitempty"`
 	Before *decimal.Decimal `json:"before,omitempty"`
 }
+
+func hourOf(t time.Time) int64 { return t.Unix() / 3600 }
 
 // Window24h returns the start of the 24-hour window at now: the start of
 // the UTC hour 23 hours before now's hour (the window is the current hour
@@ -39,23 +41,27 @@ func Window24h(now time.Time) time.Time {
 // forgets the hours that left the window (keeping the last one's close as
 // Before).
 func (p *PriceHours) NotePrice(at time.Time, price decimal.Decimal) {
-	h := at.UTC().Truncate(time.Hour)
+	h := hourOf(at)
 	n := len(p.Hours)
 	switch {
-	case n > 0 && !p.Hours[n-1].Start.Before(h): // this hour (or a clock that went back)
+	case n > 0 && p.Hours[n-1].Hour >= h: // this hour (or a clock that went back)
 		last := &p.Hours[n-1]
 		last.High, last.Low, last.Close = decimal.Max(last.High, price), decimal.Min(last.Low, price), price
 	default:
-		open := price
-		if n > 0 {
+		open := price // the asset's first price
+		switch {
+		case n > 0:
 			open = p.Hours[n-1].Close
+		case p.Before != nil:
+			open = *p.Before
+		default:
+			p.Before = &open
 		}
-		p.Hours = append(p.Hours, PriceHour{Start: At(h), Open: open, High: decimal.Max(open, price),
-			Low: decimal.Min(open, price), Close: price})
+		p.Hours = append(p.Hours, PriceHour{Hour: h, High: decimal.Max(open, price), Low: decimal.Min(open, price), Close: price})
 	}
-	first := Window24h(at)
+	first := hourOf(Window24h(at))
 	drop := 0
-	for drop < len(p.Hours) && p.Hours[drop].Start.Before(first) {
+	for drop < len(p.Hours) && p.Hours[drop].Hour < first {
 		drop++
 	}
 	if drop > 0 {
@@ -66,37 +72,29 @@ func (p *PriceHours) NotePrice(at time.Time, price decimal.Decimal) {
 
 // Market24h returns the highest and lowest price in effect in the window
 // at now (Window24h), and the change of the current price since the
-// window's start, from the recorded hours; ok is false when no price
-// change was ever recorded.
+// window's start, from the recorded hours; ok is false when no price was
+// ever recorded.
 func (p *PriceHours) Market24h(now time.Time, price decimal.Decimal) (high, low, change decimal.Decimal, ok bool) {
-	if len(p.Hours) == 0 && p.Before == nil {
+	if p.Before == nil {
 		return decimal.Zero, decimal.Zero, decimal.Zero, false
 	}
-	first := Window24h(now)
+	first := hourOf(Window24h(now))
 	// The price in effect when the window began: the close of the last
 	// hour before it; for an asset younger than the window, its first price.
-	var start *decimal.Decimal
-	if p.Before != nil {
-		start = p.Before
-	}
-	for i := range p.Hours {
-		if p.Hours[i].Start.Before(first) {
-			c := p.Hours[i].Close
-			start = &c
+	start := *p.Before
+	for _, h := range p.Hours {
+		if h.Hour < first {
+			start = h.Close
 		}
 	}
-	if start == nil {
-		o := p.Hours[0].Open
-		start = &o
-	}
-	high, low = *start, *start
+	high, low = start, start
 	for _, h := range p.Hours {
-		if !h.Start.Before(first) {
+		if h.Hour >= first {
 			high, low = decimal.Max(high, h.High), decimal.Min(low, h.Low)
 		}
 	}
 	high, low = decimal.Max(high, price), decimal.Min(low, price)
-	return high, low, price.Sub(*start), true
+	return high, low, price.Sub(start), true
 }
 
 // WithMarket24h sets a's high_24h, low_24h, price_change_24h and
