@@ -29,13 +29,14 @@ const (
 	RoleAsset                     // an asset of the catalogue
 	RolePricePoint                // a point of an asset's price history
 	RoleIdem                      // an idempotency record (exists: the key was used)
+	RoleActive                    // a user's active-today marker (exists: the user placed an order today)
 )
 
 var roleNames = [...]string{
 	RoleNone: "none", RoleProfile: "profile", RoleEmail: "email", RoleNewBalance: "new_balance",
 	RoleBalance: "balance", RoleLedger: "ledger", RoleHolding: "holding", RoleOrder: "order",
 	RoleClientOrderID: "client_order_id", RolePartner: "partner", RoleDailyLimit: "daily_limit",
-	RoleAsset: "asset", RolePricePoint: "price_point", RoleIdem: "idem",
+	RoleAsset: "asset", RolePricePoint: "price_point", RoleIdem: "idem", RoleActive: "active",
 }
 
 func (r Role) String() string {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/store"
 )
 
@@ -135,49 +138,189 @@ func shardOf(username string) int {
 	return int(h % VolumeShards)
 }
 
-// FillWrite returns the write that counts a fill of username's at at
-// (quantity qty, notional the value traded before fees) in its minute's
-// volume shard: part of the fill's transaction.
-func (d *VolumeDAO) FillWrite(assetID, username string, qty, notional decimal.Decimal, at time.Time) store.Write {
+// Count is what one transaction adds to its minute's volume shard: a fill
+// (Fill, with its quantity and notional, the value traded before fees),
+// the placement of an order (Placed, its type, and Status, its status once
+// placed), and whether it is the user's first placement of the UTC day
+// (Active: the same transaction creates the user's ActiveWrite marker).
+type Count struct {
+	Fill     bool
+	Quantity decimal.Decimal
+	Notional decimal.Decimal
+	Placed   entity.OrderType
+	Status   entity.OrderStatus
+	Active   bool
+}
+
+// Count attributes: placements by type ("pt_<type>") and by status once
+// placed ("ps_<status>"), and users active (a first placement of the day).
+const (
+	prefixPlacedType   = "pt_"
+	prefixPlacedStatus = "ps_"
+	attrActive         = "active"
+)
+
+// typeAttrs and statusAttrs are the count attributes of the known types
+// and statuses, built once.
+var (
+	typeAttrs   = map[entity.OrderType]string{}
+	statusAttrs = map[entity.OrderStatus]string{}
+)
+
+func init() {
+	for _, t := range entity.OrderTypes() {
+		typeAttrs[t] = prefixPlacedType + string(t)
+	}
+	for _, st := range entity.OrderStatuses() {
+		statusAttrs[st] = prefixPlacedStatus + string(st)
+	}
+}
+
+func typeAttr(t entity.OrderType) string {
+	if a, ok := typeAttrs[t]; ok {
+		return a
+	}
+	return prefixPlacedType + string(t)
+}
+
+func statusAttr(st entity.OrderStatus) string {
+	if a, ok := statusAttrs[st]; ok {
+		return a
+	}
+	return prefixPlacedStatus + string(st)
+}
+
+// CountWrite returns the write that adds c, of username's transaction at at
+// on assetID, to its minute's volume shard: part of that transaction.
+func (d *VolumeDAO) CountWrite(assetID, username string, at time.Time, c Count) store.Write {
 	k := d.keysOf(at)
-	acts := make([]store.Action, 0, 4)
-	acts = append(acts, store.Add(attrQuantity, num(qty)), store.Add(attrNotional, num(notional)),
-		store.Add(attrTrades, oneTrade), store.SetIfAbsent(store.DefaultTTLAttribute, k.expires))
+	acts := make([]store.Action, 0, 7)
+	if c.Fill {
+		acts = append(acts, store.Add(attrQuantity, num(c.Quantity)), store.Add(attrNotional, num(c.Notional)),
+			store.Add(attrTrades, oneTrade))
+	}
+	if c.Placed != "" {
+		acts = append(acts, store.Add(typeAttr(c.Placed), oneTrade), store.Add(statusAttr(c.Status), oneTrade))
+	}
+	if c.Active {
+		acts = append(acts, store.Add(attrActive, oneTrade))
+	}
+	acts = append(acts, store.SetIfAbsent(store.DefaultTTLAttribute, k.expires))
 	return store.Write{Update: &store.Update{Key: store.Key{Table: d.t.Inventory, PK: k.pks[shardOf(username)], SK: assetID},
 		Actions: acts}}
 }
 
-// Volume is what a bucket holds.
+// ActiveWrite returns the write that marks username active on the UTC day
+// of at: a put that fails when the marker exists, so that a user counts
+// once a day (Count.Active). It expires two days after the day.
+func (d *VolumeDAO) ActiveWrite(username string, at time.Time) store.Write {
+	day := Day.Truncate(at)
+	return putNew(store.Key{Table: d.t.Users, PK: userPK(username), SK: skActive + Day.label(day)},
+		store.Item{store.DefaultTTLAttribute: store.Int(day.Add(72 * time.Hour).Unix())})
+}
+
+const skActive = "ACTIVE#"
+
+// Volume is what a bucket holds: the fills' quantity, notional and number
+// (Trades), and the counts of placements by type and status and of active
+// users (Counts, by attribute: "pt_<type>", "ps_<status>", "active"; nil
+// when all are zero).
 type Volume struct {
 	Quantity decimal.Decimal
 	Notional decimal.Decimal
 	Trades   int64
+	Counts   map[string]int64
 }
 
 // Add returns v plus o.
 func (v Volume) Add(o Volume) Volume {
-	return Volume{Quantity: v.Quantity.Add(o.Quantity), Notional: v.Notional.Add(o.Notional), Trades: v.Trades + o.Trades}
+	out := Volume{Quantity: v.Quantity.Add(o.Quantity), Notional: v.Notional.Add(o.Notional), Trades: v.Trades + o.Trades}
+	if len(v.Counts)+len(o.Counts) > 0 {
+		out.Counts = make(map[string]int64, len(v.Counts)+len(o.Counts))
+		for k, n := range v.Counts {
+			out.Counts[k] += n
+		}
+		for k, n := range o.Counts {
+			out.Counts[k] += n
+		}
+	}
+	return out
 }
 
 // Equal reports whether v and o hold the same figures.
 func (v Volume) Equal(o Volume) bool {
-	return v.Quantity.Equal(o.Quantity) && v.Notional.Equal(o.Notional) && v.Trades == o.Trades
+	if !v.Quantity.Equal(o.Quantity) || !v.Notional.Equal(o.Notional) || v.Trades != o.Trades {
+		return false
+	}
+	for k, n := range v.Counts {
+		if o.Counts[k] != n {
+			return false
+		}
+	}
+	for k, n := range o.Counts {
+		if v.Counts[k] != n {
+			return false
+		}
+	}
+	return true
+}
+
+// PlacedByType returns the placements by order type.
+func (v Volume) PlacedByType() map[string]int64 { return v.counts(prefixPlacedType) }
+
+// PlacedByStatus returns the placements by the order's status once placed.
+func (v Volume) PlacedByStatus() map[string]int64 { return v.counts(prefixPlacedStatus) }
+
+// Active returns the number of users active (a first placement of the day).
+func (v Volume) Active() int64 { return v.Counts[attrActive] }
+
+func (v Volume) counts(prefix string) map[string]int64 {
+	out := map[string]int64{}
+	for k, n := range v.Counts {
+		if strings.HasPrefix(k, prefix) && n != 0 {
+			out[strings.TrimPrefix(k, prefix)] = n
+		}
+	}
+	return out
 }
 
 // String returns the figures as text.
 func (v Volume) String() string {
-	return fmt.Sprintf("quantity %s, notional %s, trades %d", v.Quantity, v.Notional, v.Trades)
+	s := fmt.Sprintf("quantity %s, notional %s, trades %d", v.Quantity, v.Notional, v.Trades)
+	keys := make([]string, 0, len(v.Counts))
+	for k, n := range v.Counts {
+		if n != 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		s += fmt.Sprintf(", %s %d", k, v.Counts[k])
+	}
+	return s
 }
 
 func decodeVolume(it store.Item) (Volume, error) {
 	r := reader{it: it}
 	v := Volume{Quantity: r.dec(attrQuantity), Notional: r.dec(attrNotional), Trades: r.int(attrTrades)}
+	for k := range it {
+		if k == attrActive || strings.HasPrefix(k, prefixPlacedType) || strings.HasPrefix(k, prefixPlacedStatus) {
+			if v.Counts == nil {
+				v.Counts = map[string]int64{}
+			}
+			v.Counts[k] = it.Int(k)
+		}
+	}
 	return v, r.err
 }
 
 func volumeActs(v Volume) []store.Action {
-	return []store.Action{store.Add(attrQuantity, num(v.Quantity)), store.Add(attrNotional, num(v.Notional)),
+	acts := []store.Action{store.Add(attrQuantity, num(v.Quantity)), store.Add(attrNotional, num(v.Notional)),
 		store.Add(attrTrades, store.Int(v.Trades))}
+	for _, k := range slices.Sorted(maps.Keys(v.Counts)) {
+		acts = append(acts, store.Add(k, store.Int(v.Counts[k])))
+	}
+	return acts
 }
 
 // Checkpoint is the rollup's progress: Since is the first minute whose fills
@@ -312,6 +455,9 @@ var ErrVolumeRolled = errors.New("minute already rolled for the asset")
 func (d *VolumeDAO) RollAsset(ctx context.Context, assetID string, m time.Time, v Volume) error {
 	through := store.S(Minute.label(m))
 	minute := store.Item{attrQuantity: num(v.Quantity), attrNotional: num(v.Notional), attrTrades: store.Int(v.Trades)}
+	for k, n := range v.Counts {
+		minute[k] = store.Int(n)
+	}
 	var tx Tx
 	tx.Add(RoleNone, putNew(d.bucketKey(assetID, Minute, m), minute))
 	for _, i := range []Interval{Hour, Day} {
@@ -443,7 +589,7 @@ func (d *VolumeDAO) Buckets(ctx context.Context, assetID string, i Interval, fro
 func zeroed(bs []Bucket) []Bucket {
 	for k := range bs {
 		if bs[k].Trades == 0 {
-			bs[k].Volume = Volume{Quantity: decimal.Zero, Notional: decimal.Zero}
+			bs[k].Quantity, bs[k].Notional = decimal.Zero, decimal.Zero
 		}
 	}
 	return bs

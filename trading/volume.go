@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/dao"
@@ -121,3 +122,24 @@ func (s *Service) Volume24h(ctx context.Context, assetID string, now time.Time) 
 	}
 	return total, nil
 }
+
+// activeDays remembers, per user, the UTC day (Unix seconds of its start)
+// of the user's last placement this process counted or found counted as
+// active: a placement of a user not remembered for its day carries the
+// user's active marker (dao.VolumeDAO.ActiveWrite), which counts the user
+// once a day whatever the processes; the memory only spares the marker's
+// write on the following placements.
+type activeDays struct{ m sync.Map }
+
+func (s *Service) isActive(username string, now time.Time) bool {
+	v, ok := s.active.m.Load(username)
+	return ok && v.(int64) == dao.Day.Truncate(now).Unix()
+}
+
+func (s *Service) markActive(username string, now time.Time) {
+	s.active.m.Store(username, dao.Day.Truncate(now).Unix())
+}
+
+// ForgetActive empties the memory of active users, as a new process
+// starts: the markers in the store still count each user once a day.
+func (s *Service) ForgetActive() { s.active.m.Clear() }

@@ -2,6 +2,7 @@ package trading_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,9 @@ func mustInt(t *testing.T, s string) int64 {
 	return n
 }
 
-// TestVolumeBuckets: every fill counts in its minute's volume shard, a
+// TestVolumeBuckets: every fill and every placement (by type and status
+// once placed, a user's first of the day as active) counts in its minute's
+// volume shard, a
 // query is exact before and after the rollup (which rolls a closed minute
 // once, after RollGrace), the platform's buckets sum the
 // assets', and verify reconciles the buckets with the ledger and reports a
@@ -70,7 +73,16 @@ func TestVolumeBuckets(t *testing.T) {
 	e.clock.Set(at("2026-11-25T12:01:30Z"))
 	e.tick("200")
 	e.place("alice", entity.OrderCreate{OrderType: entity.MarketSell, AssetID: "XYZ", Quantity: decp("0.25")}) // 50.00
-	buy("2026-11-25T12:04:30Z", "0.1")                                                                         // 20.00
+	// Placements that do not execute, one of them as a new process would
+	// make it (alice's marker of the day exists: she counts once), and a
+	// second user.
+	e.clock.Set(at("2026-11-25T12:02:00Z"))
+	e.s.ForgetActive()
+	e.place("alice", entity.OrderCreate{OrderType: entity.LimitBuy, AssetID: "XYZ", Quantity: decp("0.1"), LimitPrice: decp("100")})
+	e.place("alice", entity.OrderCreate{OrderType: entity.LimitBuy, AssetID: "XYZ", Quantity: decp("0.1"), LimitPrice: decp("100"), TimeInForce: entity.IOC})
+	e.user("bob", "100")
+	e.place("bob", entity.OrderCreate{OrderType: entity.LimitBuy, AssetID: "XYZ", Quantity: decp("0.1"), LimitPrice: decp("100")})
+	buy("2026-11-25T12:04:30Z", "0.1") // 20.00
 
 	query := func(asset string, i dao.Interval, from, to string) []dao.Bucket {
 		t.Helper()
@@ -92,7 +104,16 @@ func TestVolumeBuckets(t *testing.T) {
 				"2026-11-25T00:00:00Z 2.10 245.00 4")
 		}
 	}
+	counts := func(when string) {
+		t.Helper()
+		day := query(dao.PlatformAsset, dao.Day, "2026-11-25T00:00:00Z", "2026-11-25T13:05:00Z")[0]
+		if got, want := fmt.Sprint(day.PlacedByType(), day.PlacedByStatus(), day.Active()),
+			"map[limit_buy:3 market_buy:3 market_sell:1] map[cancelled:1 completed:4 queued:2] 2"; got != want {
+			t.Fatalf("%s: the day's placements by type and status and active users: %s, want %s", when, got, want)
+		}
+	}
 	check("before the rollup")
+	counts("before the rollup")
 
 	// 12:05: minutes up to 12:03 are closed for RollGrace; 12:04 is not.
 	e.clock.Set(at("2026-11-25T12:05:00Z"))
@@ -107,6 +128,7 @@ func TestVolumeBuckets(t *testing.T) {
 		t.Fatalf("checkpoint %+v, %v, %v; want since 12:00, through 12:03", cp, found, err)
 	}
 	check("after the rollup")
+	counts("after the rollup")
 	// A minute rolls once per asset.
 	if err := e.d.Volume.RollAsset(e.ctx, "XYZ", at("2026-11-25T12:00:00Z"), dao.Volume{Quantity: dec("1"), Notional: dec("1"), Trades: 1}); !errors.Is(err, dao.ErrVolumeRolled) {
 		t.Fatalf("rolling a rolled minute again: %v, want ErrVolumeRolled", err)
@@ -121,14 +143,15 @@ func TestVolumeBuckets(t *testing.T) {
 		t.Fatalf("verify: %d buckets, violations %v", rep.VolumeBuckets, rep.Violations)
 	}
 	// A count the ledger does not explain, in a minute not rolled yet.
-	if err := e.d.Transact(e.ctx, []store.Write{e.d.Volume.FillWrite("XYZ", "mallory", dec("1"), dec("200.00"), at("2026-11-25T12:04:50Z"))}); err != nil {
+	if err := e.d.Transact(e.ctx, []store.Write{e.d.Volume.CountWrite("XYZ", "mallory", at("2026-11-25T12:04:50Z"), dao.Count{Fill: true, Quantity: dec("1"), Notional: dec("200.00")})}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err = verify.Run(e.ctx, e.d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "volume XYZ 1m 2026-11-25T12:04:00Z: shards hold quantity 1.1, notional 220, trades 2, the ledger's fills quantity 0.1, notional 20, trades 1"
+	want := "volume XYZ 1m 2026-11-25T12:04:00Z: shards hold quantity 1.1, notional 220, trades 2, ps_completed 1, pt_market_buy 1, " +
+		"the ledger's fills and the orders quantity 0.1, notional 20, trades 1, ps_completed 1, pt_market_buy 1"
 	if len(rep.Violations) != 1 || rep.Violations[0].Subject+": "+rep.Violations[0].Problem != want {
 		t.Fatalf("verify of a forged count: %v, want [%s]", rep.Violations, want)
 	}

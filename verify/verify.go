@@ -51,8 +51,10 @@
 //     executed_price; an order is reversed at most once, and an order whose
 //     history records a reversal has its refund entry;
 //   - volume (volume.go): the volume buckets of every asset and of the
-//     platform reconcile with the completed fills of every user's ledger,
-//     minute by minute, and the hour and day buckets with the minutes;
+//     platform reconcile with the completed fills of every user's ledger
+//     and with the orders placed, minute by minute, the active users with
+//     the users who placed orders, day by day, and the hour and day
+//     buckets with the minutes;
 //   - status history notes: an entry that repeats the status before it is
 //     an amendment of a queued order or the reversal of a completed one
 //     (entity.StatusChange.IsNote).
@@ -115,6 +117,9 @@ func Run(ctx context.Context, d *dao.DAOs) (Report, error) {
 	slices.Sort(names)
 	rep := Report{Violations: []Violation{}}
 	var vol volumeChecker
+	if err := vol.start(ctx, d); err != nil {
+		return rep, fmt.Errorf("verify volume: %w", err)
+	}
 	for _, u := range names {
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("verify: %w", err)
@@ -133,6 +138,7 @@ func Run(ctx context.Context, d *dao.DAOs) (Report, error) {
 		c.check()
 		rep.Violations = append(rep.Violations, c.out...)
 		vol.addMoves(recs.moves)
+		vol.addOrders(u, recs.orders)
 	}
 	n, err := vol.check(ctx, d)
 	if err != nil {

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -17,34 +18,95 @@ type fillKey struct {
 }
 
 // volumeChecker checks the volume buckets (dao.VolumeDAO) against the
-// fills of every user's ledger:
+// fills and orders of every user:
 //
 //   - each asset's figures of each minute from the checkpoint's Since on
 //     (its rolled minute bucket when the checkpoint covers the minute, the
 //     sum of its shards otherwise) are the quantity, the notional
 //     (entity.FillGross of each fill's quantity and price) and the number
 //     of the completed BUY and SELL movements of that asset executed in
-//     that minute;
+//     that minute, and the number of its orders placed in that minute by
+//     type and by status once placed (the first of queued, completed or
+//     cancelled in the order's history);
+//   - the active users of each day (summed over the day's minutes and
+//     assets) are the users who placed an order that day;
 //   - each rolled hour and day bucket is the sum of the rolled minute
 //     buckets it spans, and the platform's (dao.PlatformAsset) buckets are
 //     the sums of every asset's.
 type volumeChecker struct {
-	fills map[fillKey]dao.Volume
-	out   []Violation
+	fills  map[fillKey]dao.Volume
+	active map[int64]map[string]bool // users with a placement, by day
+	since  time.Time
+	found  bool
+	out    []Violation
+}
+
+// start reads the checkpoint: only what happened from its Since on counts.
+func (v *volumeChecker) start(ctx context.Context, d *dao.DAOs) error {
+	cp, found, err := d.Volume.Checkpoint(ctx)
+	v.since, v.found = cp.Since, found
+	return err
+}
+
+func (v *volumeChecker) add(k fillKey, vol dao.Volume) {
+	if v.fills == nil {
+		v.fills = map[fillKey]dao.Volume{}
+	}
+	v.fills[k] = v.fills[k].Add(vol)
 }
 
 func (v *volumeChecker) addMoves(moves []*entity.AssetTransaction) {
 	for _, m := range moves {
-		if m.Status != entity.TxCompleted || m.TransactionType != entity.AssetBuy && m.TransactionType != entity.AssetSell {
+		if m.Status != entity.TxCompleted || m.TransactionType != entity.AssetBuy && m.TransactionType != entity.AssetSell ||
+			m.Timestamp.Before(v.since) {
 			continue
-		}
-		if v.fills == nil {
-			v.fills = map[fillKey]dao.Volume{}
 		}
 		k := fillKey{asset: m.AssetID, minute: dao.Minute.Truncate(m.Timestamp.Time).Unix()}
 		gross := entity.FillGross(m.Quantity, m.Price, m.TransactionType == entity.AssetBuy)
-		v.fills[k] = v.fills[k].Add(dao.Volume{Quantity: m.Quantity, Notional: gross, Trades: 1})
+		v.add(k, dao.Volume{Quantity: m.Quantity, Notional: gross, Trades: 1})
 	}
+}
+
+func (v *volumeChecker) addOrders(user string, orders []*entity.Order) {
+	for _, o := range orders {
+		if o.CreatedAt.Before(v.since) {
+			continue
+		}
+		placed := entity.OrderStatus("")
+		for _, h := range o.StatusHistory {
+			if h.Status == entity.StatusQueued || h.Status == entity.StatusCompleted || h.Status == entity.StatusCancelled {
+				placed = h.Status
+				break
+			}
+		}
+		k := fillKey{asset: o.AssetID, minute: dao.Minute.Truncate(o.CreatedAt.Time).Unix()}
+		v.add(k, dao.Volume{Counts: map[string]int64{"pt_" + string(o.OrderType): 1, "ps_" + string(placed): 1}})
+		day := dao.Day.Truncate(o.CreatedAt.Time).Unix()
+		if v.active == nil {
+			v.active = map[int64]map[string]bool{}
+		}
+		if v.active[day] == nil {
+			v.active[day] = map[string]bool{}
+		}
+		v.active[day][user] = true
+	}
+}
+
+// withoutActive returns vol without its active count, which add to storedActive by day.
+func withoutActive(vol dao.Volume, minute int64, storedActive map[int64]int64) dao.Volume {
+	n := vol.Active()
+	if n == 0 {
+		return vol
+	}
+	storedActive[dao.Day.Truncate(time.Unix(minute, 0)).Unix()] += n
+	out := vol
+	out.Counts = map[string]int64{}
+	for k, c := range vol.Counts {
+		if k != "active" {
+			out.Counts[k] = c
+		}
+	}
+	return out
 }
 
 func (v *volumeChecker) report(asset string, i dao.Interval, start time.Time, format string, args ...any) {
@@ -56,7 +118,7 @@ func (v *volumeChecker) report(asset string, i dao.Interval, start time.Time, fo
 // of stored buckets it read.
 func (v *volumeChecker) check(ctx context.Context, d *dao.DAOs) (int, error) {
 	cp, found, err := d.Volume.Checkpoint(ctx)
-	if err != nil || !found {
+	if err != nil || !found || !v.found {
 		return 0, err // a store that never counted volume has none to check
 	}
 	assets, err := d.Assets.All(ctx)
@@ -73,7 +135,7 @@ func (v *volumeChecker) check(ctx context.Context, d *dao.DAOs) (int, error) {
 		}
 	}
 	slices.Sort(ids)
-	// The unrolled minutes' shards, up to the last fill's minute.
+	// The unrolled minutes' shards, up to the last counted minute.
 	last := cp.Through
 	for k := range v.fills {
 		if t := time.Unix(k.minute, 0).UTC(); t.After(last) {
@@ -91,7 +153,8 @@ func (v *volumeChecker) check(ctx context.Context, d *dao.DAOs) (int, error) {
 		}
 	}
 	read := 0
-	platform := map[dao.Interval]map[int64]dao.Volume{dao.Minute: {}, dao.Hour: {}, dao.Day: {}}
+	storedActive := map[int64]int64{}
+	platform := map[int64]dao.Volume{}
 	for _, id := range append(ids, dao.PlatformAsset) {
 		minutes, err := d.Volume.StoredMinutes(ctx, id)
 		if err != nil {
@@ -99,31 +162,32 @@ func (v *volumeChecker) check(ctx context.Context, d *dao.DAOs) (int, error) {
 		}
 		read += len(minutes)
 		if id == dao.PlatformAsset {
-			v.compare(id, dao.Minute, minutes, platform[dao.Minute], "the sum of every asset's")
+			v.compare(id, dao.Minute, minutes, platform, "the sum of every asset's")
 		} else {
-			want := map[int64]dao.Volume{}
+			got, want := map[int64]dao.Volume{}, map[int64]dao.Volume{}
+			for m, vol := range minutes {
+				platform[m] = platform[m].Add(vol)
+				got[m] = withoutActive(vol, m, storedActive)
+			}
 			for k, f := range v.fills {
-				if k.asset == id && !time.Unix(k.minute, 0).Before(cp.Since) && !time.Unix(k.minute, 0).After(cp.Through) {
+				if k.asset == id && !time.Unix(k.minute, 0).After(cp.Through) {
 					want[k.minute] = f
 				}
 			}
-			v.compare(id, dao.Minute, minutes, want, "the ledger's fills")
-			for m, vol := range minutes {
-				platform[dao.Minute][m] = platform[dao.Minute][m].Add(vol)
-			}
+			v.compare(id, dao.Minute, got, want, "the ledger's fills and the orders")
 			// Minutes not rolled yet: the shards.
+			got, want = map[int64]dao.Volume{}, map[int64]dao.Volume{}
+			for k, vol := range open {
+				if k.asset == id {
+					got[k.minute] = withoutActive(vol, k.minute, storedActive)
+				}
+			}
 			for k, f := range v.fills {
-				if k.asset == id && time.Unix(k.minute, 0).After(cp.Through) && !time.Unix(k.minute, 0).Before(cp.Since) {
-					if got := open[k]; !got.Equal(f) {
-						v.report(id, dao.Minute, time.Unix(k.minute, 0), "shards hold %s, the ledger's fills %s", got, f)
-					}
+				if k.asset == id && time.Unix(k.minute, 0).After(cp.Through) {
+					want[k.minute] = f
 				}
 			}
-			for k, got := range open {
-				if _, ok := v.fills[k]; k.asset == id && !ok {
-					v.report(id, dao.Minute, time.Unix(k.minute, 0), "shards hold %s, the ledger has no fill", got)
-				}
-			}
+			v.compareWith(id, dao.Minute, got, want, "shards hold", "the ledger's fills and the orders")
 		}
 		for _, i := range []dao.Interval{dao.Hour, dao.Day} {
 			stored, _, err := d.Volume.StoredBuckets(ctx, id, i)
@@ -139,12 +203,27 @@ func (v *volumeChecker) check(ctx context.Context, d *dao.DAOs) (int, error) {
 			v.compare(id, i, stored, want, "the sum of its minute buckets")
 		}
 	}
+	days := slices.Sorted(maps.Keys(v.active))
+	for day := range storedActive {
+		if _, ok := v.active[day]; !ok {
+			days = append(days, day)
+		}
+	}
+	for _, day := range days {
+		if got, want := storedActive[day], int64(len(v.active[day])); got != want {
+			v.report(dao.PlatformAsset, dao.Day, time.Unix(day, 0), "counts %d active users, %d users placed orders", got, want)
+		}
+	}
 	return read, nil
 }
 
 // compare reports every bucket where got and want differ (a missing bucket
 // counts as zero).
 func (v *volumeChecker) compare(asset string, i dao.Interval, got, want map[int64]dao.Volume, what string) {
+	v.compareWith(asset, i, got, want, "holds", what)
+}
+
+func (v *volumeChecker) compareWith(asset string, i dao.Interval, got, want map[int64]dao.Volume, holds, what string) {
 	keys := make([]int64, 0, len(got)+len(want))
 	for k := range got {
 		keys = append(keys, k)
@@ -158,7 +237,7 @@ func (v *volumeChecker) compare(asset string, i dao.Interval, got, want map[int6
 	for _, k := range keys {
 		g, w := got[k], want[k]
 		if !g.Equal(w) {
-			v.report(asset, i, time.Unix(k, 0), "holds %s, %s %s", g, what, w)
+			v.report(asset, i, time.Unix(k, 0), "%s %s, %s %s", holds, g, what, w)
 		}
 	}
 }
