@@ -155,6 +155,7 @@ func (s *Service) Register(api *httpapi.API) {
 	s.registerVerify(api)
 	s.registerAnalytics(api)
 	s.registerVolume(api)
+	s.registerDaily(api)
 	s.registerAdmin(api)
 	s.registerAdjust(api)
 }
