@@ -82,13 +82,14 @@ func (d *AssetDAO) Create(ctx context.Context, a *entity.Asset) error {
 		return ErrCatalogueFull
 	}
 	a.Version = 1
-	it, err := d.item(a)
-	if err != nil {
-		return err
-	}
 	at := a.LastUpdated.Time
 	if at.IsZero() {
 		at = a.CreatedAt.Time
+	}
+	a.PriceHours.NotePrice(at, a.PriceUSD)
+	it, err := d.item(a)
+	if err != nil {
+		return err
 	}
 	var tx Tx
 	tx.Add(RoleAsset, putNew(d.t.assetKey(a.AssetID), it))
@@ -160,11 +161,15 @@ func (d *AssetDAO) Update(ctx context.Context, a *entity.Asset, now time.Time) e
 }
 
 // update is Update, also recording a.PriceUSD as a price point at now in
-// the same transaction when point is set.
+// the same transaction, and in the asset's price hours
+// (entity.PriceHours.NotePrice), when point is set.
 func (d *AssetDAO) update(ctx context.Context, a *entity.Asset, now time.Time, point bool) error {
 	read := a.Version
 	a.Version++
 	a.UpdatedAt = entity.At(now)
+	if point {
+		a.PriceHours.NotePrice(now, a.PriceUSD)
+	}
 	it, err := d.item(a)
 	if err != nil {
 		a.Version = read

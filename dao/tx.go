@@ -29,13 +29,14 @@ const (
 	RoleAsset                     // an asset of the catalogue
 	RolePricePoint                // a point of an asset's price history
 	RoleIdem                      // an idempotency record (exists: the key was used)
+	RoleActive                    // a user's active-today marker (exists: the user placed an order today)
 )
 
 var roleNames = [...]string{
 	RoleNone: "none", RoleProfile: "profile", RoleEmail: "email", RoleNewBalance: "new_balance",
 	RoleBalance: "balance", RoleLedger: "ledger", RoleHolding: "holding", RoleOrder: "order",
 	RoleClientOrderID: "client_order_id", RolePartner: "partner", RoleDailyLimit: "daily_limit",
-	RoleAsset: "asset", RolePricePoint: "price_point", RoleIdem: "idem",
+	RoleAsset: "asset", RolePricePoint: "price_point", RoleIdem: "idem", RoleActive: "active",
 }
 
 func (r Role) String() string {
@@ -46,9 +47,10 @@ func (r Role) String() string {
 }
 
 // txCap is the capacity a Tx starts with: every write of an order's
-// transaction (cash, holding, ledger entry, hold entry, OCO partner, order,
-// client order id guard, idempotency record) without growing.
-const txCap = 8
+// transaction (cash, holding, ledger entry, volume shard, hold entry, OCO
+// partner, order, client order id guard, idempotency record) without
+// growing.
+const txCap = 9
 
 // Tx builds the writes of one store transaction, each with its Role. The
 // zero value is an empty transaction. Failed and Refused read a

@@ -48,7 +48,9 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
+	"math/bits"
 	"strconv"
 
 	"github.com/cockroachdb/apd/v3"
@@ -487,6 +489,64 @@ func (d Decimal) Quo(o Decimal, places int32, mode Rounding) (Decimal, error) {
 		return Decimal{}, nil
 	}
 	places = min(max(places, -MaxDigits), MaxScale)
+	if q, ok := quo64(&d.d, &o.d, int64(-places), mode); ok {
+		return q, nil
+	}
+	return quoBig(d, o, places, mode), nil
+}
+
+// quo64 is Quo at exponent t for the common case where it fits 64-bit
+// arithmetic: both coefficients are uint64s, the scaled numerator fits
+// 128 bits with its quotient in 64, and the scaled divisor fits 64 bits.
+// A 64-bit quotient has at most 20 digits, so t needs no adjustment. It
+// reports false when the operands do not fit; quoBig then gives the same
+// result.
+func quo64(d, o *apd.Decimal, t int64, mode Rounding) (Decimal, bool) {
+	if !d.Coeff.IsUint64() || !o.Coeff.IsUint64() {
+		return Decimal{}, false
+	}
+	num, den := d.Coeff.Uint64(), o.Coeff.Uint64()
+	hi, lo := uint64(0), num
+	switch k := int64(d.Exponent) - int64(o.Exponent) - t; {
+	case k >= int64(len(pow10u)) || -k >= int64(len(pow10u)):
+		return Decimal{}, false
+	case k >= 0:
+		hi, lo = bits.Mul64(num, pow10u[k])
+	default:
+		var over uint64
+		over, den = bits.Mul64(den, pow10u[-k])
+		if over != 0 {
+			return Decimal{}, false
+		}
+	}
+	if hi >= den {
+		return Decimal{}, false // the quotient needs more than 64 bits
+	}
+	q, r := bits.Div64(hi, lo, den)
+	neg := d.Negative != o.Negative
+	if r != 0 {
+		half := 0 // r compared with den - r: 2r against den, without overflow
+		if r > den-r {
+			half = 1
+		} else if r < den-r {
+			half = -1
+		}
+		if awayFromZero(mode, neg, half, q&1 == 1) {
+			if q == math.MaxUint64 {
+				return Decimal{}, false
+			}
+			q++
+		}
+	}
+	var a apd.Decimal
+	a.Coeff.SetUint64(q)
+	a.Negative = neg && q != 0
+	a.Exponent = int32(t)
+	return finish(&a), true
+}
+
+// quoBig is Quo (after its checks) in math/big arithmetic.
+func quoBig(d, o Decimal, places int32, mode Rounding) Decimal {
 	num := d.d.Coeff.MathBigInt()
 	if d.d.Negative {
 		num.Neg(num)
@@ -517,7 +577,7 @@ func (d Decimal) Quo(o Decimal, places int32, mode Rounding) (Decimal, error) {
 	a.Negative = q.Sign() < 0 // den > 0: the quotient carries the sign
 	a.Coeff.SetMathBigInt(q.Abs(q))
 	a.Exponent = int32(t)
-	return finish(&a), nil
+	return finish(&a)
 }
 
 func numDigits(x *big.Int) int {

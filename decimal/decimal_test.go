@@ -583,3 +583,40 @@ func TestAppend(t *testing.T) {
 		t.Errorf("Append allocates %v times", n)
 	}
 }
+
+// TestQuoFastPath checks that the 64-bit division gives quoBig's result for
+// operands around its limits, every rounding mode and sign.
+func TestQuoFastPath(t *testing.T) {
+	operands := []string{"1", "3", "7", "0.1", "2.5", "99.99", "1000", "123456789.123456789",
+		"18446744073709551615", "18446744073709551616", "0.0000000001", "9999999999.9999999999",
+		"4294967296", "1e-18", "1e19", "12345678901234567890123"}
+	n := 0
+	for _, a := range operands {
+		for _, b := range operands {
+			for _, places := range []int32{-3, 0, 2, 8, 10, 18, 30} {
+				for mode := HalfEven; mode <= Ceiling; mode++ {
+					for _, neg := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+						x, y := MustParse(a), MustParse(b)
+						if neg[0] {
+							x = x.Neg()
+						}
+						if neg[1] {
+							y = y.Neg()
+						}
+						want := quoBig(x, y, places, mode)
+						got, err := x.Quo(y, places, mode)
+						if err != nil || !got.Equal(want) || got.String() != want.String() {
+							t.Fatalf("%s.Quo(%s, %d, %s) = %s, %v; want %s", x, y, places, mode, got, err, want)
+						}
+						if _, ok := quo64(&x.d, &y.d, int64(-places), mode); ok {
+							n++
+						}
+					}
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no case took the 64-bit path")
+	}
+}

@@ -141,6 +141,32 @@ func FuzzRoundCoeff(f *testing.F) {
 	})
 }
 
+// FuzzQuo checks the 64-bit division of Quo against the big-integer one,
+// for every mode, sign and number of places.
+func FuzzQuo(f *testing.F) {
+	for _, c := range [][2]uint64{{1, 3}, {2, 3}, {5, 10}, {15, 10}, {^uint64(0), 1}, {^uint64(0), 7}, {1, ^uint64(0)}, {12345, 99}} {
+		f.Add(c[0], c[1], int8(0), int8(0), int8(2), uint8(HalfEven), false, true)
+		f.Add(c[0], c[1], int8(-8), int8(2), int8(10), uint8(Up), true, false)
+	}
+	f.Fuzz(func(t *testing.T, a, b uint64, ea, eb, places int8, mode uint8, na, nb bool) {
+		if b == 0 {
+			return
+		}
+		x, y := New(0, 0), New(0, 0)
+		x.d.Coeff.SetUint64(a)
+		x.d.Exponent, x.d.Negative = int32(ea%30), na && a != 0
+		y.d.Coeff.SetUint64(b)
+		y.d.Exponent, y.d.Negative = int32(eb%30), nb
+		m := Rounding(mode % uint8(Ceiling+1))
+		p := int32(places % 40)
+		got, err := x.Quo(y, p, m)
+		want := quoBig(x, y, min(max(p, -MaxDigits), MaxScale), m)
+		if err != nil || got.String() != want.String() {
+			t.Fatalf("%s.Quo(%s, %d, %s) = %s, %v; want %s", x, y, p, m, got, err, want)
+		}
+	})
+}
+
 // FuzzAppendFixed checks the text of machine-size coefficients against
 // apd's 'f' format, and with padded places against StringFixed's
 // big-integer path.

@@ -189,7 +189,7 @@ func TestInventoryDetail(t *testing.T) {
 		t.Fatalf("detail keys %v\nwant %v", got, detailKeys)
 	}
 	checkNumbers(t, d)
-	if d["asset_id"] != "BTC" || d["availability_status"] != "available" || d["high_24h"] != nil || d["low_24h"] != nil ||
+	if d["asset_id"] != "BTC" || d["availability_status"] != "available" || d["high_24h"] != d["price_usd"] || d["low_24h"] != d["price_usd"] ||
 		d["image"] != nil || d["max_supply"] != json.Number("21000000") {
 		t.Fatalf("BTC detail %v", d)
 	}

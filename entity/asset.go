@@ -135,6 +135,9 @@ type Asset struct {
 	CreatedAt   Time  `json:"created_at"`
 	UpdatedAt   Time  `json:"updated_at"`
 	Version     int64 `json:"version"`
+	// PriceHours are the recent hours of price changes (stored, never
+	// answered: WithMarket24h derives the 24-hour market data from them).
+	PriceHours PriceHours `json:"price_hours,omitzero"`
 }
 
 // Availability statuses of AssetDetail.

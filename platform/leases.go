@@ -23,6 +23,9 @@ const (
 	// EngineGroup is the group of the order replicas, which share the
 	// trigger engine's sweeps by asset.
 	EngineGroup = "order-engine"
+	// AnalyticsLease is held by the one process with a trigger engine
+	// (RoleAll or RoleOrder) that runs the analytics job (runAnalytics).
+	AnalyticsLease = "analytics"
 )
 
 // MinLeaseTTL is the shortest Config.LeaseTTL.
@@ -93,4 +96,29 @@ func (p *Platform) shardEngine(ctx, bg context.Context, cfg Config, leases *dao.
 		g.Run(bg)
 	}()
 	return nil
+}
+
+// runAnalytics runs the analytics job every cfg.analyticsInterval() while
+// this process holds AnalyticsLease, until ctx is done: it rolls the closed
+// minutes' volume shards into the buckets (trading.Service.RollVolume) and
+// sets each asset's total_volume_24h (trading.Service.RefreshVolume24h).
+func (p *Platform) runAnalytics(ctx context.Context, cfg Config, leases *dao.LeaseDAO, trade *trading.Service) {
+	l := lease.New(leases, AnalyticsLease, p.Member, cfg.leaseOptions(p.log))
+	l.Run(ctx, func(ctx context.Context) {
+		t := time.NewTicker(cfg.analyticsInterval())
+		defer t.Stop()
+		for {
+			if _, err := trade.RollVolume(ctx, trade.Now()); err != nil && ctx.Err() == nil {
+				p.log.Warn("roll volume", "err", err)
+			}
+			if _, err := trade.RefreshVolume24h(ctx, trade.Now()); err != nil && ctx.Err() == nil {
+				p.log.Warn("refresh 24h volume", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
 }

@@ -81,6 +81,9 @@ type Config struct {
 	// EngineInterval is the period of the trigger engine's expiry sweep and
 	// full re-evaluation (5 s when 0).
 	EngineInterval time.Duration
+	// AnalyticsInterval is the period of the analytics job (10 s when 0):
+	// the rollup of the volume buckets (trading.Service.RollVolume).
+	AnalyticsInterval time.Duration
 	// LeaseTTL is the term of the price feed's lease (RoleInventory) and of
 	// the order replicas' heartbeats (RoleOrder), renewed every third of it
 	// (lease.DefaultTTL when 0): a dead replica's part is taken over within
@@ -220,6 +223,13 @@ func (cfg Config) role() Role { return cmp.Or(cfg.Role, RoleAll) }
 // priceInterval is the price feed's tick period: PriceInterval when set,
 // else a minute for the http feed (a free API key allows a few calls a
 // minute) and 2 s for the others.
+func (cfg Config) analyticsInterval() time.Duration {
+	if cfg.AnalyticsInterval > 0 {
+		return cfg.AnalyticsInterval
+	}
+	return 10 * time.Second
+}
+
 func (cfg Config) priceInterval() time.Duration {
 	switch {
 	case cfg.PriceInterval > 0:
@@ -498,6 +508,19 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 			return nil, err
 		}
 		p.startEngine(bg, engine)
+	}
+	if p.Engine != nil {
+		// The store counts fills from the first start of a process that fills orders.
+		if _, err := d.Volume.Start(ctx, now()); err != nil {
+			cancel()
+			p.wg.Wait()
+			return nil, err
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.runAnalytics(bg, cfg, d.Leases, trade)
+		}()
 	}
 	evs.start(p.Engine, log)
 	if edb, ok := db.(*embedded.DB); ok {

@@ -367,7 +367,7 @@ func (s *Service) executeOnce(ctx context.Context, ev *pending, orig *entity.Ord
 		reason = ""
 	}
 	var tx dao.Tx
-	if err := s.fillWrites(&tx, o, price, holding, partner != nil, fx, now); err != nil {
+	if err := s.fillWrites(&tx, o, price, holding, partner != nil, fx, dao.Count{}, now); err != nil {
 		// The order cannot execute (too small at this price, holding gone):
 		// it fails, and its hold is released.
 		s.log.Warn("order failed at trigger", "order_id", o.OrderID, "err", err)

@@ -177,6 +177,9 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 	}
 
 	var tx dao.Tx
+	// The placement counts in its minute's volume shard, with the fill when
+	// it executes, and the user's first placement of the day as active.
+	count := dao.Count{Placed: o.OrderType, Status: entity.StatusCompleted, Active: !s.isActive(username, now)}
 	switch {
 	case o.OrderType.IsMarket() || o.ShouldTrigger(price):
 		// Executes now: a market order, or a resting type already marketable.
@@ -194,7 +197,7 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 				return nil, nil, err
 			}
 		}
-		if err := s.fillWrites(&tx, o, price, pl.holding, pl.partner != nil, pl.fx, now); err != nil {
+		if err := s.fillWrites(&tx, o, price, pl.holding, pl.partner != nil, pl.fx, count, now); err != nil {
 			return nil, nil, err
 		}
 		if pl.partner != nil {
@@ -218,6 +221,13 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 		}
 	}
 
+	if o.Status != entity.StatusCompleted {
+		count.Status = o.Status
+		tx.Add(dao.RoleNone, s.d.Volume.CountWrite(o.AssetID, username, now, count))
+	}
+	if count.Active {
+		tx.Add(dao.RoleActive, s.d.Volume.ActiveWrite(username, now))
+	}
 	if err := s.d.Orders.AddCreate(&tx, o, reqHash); err != nil {
 		return nil, nil, err
 	}
@@ -228,12 +238,18 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 	case !refused && err != nil:
 		return nil, nil, err
 	case !refused:
+		if count.Active {
+			s.markActive(username, now)
+		}
 		return &Placed{Order: o}, nil, nil
 	}
 	// The client order id first: a retried order that executed before is
 	// answered with that order, whatever its effect on balances since.
-	r, _ := tx.Failed(err, dao.RoleClientOrderID, dao.RolePartner, dao.RoleBalance, dao.RoleHolding)
+	r, _ := tx.Failed(err, dao.RoleClientOrderID, dao.RolePartner, dao.RoleBalance, dao.RoleHolding, dao.RoleActive)
 	switch {
+	case r == dao.RoleActive:
+		s.markActive(username, now) // counted by an earlier placement today (another process's, or before a restart)
+		return nil, nil, errRetry
 	case r == dao.RoleClientOrderID:
 		p, err := s.existingClientOrder(ctx, username, o.ClientOrderID, reqHash)
 		return p, nil, err
@@ -332,8 +348,9 @@ func (s *Service) holdWrites(tx *dao.Tx, o *entity.Order, pl *placement, now tim
 // set) at price: the cash movement (consuming a buy's hold and releasing the
 // rest), the holding change (a resting sell consumes held quantity: its own
 // or, with sharedHold, its OCO partner's), the ledger entry (which is also the
-// asset movement: it carries the asset leg), and the completion of the hold
-// entry. It sets o's execution fields.
+// asset movement: it carries the asset leg), the fill's count in its
+// minute's volume shard (dao.VolumeDAO) with c (a placement's count), and
+// the completion of the hold entry. It sets o's execution fields.
 //
 // An order in another currency than USD settles in it at fx, the USD value
 // of one unit of it (the stored rate read with the order): at price / fx
@@ -341,8 +358,8 @@ func (s *Service) holdWrites(tx *dao.Tx, o *entity.Order, pl *placement, now tim
 // currency's places; the order and its entry record fx, and the holding's
 // totals (in USD) take the total and fee at fx. A resting buy's fill that
 // costs more than its hold takes the difference from the available
-// balance.
-func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal, h *dao.HoldingRecord, sharedHold bool, fx decimal.Decimal, now time.Time) error {
+// balance. The volume shard counts its notional in USD: its gross at fx.
+func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal, h *dao.HoldingRecord, sharedHold bool, fx decimal.Decimal, c dao.Count, now time.Time) error {
 	buy := o.Side() == entity.Buy
 	cur, qty := o.Currency, o.Quantity
 	var fxp *decimal.Decimal
@@ -399,6 +416,8 @@ func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal,
 	tx.Add(dao.RoleBalance, s.d.Balances.ChangeWrite(change, now))
 	tx.Add(dao.RoleHolding, holding)
 	tx.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(entry))
+	c.Fill, c.Quantity, c.Notional = true, qty, usdOf(gross, fxp)
+	tx.Add(dao.RoleNone, s.d.Volume.CountWrite(o.AssetID, o.Username, now, c))
 	if buy && o.HeldAmount.IsPositive() {
 		tx.Add(dao.RoleLedger, s.d.Balances.TransactionStatusWrite(o.Username, o.OrderID, entity.TxPending, entity.TxCompleted))
 	}

@@ -62,6 +62,7 @@ type Service struct {
 
 	notifier Notifier
 	reads    *dao.DAOs
+	active   activeDays
 }
 
 // Options are a Service's optional settings; the zero value is the defaults.

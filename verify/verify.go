@@ -50,6 +50,11 @@
 //     debit for a sale) in its currency and executed_quantity at its
 //     executed_price; an order is reversed at most once, and an order whose
 //     history records a reversal has its refund entry;
+//   - volume (volume.go): the volume buckets of every asset and of the
+//     platform reconcile with the completed fills of every user's ledger
+//     and with the orders placed, minute by minute, the active users with
+//     the users who placed orders, day by day, and the hour and day
+//     buckets with the minutes;
 //   - status history notes: an entry that repeats the status before it is
 //     an amendment of a queued order or the reversal of a completed one
 //     (entity.StatusChange.IsNote).
@@ -83,13 +88,15 @@ func (v Violation) String() string { return v.Username + ": " + v.Subject + ": "
 // Report is the result of Run: what was checked and every violation found,
 // grouped by user (usernames ascending) in a deterministic order.
 type Report struct {
-	Users        int         `json:"users"`
-	Balances     int         `json:"balances"`
-	Transactions int         `json:"transactions"`
-	Holdings     int         `json:"holdings"`
-	Movements    int         `json:"movements"`
-	Orders       int         `json:"orders"`
-	Violations   []Violation `json:"violations"`
+	Users        int `json:"users"`
+	Balances     int `json:"balances"`
+	Transactions int `json:"transactions"`
+	Holdings     int `json:"holdings"`
+	Movements    int `json:"movements"`
+	Orders       int `json:"orders"`
+	// VolumeBuckets is the number of stored volume buckets checked.
+	VolumeBuckets int         `json:"volume_buckets"`
+	Violations    []Violation `json:"violations"`
 }
 
 // OK reports whether every invariant holds.
@@ -109,6 +116,10 @@ func Run(ctx context.Context, d *dao.DAOs) (Report, error) {
 	}
 	slices.Sort(names)
 	rep := Report{Violations: []Violation{}}
+	var vol volumeChecker
+	if err := vol.start(ctx, d); err != nil {
+		return rep, fmt.Errorf("verify volume: %w", err)
+	}
 	for _, u := range names {
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("verify: %w", err)
@@ -126,7 +137,15 @@ func Run(ctx context.Context, d *dao.DAOs) (Report, error) {
 		c := checker{user: u, recs: recs}
 		c.check()
 		rep.Violations = append(rep.Violations, c.out...)
+		vol.addMoves(recs.moves)
+		vol.addOrders(u, recs.orders)
 	}
+	n, err := vol.check(ctx, d)
+	if err != nil {
+		return rep, fmt.Errorf("verify volume: %w", err)
+	}
+	rep.VolumeBuckets = n
+	rep.Violations = append(rep.Violations, vol.out...)
 	return rep, nil
 }
 

@@ -45,6 +45,7 @@ type serveFlags struct {
 	upstreamTimeout, breakerCoolDown time.Duration
 	breakerFailures                  int
 	engineInterval, leaseTTL         time.Duration
+	analyticsInterval                time.Duration
 	feed, priceURL, priceKey         string
 	priceKeyHeader                   string
 	priceInterval                    time.Duration
@@ -87,6 +88,7 @@ func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
 	f.Int(&s.breakerFailures, "breaker-failures", 5, "consecutive failures (transport errors, timeouts, 5xx) that open a service's circuit breaker (role gateway)")
 	f.Duration(&s.breakerCoolDown, "breaker-cooldown", 10*time.Second, "how long an open circuit breaker refuses requests before it lets a probe through (role gateway)")
 	f.Duration(&s.engineInterval, "engine-interval", 5*time.Second, "period of the trigger engine's full sweep; in role order also how late it sees price changes")
+	f.Duration(&s.analyticsInterval, "analytics-interval", 10*time.Second, "period of the analytics job (roles all and order, one process at a time): the rollup of closed minutes' volume shards into the volume buckets")
 	f.Duration(&s.leaseTTL, "lease-ttl", lease.DefaultTTL, "term of the price feed's lease (role inventory: one replica runs the feed) and of the order replicas' heartbeats (role order: they share the sweeps by asset), renewed every third of it; a dead replica's part is taken over within 4/3 of it")
 	f.String(&s.feed, "price-feed", "simulated", "price feed: simulated, static or http (a CoinGecko-compatible markets API)")
 	f.Duration(&s.priceInterval, "price-interval", 2*time.Second, "price feed tick period (default 1m for --price-feed http)")
@@ -191,7 +193,7 @@ func (s *serveFlags) config(secret, adminPassword string) (platform.Config, erro
 		gcfg.AllowedOrigins = strings.Split(s.origins, ",")
 	}
 	cfg := platform.Config{
-		Role: platform.Role(s.role), EngineInterval: s.engineInterval, LeaseTTL: s.leaseTTL,
+		Role: platform.Role(s.role), EngineInterval: s.engineInterval, AnalyticsInterval: s.analyticsInterval, LeaseTTL: s.leaseTTL,
 		Upstreams:       platform.Upstreams{User: s.userURL, Order: s.orderURL, Inventory: s.inventoryURL},
 		UpstreamTimeout: s.upstreamTimeout, Breaker: proxy.BreakerConfig{FailureThreshold: s.breakerFailures, CoolDown: s.breakerCoolDown},
 		DataDir: s.dataDir, SyncInterval: cmp.Or(s.syncInterval, -1), JWTSecret: []byte(secret), TokenLifetime: s.tokenTTL,

@@ -12,10 +12,11 @@ import (
 )
 
 // btcDetail is GET /inventory/assets/BTC after seeding at t0, exactly.
-// Derived: price_change_24h = 67250 × 1.24 / 101.24 = 823.68629 (8 places),
-// ath_change_percentage = (67250 − 73750.07) / 73750.07 × 100 = −8.81,
+// The 24-hour figures come from the price history (entity.PriceHours): one
+// price since the seeding, so high = low = the price and no change.
+// Derived: ath_change_percentage = (67250 − 73750.07) / 73750.07 × 100 = −8.81,
 // atl_change_percentage = (67250 − 67.81) / 67.81 × 100 = 99074.16.
-const btcDetail = `{"data":{"asset_id":"BTC","name":"Bitcoin","description":"The first decentralised digital currency, secured by proof of work.","category":"layer-1","price_usd":67250,"is_active":true,"availability_status":"available","symbol":"btc","image":null,"market_cap_rank":1,"market_cap":1327000000000,"price_change_24h":823.68629,"price_change_percentage_24h":1.24,"price_change_percentage_7d":3.8,"price_change_percentage_30d":-2.1,"high_24h":null,"low_24h":null,"total_volume_24h":28500000000,"circulating_supply":19730000,"total_supply":19730000,"max_supply":21000000,"ath":73750.07,"ath_change_percentage":-8.81,"ath_date":"2024-03-14T07:10:36.635000Z","atl":67.81,"atl_change_percentage":99074.16,"atl_date":"2013-07-06T00:00:00.000000Z","last_updated":"2026-11-25T12:00:00.000000Z"}}`
+const btcDetail = `{"data":{"asset_id":"BTC","name":"Bitcoin","description":"The first decentralised digital currency, secured by proof of work.","category":"layer-1","price_usd":67250,"is_active":true,"availability_status":"available","symbol":"btc","image":null,"market_cap_rank":1,"market_cap":1327000000000,"price_change_24h":0,"price_change_percentage_24h":0,"price_change_percentage_7d":3.8,"price_change_percentage_30d":-2.1,"high_24h":67250,"low_24h":67250,"total_volume_24h":28500000000,"circulating_supply":19730000,"total_supply":19730000,"max_supply":21000000,"ath":73750.07,"ath_change_percentage":-8.81,"ath_date":"2024-03-14T07:10:36.635000Z","atl":67.81,"atl_change_percentage":99074.16,"atl_date":"2013-07-06T00:00:00.000000Z","last_updated":"2026-11-25T12:00:00.000000Z"}}`
 
 const invalidAssetPath = `{"detail":[{"loc":["path","asset_id"],"msg":"must be 1-10 letters or digits","type":"value_error"}],"code":"invalid"}`
 
@@ -51,7 +52,8 @@ func TestGetAsset(t *testing.T) {
 
 func TestGetAssetNullableFields(t *testing.T) {
 	// ETH has no max supply; a created asset with only the required fields
-	// has every optional field null (and still present).
+	// has every optional field null (and still present), but for the
+	// 24-hour figures of its price history.
 	e := newEnv(t, true)
 	_, body := e.do(anon, "GET", "/api/v1/inventory/assets/ETH", "")
 	if !strings.Contains(body, `"total_supply":120100000,"max_supply":null,"ath":4878.26,`) {
@@ -59,7 +61,7 @@ func TestGetAssetNullableFields(t *testing.T) {
 	}
 	e.clock.Set(t0.Add(90 * time.Minute))
 	status, body := e.do(admin, "POST", PathAdminAssets, `{"asset_id":"new1","name":"  New One ","price_usd":0.00000001}`)
-	want := `{"data":{"asset_id":"NEW1","name":"New One","description":null,"category":null,"price_usd":0.00000001,"is_active":true,"availability_status":"available","symbol":null,"image":null,"market_cap_rank":null,"market_cap":null,"price_change_24h":null,"price_change_percentage_24h":null,"price_change_percentage_7d":null,"price_change_percentage_30d":null,"high_24h":null,"low_24h":null,"total_volume_24h":null,"circulating_supply":null,"total_supply":null,"max_supply":null,"ath":null,"ath_change_percentage":null,"ath_date":null,"atl":null,"atl_change_percentage":null,"atl_date":null,"last_updated":"2026-11-25T13:30:00.000000Z"}}`
+	want := `{"data":{"asset_id":"NEW1","name":"New One","description":null,"category":null,"price_usd":0.00000001,"is_active":true,"availability_status":"available","symbol":null,"image":null,"market_cap_rank":null,"market_cap":null,"price_change_24h":0,"price_change_percentage_24h":0,"price_change_percentage_7d":null,"price_change_percentage_30d":null,"high_24h":0.00000001,"low_24h":0.00000001,"total_volume_24h":null,"circulating_supply":null,"total_supply":null,"max_supply":null,"ath":null,"ath_change_percentage":null,"ath_date":null,"atl":null,"atl_change_percentage":null,"atl_date":null,"last_updated":"2026-11-25T13:30:00.000000Z"}}`
 	if status != http.StatusCreated || body != want {
 		t.Fatalf("create: got %d %s\nwant 201 %s", status, body, want)
 	}
@@ -70,8 +72,9 @@ func TestGetAssetNullableFields(t *testing.T) {
 
 func TestCreateAsset(t *testing.T) {
 	e := newEnv(t, true)
+	// The 24-hour figures come from the price history, not from the body.
 	full := `{"asset_id":"xyz","name":"Xyz Coin","description":"A test coin.","category":"DeFi","price_usd":"12.345","is_active":false,"symbol":"xyz","image":"https://img.example/xyz.png","market_cap_rank":30,"market_cap":1000000,"high_24h":"13","low_24h":12,"ath":20,"ath_date":"2025-01-02T03:04:05Z","extra":"ignored"}`
-	wantFull := `{"data":{"asset_id":"XYZ","name":"Xyz Coin","description":"A test coin.","category":"defi","price_usd":12.345,"is_active":false,"availability_status":"unavailable","symbol":"xyz","image":"https://img.example/xyz.png","market_cap_rank":30,"market_cap":1000000,"price_change_24h":null,"price_change_percentage_24h":null,"price_change_percentage_7d":null,"price_change_percentage_30d":null,"high_24h":13,"low_24h":12,"total_volume_24h":null,"circulating_supply":null,"total_supply":null,"max_supply":null,"ath":20,"ath_change_percentage":null,"ath_date":"2025-01-02T03:04:05.000000Z","atl":null,"atl_change_percentage":null,"atl_date":null,"last_updated":"2026-11-25T12:00:00.000000Z"}}`
+	wantFull := `{"data":{"asset_id":"XYZ","name":"Xyz Coin","description":"A test coin.","category":"defi","price_usd":12.345,"is_active":false,"availability_status":"unavailable","symbol":"xyz","image":"https://img.example/xyz.png","market_cap_rank":30,"market_cap":1000000,"price_change_24h":0,"price_change_percentage_24h":0,"price_change_percentage_7d":null,"price_change_percentage_30d":null,"high_24h":12.345,"low_24h":12.345,"total_volume_24h":null,"circulating_supply":null,"total_supply":null,"max_supply":null,"ath":20,"ath_change_percentage":null,"ath_date":"2025-01-02T03:04:05.000000Z","atl":null,"atl_change_percentage":null,"atl_date":null,"last_updated":"2026-11-25T12:00:00.000000Z"}}`
 	tests := []struct {
 		name   string
 		who    caller
@@ -136,7 +139,7 @@ func TestUpdateAsset(t *testing.T) {
 		{"deactivate", admin, "/api/v1/admin/assets/ETH", `{"is_active":false}`, 200,
 			[]string{`"name":"Ether"`, `"is_active":false,"availability_status":"unavailable"`}, nil},
 		{"price and market data", admin, "/api/v1/admin/assets/ETH", `{"price_usd":"3500.25","high_24h":3600,"market_cap_rank":2}`, 200,
-			[]string{`"price_usd":3500.25,"is_active":false`, `"high_24h":3600,"low_24h":null`, `"last_updated":"2026-11-25T13:00:00.000000Z"`},
+			[]string{`"price_usd":3500.25,"is_active":false`, `"price_change_24h":19.75,"price_change_percentage_24h":0.57,`, `"high_24h":3500.25,"low_24h":3480.5`, `"last_updated":"2026-11-25T13:00:00.000000Z"`},
 			[]change{{"ETH", "3480.5", "3500.25"}}},
 		{"same price fires nothing", admin, "/api/v1/admin/assets/ETH", `{"price_usd":3500.250,"is_active":true}`, 200,
 			[]string{`"price_usd":3500.25,"is_active":true,"availability_status":"available"`}, nil},

@@ -321,8 +321,10 @@ func TestHistoryConcurrentChanges(t *testing.T) {
 }
 
 // TestHTTPFeedEndToEnd drives pricing.Step with the HTTP feed against a fake
-// provider and the real service: exact prices and market data stored, a
-// point and a hook call per changed price, nothing changed by a failing poll.
+// provider and the real service: exact prices and market data stored (the
+// 24-hour high, low and change answered from the price history: the seeded
+// price, then the provider's), a point and a hook call per changed price,
+// nothing changed by a failing poll.
 func TestHTTPFeedEndToEnd(t *testing.T) {
 	e := newEnv(t, true)
 	ctx := context.Background()
@@ -350,8 +352,8 @@ func TestHTTPFeedEndToEnd(t *testing.T) {
 		t.Fatalf("hooks %v", got)
 	}
 	_, body := e.do(anon, "GET", "/api/v1/inventory/assets/BTC", "")
-	for _, w := range []string{`"price_usd":67250.12345678,`, `"market_cap":1400000000000,`, `"price_change_percentage_24h":-1.5,`,
-		`"high_24h":68000,"low_24h":66000.5,`, `"last_updated":"2026-11-25T12:01:00.000000Z"`} {
+	for _, w := range []string{`"price_usd":67250.12345678,`, `"market_cap":1400000000000,`, `"price_change_24h":0.12345678,"price_change_percentage_24h":0,`,
+		`"high_24h":67250.12345678,"low_24h":67250,`, `"last_updated":"2026-11-25T12:01:00.000000Z"`} {
 		if !strings.Contains(body, w) {
 			t.Errorf("BTC lacks %s: %s", w, body)
 		}

@@ -148,7 +148,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) (*entity.AssetListRespo
 	}
 	resp := &entity.AssetListResponse{Data: make([]entity.AssetListItem, 0, len(assets))}
 	for _, a := range assets {
-		resp.Data = append(resp.Data, a.ListItem())
+		resp.Data = append(resp.Data, a.WithMarket24h(s.now()).ListItem())
 	}
 	lastAt := -1
 	more := false
@@ -172,14 +172,17 @@ func (s *Service) List(ctx context.Context, q ListQuery) (*entity.AssetListRespo
 	return resp, nil
 }
 
-func assetResponse(a *entity.Asset) AssetResponse { return AssetResponse{Data: a.Detail()} }
+// assetResponse answers a with its 24-hour market data at the service's now.
+func (s *Service) assetResponse(a *entity.Asset) AssetResponse {
+	return AssetResponse{Data: a.WithMarket24h(s.now()).Detail()}
+}
 
 func (s *Service) handleGet(r *http.Request, in *AssetPath) (AssetResponse, error) {
 	a, err := s.assets.Get(r.Context(), string(in.AssetID))
 	if err != nil {
 		return AssetResponse{}, err
 	}
-	return assetResponse(a), nil
+	return s.assetResponse(a), nil
 }
 
 func (s *Service) handleCreate(r *http.Request, in *createIn) (AssetResponse, error) {
@@ -195,7 +198,7 @@ func (s *Service) handleCreate(r *http.Request, in *createIn) (AssetResponse, er
 		return AssetResponse{}, err
 	}
 	s.audit(r, "inventory: asset created", "asset_id", a.AssetID, "price_usd", a.PriceUSD.String(), "is_active", a.IsActive)
-	return assetResponse(a), nil
+	return s.assetResponse(a), nil
 }
 
 func (s *Service) handleUpdate(r *http.Request, in *updateIn) (AssetResponse, error) {
@@ -222,7 +225,7 @@ func (s *Service) handleUpdate(r *http.Request, in *updateIn) (AssetResponse, er
 	if priceChanged {
 		s.firePriceChange(r.Context(), id, old, a.PriceUSD)
 	}
-	return assetResponse(a), nil
+	return s.assetResponse(a), nil
 }
 
 func (s *Service) handleSetPrice(r *http.Request, in *setPriceIn) (AssetResponse, error) {
@@ -235,7 +238,7 @@ func (s *Service) handleSetPrice(r *http.Request, in *setPriceIn) (AssetResponse
 		return AssetResponse{}, err
 	}
 	s.audit(r, "inventory: price set", "asset_id", id, "price_usd", a.PriceUSD.String())
-	return assetResponse(a), nil
+	return s.assetResponse(a), nil
 }
 
 func (s *Service) activeHandler(active bool) func(*http.Request, *AssetPath) (AssetResponse, error) {
@@ -250,7 +253,7 @@ func (s *Service) activeHandler(active bool) func(*http.Request, *AssetPath) (As
 			n := s.fireDeactivated(r.Context(), id)
 			s.audit(r, "inventory: resting orders of the inactive asset cancelled", "asset_id", id, "cancelled", n)
 		}
-		return assetResponse(a), nil
+		return s.assetResponse(a), nil
 	}
 }
 

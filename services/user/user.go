@@ -41,6 +41,7 @@ type Trading interface {
 	Holding(ctx context.Context, username, assetID string) (*dao.HoldingRecord, error)
 	Holdings(ctx context.Context, username string) ([]*dao.HoldingRecord, error)
 	Asset(ctx context.Context, id string) (*entity.Asset, error)
+	Volume(ctx context.Context, assetID string, i dao.Interval, from, to time.Time) ([]dao.Bucket, error)
 
 	Usernames(ctx context.Context, fn func(username string) error) error
 	ScanOrders(ctx context.Context, fn func(*entity.Order) error) error
@@ -152,6 +153,8 @@ func (s *Service) Register(api *httpapi.API) {
 	s.registerConvert(api)
 	s.registerVerify(api)
 	s.registerAnalytics(api)
+	s.registerVolume(api)
+	s.registerDaily(api)
 	s.registerAdmin(api)
 	s.registerAdjust(api)
 }
