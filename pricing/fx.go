@@ -6,12 +6,15 @@ import (
 	"github.com/orderprocessor/orderprocessor/decimal"
 )
 
-// FXRates are the value of one unit of each currency in USD. The platform
-// ships fixed reference rates (late 2026 levels); a live FX provider can
-// replace them behind the same type.
+// FXRates are the value of one unit of each currency in USD: a set of
+// rates (the stored ones, as the trading layer reads them, or the
+// reference rates below).
 type FXRates map[string]decimal.Decimal
 
-// DefaultFXRates are the reference rates.
+// DefaultFXRates are the reference rates (late 2026 levels): a store gets
+// them as the rates of the currencies it has none for
+// (trading.Service.SeedRates); from then on the stored rates, moved by the
+// rate feed or an admin, are the ones in force.
 func DefaultFXRates() FXRates {
 	return FXRates{
 		"USD": decimal.FromInt(1),
