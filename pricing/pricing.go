@@ -1,7 +1,10 @@
 // Package pricing produces asset price movements: a static feed (prices stay
 // as they are), a simulated feed (a seeded, reproducible, bounded random walk
 // per asset), an HTTP feed polling a CoinGecko-compatible markets endpoint
-// (HTTP), and the loop that applies a feed's ticks on a schedule (Run).
+// (HTTP), and the loop that applies a feed's ticks on a schedule (Run). The
+// same feeds move exchange rates, keyed by currency code: the static one, a
+// simulated walk of small steps (NewSimulatedFX) and an HTTP feed of the
+// frankfurter.app shape (FXHTTP).
 package pricing
 
 import (
