@@ -1,6 +1,8 @@
 // Package inventory is the inventory service: the asset catalogue over HTTP
 // (public reads, admin writes), the seeding of the catalogue on first start,
-// and the price source the price feed moves (pricing.Source).
+// the price source the price feed moves (pricing.Source), and the exchange
+// rates (fx.go: their routes, the admin set, the source the rate feed
+// moves).
 //
 // Every price change (an admin price set, an admin update that changes
 // price_usd, a feed tick) is written to the store first, together with a
