@@ -67,17 +67,18 @@ func (p *Platform) runFeed(ctx context.Context, cfg Config, leases *dao.LeaseDAO
 // stores name the lease holder as their source.
 func (p *Platform) runFXFeed(ctx context.Context, cfg Config, leases *dao.LeaseDAO, feed pricing.Feed, src pricing.Source) {
 	interval := cfg.fxInterval()
+	log := p.log.With("feed", "fx") // the loop's warnings name the rate feed
 	if cfg.role() == RoleAll {
-		pricing.Run(ctx, feed, src, interval, p.log)
+		pricing.Run(ctx, feed, src, interval, log)
 		return
 	}
 	l := lease.New(leases, FXFeedLease, p.Member, cfg.leaseOptions(p.log))
 	l.Run(ctx, func(ctx context.Context) {
 		ctx = dao.WithPriceWriter(ctx, l.Holder())
 		if !pricing.PollsAtStart(feed) {
-			pricing.Step(ctx, feed, src, p.log)
+			pricing.Step(ctx, feed, src, log)
 		}
-		pricing.Run(ctx, feed, src, interval, p.log)
+		pricing.Run(ctx, feed, src, interval, log)
 	})
 }
 
