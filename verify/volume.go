@@ -72,13 +72,7 @@ func (v *volumeChecker) addOrders(user string, orders []*entity.Order) {
 		if o.CreatedAt.Before(v.since) {
 			continue
 		}
-		placed := entity.OrderStatus("")
-		for _, h := range o.StatusHistory {
-			if h.Status == entity.StatusQueued || h.Status == entity.StatusCompleted || h.Status == entity.StatusCancelled {
-				placed = h.Status
-				break
-			}
-		}
+		placed := placedStatus(o)
 		k := fillKey{asset: o.AssetID, minute: dao.Minute.Truncate(o.CreatedAt.Time).Unix()}
 		v.add(k, dao.Volume{Counts: map[string]int64{"pt_" + string(o.OrderType): 1, "ps_" + string(placed): 1}})
 		day := dao.Day.Truncate(o.CreatedAt.Time).Unix()
