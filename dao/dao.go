@@ -26,6 +26,7 @@ type DAOs struct {
 	Leases    *LeaseDAO
 	FX        *FXDAO
 	Volume    *VolumeDAO
+	Perf      *PerfDAO
 	// Cache, when set, is a read-through cache over Store (package cache)
 	// that Batch reads quotes from; nil: quotes come from Store.
 	Cache store.Store
@@ -49,7 +50,7 @@ func NewIndexed(s store.Store, t Tables, ix Indexer) *DAOs {
 		Users: &UserDAO{b}, Balances: &BalanceDAO{b}, Holdings: &HoldingDAO{b},
 		AssetTxs: &AssetTransactionDAO{b}, Orders: &OrderDAO{base: b, indexer: ix}, Assets: &AssetDAO{b},
 		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b}, Leases: &LeaseDAO{b}, FX: &FXDAO{b},
-		Volume: &VolumeDAO{base: b},
+		Volume: &VolumeDAO{base: b}, Perf: &PerfDAO{b},
 	}
 }
 

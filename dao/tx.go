@@ -47,10 +47,10 @@ func (r Role) String() string {
 }
 
 // txCap is the capacity a Tx starts with: every write of an order's
-// transaction (cash, holding, ledger entry, volume shard, hold entry, OCO
-// partner, order, client order id guard, idempotency record) without
-// growing.
-const txCap = 9
+// transaction (cash, holding, ledger entry, volume shard, daily bucket,
+// hold entry, OCO partner, order, client order id guard, idempotency
+// record, active marker) without growing.
+const txCap = 11
 
 // Tx builds the writes of one store transaction, each with its Role. The
 // zero value is an empty transaction. Failed and Refused read a

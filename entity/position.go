@@ -132,6 +132,17 @@ func FillGrossIn(c Currency, qty, price decimal.Decimal, buy bool) decimal.Decim
 	return c.Round(qty.Mul(price), decimal.Down)
 }
 
+// FillNotional returns the notional of a fill's movement in USD, before
+// fees: FillGrossIn of its quantity and price in its currency, at its rate
+// when that is another currency.
+func FillNotional(m *AssetTransaction) decimal.Decimal {
+	gross := FillGrossIn(m.Currency, m.Quantity, m.Price, m.TransactionType == AssetBuy)
+	if m.FXRate != nil {
+		gross = gross.Mul(*m.FXRate)
+	}
+	return gross
+}
+
 // MovementFee returns the fee of a fill's movement: what a buy paid beyond
 // its gross value, or what a sale's gross value exceeds its proceeds by
 // (FillGross); a reversal's is the fee of the fill it reverses.

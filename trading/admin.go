@@ -40,6 +40,7 @@ func (s *Service) Adjust(ctx context.Context, admin, username string, req entity
 	tx.Add(dao.RoleProfile, s.d.Users.ExistsCheck(username))
 	tx.Add(dao.RoleBalance, s.d.Balances.ChangeWrite(dao.Change{Username: username, Currency: req.Currency, Current: amount}, now))
 	tx.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(entry))
+	tx.Add(dao.RoleNone, s.d.Perf.DayWrite(username, now, dao.Count{}, entry))
 	rep, err := s.Commit(ctx, &tx, idem, entry,
 		dao.Refusal{Role: dao.RoleProfile, Err: ErrUserNotFound}, dao.Refusal{Role: dao.RoleBalance, Err: dao.ErrInsufficientFunds})
 	if err != nil || rep != nil {
@@ -187,6 +188,7 @@ func (s *Service) reverseOnce(ctx context.Context, admin, orderID string, req *e
 	tx.Add(dao.RoleBalance, s.d.Balances.ChangeWrite(change, now))
 	tx.Add(dao.RoleHolding, holding)
 	tx.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(entry))
+	tx.Add(dao.RoleNone, s.d.Perf.DayWrite(username, now, dao.Count{}, entry))
 	o.Note(entity.At(now), entity.ReasonReversed+" by "+admin+": "+req.Reason)
 	o.Version = read + 1
 	w, err := s.d.Orders.UpdateWrite(o, read, entity.StatusCompleted)

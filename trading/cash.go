@@ -68,6 +68,7 @@ func (s *Service) cash(ctx context.Context, username string, typ entity.Transact
 	var w dao.Tx
 	w.Add(dao.RoleBalance, s.d.Balances.ChangeWrite(change, now))
 	w.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(tx))
+	w.Add(dao.RoleNone, s.d.Perf.DayWrite(username, now, dao.Count{}, tx))
 	if limit.IsPositive() {
 		w.Add(dao.RoleDailyLimit, s.d.Balances.DailyLimitWrite(username, kind, now.UTC().Format("2006-01-02"), usd, limit))
 	}

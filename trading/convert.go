@@ -85,6 +85,7 @@ func (s *Service) Convert(ctx context.Context, username string, req entity.Conve
 	tx.Add(dao.RoleNone, s.d.Balances.ChangeWrite(dao.Change{Username: username, Currency: req.ToCurrency, Current: credit}, now)) // a credit has no condition
 	tx.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(c.From))
 	tx.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(c.To))
+	tx.Add(dao.RoleNone, s.d.Perf.DayWrite(username, now, dao.Count{}, c.From, c.To))
 	rep, err := s.Commit(ctx, &tx, idem, c, dao.Refusal{Role: dao.RoleBalance, Err: dao.ErrInsufficientFunds})
 	if err != nil || rep != nil {
 		return nil, rep, err

@@ -224,6 +224,7 @@ func (s *Service) place(ctx context.Context, username string, req *entity.OrderC
 	if o.Status != entity.StatusCompleted {
 		count.Status = o.Status
 		tx.Add(dao.RoleNone, s.d.Volume.CountWrite(o.AssetID, username, now, count))
+		tx.Add(dao.RoleNone, s.d.Perf.DayWrite(username, now, count))
 	}
 	if count.Active {
 		tx.Add(dao.RoleActive, s.d.Volume.ActiveWrite(username, now))
@@ -349,8 +350,9 @@ func (s *Service) holdWrites(tx *dao.Tx, o *entity.Order, pl *placement, now tim
 // rest), the holding change (a resting sell consumes held quantity: its own
 // or, with sharedHold, its OCO partner's), the ledger entry (which is also the
 // asset movement: it carries the asset leg), the fill's count in its
-// minute's volume shard (dao.VolumeDAO) with c (a placement's count), and
-// the completion of the hold entry. It sets o's execution fields.
+// minute's volume shard (dao.VolumeDAO) and in the user's daily bucket
+// (dao.PerfDAO) with c (a placement's count), and the completion of the
+// hold entry. It sets o's execution fields.
 //
 // An order in another currency than USD settles in it at fx, the USD value
 // of one unit of it (the stored rate read with the order): at price / fx
@@ -418,6 +420,7 @@ func (s *Service) fillWrites(tx *dao.Tx, o *entity.Order, price decimal.Decimal,
 	tx.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(entry))
 	c.Fill, c.Quantity, c.Notional = true, qty, usdOf(gross, fxp)
 	tx.Add(dao.RoleNone, s.d.Volume.CountWrite(o.AssetID, o.Username, now, c))
+	tx.Add(dao.RoleNone, s.d.Perf.DayWrite(o.Username, now, c, entry))
 	if buy && o.HeldAmount.IsPositive() {
 		tx.Add(dao.RoleLedger, s.d.Balances.TransactionStatusWrite(o.Username, o.OrderID, entity.TxPending, entity.TxCompleted))
 	}

@@ -55,6 +55,8 @@
 //     and with the orders placed, minute by minute, the active users with
 //     the users who placed orders, day by day, and the hour and day
 //     buckets with the minutes;
+//   - daily buckets (perf.go): each user's daily buckets reconcile with the
+//     user's completed ledger entries and orders, day by day;
 //   - status history notes: an entry that repeats the status before it is
 //     an amendment of a queued order or the reversal of a completed one
 //     (entity.StatusChange.IsNote).
@@ -94,8 +96,10 @@ type Report struct {
 	Holdings     int `json:"holdings"`
 	Movements    int `json:"movements"`
 	Orders       int `json:"orders"`
-	// VolumeBuckets is the number of stored volume buckets checked.
+	// VolumeBuckets and DailyBuckets are the numbers of stored volume
+	// buckets and users' daily buckets checked.
 	VolumeBuckets int         `json:"volume_buckets"`
+	DailyBuckets  int         `json:"daily_buckets"`
 	Violations    []Violation `json:"violations"`
 }
 
@@ -139,6 +143,14 @@ func Run(ctx context.Context, d *dao.DAOs) (Report, error) {
 		rep.Violations = append(rep.Violations, c.out...)
 		vol.addMoves(recs.moves)
 		vol.addOrders(u, recs.orders)
+		if vol.found {
+			vs, n, err := checkDays(ctx, d, u, vol.since, recs)
+			if err != nil {
+				return rep, fmt.Errorf("verify user %s: %w", u, err)
+			}
+			rep.DailyBuckets += n
+			rep.Violations = append(rep.Violations, vs...)
+		}
 	}
 	n, err := vol.check(ctx, d)
 	if err != nil {

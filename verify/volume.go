@@ -23,8 +23,7 @@ type fillKey struct {
 //   - each asset's figures of each minute from the checkpoint's Since on
 //     (its rolled minute bucket when the checkpoint covers the minute, the
 //     sum of its shards otherwise) are the quantity, the notional
-//     (entity.FillGrossIn of each fill's quantity and price, in USD at
-//     the fill's rate for another currency) and the number
+//     (entity.FillNotional of each fill) and the number
 //     of the completed BUY and SELL movements of that asset executed in
 //     that minute, and the number of its orders placed in that minute by
 //     type and by status once placed (the first of queued, completed or
@@ -63,11 +62,7 @@ func (v *volumeChecker) addMoves(moves []*entity.AssetTransaction) {
 			continue
 		}
 		k := fillKey{asset: m.AssetID, minute: dao.Minute.Truncate(m.Timestamp.Time).Unix()}
-		gross := entity.FillGrossIn(m.Currency, m.Quantity, m.Price, m.TransactionType == entity.AssetBuy)
-		if m.FXRate != nil {
-			gross = gross.Mul(*m.FXRate) // a fill in another currency counts in USD
-		}
-		v.add(k, dao.Volume{Quantity: m.Quantity, Notional: gross, Trades: 1})
+		v.add(k, dao.Volume{Quantity: m.Quantity, Notional: entity.FillNotional(m), Trades: 1})
 	}
 }
 
@@ -76,13 +71,7 @@ func (v *volumeChecker) addOrders(user string, orders []*entity.Order) {
 		if o.CreatedAt.Before(v.since) {
 			continue
 		}
-		placed := entity.OrderStatus("")
-		for _, h := range o.StatusHistory {
-			if h.Status == entity.StatusQueued || h.Status == entity.StatusCompleted || h.Status == entity.StatusCancelled {
-				placed = h.Status
-				break
-			}
-		}
+		placed := placedStatus(o)
 		k := fillKey{asset: o.AssetID, minute: dao.Minute.Truncate(o.CreatedAt.Time).Unix()}
 		v.add(k, dao.Volume{Counts: map[string]int64{"pt_" + string(o.OrderType): 1, "ps_" + string(placed): 1}})
 		day := dao.Day.Truncate(o.CreatedAt.Time).Unix()

@@ -142,7 +142,7 @@ func TestVerifyJSON(t *testing.T) {
 		t.Fatalf("not JSON: %v\n%s", err, stdout.String())
 	}
 	want := map[string]any{
-		"ok": false, "users": 1.0, "balances": 1.0, "transactions": 2.0, "holdings": 1.0, "movements": 1.0, "orders": 1.0, "volume_buckets": 0.0,
+		"ok": false, "users": 1.0, "balances": 1.0, "transactions": 2.0, "holdings": 1.0, "movements": 1.0, "orders": 1.0, "volume_buckets": 0.0, "daily_buckets": 0.0,
 		"violations": []any{
 			map[string]any{"username": "alice", "subject": "balance USD", "problem": "current_balance 505.00 != 500.00, the sum of its completed ledger entries"},
 			map[string]any{"username": "alice", "subject": "balance USD", "problem": "stored available 500.00 != current_balance - held_balance = 505.00"},

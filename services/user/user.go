@@ -42,6 +42,7 @@ type Trading interface {
 	Holdings(ctx context.Context, username string) ([]*dao.HoldingRecord, error)
 	Asset(ctx context.Context, id string) (*entity.Asset, error)
 	Volume(ctx context.Context, assetID string, i dao.Interval, from, to time.Time) ([]dao.Bucket, error)
+	Performance(ctx context.Context, username string, from, to time.Time) (*trading.Performance, error)
 
 	Usernames(ctx context.Context, fn func(username string) error) error
 	ScanOrders(ctx context.Context, fn func(*entity.Order) error) error
@@ -155,6 +156,7 @@ func (s *Service) Register(api *httpapi.API) {
 	s.registerAnalytics(api)
 	s.registerVolume(api)
 	s.registerDaily(api)
+	s.registerPerformance(api)
 	s.registerAdmin(api)
 	s.registerAdjust(api)
 }

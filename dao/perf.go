@@ -1,0 +1,171 @@
+package dao
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
+	"github.com/orderprocessor/orderprocessor/store"
+)
+
+// PerfDAO keeps each user's daily buckets (docs/data-model.md): one item per
+// user and UTC day, written by every transaction that moves the user's
+// money or assets, in that transaction: the day's change of each cash
+// balance and of each holding's quantity, its external cash flows
+// (deposits, withdrawals, adjustments), its realized P&L, and its orders
+// placed and fills. A user's performance over a range reads the range's
+// buckets: O(days), whatever the history.
+type PerfDAO struct{ base }
+
+const (
+	skDay           = "DAY#"
+	prefixCash      = "cash_"
+	prefixQty       = "qty_"
+	prefixFlow      = "flow_"
+	attrDayRealized = "realized"
+	attrFills       = "fills"
+	attrFillValue   = "notional"
+	attrDayPlaced   = "placed"
+	attrPerfExists  = "day"
+)
+
+func (t Tables) dayKey(username string, day time.Time) store.Key {
+	return store.Key{Table: t.Users, PK: userPK(username), SK: skDay + Day.label(day)}
+}
+
+// DayWrite returns the write that adds to username's bucket of the UTC day
+// of at the effect of entries (the transaction's completed ledger entries)
+// and c (the placement and fill it makes, if any): part of the transaction.
+func (d *PerfDAO) DayWrite(username string, at time.Time, c Count, entries ...*entity.BalanceTransaction) store.Write {
+	acts := make([]store.Action, 0, 10)
+	acts = append(acts, store.SetIfAbsent(attrPerfExists, store.S(Day.label(at))))
+	for _, e := range entries {
+		if e.Status != entity.TxCompleted || e.TransactionType == entity.TxOrderHold {
+			continue
+		}
+		cur := string(e.Currency)
+		acts = append(acts, store.Add(prefixCash+cur, num(e.Amount)))
+		switch e.TransactionType {
+		case entity.TxDeposit, entity.TxWithdraw, entity.TxSystemAdjustment:
+			acts = append(acts, store.Add(prefixFlow+cur, num(e.Amount)))
+		}
+		if m, ok := e.Movement(); ok {
+			acts = append(acts, store.Add(prefixQty+m.AssetID, num(m.Effect())))
+			if r := entryRealized(e, m); !r.IsZero() {
+				acts = append(acts, store.Add(attrDayRealized, num(r)))
+			}
+		}
+	}
+	if c.Fill {
+		acts = append(acts, store.Add(attrFills, oneTrade), store.Add(attrFillValue, num(c.Notional)))
+	}
+	if c.Placed != "" {
+		acts = append(acts, store.Add(attrDayPlaced, oneTrade), store.Add(typeAttr(c.Placed), oneTrade),
+			store.Add(statusAttr(c.Status), oneTrade))
+	}
+	return store.Write{Update: &store.Update{Key: d.t.dayKey(username, at), Actions: acts}}
+}
+
+// entryRealized is the realized P&L, in USD, an entry's movement makes
+// (entity.Position): a sale's proceeds less its cost, a reversed buy's
+// refund less the cost it takes out, a reversed sale's cost less its
+// proceeds; proceeds in another currency count at the fill's rate.
+func entryRealized(e *entity.BalanceTransaction, m *entity.AssetTransaction) decimal.Decimal {
+	if m.SaleCost == nil {
+		return decimal.Zero
+	}
+	total := m.TotalAmount
+	if m.FXRate != nil {
+		total = total.Mul(*m.FXRate) // settled in another currency: in USD, as the position counts it
+	}
+	switch m.TransactionType {
+	case entity.AssetSell, entity.AssetBuyReversal:
+		return total.Sub(*m.SaleCost)
+	case entity.AssetSellReversal:
+		return m.SaleCost.Sub(total)
+	}
+	return decimal.Zero
+}
+
+// EntryRealized is entryRealized for an entry's movement (verify).
+func EntryRealized(e *entity.BalanceTransaction) decimal.Decimal {
+	m, ok := e.Movement()
+	if !ok || e.Status != entity.TxCompleted {
+		return decimal.Zero
+	}
+	return entryRealized(e, m)
+}
+
+// DayFigures are one user's bucket of one UTC day.
+type DayFigures struct {
+	Day      time.Time
+	Cash     map[string]decimal.Decimal // change of each currency's balance
+	Quantity map[string]decimal.Decimal // change of each asset's holding
+	Flows    map[string]decimal.Decimal // deposits, withdrawals and adjustments, by currency
+	Realized decimal.Decimal
+	Fills    int64
+	Notional decimal.Decimal // of the fills, before fees
+	Placed   int64
+	ByType   map[string]int64 // orders placed by type
+	ByStatus map[string]int64 // orders placed by status once placed
+}
+
+// Days returns username's buckets of the UTC days from first to last,
+// oldest first (days without activity have none).
+func (d *PerfDAO) Days(ctx context.Context, username string, first, last time.Time) ([]DayFigures, error) {
+	items, err := d.queryAll(ctx, store.Query{Table: d.t.Users, PK: userPK(username),
+		SK: store.SortCond{Op: store.SortBetween, Value: d.t.dayKey(username, first).SK, Value2: d.t.dayKey(username, last).SK}}, 1<<30)
+	if err != nil {
+		return nil, fmt.Errorf("read daily buckets of %s: %w", username, err)
+	}
+	out := make([]DayFigures, 0, len(items))
+	for _, it := range items {
+		day, err := time.Parse("2006-01-02", strings.TrimPrefix(it.Str(store.AttrSK), skDay))
+		if err != nil {
+			return nil, fmt.Errorf("daily bucket %s: %w", it.Str(store.AttrSK), err)
+		}
+		f := DayFigures{Day: day, Cash: map[string]decimal.Decimal{}, Quantity: map[string]decimal.Decimal{},
+			Flows: map[string]decimal.Decimal{}, ByType: map[string]int64{}, ByStatus: map[string]int64{}}
+		r := reader{it: it}
+		for k := range it {
+			switch {
+			case strings.HasPrefix(k, prefixCash):
+				f.Cash[strings.TrimPrefix(k, prefixCash)] = r.dec(k)
+			case strings.HasPrefix(k, prefixQty):
+				f.Quantity[strings.TrimPrefix(k, prefixQty)] = r.dec(k)
+			case strings.HasPrefix(k, prefixFlow):
+				f.Flows[strings.TrimPrefix(k, prefixFlow)] = r.dec(k)
+			case strings.HasPrefix(k, prefixPlacedType):
+				f.ByType[strings.TrimPrefix(k, prefixPlacedType)] = it.Int(k)
+			case strings.HasPrefix(k, prefixPlacedStatus):
+				f.ByStatus[strings.TrimPrefix(k, prefixPlacedStatus)] = it.Int(k)
+			}
+		}
+		f.Realized, f.Notional = r.dec(attrDayRealized), r.dec(attrFillValue)
+		f.Fills, f.Placed = it.Int(attrFills), it.Int(attrDayPlaced)
+		if r.err != nil {
+			return nil, r.err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// PriceAt returns asset id's price in effect at t: its last price point at
+// or before t; found is false when it has none.
+func (d *AssetDAO) PriceAt(ctx context.Context, id string, t time.Time) (price decimal.Decimal, found bool, err error) {
+	p, err := d.s.Query(ctx, store.Query{Table: d.t.Inventory, PK: pkAsset + id, Desc: true, Limit: 1,
+		SK: store.SortCond{Op: store.SortBetween, Value: skPrice, Value2: skPrice + t.UTC().Format(TimeLayout) + "#~"}})
+	if err != nil {
+		return decimal.Zero, false, fmt.Errorf("price of %s at %s: %w", id, t.Format(time.RFC3339), err)
+	}
+	if len(p.Items) == 0 {
+		return decimal.Zero, false, nil
+	}
+	r := reader{it: p.Items[0]}
+	price = r.dec("price_usd")
+	return price, r.err == nil, r.err
+}
