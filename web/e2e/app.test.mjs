@@ -111,7 +111,10 @@ async function fits(page, name) {
 }
 
 async function shot(page, file) {
-  if (SHOTS) await page.screenshot({ path: join(docs, file) });
+  if (!SHOTS) return;
+  await page.mouse.move(0, 0); // no crosshair or hover in the picture
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(docs, file) });
 }
 
 async function uiLogin(page, username, password) {
