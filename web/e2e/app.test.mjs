@@ -22,18 +22,22 @@ const docs = join(here, '..', '..', 'docs');
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const ADMIN_PASSWORD = 'Adm1n!Passw0rd-e2e';
+const JWT_SECRET = 'web-e2e-secret-of-at-least-32-characters'; // tokens survive the restart
 const USER = { username: 'trader_e2e', email: 'trader@example.com', first_name: 'Tess', last_name: 'Trader', password: 'Str0ng!Passw0rd' };
 const SHOTS = process.env.WEB_SCREENSHOTS === '1';
 
 let server; let base; let dataDir; let browser;
 const problems = []; // CSP violations and script errors, from every page
 
-async function startServer() {
+// startServer starts the server on addr (a free port when absent) with the
+// test's store, and resolves when it listens.
+async function startServer(addr = '127.0.0.1:0') {
   const bin = process.env.ORDERPROCESSOR_BIN;
   assert.ok(bin, 'ORDERPROCESSOR_BIN must name the orderprocessor binary');
-  dataDir = mkdtempSync(join(tmpdir(), 'op-web-e2e-'));
-  server = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--price-feed', 'static', '--deposit-daily-limit', '0'], {
-    env: { ...process.env, ORDERPROCESSOR_ADMIN_PASSWORD: ADMIN_PASSWORD, ORDERPROCESSOR_LOG_FORMAT: 'text' },
+  if (!dataDir) dataDir = mkdtempSync(join(tmpdir(), 'op-web-e2e-'));
+  server = spawn(bin, ['serve', '--addr', addr, '--data-dir', dataDir, '--price-feed', 'static',
+    '--deposit-daily-limit', '0', '--register-limit', '1'], {
+    env: { ...process.env, ORDERPROCESSOR_ADMIN_PASSWORD: ADMIN_PASSWORD, ORDERPROCESSOR_JWT_SECRET: JWT_SECRET, ORDERPROCESSOR_LOG_FORMAT: 'text' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -48,8 +52,15 @@ async function startServer() {
     server.stderr.on('data', on);
     server.on('exit', (code) => reject(new Error(`the server exited (${code}): ${out}`)));
   });
-  server.stdout.resume();
-  server.stderr.resume();
+}
+
+async function stopServer() {
+  const s = server;
+  server = null;
+  if (!s || s.exitCode !== null) return;
+  const exited = new Promise((r) => s.on('exit', r));
+  s.kill('SIGTERM');
+  await exited;
 }
 
 async function call(method, path, body, token, key) {
@@ -74,10 +85,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) {
-    server.kill('SIGTERM');
-    await new Promise((r) => { if (server.exitCode !== null) r(); else server.on('exit', r); });
-  }
+  await stopServer();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -349,6 +357,51 @@ test('every page works at 390x844', async () => {
     await fits(page, heading + ' (phone)');
     if (file) await shot(page, file);
   }
+  await page.context().close();
+});
+
+test('a 429 says when to retry; the keyboard alone logs in', async () => {
+  const page = await newPage({ width: 1280, height: 800 });
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  const form = page.getByRole('form', { name: 'Sign up' });
+  for (const [label, v] of [['Username', 'second_user'], ['Email', 'second@example.com'], ['First name', 'Sam'], ['Last name', 'Second'], ['Password', USER.password]]) {
+    await form.getByLabel(label).fill(v);
+  }
+  await form.getByRole('button', { name: 'Create account' }).click(); // over --register-limit 1
+  const alert = form.getByRole('alert');
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /Retry in \d+ s\.$/);
+
+  await page.getByRole('button', { name: 'Log in' }).first().click();
+  await page.getByLabel('Username').fill(''); // the sign-up form's value stays in the field
+  await page.getByLabel('Username').focus();
+  await page.keyboard.type(USER.username);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(USER.password);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Markets' }).waitFor();
+  await page.keyboard.press('Tab'); // the skip link comes first
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content');
+  await page.context().close();
+});
+
+test('a dropped stream shows offline, reconnects with Last-Event-ID and updates again', async () => {
+  const page = await newPage({ width: 1280, height: 800 });
+  const streams = [];
+  page.on('request', (r) => { if (r.url().endsWith('/api/v1/stream')) streams.push(r.headers()); });
+  await uiLogin(page, USER.username, USER.password);
+  await until(() => streams.length === 1, 'the stream');
+  const addr = base.replace('http://', '');
+  await stopServer();
+  await page.getByText(/Live updates are offline/).waitFor();
+  await startServer(addr);
+  await page.getByText(/Live updates are offline/).waitFor({ state: 'detached', timeout: 15000 });
+  const last = streams[streams.length - 1];
+  assert.match(last['last-event-id'] || '', /^\d+/, 'the reconnect sends Last-Event-ID');
+  const adminToken = await login('admin', ADMIN_PASSWORD);
+  await call('PUT', '/admin/assets/SOL/price', { price_usd: '123.45' }, adminToken);
+  await page.getByTestId('price-SOL').filter({ hasText: '123.45' }).waitFor();
   await page.context().close();
 });
 
