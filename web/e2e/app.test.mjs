@@ -325,6 +325,56 @@ test('a trader signs up, trades every way and sees exact figures', async () => {
   await page.context().close();
 });
 
+test('the ticket places trailing, good-till-date and one-cancels-other orders, and shows field errors', async () => {
+  const page = await newPage({ width: 1280, height: 800 });
+  await uiLogin(page, USER.username, USER.password);
+  await go(page, '#/asset/ETH', 'Ethereum ETH');
+  const t = page.getByRole('form', { name: 'Order ticket' });
+
+  // The API's error under its field.
+  await t.getByLabel('Order type').selectOption('market_buy');
+  await t.getByLabel(/^Quantity/).fill('0.0001');
+  await t.getByRole('button', { name: 'Place order' }).click();
+  assert.equal(await t.locator('#f-quantity-err').textContent(), 'must be at least 0.001');
+  assert.equal(await t.getByLabel(/^Quantity/).getAttribute('aria-invalid'), 'true');
+
+  // A trailing stop by percent, good till a date.
+  await t.getByLabel('Order type').selectOption('trailing_stop');
+  await t.getByLabel(/^Quantity/).fill('0.5');
+  await t.getByLabel('Trail by').selectOption('percent');
+  await t.getByLabel('Trail percent').fill('10');
+  await t.getByLabel('Time in force').selectOption('gtd');
+  const tomorrow = new Date(Date.now() + 86400e3);
+  const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
+  await t.getByLabel('Expires at (your time)').fill(local);
+  await t.getByRole('button', { name: 'Place order' }).click();
+  const trailText = await t.locator('.msg.ok').textContent();
+  const trailId = trailText.match(/^Order (\S+):/)[1];
+  assert.match(trailText, /trailing stop 0\.5 ETH, queued/);
+
+  // A take profit, then a stop loss linked to it.
+  const tp = await placeOrder(page, { type: 'take_profit', quantity: '1', limit: '3000' });
+  await t.getByLabel('Order type').selectOption('stop_loss');
+  await t.getByLabel(/^Quantity/).fill('1');
+  await t.getByLabel('Stop price (USD)').fill('1000');
+  await t.getByLabel('One cancels other: link with').selectOption(tp.id);
+  await t.getByRole('button', { name: 'Place order' }).click();
+  const slText = await t.locator('.msg.ok').filter({ hasText: 'stop loss' }).textContent();
+  const slId = slText.match(/^Order (\S+):/)[1];
+
+  const token = await login(USER.username, USER.password);
+  const trail = (await call('GET', '/orders/' + trailId, undefined, token)).data;
+  assert.deepEqual([trail.order_type, trail.trail_percent, trail.time_in_force, trail.status], ['trailing_stop', '10', 'gtd', 'queued']);
+  assert.equal(Math.round(Date.parse(trail.expires_at) / 60e3), Math.round(Date.parse(local + ':00') / 60e3) , 'expires_at is the chosen minute');
+  const sl = (await call('GET', '/orders/' + slId, undefined, token)).data;
+  assert.deepEqual([sl.order_type, sl.stop_price, sl.oco_with], ['stop_loss', '1000.00', tp.id]);
+  for (const id of [trailId, tp.id, slId]) {
+    const o = (await call('GET', '/orders/' + id, undefined, token)).data;
+    if (o.status === 'queued') await call('DELETE', '/orders/' + id, undefined, token);
+  }
+  await page.context().close();
+});
+
 test('an admin deactivates an asset and runs verify', async () => {
   const page = await newPage({ width: 1280, height: 800 });
   await uiLogin(page, 'admin', ADMIN_PASSWORD);
