@@ -76,11 +76,11 @@ var N,rn,th,st,Xi,li,hn,hi,on,te,Ji,ih,Ft=Symbol.for("pv"),ai={},ci=[],eh=/^m(i|
     <${I} error=${e} ok=${r} />
     <button type="submit" class="primary" disabled=${o||!n.is_active}>${o?"Placing\u2026":"Place order"}</button>
   </form>`}var tn=new Set(["pending","confirmed","queued","triggered","processing"]),qo=["pending","confirmed","queued","triggered","processing","completed","cancelled","failed","expired"],Fo=["market_buy","market_sell","limit_buy","limit_sell","stop_loss","take_profit","trailing_stop"];function Do(n){return n.limit_price?"limit "+n.limit_price:n.stop_price?"stop "+n.stop_price:n.trail_percent?"trail "+n.trail_percent+"%":n.trail_amount?"trail "+n.trail_amount:"market"}function Oo({o:n,onDone:t}){let[i,e]=S(null),[s,r]=S(!1),h=Q(H()),o=async c=>{c.preventDefault();let u=Object.fromEntries(new FormData(c.target)),d={};for(let[f,m]of Object.entries(u))m!==""&&m!==n[f]&&(d[f]=m);d.expected_version=void 0,r(!0),e(null);try{await k("PATCH","/orders/"+n.order_id,d,{key:h.current}),t("Order amended.")}catch(f){e(f),h.current=H()}finally{r(!1)}},l=i?i.fields:{},a="-"+n.order_id;return g`<form class="amend" onSubmit=${o} aria-label=${"Amend order "+n.order_id}>
-    <${x} label="New quantity" name="quantity" idSuffix=${a} inputmode="decimal" errors=${l} value=${n.quantity} />
-    ${n.limit_price&&g`<${x} label="New limit price" name="limit_price" idSuffix=${a} inputmode="decimal" errors=${l} value=${n.limit_price} />`}
-    ${n.stop_price&&g`<${x} label="New stop price" name="stop_price" idSuffix=${a} inputmode="decimal" errors=${l} value=${n.stop_price} />`}
-    ${n.trail_percent&&g`<${x} label="New trail percent" name="trail_percent" idSuffix=${a} inputmode="decimal" errors=${l} value=${n.trail_percent} />`}
-    ${n.trail_amount&&g`<${x} label="New trail amount" name="trail_amount" idSuffix=${a} inputmode="decimal" errors=${l} value=${n.trail_amount} />`}
+    <${x} label="New quantity" name="quantity" idSuffix=${a} inputmode="decimal" errors=${l} defaultValue=${n.quantity} />
+    ${n.limit_price&&g`<${x} label="New limit price" name="limit_price" idSuffix=${a} inputmode="decimal" errors=${l} defaultValue=${n.limit_price} />`}
+    ${n.stop_price&&g`<${x} label="New stop price" name="stop_price" idSuffix=${a} inputmode="decimal" errors=${l} defaultValue=${n.stop_price} />`}
+    ${n.trail_percent&&g`<${x} label="New trail percent" name="trail_percent" idSuffix=${a} inputmode="decimal" errors=${l} defaultValue=${n.trail_percent} />`}
+    ${n.trail_amount&&g`<${x} label="New trail amount" name="trail_amount" idSuffix=${a} inputmode="decimal" errors=${l} defaultValue=${n.trail_amount} />`}
     <${I} error=${i} />
     <button type="submit" class="primary" disabled=${s}>Save</button>
     <button type="button" onClick=${()=>t("")}>Close</button>
@@ -171,15 +171,15 @@ var N,rn,th,st,Xi,li,hn,hi,on,te,Ji,ih,Ft=Symbol.for("pv"),ai={},ci=[],eh=/^m(i|
     </table></div>
     ${e.items.length===0&&!e.loading&&g`<p class="muted">No entries match.</p>`}
     <${ve} p=${e} label="Ledger" />
-  </section>`}function Qo({user:n,onUser:t}){let[i,e]=S(null),[s,r]=S(""),[h,o]=S(null);R(()=>{k("GET","/auth/profile").then(o,e)},[]);let l=async u=>{u.preventDefault();let d=Object.fromEntries(new FormData(u.target));e(null),r("");try{let f=await k("PUT","/auth/profile",d);r("Profile saved."),t(f.user||d)}catch(f){e(f)}},a=i?i.fields:{},c=h||n;return g`<form class="card" onSubmit=${l} aria-label="Profile" key=${h?"loaded":"initial"}>
+  </section>`}function Qo({user:n,onUser:t}){let[i,e]=S(null),[s,r]=S(""),[h,o]=S(null);R(()=>{k("GET","/auth/profile").then(o,e)},[]);let l=async u=>{u.preventDefault();let d=Object.fromEntries(new FormData(u.target));e(null),r("");try{let f=await k("PUT","/auth/profile",d);r("Profile saved."),o(f.user),t(f.user)}catch(f){e(f)}},a=i?i.fields:{},c=h||n;return g`<form class="card" onSubmit=${l} aria-label="Profile" key=${h?"loaded":"initial"}>
     <h2>Profile</h2>
     <p>${c.username} · ${c.email} · ${c.role}</p>
-    <${x} label="First name" name="first_name" errors=${a} value=${c.first_name} autocomplete="given-name" />
-    <${x} label="Last name" name="last_name" errors=${a} value=${c.last_name} autocomplete="family-name" />
-    <${x} label="Phone" name="phone" errors=${a} value=${c.phone||""} autocomplete="tel" />
+    <${x} label="First name" name="first_name" errors=${a} defaultValue=${c.first_name} autocomplete="given-name" />
+    <${x} label="Last name" name="last_name" errors=${a} defaultValue=${c.last_name} autocomplete="family-name" />
+    <${x} label="Phone" name="phone" errors=${a} defaultValue=${c.phone||""} autocomplete="tel" />
     <${I} error=${i} ok=${s} />
     <button type="submit" class="primary">Save profile</button>
-  </form>`}function Yr({user:n,onUser:t}){let[i,e]=S(null),[s,r]=S(null),[h,o]=S(0),l=()=>k("GET","/balances").then(c=>e(c.balances||c.data||[]),r);R(()=>{l()},[h]),ct(c=>{c==="balance"&&l()},[]);let a=()=>o(c=>c+1);return g`<div>
+  </form>`}function Yr({user:n,onUser:t}){let[i,e]=S(null),[s,r]=S(null),[h,o]=S(0),l=()=>k("GET","/balances").then(c=>e(c.balances||c.data||[]),r);R(()=>{l()},[h]),ct(c=>{(c==="balance"||c==="reset")&&l()},[]);let a=()=>o(c=>c+1);return g`<div>
     <h1>Account</h1>
     <${I} error=${s} />
     <section aria-labelledby="bal-h"><h2 id="bal-h">Balances</h2>

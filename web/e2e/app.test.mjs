@@ -319,6 +319,14 @@ test('a trader signs up, trades every way and sees exact figures', async () => {
   await axe(page, 'account');
   await shot(page, 'web-account.png');
 
+  // The profile: a new last name stays in its field once saved.
+  const prof = page.getByRole('form', { name: 'Profile' });
+  await prof.getByLabel('Last name').fill('Trader-Smith');
+  await prof.getByRole('button', { name: 'Save profile' }).click();
+  await prof.getByText('Profile saved.').waitFor();
+  assert.equal(await prof.getByLabel('Last name').inputValue(), 'Trader-Smith');
+  assert.equal((await call('GET', '/auth/profile', undefined, userToken)).last_name, 'Trader-Smith');
+
   // Log out.
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByText('You are logged out.').waitFor();

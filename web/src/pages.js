@@ -40,11 +40,11 @@ function Amend({ o, onDone }) {
   const errs = error ? error.fields : {};
   const sfx = '-' + o.order_id;
   return html`<form class="amend" onSubmit=${submit} aria-label=${'Amend order ' + o.order_id}>
-    <${Field} label="New quantity" name="quantity" idSuffix=${sfx} inputmode="decimal" errors=${errs} value=${o.quantity} />
-    ${o.limit_price && html`<${Field} label="New limit price" name="limit_price" idSuffix=${sfx} inputmode="decimal" errors=${errs} value=${o.limit_price} />`}
-    ${o.stop_price && html`<${Field} label="New stop price" name="stop_price" idSuffix=${sfx} inputmode="decimal" errors=${errs} value=${o.stop_price} />`}
-    ${o.trail_percent && html`<${Field} label="New trail percent" name="trail_percent" idSuffix=${sfx} inputmode="decimal" errors=${errs} value=${o.trail_percent} />`}
-    ${o.trail_amount && html`<${Field} label="New trail amount" name="trail_amount" idSuffix=${sfx} inputmode="decimal" errors=${errs} value=${o.trail_amount} />`}
+    <${Field} label="New quantity" name="quantity" idSuffix=${sfx} inputmode="decimal" errors=${errs} defaultValue=${o.quantity} />
+    ${o.limit_price && html`<${Field} label="New limit price" name="limit_price" idSuffix=${sfx} inputmode="decimal" errors=${errs} defaultValue=${o.limit_price} />`}
+    ${o.stop_price && html`<${Field} label="New stop price" name="stop_price" idSuffix=${sfx} inputmode="decimal" errors=${errs} defaultValue=${o.stop_price} />`}
+    ${o.trail_percent && html`<${Field} label="New trail percent" name="trail_percent" idSuffix=${sfx} inputmode="decimal" errors=${errs} defaultValue=${o.trail_percent} />`}
+    ${o.trail_amount && html`<${Field} label="New trail amount" name="trail_amount" idSuffix=${sfx} inputmode="decimal" errors=${errs} defaultValue=${o.trail_amount} />`}
     <${Message} error=${error} />
     <button type="submit" class="primary" disabled=${busy}>Save</button>
     <button type="button" onClick=${() => onDone('')}>Close</button>
@@ -250,7 +250,8 @@ function Profile({ user, onUser }) {
     try {
       const r = await api('PUT', '/auth/profile', f);
       setOk('Profile saved.');
-      onUser(r.user || f);
+      setProfile(r.user);
+      onUser(r.user);
     } catch (err) { setError(err); }
   };
   const errs = error ? error.fields : {};
@@ -258,9 +259,9 @@ function Profile({ user, onUser }) {
   return html`<form class="card" onSubmit=${submit} aria-label="Profile" key=${profile ? 'loaded' : 'initial'}>
     <h2>Profile</h2>
     <p>${p.username} · ${p.email} · ${p.role}</p>
-    <${Field} label="First name" name="first_name" errors=${errs} value=${p.first_name} autocomplete="given-name" />
-    <${Field} label="Last name" name="last_name" errors=${errs} value=${p.last_name} autocomplete="family-name" />
-    <${Field} label="Phone" name="phone" errors=${errs} value=${p.phone || ''} autocomplete="tel" />
+    <${Field} label="First name" name="first_name" errors=${errs} defaultValue=${p.first_name} autocomplete="given-name" />
+    <${Field} label="Last name" name="last_name" errors=${errs} defaultValue=${p.last_name} autocomplete="family-name" />
+    <${Field} label="Phone" name="phone" errors=${errs} defaultValue=${p.phone || ''} autocomplete="tel" />
     <${Message} error=${error} ok=${ok} />
     <button type="submit" class="primary">Save profile</button>
   </form>`;
@@ -272,7 +273,7 @@ export function Account({ user, onUser }) {
   const [version, setVersion] = useState(0);
   const load = () => api('GET', '/balances').then((r) => setBalances(r.balances || r.data || []), setError);
   useEffect(() => { load(); }, [version]);
-  useEvents((type) => { if (type === 'balance') load(); }, []);
+  useEvents((type) => { if (type === 'balance' || type === 'reset') load(); }, []);
   const done = () => setVersion((v) => v + 1);
   return html`<div>
     <h1>Account</h1>
