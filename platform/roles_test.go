@@ -188,6 +188,9 @@ func TestRolesThroughGateway(t *testing.T) {
 	if js := gw.do("GET", "/app/app.js", "", nil); js.Status != 200 || js.Header.Get("X-Frame-Options") != "DENY" {
 		t.Errorf("gateway GET /app/app.js: %d X-Frame-Options %q", js.Status, js.Header.Get("X-Frame-Options"))
 	}
+	if nope := gw.do("GET", "/app/nope.js", "", nil); nope.Status != 404 || !bytes.Contains(nope.Body, []byte(`"code":"not_found"`)) {
+		t.Errorf("gateway GET /app/nope.js: %d %s, want the JSON 404", nope.Status, nope.Body)
+	}
 	for _, r := range []Role{RoleUser, RoleOrder, RoleInventory} {
 		if page := (client{t, servers[r].URL}).do("GET", "/", "", nil); page.Status == 200 || page.Header.Get("Content-Security-Policy") == web.CSP {
 			t.Errorf("%s GET /: %d, the web app; want it only at the gateway", r, page.Status)

@@ -117,10 +117,10 @@ func newHandler(fsys fs.FS) (*Handler, error) {
 	return h, nil
 }
 
-// Serves reports whether the handler answers the request's path: "/" and
-// the app's files.
+// Serves reports whether the handler has a file at the request's path:
+// "/" and the app's files.
 func (h *Handler) Serves(p string) bool {
-	return p == IndexPath || strings.HasPrefix(p, AssetPrefix)
+	return h.files[p] != nil
 }
 
 // ServeHTTP answers GET and HEAD of the app's paths; an unknown file is a
@@ -176,11 +176,12 @@ func acceptsGzip(v string) bool {
 	return false
 }
 
-// Mount returns a handler that serves the app's paths with h and every
-// other request with api.
+// Mount returns a handler that answers a GET or HEAD of one of the app's
+// files with h and every other request with api, so an unknown path or
+// method gets the API's JSON 404 or 405.
 func (h *Handler) Mount(api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h.Serves(r.URL.Path) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && h.Serves(r.URL.Path) {
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -141,10 +141,12 @@ func TestHandler(t *testing.T) {
 		t.Errorf("licenses.txt lacks a bundled package:\n%.300s", b)
 	}
 
-	if res = serve(t, m, "GET", "/app/nope.js", nil); res.StatusCode != 404 || res.Header.Get("X-Frame-Options") != "DENY" {
+	// Served directly, an unknown file is 404 and another method 405, with
+	// the headers.
+	if res = serve(t, h, "GET", "/app/nope.js", nil); res.StatusCode != 404 || res.Header.Get("X-Frame-Options") != "DENY" {
 		t.Errorf("GET /app/nope.js: %d, X-Frame-Options %q", res.StatusCode, res.Header.Get("X-Frame-Options"))
 	}
-	if res = serve(t, m, "POST", "/", nil); res.StatusCode != 405 || res.Header.Get("Allow") != "GET, HEAD" {
+	if res = serve(t, h, "POST", "/", nil); res.StatusCode != 405 || res.Header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST /: %d, Allow %q", res.StatusCode, res.Header.Get("Allow"))
 	}
 	if res = serve(t, m, "HEAD", "/", nil); res.StatusCode != 200 {
@@ -153,9 +155,12 @@ func TestHandler(t *testing.T) {
 		t.Errorf("HEAD / has a body of %d bytes", len(b))
 	}
 	// Everything else is the API's.
-	for _, p := range []string{"/api/v1/orders", "/index.html", "/apps", "/docs"} {
-		if res = serve(t, m, "GET", p, nil); res.StatusCode != http.StatusTeapot || res.Header.Get("X-From") != "api" {
-			t.Errorf("GET %s: %d, not the API's", p, res.StatusCode)
+	// Everything else, an unknown file and another method included, is
+	// the API's (its JSON 404 and 405).
+	for _, r := range [][2]string{{"GET", "/api/v1/orders"}, {"GET", "/index.html"}, {"GET", "/apps"}, {"GET", "/docs"},
+		{"GET", "/app/nope.js"}, {"GET", "/app/"}, {"POST", "/"}, {"DELETE", "/app/app.js"}} {
+		if res = serve(t, m, r[0], r[1], nil); res.StatusCode != http.StatusTeapot || res.Header.Get("X-From") != "api" {
+			t.Errorf("%s %s: %d, not the API's", r[0], r[1], res.StatusCode)
 		}
 	}
 }
