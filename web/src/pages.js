@@ -27,7 +27,6 @@ function Amend({ o, onDone }) {
     const f = Object.fromEntries(new FormData(e.target));
     const body = {};
     for (const [k, v] of Object.entries(f)) if (v !== '' && v !== o[k]) body[k] = v;
-    body.expected_version = undefined;
     setBusy(true); setError(null);
     try {
       await api('PATCH', '/orders/' + o.order_id, body, { key: key.current });
