@@ -18,7 +18,7 @@ function Spark({ id, up }) {
     api('GET', `/inventory/assets/${id}/history?interval=raw`).then((r) => setPoints(r.points), () => setPoints([]));
   }, [id]);
   if (!points || points.length < 2) return html`<span class="spark-empty">–</span>`;
-  return html`<${Sparkline} points=${points} up=${up} label=${`${id} price over 24 hours`} />`;
+  return html`<${Sparkline} points=${points} up=${up} label=${`${id}: its last ${points.length} prices`} />`;
 }
 
 export function Markets() {
@@ -40,7 +40,7 @@ export function Markets() {
     ${!assets && !error && html`<p>Loading markets…</p>`}
     ${assets && html`<div class="table-wrap" tabindex="0" role="region" aria-label="Markets table"><table class="markets">
       <caption class="sr-only">Assets with their live prices</caption>
-      <thead><tr><th scope="col">Asset</th><th scope="col" class="num">Price (USD)</th><th scope="col" class="num">24h</th><th scope="col" class="num hide-s">Volume 24h</th><th scope="col" class="hide-s">Last 24h</th></tr></thead>
+      <thead><tr><th scope="col">Asset</th><th scope="col" class="num">Price (USD)</th><th scope="col" class="num">24h</th><th scope="col" class="num hide-s">Volume 24h</th><th scope="col" class="hide-s">Recent trend</th></tr></thead>
       <tbody>${shown.map((a) => html`<tr key=${a.asset_id}>
         <th scope="row"><a href=${'#/asset/' + a.asset_id}><strong>${a.asset_id}</strong> <span class="muted">${a.name}</span></a></th>
         <td class="num" data-testid=${'price-' + a.asset_id}>${fmtPrice(a.price_usd)}</td>
