@@ -1,5 +1,5 @@
 // Builds the web app into an output directory (default: dist/):
-// index.html, app.js (the bundle of src/main.js and its npm packages,
+// index.html, favicon.svg, app.js (the bundle of src/main.js and its npm packages,
 // minified), app.css and licenses.txt (the licence texts of the bundled
 // packages). The build is deterministic: the same sources and lockfile make
 // the same bytes, which the Go test compares with the embedded dist/.
@@ -26,6 +26,7 @@ await build({
 });
 copyFileSync(join(here, 'src/app.css'), join(out, 'app.css'));
 copyFileSync(join(here, 'src/index.html'), join(out, 'index.html'));
+copyFileSync(join(here, 'src/favicon.svg'), join(out, 'favicon.svg'));
 
 // The licence (and NOTICE) texts of every package in the bundle.
 const bundled = ['preact', 'htm', 'lightweight-charts', 'fancy-canvas'];

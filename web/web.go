@@ -88,6 +88,8 @@ func newHandler(fsys fs.FS) (*Handler, error) {
 			f.contentType = "text/css; charset=utf-8"
 		case ".txt":
 			f.contentType = "text/plain; charset=utf-8"
+		case ".svg":
+			f.contentType = "image/svg+xml"
 		}
 		if f.contentType == "" {
 			f.contentType = "application/octet-stream"

@@ -65,8 +65,8 @@ func TestEmbeddedMatchesBuild(t *testing.T) {
 			t.Errorf("%s is embedded but no longer built: run scripts/web-build and commit web/dist", name)
 		}
 	}
-	if len(built) < 4 {
-		t.Errorf("the build made %d files, want index.html, app.js, app.css and licenses.txt", len(built))
+	if len(built) < 5 {
+		t.Errorf("the build made %d files, want index.html, favicon.svg, app.js, app.css and licenses.txt", len(built))
 	}
 }
 

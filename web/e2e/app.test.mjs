@@ -96,6 +96,12 @@ async function newPage(viewport) {
     if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(m.text());
   });
   page.on('pageerror', (e) => problems.push('script error: ' + e.message));
+  page.on('console', (m) => { // a file the page or the browser asked for (the API's errors are part of the tests)
+    const url = m.location().url || '';
+    if (m.type() === 'error' && m.text().startsWith('Failed to load resource') && !new URL(url, base).pathname.startsWith('/api/')) {
+      problems.push(`${m.text()}: ${url}`);
+    }
+  });
   return page;
 }
 
@@ -463,6 +469,6 @@ test('a dropped stream shows offline, reconnects with Last-Event-ID and updates 
   await page.context().close();
 });
 
-test('no page broke the Content-Security-Policy or threw', () => {
+test('no page broke the Content-Security-Policy, threw or missed a file', () => {
   assert.deepEqual(problems, []);
 });
