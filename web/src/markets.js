@@ -54,6 +54,7 @@ export function Markets() {
 
 const INTERVALS = [['minute', 'Minute'], ['hour', 'Hour'], ['day', 'Day']];
 const WINDOW = { minute: 6 * 3600e3, hour: 7 * 86400e3, day: 180 * 86400e3 };
+const BUCKET = { minute: 60e3, hour: 3600e3, day: 86400e3 };
 
 export function AssetPage({ id }) {
   const [asset, setAsset] = useState(null);
@@ -68,8 +69,21 @@ export function AssetPage({ id }) {
     api('GET', `/inventory/assets/${encodeURIComponent(id)}/history` + query({ interval, from })).then((r) => setPoints(r.points), setError);
   }, [id, interval]);
   useEvents((type, d) => {
-    if (type === 'price' && d.asset_id === id) setAsset((a) => a && { ...a, price_usd: Number(d.price_usd) });
-  }, [id]);
+    if (type !== 'price' || d.asset_id !== id) return;
+    const price = Number(d.price_usd);
+    setAsset((a) => a && { ...a, price_usd: price });
+    // The live price moves the last candle, or opens the next one.
+    setPoints((pts) => {
+      const size = BUCKET[interval];
+      const t = new Date(Math.floor(Date.parse(d.at) / size) * size).toISOString();
+      const last = pts[pts.length - 1];
+      if (last && Date.parse(last.t) === Date.parse(t)) {
+        return [...pts.slice(0, -1), { ...last, high: Math.max(last.high, price), low: Math.min(last.low, price), close: price }];
+      }
+      if (last && Date.parse(last.t) > Date.parse(t)) return pts;
+      return [...pts, { t, open: price, high: price, low: price, close: price }];
+    });
+  }, [id, interval]);
   if (error && !asset) return html`<section><h1>${id}</h1><${Message} error=${error} /></section>`;
   if (!asset) return html`<section><h1>${id}</h1><p>Loading…</p></section>`;
   return html`<section>
