@@ -120,8 +120,10 @@ async function axe(page, name) {
 
 // fits checks that the page needs no horizontal scrolling.
 async function fits(page, name) {
-  const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
-  assert.ok(scroll <= width, `${name}: the page is ${scroll}px wide in a ${width}px window`);
+  const [scroll, width, wide] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth,
+    [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth && !(e.parentElement && e.parentElement.closest('.table-wrap')))
+      .slice(0, 3).map((e) => `${e.tagName.toLowerCase()}.${e.className} (${Math.round(e.getBoundingClientRect().right)}px)`)]);
+  assert.ok(scroll <= width, `${name}: the page is ${scroll}px wide in a ${width}px window: ${wide.join(', ')}`);
 }
 
 async function shot(page, file) {
@@ -255,7 +257,7 @@ test('a trader signs up, trades every way and sees exact figures', async () => {
   await page.getByText('Order amended.').waitFor();
   assert.equal((await cells(rowOf(page, 'open-orders', 'order', rest.id)))[3], '2');
   await rowOf(page, 'open-orders', 'order', other.id).getByRole('button', { name: 'Cancel' }).click();
-  await page.getByText(`Order ${other.id} cancelled.`).waitFor();
+  await page.getByText(`Order ${other.id} is cancelled.`).waitFor();
   await rowOf(page, 'open-orders', 'order', other.id).waitFor({ state: 'detached' });
   await axe(page, 'orders');
   await shot(page, 'web-orders.png');
@@ -413,6 +415,9 @@ test('every page works at 390x844', async () => {
   await axe(page, 'login (phone)');
   await fits(page, 'login (phone)');
   await uiLogin(page, USER.username, USER.password);
+  // A resting order, so that the orders page has its widest table.
+  const token = await login(USER.username, USER.password);
+  const resting = (await call('POST', '/orders', { order_type: 'limit_buy', asset_id: 'ETH', quantity: '0.01', limit_price: '100' }, token)).data;
   for (const [hash, heading, file] of [['#/markets', 'Markets', 'web-phone-markets.png'], ['#/asset/BTC', 'Bitcoin BTC', 'web-phone-asset.png'],
     ['#/orders', 'Orders'], ['#/portfolio', 'Portfolio'], ['#/account', 'Account']]) {
     await go(page, hash, heading);
@@ -421,6 +426,7 @@ test('every page works at 390x844', async () => {
     await fits(page, heading + ' (phone)');
     if (file) await shot(page, file);
   }
+  await call('DELETE', '/orders/' + resting.order_id, undefined, token);
   await page.context().close();
 });
 
@@ -456,6 +462,10 @@ test('a dropped stream shows offline, reconnects with Last-Event-ID and updates 
   page.on('request', (r) => { if (r.url().endsWith('/api/v1/stream')) streams.push(r.headers()); });
   await uiLogin(page, USER.username, USER.password);
   await until(() => streams.length === 1, 'the stream');
+  // An event through the stream first, so that the page holds an event id.
+  const adminToken = await login('admin', ADMIN_PASSWORD);
+  await call('PUT', '/admin/assets/SOL/price', { price_usd: '111.11' }, adminToken);
+  await page.getByTestId('price-SOL').filter({ hasText: '111.11' }).waitFor();
   const addr = base.replace('http://', '');
   await stopServer();
   await page.getByText(/Live updates are offline/).waitFor();
@@ -463,7 +473,6 @@ test('a dropped stream shows offline, reconnects with Last-Event-ID and updates 
   await page.getByText(/Live updates are offline/).waitFor({ state: 'detached', timeout: 15000 });
   const last = streams[streams.length - 1];
   assert.match(last['last-event-id'] || '', /^\d+/, 'the reconnect sends Last-Event-ID');
-  const adminToken = await login('admin', ADMIN_PASSWORD);
   await call('PUT', '/admin/assets/SOL/price', { price_usd: '123.45' }, adminToken);
   await page.getByTestId('price-SOL').filter({ hasText: '123.45' }).waitFor();
   await page.context().close();

@@ -55,7 +55,9 @@ function OpenOrders({ changed }) {
   const [error, setError] = useState(null);
   const [ok, setOk] = useState('');
   const [amending, setAmending] = useState('');
-  const load = () => api('GET', '/orders?limit=100').then((r) => setOrders(r.data.filter((o) => OPEN.has(o.status))), setError);
+  // The resting orders (queued) are the open ones a reader sees for more
+  // than a moment; the stream adds and removes the others as they pass.
+  const load = () => api('GET', '/orders?status=queued&limit=100').then((r) => setOrders(r.data), setError);
   useEffect(() => { load(); }, []);
   useEvents((type, d) => {
     if (type === 'reset') { load(); return; }
@@ -72,7 +74,7 @@ function OpenOrders({ changed }) {
     setError(null); setOk('');
     try {
       await api('DELETE', '/orders/' + o.order_id);
-      setOk(`Order ${o.order_id} cancelled.`);
+      setOk(`Order ${o.order_id} is cancelled.`); // the stream's event says the same
       load();
     } catch (err) { setError(err); }
   };

@@ -1,7 +1,7 @@
 // Shared pieces of the pages: the live store fed by the stream, form
 // fields with their API errors, messages, and paging.
 import { html } from 'htm/preact';
-import { useEffect, useState, useCallback } from 'preact/hooks';
+import { useEffect, useRef, useState, useCallback } from 'preact/hooks';
 
 // bus delivers the stream's events to the pages that listen.
 const listeners = new Set();
@@ -41,15 +41,19 @@ export function Message({ error, ok }) {
 
 // usePaged loads pages of a cursor-paged list: load(cursor) returns
 // {items, next}; it keeps the cursors of the pages before for Previous.
+// Only the answer of the latest request is shown: an earlier one that
+// arrives late (a reload racing a filter change) is dropped.
 export function usePaged(load, deps) {
   const [state, setState] = useState({ items: [], next: null, stack: [], cursor: '', loading: true, error: null });
+  const latest = useRef(0);
   const fetchPage = async (cursor, stack) => {
+    const seq = ++latest.current;
     setState((s) => ({ ...s, loading: true }));
     try {
       const { items, next } = await load(cursor);
-      setState({ items, next, stack, cursor, loading: false, error: null });
+      if (seq === latest.current) setState({ items, next, stack, cursor, loading: false, error: null });
     } catch (e) {
-      setState((s) => ({ ...s, loading: false, error: e }));
+      if (seq === latest.current) setState((s) => ({ ...s, loading: false, error: e }));
     }
   };
   useEffect(() => { fetchPage('', []); }, deps);
