@@ -38,8 +38,8 @@ export function Candles({ points, label }) {
 }
 
 // Sparkline draws a small line of points ([{t, price}] or OHLC buckets,
-// whose close is used).
-export function Sparkline({ points, up, label }) {
+// whose close is used), green when it ends at or above where it starts.
+export function Sparkline({ points, label }) {
   const el = useRef(null);
   const chart = useRef(null);
   const series = useRef(null);
@@ -66,9 +66,10 @@ export function Sparkline({ points, up, label }) {
       seen.add(time);
       data.push({ time, value: p.close !== undefined ? p.close : p.price });
     }
+    const up = data.length > 0 && data[data.length - 1].value >= data[0].value;
     series.current.applyOptions({ color: up ? '#0a7a2f' : '#b3261e' });
     series.current.setData(data);
     chart.current.timeScale().fitContent();
-  }, [points, up]);
+  }, [points]);
   return html`<div class="spark" ref=${el} role="img" aria-label=${label}></div>`;
 }

@@ -12,13 +12,13 @@ function Change({ pct }) {
   return html`<span class=${n >= 0 ? 'up' : 'down'}>${n >= 0 ? '+' : ''}${fmtNum(n, 2)}%</span>`;
 }
 
-function Spark({ id, up }) {
+function Spark({ id }) {
   const [points, setPoints] = useState(null);
   useEffect(() => {
     api('GET', `/inventory/assets/${id}/history?interval=raw`).then((r) => setPoints(r.points), () => setPoints([]));
   }, [id]);
   if (!points || points.length < 2) return html`<span class="spark-empty">–</span>`;
-  return html`<${Sparkline} points=${points} up=${up} label=${`${id}: its last ${points.length} prices`} />`;
+  return html`<${Sparkline} points=${points} label=${`${id}: its last ${points.length} prices`} />`;
 }
 
 export function Markets() {
@@ -46,7 +46,7 @@ export function Markets() {
         <td class="num" data-testid=${'price-' + a.asset_id}>${fmtPrice(a.price_usd)}</td>
         <td class="num"><${Change} pct=${a.price_change_percentage_24h} /></td>
         <td class="num hide-s">${fmtCompact(a.total_volume_24h)}</td>
-        <td class="hide-s"><${Spark} id=${a.asset_id} up=${Number(a.price_change_percentage_24h) >= 0} /></td>
+        <td class="hide-s"><${Spark} id=${a.asset_id} /></td>
       </tr>`)}</tbody>
     </table></div>`}
   </section>`;
