@@ -165,6 +165,29 @@ func TestHandler(t *testing.T) {
 	}
 }
 
+// TestFirstLoadSize keeps the first load (page, script, style sheet and
+// icon, as served gzipped) under the 200 KB goal of docs/web.md.
+func TestFirstLoadSize(t *testing.T) {
+	h, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, p := range []string{"/", "/app/app.js", "/app/app.css", "/app/favicon.svg"} {
+		res := serve(t, h, "GET", p, map[string]string{"Accept-Encoding": "gzip"})
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", p, res.StatusCode)
+		}
+		t.Logf("%s: %d bytes", p, len(b))
+		total += len(b)
+	}
+	t.Logf("first load: %d bytes", total)
+	if total >= 200_000 {
+		t.Errorf("first load is %d bytes compressed, over the 200 KB goal", total)
+	}
+}
+
 func TestAcceptsGzip(t *testing.T) {
 	for v, want := range map[string]bool{"": false, "gzip": true, "GZIP": true, "br, gzip;q=0.5": true, "gzip;q=0": false,
 		"gzip; q=0.000": false, "identity": false, "x-gzip": false, "deflate, gzip": true} {
