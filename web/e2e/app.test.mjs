@@ -400,6 +400,24 @@ test('an admin deactivates an asset and runs verify', async () => {
   await ada.getByRole('button', { name: 'Deactivate' }).click();
   await page.getByText('ADA deactivated.').waitFor();
   assert.equal((await cells(ada))[1], 'inactive');
+
+  // A cash adjustment, and a user deactivated (no login) then activated.
+  const users = page.getByRole('form', { name: 'User account' });
+  await users.getByLabel('Username').fill(USER.username);
+  await users.getByLabel('Amount (negative debits)').fill('50');
+  await users.getByLabel('Reason').fill('goodwill credit');
+  await users.getByRole('button', { name: 'Apply adjustment' }).click();
+  await page.getByText(/^Adjusted trader_e2e by 50\.00 USD/).waitFor();
+  await users.getByRole('button', { name: 'Deactivate user' }).click();
+  await page.getByText('trader_e2e is deactivated.').waitFor();
+  const refused = await fetch(base + '/api/v1/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: USER.username, password: USER.password }) });
+  assert.equal(refused.status, 403);
+  await users.getByRole('button', { name: 'Activate user', exact: true }).click();
+  await page.getByText('trader_e2e is active.').waitFor();
+  const ledger = await call('GET', '/balance/transactions?transaction_type=system_adjustment', undefined, await login(USER.username, USER.password));
+  assert.deepEqual(ledger.transactions.map((t) => [t.amount, t.description]), [['50.00', 'goodwill credit']]);
+
   await page.getByRole('button', { name: 'Run verify' }).click();
   assert.equal(await page.getByTestId('verify-result').textContent(), 'All invariants hold.');
   await axe(page, 'admin');
