@@ -11,7 +11,8 @@ export function hasToken() { return token !== null; }
 export function setUnauthorizedHandler(f) { onUnauthorized = f; }
 
 // ApiError is a failed call: status, code, a readable message, the field
-// errors of a 422 (by field name) and the seconds to wait of a 429 or 503.
+// errors of a 422 (by field name) and the seconds to wait that a
+// Retry-After gave (429, 503, a throttled login's 403).
 export class ApiError extends Error {
   constructor(status, body, retryAfter) {
     const fields = {};
@@ -26,8 +27,8 @@ export class ApiError extends Error {
       msg = body.detail || body.message || '';
     }
     if (!msg) msg = `request failed (HTTP ${status})`;
-    if ((status === 429 || status === 503) && retryAfter) {
-      msg = `${msg}. Retry in ${retryAfter} s.`;
+    if (retryAfter) { // a 429, a 503, or a login delayed by throttling (403)
+      msg = `${msg.replace(/[.;\s]+$/, '')}. Retry in ${retryAfter} s.`;
     }
     super(msg);
     this.status = status;
