@@ -38,5 +38,10 @@ for (const name of bundled) {
   for (const f of ['LICENSE', 'LICENSE.md', 'LICENSE.txt', 'NOTICE', 'NOTICE.md']) {
     if (existsSync(join(dir, f))) text += `\n-- ${f}\n\n` + readFileSync(join(dir, f), 'utf8').trim() + '\n';
   }
+  // lightweight-charts states its attribution terms in its README (shown
+  // under the candlestick chart).
+  const readme = join(dir, 'README.md');
+  const m = name === 'lightweight-charts' && readFileSync(readme, 'utf8').match(/\n## License\n([\s\S]*?)(\n## |\n\[[^\]]+\]: |$)/);
+  if (m) text += `\n-- README.md, License\n\n${m[1].trim()}\n`;
 }
 writeFileSync(join(out, 'licenses.txt'), text);

@@ -40,9 +40,8 @@ const (
 
 // CSP is the Content-Security-Policy of every answer of the app: its own
 // origin only, no inline script or style, no plugins, no framing, forms only
-// to itself. Images may also be data: URLs (the chart library's
-// attribution logo).
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+// to itself.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; " +
 	"frame-ancestors 'none'; object-src 'none'"
 

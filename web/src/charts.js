@@ -33,7 +33,7 @@ export function Candles({ points, label }) {
   }, [points]);
   return html`<figure class="chart">
     <div class="candles" ref=${el} aria-hidden="true"></div>
-    <figcaption>${label}. Charts by <a href="https://www.tradingview.com/" rel="noopener noreferrer" target="_blank">TradingView Lightweight Charts™</a>.</figcaption>
+    <figcaption>${label}. Charts by <a href="https://www.tradingview.com/" rel="noopener noreferrer" target="_blank">TradingView Lightweight Charts™</a>, © TradingView, Inc.</figcaption>
   </figure>`;
 }
 

@@ -66,6 +66,10 @@ function Login({ onLogin, notice }) {
   </main>`;
 }
 
+function Footer() {
+  return html`<footer class="foot"><a href="/app/licenses.txt">Third-party licences</a> · <a href="/docs">API reference</a></footer>`;
+}
+
 const NAV = [['#/markets', 'Markets'], ['#/orders', 'Orders'], ['#/portfolio', 'Portfolio'], ['#/account', 'Account']];
 
 function Shell({ user, online, onLogout, hash, children }) {
@@ -83,6 +87,7 @@ function Shell({ user, online, onLogout, hash, children }) {
     </header>
     ${!online.online && html`<p class="offline" role="status">Live updates are offline${online.status === 429 ? ' (too many open streams)' : ''}: reconnecting in ${online.retryIn || 2} s. Figures may be stale.</p>`}
     <main id="main" tabindex="-1">${children}</main>
+    <${Footer} />
   </div>`;
 }
 
@@ -125,7 +130,7 @@ function App() {
     document.title = (h1 ? h1.textContent + ' · ' : '') + 'Order Processor';
   });
 
-  if (!session) return html`<${Login} onLogin=${login} notice=${notice} />`;
+  if (!session) return html`<${Login} onLogin=${login} notice=${notice} /><${Footer} />`;
   const [, page, arg] = hash.split('/');
   let view;
   switch (page) {
