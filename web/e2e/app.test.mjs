@@ -422,6 +422,9 @@ test('an admin deactivates an asset and runs verify', async () => {
   assert.equal(await page.getByTestId('verify-result').textContent(), 'All invariants hold.');
   await axe(page, 'admin');
   await shot(page, 'web-admin.png');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await axe(page, 'admin (phone)');
+  await fits(page, 'admin (phone)');
   const token = await login('admin', ADMIN_PASSWORD);
   assert.equal((await call('GET', '/inventory/assets/ADA', undefined, token)).data.is_active, false);
   await page.context().close();
