@@ -379,6 +379,15 @@ test('the ticket places trailing, good-till-date and one-cancels-other orders, a
   const slId = slText.match(/^Order (\S+):/)[1];
 
   const token = await login(USER.username, USER.password);
+  // Two submissions in one task (before the button can be disabled)
+  // place one order.
+  await t.getByLabel('Order type').selectOption('market_buy');
+  await t.getByLabel(/^Quantity/).fill('0.01');
+  await t.evaluate((form) => { form.requestSubmit(); form.requestSubmit(); });
+  await t.locator('.msg.ok').filter({ hasText: 'market buy 0.01 ETH' }).waitFor();
+  const buys = (await call('GET', '/orders?order_type=market_buy&asset_id=ETH', undefined, token)).data;
+  assert.equal(buys.length, 1, 'one market buy of ETH');
+
   const trail = (await call('GET', '/orders/' + trailId, undefined, token)).data;
   assert.deepEqual([trail.order_type, trail.trail_percent, trail.time_in_force, trail.status], ['trailing_stop', '10', 'gtd', 'queued']);
   assert.equal(Math.round(Date.parse(trail.expires_at) / 60e3), Math.round(Date.parse(local + ':00') / 60e3) , 'expires_at is the chosen minute');

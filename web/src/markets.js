@@ -140,9 +140,11 @@ export function Ticket({ asset }) {
     };
   }, [f, asset.price_usd]);
 
+  const inFlight = useRef(false); // set at once: a second click comes before the re-render
   const submit = async (e) => {
     e.preventDefault();
-    if (busy) return;
+    if (inFlight.current) return;
+    inFlight.current = true;
     const body = { order_type: t, asset_id: asset.asset_id, quantity: f.quantity, currency: f.currency };
     if (needsLimit) body.limit_price = f.limit_price;
     if (t === 'stop_loss') body.stop_price = f.stop_price;
@@ -163,6 +165,7 @@ export function Ticket({ asset }) {
     } catch (err) {
       setError(err);
     } finally {
+      inFlight.current = false;
       setBusy(false);
     }
   };
