@@ -41,10 +41,11 @@ func (e *env) fxRates(t *testing.T) map[string]fxRate {
 		Base          string   `json:"base"`
 		Rates         []fxRate `json:"rates"`
 		MaxAgeSeconds int64    `json:"max_age_seconds"`
+		Spread        string   `json:"conversion_spread"`
 	}
 	e.do(t, http.MethodGet, "/api/v1/fx/rates", "", nil).want(t, http.StatusOK).into(t, &body)
-	if body.Base != "USD" {
-		t.Fatalf("base %q", body.Base)
+	if body.Base != "USD" || body.MaxAgeSeconds != 3600 || body.Spread != "0.01" {
+		t.Fatalf("base %q, max age %d, spread %q: want USD, 3600 and the platform's 0.01", body.Base, body.MaxAgeSeconds, body.Spread)
 	}
 	out := map[string]fxRate{}
 	for _, r := range body.Rates {

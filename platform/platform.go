@@ -388,7 +388,8 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 	// that a price event precedes the order events it triggers. A
 	// deactivation cancels the asset's resting orders before it is answered.
 	inv := inventory.New(d.Assets, inventory.Options{Now: now, Logger: log, OnPriceChange: evs.priceHook(),
-		OnDeactivate: trade.CancelAssetOrders, Rates: d.FX, RateMaxAge: cfg.Trading.FXMaxAge, OnRateChange: evs.rateHook()})
+		OnDeactivate: trade.CancelAssetOrders, Rates: d.FX, RateMaxAge: cfg.Trading.FXMaxAge, OnRateChange: evs.rateHook(),
+		Spread: cfg.Trading.FXSpread})
 	accts := accounts.New(trade, hasher, accounts.Options{Cache: accountCache})
 	users := user.New(trade, accts, issuer, revoker, user.Options{Logger: log})
 	orderOpts := order.Options{Metrics: reg}

@@ -66,6 +66,10 @@ type FXRatesResponse struct {
 	Rates []FXRate `json:"rates"`
 	// MaxAgeSeconds is the age beyond which a rate is stale (0: no bound).
 	MaxAgeSeconds int64 `json:"max_age_seconds"`
+	// ConversionSpread is the fraction of a conversion's mid-rate value
+	// the platform keeps (--fx-spread), so that a client shows what a
+	// conversion credits before it is made.
+	ConversionSpread string `json:"conversion_spread"`
 }
 
 // FXPoint is one point of a rate's history.
@@ -148,7 +152,8 @@ func (s *Service) handleFXRates(r *http.Request, _ *struct{}) (FXRatesResponse, 
 		return FXRatesResponse{}, err
 	}
 	now := s.now()
-	out := FXRatesResponse{Base: string(entity.USD), Rates: make([]FXRate, 0, len(all)), MaxAgeSeconds: int64(s.rateMaxAge / time.Second)}
+	out := FXRatesResponse{Base: string(entity.USD), Rates: make([]FXRate, 0, len(all)), MaxAgeSeconds: int64(s.rateMaxAge / time.Second),
+		ConversionSpread: s.spread.String()}
 	for _, rt := range all {
 		out.Rates = append(out.Rates, s.fxRate(rt, now))
 	}

@@ -74,6 +74,7 @@ type Service struct {
 
 	rates      Rates
 	rateMaxAge time.Duration
+	spread     decimal.Decimal
 	onRate     RateChangeFunc
 }
 
@@ -94,12 +95,15 @@ type Options struct {
 	Rates        Rates
 	RateMaxAge   time.Duration
 	OnRateChange RateChangeFunc
+	// Spread is the conversions' spread (trading.Config.FXSpread), answered
+	// with the rates.
+	Spread decimal.Decimal
 }
 
 // New returns the inventory service over the catalogue's store.
 func New(assets Assets, opts Options) *Service {
 	s := &Service{assets: assets, now: opts.Now, log: opts.Logger, historyScan: MaxHistoryScan,
-		rates: opts.Rates, rateMaxAge: opts.RateMaxAge, onRate: opts.OnRateChange}
+		rates: opts.Rates, rateMaxAge: opts.RateMaxAge, onRate: opts.OnRateChange, spread: opts.Spread}
 	if s.now == nil {
 		s.now = time.Now
 	}
