@@ -1,10 +1,12 @@
 // The admin console: assets (create, activate, deactivate, set price),
-// users (deactivate, activate, cash adjustments), the platform summary and
-// the ledger check (verify).
+// users (deactivate, activate, cash adjustments), exchange rates, the
+// platform summary and figures per day, and the ledger check (verify).
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, newKey } from './api.js';
 import { CURRENCIES, Field, Message, fmtPrice, fmtTime, label } from './ui.js';
+import { AdminFx } from './fx.js';
+import { AdminDaily } from './analytics.js';
 
 function Assets() {
   const [assets, setAssets] = useState(null);
@@ -167,5 +169,5 @@ function Verify() {
 }
 
 export function Admin() {
-  return html`<div><h1>Admin console</h1><${Summary} /><${Verify} /><${Assets} /><${Users} /></div>`;
+  return html`<div><h1>Admin console</h1><${Summary} /><${AdminDaily} /><${Verify} /><${AdminFx} /><${Assets} /><${Users} /></div>`;
 }

@@ -27,6 +27,9 @@ export class ApiError extends Error {
       msg = body.detail || body.message || '';
     }
     if (!msg) msg = `request failed (HTTP ${status})`;
+    if (body && body.code === 'fx_rate_stale') { // a 503 of a flow that moves money at an exchange rate
+      msg = `The exchange rate is out of date, so nothing was done (${msg.replace(/[.;\s]+$/, '')}). Retry once the rate is updated`;
+    }
     if (retryAfter) { // a 429, a 503, or a login delayed by throttling (403)
       msg = `${msg.replace(/[.;\s]+$/, '')}. Retry in ${retryAfter} s.`;
     }

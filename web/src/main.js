@@ -1,5 +1,6 @@
 // The web app: a single page whose views are chosen by the URL's hash
-// (#/markets, #/asset/BTC, #/orders, #/portfolio, #/account, #/admin).
+// (#/markets, #/asset/BTC, #/orders, #/portfolio, #/performance, #/fx,
+// #/account, #/admin).
 import { html } from 'htm/preact';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
@@ -8,6 +9,8 @@ import { emit, Field, Message } from './ui.js';
 import { Markets, AssetPage } from './markets.js';
 import { Orders, Portfolio, Account } from './pages.js';
 import { Admin } from './admin.js';
+import { FxRates } from './fx.js';
+import { Performance } from './analytics.js';
 
 function useHash() {
   const [hash, setHash] = useState(location.hash || '#/markets');
@@ -70,7 +73,7 @@ function Footer() {
   return html`<footer class="foot"><a href="/app/licenses.txt">Third-party licences</a> · <a href="/docs">API reference</a></footer>`;
 }
 
-const NAV = [['#/markets', 'Markets'], ['#/orders', 'Orders'], ['#/portfolio', 'Portfolio'], ['#/account', 'Account']];
+const NAV = [['#/markets', 'Markets'], ['#/orders', 'Orders'], ['#/portfolio', 'Portfolio'], ['#/performance', 'Performance'], ['#/fx', 'Rates'], ['#/account', 'Account']];
 
 function Shell({ user, online, onLogout, hash, children }) {
   const links = user.role === 'admin' ? [...NAV, ['#/admin', 'Admin']] : NAV;
@@ -137,6 +140,8 @@ function App() {
     case 'asset': view = html`<${AssetPage} id=${decodeURIComponent(arg || '')} key=${arg} />`; break;
     case 'orders': view = html`<${Orders} />`; break;
     case 'portfolio': view = html`<${Portfolio} />`; break;
+    case 'performance': view = html`<${Performance} />`; break;
+    case 'fx': view = html`<${FxRates} />`; break;
     case 'account': view = html`<${Account} user=${session.user} onUser=${(u) => setSession({ user: { ...session.user, ...u } })} />`; break;
     case 'admin': view = session.user.role === 'admin' ? html`<${Admin} />` : html`<h1>Not allowed</h1>`; break;
     default: view = html`<${Markets} />`;

@@ -5,6 +5,8 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, newKey, query } from './api.js';
 import { Candles, Sparkline } from './charts.js';
 import { CURRENCIES, Field, Message, fmtCompact, fmtNum, fmtPrice, label, useEvents } from './ui.js';
+import { OrderEstimate } from './fx.js';
+import { VolumeBars } from './analytics.js';
 
 function Change({ pct }) {
   if (pct === null || pct === undefined) return html`<span>–</span>`;
@@ -40,12 +42,12 @@ export function Markets() {
     ${!assets && !error && html`<p>Loading markets…</p>`}
     ${assets && html`<div class="table-wrap" tabindex="0" role="region" aria-label="Markets table"><table class="markets">
       <caption class="sr-only">Assets with their live prices</caption>
-      <thead><tr><th scope="col">Asset</th><th scope="col" class="num">Price (USD)</th><th scope="col" class="num">24h</th><th scope="col" class="num hide-s">Volume 24h</th><th scope="col" class="hide-s">Recent trend</th></tr></thead>
+      <thead><tr><th scope="col">Asset</th><th scope="col" class="num">Price (USD)</th><th scope="col" class="num">24h</th><th scope="col" class="num hide-s">Volume 24h (USD)</th><th scope="col" class="hide-s">Recent trend</th></tr></thead>
       <tbody>${shown.map((a) => html`<tr key=${a.asset_id}>
         <th scope="row"><a href=${'#/asset/' + a.asset_id}><strong>${a.asset_id}</strong> <span class="muted">${a.name}</span></a></th>
         <td class="num" data-testid=${'price-' + a.asset_id}>${fmtPrice(a.price_usd)}</td>
-        <td class="num"><${Change} pct=${a.price_change_percentage_24h} /></td>
-        <td class="num hide-s">${fmtCompact(a.total_volume_24h)}</td>
+        <td class="num" data-testid=${'change-' + a.asset_id}><${Change} pct=${a.price_change_percentage_24h} /></td>
+        <td class="num hide-s" data-testid=${'volume-' + a.asset_id}>${fmtCompact(a.total_volume_24h)}</td>
         <td class="hide-s"><${Spark} id=${a.asset_id} /></td>
       </tr>`)}</tbody>
     </table></div>`}
@@ -64,14 +66,15 @@ export function AssetPage({ id }) {
   useEffect(() => {
     api('GET', `/inventory/assets/${encodeURIComponent(id)}`).then((r) => setAsset(r.data), setError);
   }, [id]);
+  const from = useMemo(() => new Date(Date.now() - WINDOW[interval]).toISOString(), [id, interval]);
   useEffect(() => {
-    const from = new Date(Date.now() - WINDOW[interval]).toISOString();
     api('GET', `/inventory/assets/${encodeURIComponent(id)}/history` + query({ interval, from })).then((r) => setPoints(r.points), setError);
   }, [id, interval]);
   useEvents((type, d) => {
     if (type !== 'price' || d.asset_id !== id) return;
     const price = Number(d.price_usd);
-    setAsset((a) => a && { ...a, price_usd: price });
+    // The 24h high and low include every price in effect in the window.
+    setAsset((a) => a && { ...a, price_usd: price, high_24h: Math.max(a.high_24h ?? price, price), low_24h: Math.min(a.low_24h ?? price, price) });
     // The live price moves the last candle, or opens the next one.
     setPoints((pts) => {
       const size = BUCKET[interval];
@@ -90,6 +93,7 @@ export function AssetPage({ id }) {
     <h1>${asset.name} <span class="muted">${asset.asset_id}</span></h1>
     <p class="headline"><span data-testid="asset-price">${fmtPrice(asset.price_usd)} USD</span> <${Change} pct=${asset.price_change_percentage_24h} />
       ${!asset.is_active && html` <strong class="down">Inactive: not tradable</strong>`}</p>
+    <p class="muted" data-testid="asset-24h">24h high ${fmtPrice(asset.high_24h)} · low ${fmtPrice(asset.low_24h)} · volume ${fmtCompact(asset.total_volume_24h)} USD</p>
     <div class="asset-grid">
       <div class="card">
         <div class="toolbar" role="group" aria-label="Chart interval">
@@ -97,6 +101,7 @@ export function AssetPage({ id }) {
         </div>
         <${Candles} points=${points} label=${`${asset.asset_id} candlestick chart, one candle per ${interval}`} />
         ${points.length === 0 && html`<p class="muted">No price changes in this range yet.</p>`}
+        <${VolumeBars} id=${asset.asset_id} interval=${interval} from=${from} key=${interval} />
       </div>
       <${Ticket} asset=${asset} />
     </div>
@@ -129,11 +134,13 @@ export function Ticket({ asset }) {
     const q = Number(f.quantity);
     if (!(q > 0)) return null;
     let ref = Number(asset.price_usd);
-    if (needsLimit && Number(f.limit_price) > 0) ref = Number(f.limit_price);
-    if (t === 'stop_loss' && Number(f.stop_price) > 0) ref = Number(f.stop_price);
+    let refText = String(asset.price_usd);
+    if (needsLimit && Number(f.limit_price) > 0) { ref = Number(f.limit_price); refText = f.limit_price; }
+    if (t === 'stop_loss' && Number(f.stop_price) > 0) { ref = Number(f.stop_price); refText = f.stop_price; }
     const value = q * ref;
     const buy = BUYS.has(t);
     return {
+      refText,
       value: fmtNum(value, 2),
       hold: buy ? (t === 'market_buy' ? `${fmtNum(value, 2)} USD charged at once` : `${fmtNum(value, 2)} USD held until it fills or is cancelled`)
         : t === 'market_sell' ? `${q} ${asset.asset_id} sold at once` : `${q} ${asset.asset_id} held until it fills or is cancelled`,
@@ -161,7 +168,7 @@ export function Ticket({ asset }) {
       const r = await api('POST', '/orders', body, { key: key.current });
       const o = r.data;
       key.current = newKey();
-      setOk(`Order ${o.order_id}: ${label(o.order_type)} ${o.quantity} ${o.asset_id}, ${o.status}${o.executed_price ? ' at ' + o.executed_price : ''}.`);
+      setOk(`Order ${o.order_id}: ${label(o.order_type)} ${o.quantity} ${o.asset_id}, ${o.status}${o.executed_price ? ` at ${o.executed_price} ${o.currency}` : ''}${o.fx_rate ? ` (1 ${o.currency} = ${o.fx_rate} USD)` : ''}.`);
     } catch (err) {
       setError(err);
     } finally {
@@ -196,7 +203,7 @@ export function Ticket({ asset }) {
       ${linkable.map((o) => html`<option value=${o.order_id}>${label(o.order_type)} ${o.quantity} @ ${o.limit_price || o.stop_price || o.trail_percent || o.trail_amount} (${o.order_id.slice(-8)})</option>`)}
     <//>`}
     <div class="estimate" aria-live="polite">
-      ${estimate ? html`<p>Estimated value: <strong data-testid="estimate">${estimate.value} USD</strong>${f.currency !== 'USD' ? html` <span class="muted">(charged in ${f.currency} at the server's rate)</span>` : ''}</p><p>${estimate.hold}</p>`
+      ${estimate ? html`<p>Estimated value: <strong data-testid="estimate">${estimate.value} USD</strong></p><${OrderEstimate} quantity=${f.quantity} price=${estimate.refText} buy=${BUYS.has(t)} currency=${f.currency} /><p>${estimate.hold}${f.currency !== 'USD' && BUYS.has(t) ? ` (in ${f.currency} at the rate)` : ''}</p>`
         : html`<p class="muted">Enter a quantity to see the estimated cost and hold.</p>`}
     </div>
     <${Message} error=${error} ok=${ok} />

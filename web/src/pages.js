@@ -5,6 +5,7 @@ import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, newKey, query } from './api.js';
 import { CURRENCIES, Field, Message, Pager, fmtTime, label, usePaged, useEvents } from './ui.js';
+import { ConvertPreview } from './fx.js';
 
 const OPEN = new Set(['pending', 'confirmed', 'queued', 'triggered', 'processing']);
 const STATUSES = ['pending', 'confirmed', 'queued', 'triggered', 'processing', 'completed', 'cancelled', 'failed', 'expired'];
@@ -119,12 +120,13 @@ function History({ version }) {
       <tbody>${p.items.map((o) => html`<tr key=${o.order_id}>
         <td><button type="button" class="link" onClick=${() => open(o.order_id)} aria-expanded=${detail && detail.order_id === o.order_id}>${fmtTime(o.created_at)}</button></td>
         <td>${label(o.order_type)}</td><td>${o.asset_id}</td><td class="num">${o.quantity}</td>
-        <td class="num">${o.executed_price || '–'}</td><td class="num">${o.total_amount} ${o.currency}</td><td>${o.status}</td></tr>`)}</tbody>
+        <td class="num">${o.executed_price || '–'}</td><td class="num">${o.total_amount} ${o.currency}${o.fx_rate && html`<br /><small class="muted" data-testid="fx-rate">at 1 ${o.currency} = ${o.fx_rate} USD</small>`}</td><td>${o.status}</td></tr>`)}</tbody>
     </table></div>
     ${p.items.length === 0 && !p.loading && html`<p class="muted">No orders match.</p>`}
     <${Pager} p=${p} label="Order history" />
     ${detail && html`<div class="card" aria-label="Status history">
       <h3>Order ${detail.order_id}</h3>
+      ${detail.fx_rate && html`<p>Settled in ${detail.currency} at 1 ${detail.currency} = ${detail.fx_rate} USD.</p>`}
       <ol class="status-history">${(detail.status_history || []).map((s) => html`<li><strong>${s.status}</strong> ${fmtTime(s.at)}${s.reason ? ' — ' + s.reason : ''}</li>`)}</ol>
     </div>`}
   </section>`;
@@ -135,16 +137,28 @@ export function Orders() {
   return html`<div><h1>Orders</h1><${OpenOrders} changed=${() => setVersion((v) => v + 1)} /><${History} version=${version} /></div>`;
 }
 
+// The portfolio's valuation currency: a preference kept in memory while
+// the page is open.
+let valuation = 'USD';
+
 export function Portfolio() {
   const [pf, setPf] = useState(null);
   const [error, setError] = useState(null);
-  const load = () => api('GET', '/portfolio').then(setPf, setError);
+  const [ccy0, setCcy] = useState(valuation);
+  const seq = useRef(0);
+  const load = (c = valuation) => {
+    const n = ++seq.current; // only the latest answer is shown
+    return api('GET', '/portfolio' + query({ currency: c === 'USD' ? '' : c })).then((r) => { if (n === seq.current) { setError(null); setPf(r); } }, setError);
+  };
   useEffect(() => { load(); }, []);
-  useEvents((type) => { if (type === 'balance' || type === 'order' || type === 'reset') load(); }, []);
-  if (!pf) return html`<section><h1>Portfolio</h1><${Message} error=${error} />${!error && html`<p>Loading…</p>`}</section>`;
+  useEvents((type) => { if (type === 'balance' || type === 'order' || type === 'reset' || type === 'fx') load(); }, []);
+  const choose = (e) => { valuation = e.target.value; setCcy(valuation); load(valuation); };
+  const picker = html`<div class="toolbar"><${Field} label="Valuation currency" name="valuation" value=${ccy0} onChange=${choose}>${CURRENCIES.map((c) => html`<option value=${c}>${c}</option>`)}<//></div>`;
+  if (!pf) return html`<section><h1>Portfolio</h1>${picker}<${Message} error=${error} />${!error && html`<p>Loading…</p>`}</section>`;
   const ccy = pf.valuation_currency || 'USD';
   return html`<section>
     <h1>Portfolio</h1>
+    ${picker}
     <${Message} error=${error} />
     <dl class="figures">
       <div><dt>Total value</dt><dd data-testid="total-value">${pf.total_value} ${ccy}</dd></div>
@@ -154,7 +168,7 @@ export function Portfolio() {
     </dl>
     <h2>Holdings</h2>
     ${pf.assets.length === 0 ? html`<p class="muted">No holdings yet: buy on the Markets page.</p>` : html`<div class="table-wrap" tabindex="0" role="region" aria-label="Holdings table"><table class="holdings">
-      <thead><tr><th scope="col">Asset</th><th scope="col" class="num">Quantity</th><th scope="col" class="num">Price</th><th scope="col" class="num">Value</th><th scope="col" class="num">Average cost</th><th scope="col" class="num">P&L</th></tr></thead>
+      <thead><tr><th scope="col">Asset</th><th scope="col" class="num">Quantity</th><th scope="col" class="num">Price (${ccy})</th><th scope="col" class="num">Value (${ccy})</th><th scope="col" class="num">Average cost (${ccy})</th><th scope="col" class="num">P&L (${ccy})</th></tr></thead>
       <tbody>${pf.assets.map((a) => html`<tr key=${a.asset_id} data-asset=${a.asset_id}>
         <th scope="row"><a href=${'#/asset/' + a.asset_id}>${a.asset_id}</a></th><td class="num">${a.quantity}</td><td class="num">${a.current_price}</td>
         <td class="num">${a.market_value}</td><td class="num">${a.average_cost}</td>
@@ -179,6 +193,8 @@ function MoneyForm({ kind, onDone }) {
   const [error, setError] = useState(null);
   const [ok, setOk] = useState('');
   const [busy, setBusy] = useState(false);
+  const [cv, setCv] = useState({ from_currency: 'USD', to_currency: 'EUR', amount: '' }); // what the convert preview shows
+  const track = (e) => { if (e.target.name in cv) setCv({ ...cv, [e.target.name]: e.target.value }); };
   const key = useRef(newKey());
   const submit = async (e) => {
     e.preventDefault();
@@ -188,26 +204,28 @@ function MoneyForm({ kind, onDone }) {
     try {
       if (kind === 'convert') {
         const r = await api('POST', '/balance/convert', f, { key: key.current });
-        setOk(`Converted ${r.debit.amount.replace('-', '')} ${r.from_currency} to ${r.credit.amount} ${r.to_currency} at the rate ${r.rate}.`);
+        setOk(`Converted ${r.debit.amount.replace('-', '')} ${r.from_currency} to ${r.credit.amount} ${r.to_currency} at the rate ${r.rate} (mid ${r.mid_rate}, spread ${r.spread}).`);
       } else {
         const r = await api('POST', '/balance/' + kind, f, { key: key.current });
         setOk(r.message);
       }
       key.current = newKey();
       form.reset();
+      setCv({ from_currency: 'USD', to_currency: 'EUR', amount: '' });
       onDone();
     } catch (err) { setError(err); } finally { setBusy(false); }
   };
   const errs = error ? error.fields : {};
   const title = { deposit: 'Deposit', withdraw: 'Withdraw', convert: 'Convert' }[kind];
   const sfx = '-' + kind;
-  return html`<form class="card" onSubmit=${submit} aria-label=${title}>
+  return html`<form class="card" onSubmit=${submit} onInput=${track} onChange=${track} aria-label=${title}>
     <h3>${title}</h3>
     ${kind === 'convert' ? html`
       <${Field} label="From" name="from_currency" idSuffix=${sfx} errors=${errs}>${CURRENCIES.map((c) => html`<option value=${c}>${c}</option>`)}<//>
       <${Field} label="To" name="to_currency" idSuffix=${sfx} errors=${errs}>${CURRENCIES.filter((c) => c !== 'USD').concat('USD').map((c) => html`<option value=${c}>${c}</option>`)}<//>`
     : html`<${Field} label="Currency" name="currency" idSuffix=${sfx} errors=${errs}>${CURRENCIES.map((c) => html`<option value=${c}>${c}</option>`)}<//>`}
     <${Field} label="Amount" name="amount" idSuffix=${sfx} inputmode="decimal" errors=${errs} required />
+    ${kind === 'convert' && html`<${ConvertPreview} from=${cv.from_currency} to=${cv.to_currency} amount=${cv.amount} />`}
     <${Message} error=${error} ok=${ok} />
     <button type="submit" class="primary" disabled=${busy}>${title}</button>
   </form>`;
