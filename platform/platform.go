@@ -38,6 +38,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/store/embedded"
 	"github.com/orderprocessor/orderprocessor/stream"
 	"github.com/orderprocessor/orderprocessor/trading"
+	"github.com/orderprocessor/orderprocessor/web"
 )
 
 // Version is reported by /health and the OpenAPI document.
@@ -443,7 +444,19 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		gcfg.AllowedOrigins = nil
 		gcfg.ServiceName = string(role)
 	}
-	gw, err := gateway.New(gcfg, routeTable(api), api, deps)
+	// The web app is served by the processes that face browsers: the
+	// all-in-one server and the gateway.
+	var app *web.Handler
+	if !spec.behindGateway {
+		if app, err = web.New(); err != nil {
+			return nil, err
+		}
+	}
+	var next http.Handler = api
+	if app != nil {
+		next = app.Mount(api)
+	}
+	gw, err := gateway.New(gcfg, routeTable(api, app != nil), next, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -552,11 +565,16 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 
 // routeTable returns the gateway's routes of api: its operations, each
 // with the access its authentication asks, and the OpenAPI document and
-// docs, public.
-func routeTable(api *httpapi.API) gateway.RouteTable {
+// docs, public; with withApp, the web app's page and files, public too.
+func routeTable(api *httpapi.API, withApp bool) gateway.RouteTable {
 	routes := gateway.RouteTable{
 		{Method: "GET", Pattern: httpapi.SpecPath, Access: gateway.Public},
 		{Method: "GET", Pattern: httpapi.DocsPath, Access: gateway.Public},
+	}
+	if withApp {
+		routes = append(routes,
+			gateway.Route{Method: "GET", Pattern: web.IndexPath, Access: gateway.Public},
+			gateway.Route{Method: "GET", Pattern: web.AssetPrefix + "{file...}", Access: gateway.Public})
 	}
 	for _, op := range api.Operations() {
 		access := gateway.Public

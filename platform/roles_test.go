@@ -22,6 +22,7 @@ import (
 	"github.com/orderprocessor/orderprocessor/store/embedded"
 	"github.com/orderprocessor/orderprocessor/stream"
 	"github.com/orderprocessor/orderprocessor/testenv"
+	"github.com/orderprocessor/orderprocessor/web"
 )
 
 // sharedStore lets several platforms of one test use one engine: the test
@@ -176,6 +177,23 @@ func TestRolesThroughGateway(t *testing.T) {
 		}
 		if m := c.do("GET", "/health/ready", "", nil).Want(t, 200); m["status"] != "ready" {
 			t.Errorf("%s ready %v", r, m)
+		}
+	}
+
+	// The gateway serves the web app, publicly; the services behind it do not.
+	if page := gw.do("GET", "/", "", nil); page.Status != 200 || page.Header.Get("Content-Security-Policy") != web.CSP ||
+		!bytes.Contains(page.Body, []byte(`src="/app/app.js"`)) {
+		t.Errorf("gateway GET /: %d CSP %q\n%.200s", page.Status, page.Header.Get("Content-Security-Policy"), page.Body)
+	}
+	if js := gw.do("GET", "/app/app.js", "", nil); js.Status != 200 || js.Header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("gateway GET /app/app.js: %d X-Frame-Options %q", js.Status, js.Header.Get("X-Frame-Options"))
+	}
+	if nope := gw.do("GET", "/app/nope.js", "", nil); nope.Status != 404 || !bytes.Contains(nope.Body, []byte(`"code":"not_found"`)) {
+		t.Errorf("gateway GET /app/nope.js: %d %s, want the JSON 404", nope.Status, nope.Body)
+	}
+	for _, r := range []Role{RoleUser, RoleOrder, RoleInventory} {
+		if page := (client{t, servers[r].URL}).do("GET", "/", "", nil); page.Status == 200 || page.Header.Get("Content-Security-Policy") == web.CSP {
+			t.Errorf("%s GET /: %d, the web app; want it only at the gateway", r, page.Status)
 		}
 	}
 
