@@ -355,7 +355,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}
 	}()
 	broker := evs.broker
-	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: evs.notifier(), Reads: reads})
+	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: withFillMetrics(evs.notifier(), reg), Reads: reads})
 
 	secret := cfg.JWTSecret
 	if len(secret) == 0 { // RoleAll only (Validate)
