@@ -50,7 +50,7 @@ func NewIndexed(s store.Store, t Tables, ix Indexer) *DAOs {
 		Users: &UserDAO{b}, Balances: &BalanceDAO{b}, Holdings: &HoldingDAO{b},
 		AssetTxs: &AssetTransactionDAO{b}, Orders: &OrderDAO{base: b, indexer: ix}, Assets: &AssetDAO{b},
 		Idem: &IdempotencyDAO{b}, Analytics: &ScanDAO{b}, Leases: &LeaseDAO{b}, FX: &FXDAO{b},
-		Volume: &VolumeDAO{base: b}, Perf: &PerfDAO{b},
+		Volume: &VolumeDAO{base: b}, Perf: &PerfDAO{base: b},
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orderprocessor/orderprocessor/decimal"
@@ -18,7 +20,10 @@ import (
 // (deposits, withdrawals, adjustments), its realized P&L, and its orders
 // placed and fills. A user's performance over a range reads the range's
 // buckets: O(days), whatever the history.
-type PerfDAO struct{ base }
+type PerfDAO struct {
+	base
+	day atomic.Pointer[dayKeys] // the sort key of the current day's buckets
+}
 
 const (
 	skDay           = "DAY#"
@@ -36,25 +41,56 @@ func (t Tables) dayKey(username string, day time.Time) store.Key {
 	return store.Key{Table: t.Users, PK: userPK(username), SK: skDay + Day.label(day)}
 }
 
+// dayKeys is the sort key of the current day's buckets, built once a day.
+type dayKeys struct {
+	unix int64 // the day's start, Unix seconds
+	sk   string
+}
+
+// attrNames caches attribute names made of a prefix and a currency or an
+// asset id (bounded by the currencies and the catalogue).
+var attrNames sync.Map
+
+func attrName(prefix, id string) string {
+	k := [2]string{prefix, id}
+	if v, ok := attrNames.Load(k); ok {
+		return v.(string)
+	}
+	n := prefix + id
+	attrNames.Store(k, n)
+	return n
+}
+
+func (d *PerfDAO) daySK(at time.Time) string {
+	day := Day.Truncate(at)
+	if k := d.day.Load(); k != nil && k.unix == day.Unix() {
+		return k.sk
+	}
+	k := &dayKeys{unix: day.Unix(), sk: skDay + Day.label(day)}
+	d.day.Store(k)
+	return k.sk
+}
+
 // DayWrite returns the write that adds to username's bucket of the UTC day
 // of at the effect of entries (the transaction's completed ledger entries)
 // and c (the placement and fill it makes, if any): part of the transaction.
 func (d *PerfDAO) DayWrite(username string, at time.Time, c Count, entries ...*entity.BalanceTransaction) store.Write {
+	sk := d.daySK(at)
 	acts := make([]store.Action, 0, 10)
-	acts = append(acts, store.SetIfAbsent(attrPerfExists, store.S(Day.label(at))))
+	acts = append(acts, store.SetIfAbsent(attrPerfExists, store.S(sk[len(skDay):])))
 	for _, e := range entries {
 		if e.Status != entity.TxCompleted || e.TransactionType == entity.TxOrderHold {
 			continue
 		}
 		cur := string(e.Currency)
-		acts = append(acts, store.Add(prefixCash+cur, num(e.Amount)))
+		acts = append(acts, store.Add(attrName(prefixCash, cur), num(e.Amount)))
 		switch e.TransactionType {
 		case entity.TxDeposit, entity.TxWithdraw, entity.TxSystemAdjustment:
-			acts = append(acts, store.Add(prefixFlow+cur, num(e.Amount)))
+			acts = append(acts, store.Add(attrName(prefixFlow, cur), num(e.Amount)))
 		}
-		if m, ok := e.Movement(); ok {
-			acts = append(acts, store.Add(prefixQty+m.AssetID, num(m.Effect())))
-			if r := entryRealized(e, m); !r.IsZero() {
+		if q, ok := legEffect(e); ok {
+			acts = append(acts, store.Add(attrName(prefixQty, e.Asset.AssetID), num(q)))
+			if r := EntryRealized(e); !r.IsZero() {
 				acts = append(acts, store.Add(attrDayRealized, num(r)))
 			}
 		}
@@ -66,37 +102,52 @@ func (d *PerfDAO) DayWrite(username string, at time.Time, c Count, entries ...*e
 		acts = append(acts, store.Add(attrDayPlaced, oneTrade), store.Add(typeAttr(c.Placed), oneTrade),
 			store.Add(statusAttr(c.Status), oneTrade))
 	}
-	return store.Write{Update: &store.Update{Key: d.t.dayKey(username, at), Actions: acts}}
+	return store.Write{Update: &store.Update{Key: store.Key{Table: d.t.Users, PK: userPK(username), SK: sk}, Actions: acts}}
 }
 
-// entryRealized is the realized P&L, in USD, an entry's movement makes
-// (entity.Position): a sale's proceeds less its cost, a reversed buy's
+// legEffect returns the change of the holding that a completed entry with
+// an asset leg makes (entity.BalanceTransaction.Movement's Effect), without
+// building the movement.
+func legEffect(e *entity.BalanceTransaction) (decimal.Decimal, bool) {
+	if e.Asset == nil {
+		return decimal.Zero, false
+	}
+	switch {
+	case e.TransactionType == entity.TxOrderPayment:
+		return e.Asset.Quantity, true
+	case e.TransactionType == entity.TxOrderSale:
+		return e.Asset.Quantity.Neg(), true
+	case e.TransactionType == entity.TxOrderRefund && e.Amount.IsPositive(): // a buy reversed
+		return e.Asset.Quantity.Neg(), true
+	case e.TransactionType == entity.TxOrderRefund: // a sale reversed
+		return e.Asset.Quantity, true
+	}
+	return decimal.Zero, false
+}
+
+// EntryRealized is the realized P&L, in USD, of a completed entry's asset
+// leg (entity.Position): a sale's proceeds less its cost, a reversed buy's
 // refund less the cost it takes out, a reversed sale's cost less its
-// proceeds; proceeds in another currency count at the fill's rate.
-func entryRealized(e *entity.BalanceTransaction, m *entity.AssetTransaction) decimal.Decimal {
-	if m.SaleCost == nil {
+// proceeds; an amount in another currency counts at the fill's rate; zero
+// for other entries.
+func EntryRealized(e *entity.BalanceTransaction) decimal.Decimal {
+	if e.Asset == nil || e.Asset.SaleCost == nil || e.Status != entity.TxCompleted {
 		return decimal.Zero
 	}
-	total := m.TotalAmount
-	if m.FXRate != nil {
-		total = total.Mul(*m.FXRate) // settled in another currency: in USD, as the position counts it
+	amount := e.Amount
+	if e.Asset.FXRate != nil {
+		amount = amount.Mul(*e.Asset.FXRate) // as the position counts it
 	}
-	switch m.TransactionType {
-	case entity.AssetSell, entity.AssetBuyReversal:
-		return total.Sub(*m.SaleCost)
-	case entity.AssetSellReversal:
-		return m.SaleCost.Sub(total)
+	switch e.TransactionType {
+	case entity.TxOrderSale:
+		return amount.Sub(*e.Asset.SaleCost)
+	case entity.TxOrderRefund:
+		if amount.IsPositive() { // a buy reversed: refund - cost out
+			return amount.Sub(*e.Asset.SaleCost)
+		}
+		return e.Asset.SaleCost.Add(amount) // a sale reversed: cost - proceeds
 	}
 	return decimal.Zero
-}
-
-// EntryRealized is entryRealized for an entry's movement (verify).
-func EntryRealized(e *entity.BalanceTransaction) decimal.Decimal {
-	m, ok := e.Movement()
-	if !ok || e.Status != entity.TxCompleted {
-		return decimal.Zero
-	}
-	return entryRealized(e, m)
 }
 
 // DayFigures are one user's bucket of one UTC day.

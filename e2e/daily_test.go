@@ -43,10 +43,37 @@ func placedMetric(t *testing.T, e *env) map[string]int64 {
 	return out
 }
 
+// fillMetrics returns the orderprocessor_fills_total counters by order
+// type and the sum of orderprocessor_fill_notional_usd_total, to cents.
+func fillMetrics(t *testing.T, e *env) (map[string]int64, string) {
+	t.Helper()
+	body := string(e.do(t, http.MethodGet, "/metrics", "", nil).want(t, http.StatusOK).Body)
+	fills := map[string]int64{}
+	for _, m := range regexp.MustCompile(`(?m)^orderprocessor_fills_total\{order_type="([a-z_]+)"\} (\d+)$`).FindAllStringSubmatch(body, -1) {
+		n, err := strconv.ParseInt(m[2], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fills[m[1]] = n
+	}
+	var notional float64
+	for _, m := range regexp.MustCompile(`(?m)^orderprocessor_fill_notional_usd_total\{order_type="[a-z_]+"\} (\S+)$`).FindAllStringSubmatch(body, -1) {
+		f, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		notional += f
+	}
+	return fills, strconv.FormatFloat(notional, 'f', 2, 64)
+}
+
 // TestAdminDaily: GET /admin/analytics/daily answers each day's notional and
 // fills, the users who placed orders, and the orders placed by type and by
 // status once placed; the placements by type are what the
-// orderprocessor_orders_total metric counts as placed. Admins only.
+// orderprocessor_orders_total metric counts as placed, and its fills and
+// notional what orderprocessor_fills_total and
+// orderprocessor_fill_notional_usd_total count, the engine's fills
+// included. Admins only.
 func TestAdminDaily(t *testing.T) {
 	e := newEnv(t, nil)
 	a := e.newAsset(t, "100")
@@ -55,7 +82,8 @@ func TestAdminDaily(t *testing.T) {
 	e.deposit(t, u2, "1000")
 	e.deposit(t, idle, "1000")
 	e.order(t, u1, map[string]any{"order_type": "market_buy", "asset_id": a, "quantity": "2"}).want(t, http.StatusCreated) // 200.00
-	e.order(t, u1, map[string]any{"order_type": "limit_buy", "asset_id": a, "quantity": "1", "limit_price": "50"}).want(t, http.StatusCreated)
+	resting := orderData(t, e.order(t, u1, map[string]any{"order_type": "limit_buy", "asset_id": a, "quantity": "1", "limit_price": "50"}).
+		want(t, http.StatusCreated))["order_id"].(string)
 	e.order(t, u1, map[string]any{"order_type": "limit_buy", "asset_id": a, "quantity": "1", "limit_price": "50", "time_in_force": "ioc"}).want(t, http.StatusCreated)
 	e.order(t, u2, map[string]any{"order_type": "market_buy", "asset_id": a, "quantity": "1"}).want(t, http.StatusCreated)              // 100.00
 	e.order(t, u2, map[string]any{"order_type": "market_sell", "asset_id": a, "quantity": "0.5"}).want(t, http.StatusCreated)           // 50.00
@@ -92,6 +120,24 @@ func TestAdminDaily(t *testing.T) {
 	}
 	if m := placedMetric(t, e); fmt.Sprint(m) != fmt.Sprint(byType) {
 		t.Fatalf("orderprocessor_orders_total placed %v, the route's orders by type %v", m, byType)
+	}
+	if fills, n := fillMetrics(t, e); fmt.Sprint(fills) != "map[market_buy:2 market_sell:1]" || n != "350.00" {
+		t.Fatalf("fill metrics %v, notional %s; want the route's 3 fills and 350.00", fills, n)
+	}
+	// The resting limit buy fills at 50 when the price falls there.
+	e.do(t, http.MethodPut, "/api/v1/admin/assets/"+a+"/price", e.admin, map[string]any{"price_usd": "50"}).want(t, http.StatusOK)
+	e.waitOrder(t, u1, resting, "completed")
+	e.do(t, http.MethodGet, "/api/v1/admin/analytics/daily?"+q.Encode(), e.admin, nil).want(t, http.StatusOK).into(t, &got)
+	trades, notional = 0, nil
+	for _, d := range got.Days {
+		if d.Trades > 0 {
+			notional = append(notional, d.Notional)
+		}
+		trades += d.Trades
+	}
+	if fills, n := fillMetrics(t, e); fmt.Sprint(fills) != "map[limit_buy:1 market_buy:2 market_sell:1]" || trades != 4 ||
+		len(got.Days) == 2 && (n != "400.00" || !slices.Equal(notional, []string{n})) {
+		t.Fatalf("fill metrics %v, notional %s; the route's %d fills, notional %v", fills, n, trades, notional)
 	}
 	e.do(t, http.MethodGet, "/api/v1/admin/analytics/daily?from=2026-13-01", e.admin, nil).serviceError(t, http.StatusUnprocessableEntity, "invalid")
 	e.do(t, http.MethodGet, "/api/v1/admin/analytics/daily", u1.token, nil).gatewayError(t, http.StatusForbidden, "FORBIDDEN")

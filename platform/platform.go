@@ -355,7 +355,7 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}
 	}()
 	broker := evs.broker
-	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: evs.notifier(), Reads: reads})
+	trade := trading.New(d, cfg.Trading, trading.Options{Now: now, Logger: log, Notifier: withFillMetrics(evs.notifier(), reg), Reads: reads})
 
 	secret := cfg.JWTSecret
 	if len(secret) == 0 { // RoleAll only (Validate)
@@ -523,13 +523,16 @@ func build(ctx context.Context, cfg Config, db store.Store, tables dao.Tables, l
 		}
 		p.startEngine(bg, engine)
 	}
-	if p.Engine != nil {
-		// The store counts fills from the first start of a process that fills orders.
+	if p.Engine != nil || role == RoleUser {
+		// The store counts volume and daily buckets from the first start
+		// of a process that moves money.
 		if _, err := d.Volume.Start(ctx, now()); err != nil {
 			cancel()
 			p.wg.Wait()
 			return nil, err
 		}
+	}
+	if p.Engine != nil {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()

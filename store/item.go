@@ -189,19 +189,27 @@ func addSmall(a, b string) (string, bool) {
 	if neg {
 		sum = -sum
 	}
-	var buf [24]byte
-	digits := strconv.AppendInt(buf[:0], sum, 10)
-	for len(digits) <= scale { // leading zeros: 5 at scale 3 is 0.005
-		digits = append([]byte{'0'}, digits...)
+	if scale == 0 && !neg {
+		return strconv.FormatInt(sum, 10), true // 0..99 without allocating
 	}
-	out := make([]byte, 0, len(digits)+2)
+	var d [20]byte
+	digits := strconv.AppendInt(d[:0], sum, 10)
+	var buf [48]byte // sign, "0.", up to 18 zeros and 19 digits
+	out := buf[:0]
 	if neg {
 		out = append(out, '-')
 	}
-	out = append(out, digits[:len(digits)-scale]...)
-	if scale > 0 {
-		out = append(out, '.')
-		out = append(out, digits[len(digits)-scale:]...)
+	if len(digits) <= scale { // 5 at scale 3 is 0.005
+		out = append(out, '0', '.')
+		for range scale - len(digits) {
+			out = append(out, '0')
+		}
+		out = append(out, digits...)
+	} else {
+		out = append(out, digits[:len(digits)-scale]...)
+		if scale > 0 {
+			out = append(append(out, '.'), digits[len(digits)-scale:]...)
+		}
 	}
 	return string(out), true
 }

@@ -287,3 +287,16 @@ func TestSmallNumberFastPaths(t *testing.T) {
 		t.Fatal("compareSmall outside the small range")
 	}
 }
+
+// TestAddSmallAllocations: a sum allocates only its text, and a small
+// count (below 100) nothing.
+func TestAddSmallAllocations(t *testing.T) {
+	for _, tc := range []struct {
+		a, b   string
+		allocs float64
+	}{{"41", "1", 0}, {"12.5", "0.55", 1}, {"-0.001", "0.0005", 1}, {"999", "1", 1}} {
+		if n := testing.AllocsPerRun(100, func() { _, _ = addSmall(tc.a, tc.b) }); n != tc.allocs {
+			t.Errorf("addSmall(%s, %s): %v allocations, want %v", tc.a, tc.b, n, tc.allocs)
+		}
+	}
+}

@@ -22,8 +22,9 @@ type fillKey struct {
 //
 //   - each asset's figures of each minute from the checkpoint's Since on
 //     (its rolled minute bucket when the checkpoint covers the minute, the
-//     sum of its shards otherwise) are the quantity, the notional
-//     (entity.FillNotional of each fill) and the number
+//     sum of its shards otherwise, for the minutes with fills or orders)
+//     are the quantity, the notional (entity.FillNotional of each fill)
+//     and the number
 //     of the completed BUY and SELL movements of that asset executed in
 //     that minute, and the number of its orders placed in that minute by
 //     type and by status once placed (the first of queued, completed or
@@ -128,15 +129,19 @@ func (v *volumeChecker) check(ctx context.Context, d *dao.DAOs) (int, error) {
 		}
 	}
 	slices.Sort(ids)
-	// The unrolled minutes' shards, up to the last counted minute.
-	last := cp.Through
+	// The shards of the minutes not rolled yet in which the ledger or the
+	// orders count something (a minute of shards alone goes unread: the
+	// rollup keeps the unrolled minutes few, and reading every one of a
+	// long-stopped rollup would cost VolumeShards queries a minute).
+	minutesOpen := map[int64]bool{}
 	for k := range v.fills {
-		if t := time.Unix(k.minute, 0).UTC(); t.After(last) {
-			last = t
+		if time.Unix(k.minute, 0).After(cp.Through) {
+			minutesOpen[k.minute] = true
 		}
 	}
 	open := map[fillKey]dao.Volume{}
-	for m := cp.Through.Add(time.Minute); !m.After(last); m = m.Add(time.Minute) {
+	for _, mu := range slices.Sorted(maps.Keys(minutesOpen)) {
+		m := time.Unix(mu, 0).UTC()
 		byAsset, err := d.Volume.Shards(ctx, m)
 		if err != nil {
 			return 0, err

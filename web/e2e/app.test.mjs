@@ -139,6 +139,13 @@ async function uiLogin(page, username, password) {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in', exact: true }).last().click();
   await page.getByRole('heading', { name: 'Markets' }).waitFor();
+  await streamOpen(page);
+}
+
+// streamOpen waits until the page's live stream is connected, so that an
+// event sent from then on reaches it.
+async function streamOpen(page) {
+  await page.locator('.shell[data-stream="connected"]').waitFor();
 }
 
 async function go(page, hash, heading) {
@@ -211,6 +218,7 @@ test('a trader signs up, trades every way and sees exact figures', async () => {
   assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length + document.cookie.length), 0, 'nothing kept in storage');
 
   // Markets update live.
+  await streamOpen(page);
   await page.getByTestId('price-BTC').filter({ hasText: '50,000.00' }).waitFor();
   await call('PUT', '/admin/assets/BTC/price', { price_usd: '50100' }, adminToken);
   await page.getByTestId('price-BTC').filter({ hasText: '50,100.00' }).waitFor();

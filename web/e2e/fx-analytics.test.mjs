@@ -135,6 +135,7 @@ async function uiLogin(page, username, password) {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in', exact: true }).last().click();
   await page.getByRole('heading', { name: 'Markets' }).waitFor();
+  await page.locator('.shell[data-stream="connected"]').waitFor(); // an event sent from now on reaches the page
 }
 
 async function go(page, hash, heading) {

@@ -117,7 +117,7 @@ export class Stream {
           this.onState({ online: false, status: res.status, retryIn: Math.ceil(wait / 1000) });
           if (res.status === 401) { onUnauthorized(new ApiError(401, null, 0)); return; }
         } else {
-          this.onState({ online: true });
+          this.onState({ online: true, connected: true });
           await this.read(res.body);
           if (!this.stopped) this.onState({ online: false, retryIn: Math.ceil(wait / 1000) });
         }

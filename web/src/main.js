@@ -78,7 +78,7 @@ const NAV = [['#/markets', 'Markets'], ['#/orders', 'Orders'], ['#/portfolio', '
 function Shell({ user, online, onLogout, hash, children }) {
   const links = user.role === 'admin' ? [...NAV, ['#/admin', 'Admin']] : NAV;
   const current = '#/' + hash.slice(2).split('/')[0];
-  return html`<div class="shell">
+  return html`<div class="shell" data-stream=${online.connected ? 'connected' : 'connecting'}>
     <a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById('main').focus(); }}>Skip to content</a>
     <header class="top">
       <span class="brand">Order Processor</span>
