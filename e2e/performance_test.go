@@ -50,7 +50,8 @@ func TestPerformance(t *testing.T) {
 	e.do(t, http.MethodPut, "/api/v1/admin/assets/"+a+"/price", e.admin, map[string]any{"price_usd": "120"}).want(t, http.StatusOK)
 	e.order(t, u, map[string]any{"order_type": "market_sell", "asset_id": a, "quantity": "1"}).want(t, http.StatusCreated) // 120.00: realized 20
 	e.order(t, u, map[string]any{"order_type": "limit_buy", "asset_id": a, "quantity": "1", "limit_price": "50"}).want(t, http.StatusCreated)
-	// Cash 620 (50 of it held), 4 held at 120: 1100.
+	// Cash 620 (50 of it held), 4 held at 120: 1100, 10% more than the
+	// 1000 deposited (flows count from the start of their day).
 
 	now := time.Now().UTC()
 	yesterday := now.Add(-24 * time.Hour).Format(time.DateOnly)
@@ -65,11 +66,11 @@ func TestPerformance(t *testing.T) {
 		t.Skip("midnight passed during the test")
 	}
 	if got.Days[0].Value != "0.00" || got.Days[0].Orders != 0 ||
-		day.Value != "1100.00" || day.NetFlow != "1000.00" || day.Return != "0.00000000" || day.RealizedPnL != "20.00" ||
+		day.Value != "1100.00" || day.NetFlow != "1000.00" || day.Return != "0.10000000" || day.RealizedPnL != "20.00" ||
 		day.Fills != 2 || day.Notional != "620.00" || day.Orders != 3 {
 		t.Fatalf("days %+v", got.Days)
 	}
-	if got.TWR != "0.00000000" || got.RealizedPnL != "20.00" || got.UnrealizedPnL != "80.00" || got.TotalRealizedPnL != "20.00" ||
+	if got.TWR != "0.10000000" || got.RealizedPnL != "20.00" || got.UnrealizedPnL != "80.00" || got.TotalRealizedPnL != "20.00" ||
 		got.Orders.Placed != 3 || got.Orders.Fills != 2 || got.Orders.Notional != "620.00" ||
 		fmt.Sprint(got.Orders.ByType) != "map[limit_buy:1 market_buy:1 market_sell:1]" ||
 		fmt.Sprint(got.Orders.ByStatus) != "map[completed:2 queued:1]" {

@@ -19,9 +19,10 @@ type PerfDay struct {
 	// NetFlow is the USD value of the day's deposits, withdrawals and
 	// adjustments (external cash flows).
 	NetFlow decimal.Decimal
-	// Return is the day's return net of its flows, (Value - NetFlow -
-	// previous Value) / previous Value (12 places), zero when the previous
-	// value is not positive.
+	// Return is the day's return net of its flows, counted as made at the
+	// start of the day: (Value - base) / base with base the previous Value
+	// plus NetFlow (12 places), zero when base is not positive. The first
+	// funded day's gain counts.
 	Return   decimal.Decimal
 	Realized decimal.Decimal
 	dao.DayFigures
@@ -107,8 +108,8 @@ func (s *Service) Performance(ctx context.Context, username string, from, to tim
 		for c, n := range b.Flows {
 			day.NetFlow = day.NetFlow.Add(n.Mul(s.rate(c)))
 		}
-		if prev.IsPositive() {
-			r, err := day.Value.Sub(day.NetFlow).Sub(prev).Quo(prev, 12, decimal.HalfEven)
+		if base := prev.Add(day.NetFlow); base.IsPositive() {
+			r, err := day.Value.Sub(base).Quo(base, 12, decimal.HalfEven)
 			if err != nil {
 				return nil, fmt.Errorf("return of %s: %w", d.Format(time.DateOnly), err)
 			}
