@@ -98,9 +98,15 @@ func (s *Service) RefreshVolume24h(ctx context.Context, now time.Time) (int, err
 			continue
 		}
 		_, err = s.d.Assets.Modify(ctx, a.AssetID, now, func(a *entity.Asset) error {
+			if a.TotalVolume24h != nil && a.TotalVolume24h.Equal(v) {
+				return errUnchanged // set meanwhile: no write
+			}
 			a.TotalVolume24h = &v
 			return nil
 		})
+		if errors.Is(err, errUnchanged) {
+			continue
+		}
 		if err != nil {
 			return n, fmt.Errorf("refresh 24h volume of %s: %w", a.AssetID, err)
 		}
@@ -108,6 +114,9 @@ func (s *Service) RefreshVolume24h(ctx context.Context, now time.Time) (int, err
 	}
 	return n, nil
 }
+
+// errUnchanged ends a modification that would change nothing.
+var errUnchanged = errors.New("unchanged")
 
 // Volume24h returns the notional of assetID's fills in the 24-hour window
 // at now (entity.Window24h).
