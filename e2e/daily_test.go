@@ -135,7 +135,15 @@ func TestAdminDaily(t *testing.T) {
 		}
 		trades += d.Trades
 	}
-	if fills, n := fillMetrics(t, e); fmt.Sprint(fills) != "map[limit_buy:1 market_buy:2 market_sell:1]" || trades != 4 ||
+	// The engine counts its fill when it publishes it, after the sync that
+	// made it durable and visible: poll (a hang guard, not a timing
+	// assertion).
+	fills, n := fillMetrics(t, e)
+	for deadline := time.Now().Add(15 * time.Second); (fills["limit_buy"] == 0 || n != "400.00") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		fills, n = fillMetrics(t, e)
+	}
+	if fmt.Sprint(fills) != "map[limit_buy:1 market_buy:2 market_sell:1]" || trades != 4 ||
 		len(got.Days) == 2 && (n != "400.00" || !slices.Equal(notional, []string{n})) {
 		t.Fatalf("fill metrics %v, notional %s; the route's %d fills, notional %v", fills, n, trades, notional)
 	}
