@@ -109,12 +109,30 @@ func (v *volumeChecker) report(asset string, i dao.Interval, start time.Time, fo
 }
 
 // check compares the stored figures with the fills; it returns the number
-// of stored buckets it read.
+// of stored buckets it read. On a running store the rollup may roll a
+// minute while check reads (its bucket then counts on neither side): check
+// starts again, up to twice, when the checkpoint moved meanwhile.
 func (v *volumeChecker) check(ctx context.Context, d *dao.DAOs) (int, error) {
-	cp, found, err := d.Volume.Checkpoint(ctx)
-	if err != nil || !found || !v.found {
-		return 0, err // a store that never counted volume has none to check
+	for attempt := 1; ; attempt++ {
+		kept := len(v.out)
+		cp, found, err := d.Volume.Checkpoint(ctx)
+		if err != nil || !found || !v.found {
+			return 0, err // a store that never counted volume has none to check
+		}
+		n, err := v.checkAt(ctx, d, cp)
+		if err != nil {
+			return n, err
+		}
+		after, _, err := d.Volume.Checkpoint(ctx)
+		if err != nil || after.Through.Equal(cp.Through) || attempt == 3 {
+			return n, err
+		}
+		v.out = v.out[:kept]
 	}
+}
+
+// checkAt is check with the rollup at checkpoint cp.
+func (v *volumeChecker) checkAt(ctx context.Context, d *dao.DAOs, cp dao.Checkpoint) (int, error) {
 	assets, err := d.Assets.All(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("read the catalogue: %w", err)
