@@ -224,6 +224,12 @@ func TestPublishAndRead(t *testing.T) {
 	if l := pr.list(); !slices.Equal(l, []string{"BTC=61000.5"}) {
 		t.Fatalf("OnPrice got %v", l)
 	}
+	// The publisher counts its XADDs when they return, which may be after
+	// the reader has the events: poll (a hang guard, not a timing
+	// assertion).
+	for deadline := time.Now().Add(10 * time.Second); counter(t, pub.published) != 4 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if v := counter(t, pub.published); v != 4 {
 		t.Fatalf("published %v", v)
 	}
