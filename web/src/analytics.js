@@ -3,7 +3,8 @@
 // platform figures per day.
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { createChart, HistogramSeries, LineSeries, ColorType } from 'lightweight-charts';
+import { createChart, HistogramSeries, LineSeries } from 'lightweight-charts';
+import { framed } from './charts.js';
 import { api, query } from './api.js';
 import { Field, Message, fmtNum, label, useEvents } from './ui.js';
 
@@ -18,12 +19,7 @@ function useChart(el, kind, seriesOpts, chartOpts) {
   const series = useRef(null);
   const chart = useRef(null);
   useEffect(() => {
-    chart.current = createChart(el.current, {
-      autoSize: true,
-      layout: { background: { type: ColorType.Solid, color: '#ffffff' }, textColor: '#1f2933', attributionLogo: false },
-      grid: { vertLines: { color: '#eef0f3' }, horzLines: { color: '#eef0f3' } },
-      ...chartOpts,
-    });
+    chart.current = createChart(el.current, framed(chartOpts));
     series.current = chart.current.addSeries(kind, seriesOpts);
     return () => chart.current.remove();
   }, []);

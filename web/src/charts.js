@@ -6,6 +6,19 @@ import { createChart, CandlestickSeries, LineSeries, ColorType } from 'lightweig
 
 const toSeconds = (t) => Math.floor(Date.parse(t) / 1000);
 
+// framed returns the options of a chart with axes and a grid on white,
+// with extra added: the look of every chart but the sparklines. The
+// library's logo needs an inline style sheet, which the CSP refuses: the
+// attribution is the text link under the chart.
+export function framed(extra) {
+  return {
+    autoSize: true,
+    layout: { background: { type: ColorType.Solid, color: '#ffffff' }, textColor: '#1f2933', attributionLogo: false },
+    grid: { vertLines: { color: '#eef0f3' }, horzLines: { color: '#eef0f3' } },
+    ...extra,
+  };
+}
+
 // Candles draws points ([{t, open, high, low, close}]) with its caption and
 // the library's attribution (its licence asks for a link to TradingView).
 export function Candles({ points, label }) {
@@ -13,14 +26,7 @@ export function Candles({ points, label }) {
   const chart = useRef(null);
   const series = useRef(null);
   useEffect(() => {
-    chart.current = createChart(el.current, {
-      autoSize: true,
-      // The library's logo needs an inline style sheet, which the CSP
-      // refuses: the attribution is the text link under the chart.
-      layout: { background: { type: ColorType.Solid, color: '#ffffff' }, textColor: '#1f2933', attributionLogo: false },
-      grid: { vertLines: { color: '#eef0f3' }, horzLines: { color: '#eef0f3' } },
-      timeScale: { timeVisible: true, secondsVisible: false },
-    });
+    chart.current = createChart(el.current, framed({ timeScale: { timeVisible: true, secondsVisible: false } }));
     series.current = chart.current.addSeries(CandlestickSeries, {
       upColor: '#0a7a2f', downColor: '#b3261e', borderVisible: false,
       wickUpColor: '#0a7a2f', wickDownColor: '#b3261e',

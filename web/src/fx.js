@@ -4,7 +4,8 @@
 // pair's history chart, and the admin's form that sets a rate.
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { createChart, LineSeries, ColorType } from 'lightweight-charts';
+import { createChart, LineSeries } from 'lightweight-charts';
+import { framed } from './charts.js';
 import { api, query } from './api.js';
 import { dec, fmt, mul, places, quo, sub, trim } from './dec.js';
 import { CURRENCIES, Field, Message, fmtTime, useEvents } from './ui.js';
@@ -138,13 +139,10 @@ function RateChart({ points, label }) {
   const chart = useRef(null);
   const series = useRef(null);
   useEffect(() => {
-    chart.current = createChart(el.current, {
-      autoSize: true,
-      layout: { background: { type: ColorType.Solid, color: '#ffffff' }, textColor: '#1f2933', attributionLogo: false },
-      grid: { vertLines: { color: '#eef0f3' }, horzLines: { color: '#eef0f3' } },
+    chart.current = createChart(el.current, framed({
       timeScale: { timeVisible: true, secondsVisible: true },
       localization: { priceFormatter: (p) => p.toFixed(4) },
-    });
+    }));
     series.current = chart.current.addSeries(LineSeries, { color: '#0b57d0', lineWidth: 2 });
     return () => chart.current.remove();
   }, []);
