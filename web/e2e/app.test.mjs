@@ -10,21 +10,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { axe, fits, go, launch, shot, streamOpen, uiLogin, until } from './lib.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const docs = join(here, '..', '..', 'docs');
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const ADMIN_PASSWORD = 'Adm1n!Passw0rd-e2e';
 const JWT_SECRET = 'web-e2e-secret-of-at-least-32-characters'; // tokens survive the restart
 const USER = { username: 'trader_e2e', email: 'trader@example.com', first_name: 'Tess', last_name: 'Trader', password: 'Str0ng!Passw0rd' };
-const SHOTS = process.env.WEB_SCREENSHOTS === '1';
 
 let server; let base; let dataDir; let browser;
 const problems = []; // CSP violations and script errors, from every page
@@ -76,11 +69,7 @@ const login = async (username, password) => (await call('POST', '/auth/login', {
 
 before(async () => {
   await startServer();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
+  browser = await launch();
 });
 
 after(async () => {
@@ -105,54 +94,6 @@ async function newPage(viewport) {
   return page;
 }
 
-// axe runs axe-core in the page (evaluated through the DevTools protocol,
-// which the page's CSP does not govern) and fails on any serious or
-// critical violation.
-async function axe(page, name) {
-  await page.evaluate(axeSource + '\n;0');
-  const result = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  assert.deepEqual(result, [], `axe on ${name}`);
-}
-
-// fits checks that the page needs no horizontal scrolling.
-async function fits(page, name) {
-  const [scroll, width, wide] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth,
-    [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth && !(e.parentElement && e.parentElement.closest('.table-wrap')))
-      .slice(0, 3).map((e) => `${e.tagName.toLowerCase()}.${e.className} (${Math.round(e.getBoundingClientRect().right)}px)`)]);
-  assert.ok(scroll <= width, `${name}: the page is ${scroll}px wide in a ${width}px window: ${wide.join(', ')}`);
-}
-
-async function shot(page, file) {
-  if (!SHOTS) return;
-  await page.mouse.move(0, 0); // no crosshair or hover in the picture
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(docs, file) });
-}
-
-async function uiLogin(page, username, password) {
-  await page.goto('/');
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in', exact: true }).last().click();
-  await page.getByRole('heading', { name: 'Markets' }).waitFor();
-  await streamOpen(page);
-}
-
-// streamOpen waits until the page's live stream is connected, so that an
-// event sent from then on reaches it.
-async function streamOpen(page) {
-  await page.locator('.shell[data-stream="connected"]').waitFor();
-}
-
-async function go(page, hash, heading) {
-  await page.goto('/' + hash);
-  await page.getByRole('heading', { name: heading, exact: true }).first().waitFor();
-}
-
 async function placeOrder(page, fields) {
   const t = page.getByRole('form', { name: 'Order ticket' });
   await t.getByLabel('Order type').selectOption(fields.type);
@@ -166,18 +107,6 @@ async function placeOrder(page, fields) {
   const id = text.match(/^Order (\S+):/)[1];
   await t.getByLabel(/^Quantity/).fill('');
   return { id, text };
-}
-
-// until polls f until it returns a truthy value (10 s at most) and
-// returns it; the page updates by itself, so a check waits for it.
-async function until(f, what) {
-  const end = Date.now() + 10000;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) assert.fail('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const rowOf = (page, table, attr, value) => page.locator(`table.${table} tr[data-${attr}="${value}"]`);

@@ -11,21 +11,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { axe, fits, go, launch, shot, uiLogin, until } from './lib.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const docs = join(here, '..', '..', 'docs');
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const ADMIN_PASSWORD = 'Adm1n!Passw0rd-fx';
 const USER = { username: 'fx_trader', email: 'fx@example.com', first_name: 'Felix', last_name: 'Exchange', password: 'Str0ng!Passw0rd' };
 const SPREAD = '0.002';
-const SHOTS = process.env.WEB_SCREENSHOTS === '1';
 
 let server; let base; let browser;
 const dataDirs = []; let adminToken; let userToken;
@@ -68,11 +61,7 @@ const login = async (username, password) => (await call('POST', '/auth/login', {
 
 before(async () => {
   ({ s: server, url: base } = await startServer());
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
+  browser = await launch();
   adminToken = await login('admin', ADMIN_PASSWORD);
   await call('POST', '/auth/register', USER);
   userToken = await login(USER.username, USER.password);
@@ -98,59 +87,6 @@ async function newPage(viewport, url = base) {
   });
   page.on('pageerror', (e) => problems.push('script error: ' + e.message));
   return page;
-}
-
-async function axe(page, name) {
-  await page.evaluate(axeSource + '\n;0');
-  const result = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  assert.deepEqual(result, [], `axe on ${name}`);
-}
-
-async function fits(page, name) {
-  const [scroll, width, wide] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth,
-    [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth && !(e.parentElement && e.parentElement.closest('.table-wrap')))
-      .slice(0, 3).map((e) => `${e.tagName.toLowerCase()}.${e.className} (${Math.round(e.getBoundingClientRect().right)}px)`)]);
-  assert.ok(scroll <= width, `${name}: the page is ${scroll}px wide in a ${width}px window: ${wide.join(', ')}`);
-}
-
-async function shot(page, file, locator) {
-  if (!SHOTS) return;
-  await page.mouse.move(0, 0);
-  if (locator) {
-    await locator.scrollIntoViewIfNeeded();
-    await page.screenshot({ path: join(docs, file) });
-    return;
-  }
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(docs, file) });
-}
-
-async function uiLogin(page, username, password) {
-  await page.goto('/');
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in', exact: true }).last().click();
-  await page.getByRole('heading', { name: 'Markets' }).waitFor();
-  await page.locator('.shell[data-stream="connected"]').waitFor(); // an event sent from now on reaches the page
-}
-
-async function go(page, hash, heading) {
-  await page.goto('/' + hash);
-  await page.getByRole('heading', { name: heading, exact: true }).first().waitFor();
-}
-
-async function until(f, what, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) assert.fail('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const text = async (page, id) => (await page.getByTestId(id).textContent()).trim();
