@@ -181,12 +181,14 @@ func TestPnLAllocationBound(t *testing.T) {
 			fills += k
 		}
 	}
-	// allocated returns the fewest bytes one of three P&L calls allocated,
-	// after checking the answer.
+	// allocated returns the fewest bytes one of five P&L calls allocated,
+	// after checking the answer. The figure is the process's: the platform's
+	// background jobs (lease renewals, sweeps, the rollup) allocate while
+	// the call runs, some 100-400 KiB of it on DynamoDB.
 	allocated := func() uint64 {
 		t.Helper()
 		best := uint64(math.MaxUint64)
-		for range 3 {
+		for range 5 {
 			req := httptest.NewRequest(http.MethodGet, "/api/v1/analytics/pnl", nil)
 			req.Header.Set("Authorization", "Bearer "+u.token)
 			rec := httptest.NewRecorder()
@@ -211,12 +213,13 @@ func TestPnLAllocationBound(t *testing.T) {
 	addFills(19000)
 	large := allocated()
 	t.Logf("one P&L call allocates %d bytes with 1,000 fills, %d with 20,000", small, large)
-	if large > 1<<20 {
-		t.Errorf("one P&L call over 20,000 fills allocates %d bytes, want < 1 MiB", large)
+	// Reading the history would allocate megabytes: counting 20,000 ledger
+	// entries allocates some 23 MiB. The bounds leave room for the background's
+	// noise and none for that.
+	if large > 2<<20 {
+		t.Errorf("one P&L call over 20,000 fills allocates %d bytes, want < 2 MiB", large)
 	}
-	// Background work (the DynamoDB client's) adds noise of some 100 KiB;
-	// reading the history would add megabytes.
-	if large > small+256<<10 {
+	if large > small+1<<20 {
 		t.Errorf("one P&L call allocates %d bytes over 20,000 fills, %d over 1,000: it grows with the history", large, small)
 	}
 }
