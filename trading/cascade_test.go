@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -481,11 +483,35 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // another: the tick's time, the market orders' latency during it (and
 // their p99 in the 0.8 s before it, the machine's baseline), the live
 // heap before and after it and its peak (live and garbage), and the
-// process's CPU time per execution (the market orders' included). The set-up (~30 s) is not timed. Run it with -benchtime 1x.
+// process's CPU time per execution (the market orders' included). The
+// set-up (~30 s) is not timed. Run it with -benchtime 1x. With
+// CASCADE_CPUPROFILE=file, the tick alone is profiled into file (-cpuprofile
+// would mostly profile the set-up).
 func BenchmarkTrigger100k(b *testing.B) { benchCascade(b, 10_000, 10, 4) }
 
 // BenchmarkTrigger10k is BenchmarkTrigger100k with 1,000 users.
 func BenchmarkTrigger10k(b *testing.B) { benchCascade(b, 1_000, 10, 4) }
+
+// startProfile starts a CPU profile into path ("": none) and returns the
+// function that stops it.
+func startProfile(b *testing.B, path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
 
 func benchCascade(b *testing.B, users, perUser, callers int) {
 	for range b.N {
@@ -497,9 +523,11 @@ func benchCascade(b *testing.B, users, perUser, callers int) {
 		base := heapObjects()
 		heap := heapPeak()
 		b.StartTimer()
+		stopProfile := startProfile(b, os.Getenv("CASCADE_CPUPROFILE"))
 		cpu0 := cpuTime(b)
 		n, start, took := c.fall()
 		cpu := cpuTime(b) - cpu0
+		stopProfile()
 		b.StopTimer()
 		peak := heap()
 		runtime.GC()
