@@ -5,19 +5,22 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/orderprocessor/orderprocessor/apperr"
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
+	"github.com/orderprocessor/orderprocessor/entity"
 )
 
 // PerfDay is one UTC day of a user's performance, in USD.
 type PerfDay struct {
 	Day time.Time
 	// Value is the portfolio's value at the end of the day: every cash
-	// balance at its reference USD rate plus every holding at the asset's
-	// last price of the day (the current price for today).
+	// balance at its currency's stored exchange rate then, plus every
+	// holding at the asset's last price of the day (the current rate and
+	// price for today).
 	Value decimal.Decimal
 	// NetFlow is the USD value of the day's deposits, withdrawals and
-	// adjustments (external cash flows).
+	// adjustments (external cash flows), at the rates Value uses.
 	NetFlow decimal.Decimal
 	// Return is the day's return net of its flows, counted as made at the
 	// start of the day: (Value - base) / base with base the previous Value
@@ -82,9 +85,10 @@ func (s *Service) Performance(ctx context.Context, username string, from, to tim
 		qty[h.AssetID] = h.Quantity
 	}
 	values := map[int64]decimal.Decimal{}
+	fx := &dayRates{s: s, today: today, memo: map[string]decimal.Decimal{}}
 	for d := today; !d.Before(first.AddDate(0, 0, -1)); d = d.AddDate(0, 0, -1) {
 		if !d.After(last) {
-			v, err := s.valueAt(ctx, cash, qty, d, d.Equal(today))
+			v, err := s.valueAt(ctx, fx, cash, qty, d)
 			if err != nil {
 				return nil, err
 			}
@@ -106,7 +110,11 @@ func (s *Service) Performance(ctx context.Context, username string, from, to tim
 		day := PerfDay{Day: d, Value: values[d.Unix()], NetFlow: decimal.Zero, Return: decimal.Zero, Realized: b.Realized, DayFigures: b}
 		day.DayFigures.Day = d
 		for c, n := range b.Flows {
-			day.NetFlow = day.NetFlow.Add(n.Mul(s.rate(c)))
+			r, err := fx.at(ctx, c, d)
+			if err != nil {
+				return nil, err
+			}
+			day.NetFlow = day.NetFlow.Add(n.Mul(r))
 		}
 		if base := prev.Add(day.NetFlow); base.IsPositive() {
 			r, err := day.Value.Sub(base).Quo(base, 12, decimal.HalfEven)
@@ -123,20 +131,67 @@ func (s *Service) Performance(ctx context.Context, username string, from, to tim
 	return out, nil
 }
 
-// rate returns the USD value of one unit of currency c (the reference rates).
-func (s *Service) rate(c string) decimal.Decimal {
-	if r, ok := s.cfg.Rates[c]; ok {
-		return r
+// dayRates gives the USD values of the currencies at the end of days, each
+// read once per Performance call.
+type dayRates struct {
+	s     *Service
+	today time.Time
+	memo  map[string]decimal.Decimal // by currency and day
+}
+
+// at returns the USD value of one unit of currency c at the end of day d:
+// the stored rate then (the newest point of the rate's history that day or
+// before), the current stored rate for today or when the history holds none
+// that old (points are kept dao.FXHistoryTTL), the reference rate when no
+// rate is stored.
+func (r *dayRates) at(ctx context.Context, c string, d time.Time) (decimal.Decimal, error) {
+	if entity.Currency(c) == entity.USD {
+		return decimal.FromInt(1), nil
 	}
-	return decimal.Zero
+	key := c + "@" + d.Format(time.DateOnly)
+	if v, ok := r.memo[key]; ok {
+		return v, nil
+	}
+	var v decimal.Decimal
+	if d.Before(r.today) {
+		rate, found, err := r.s.d.FX.RateAt(ctx, entity.Currency(c), d.AddDate(0, 0, 1).Add(-time.Microsecond))
+		if err != nil {
+			return decimal.Zero, err
+		}
+		if !found {
+			return r.at(ctx, c, r.today)
+		}
+		v = rate
+	} else {
+		cur, err := r.s.d.FX.Get(ctx, entity.Currency(c))
+		switch {
+		case apperr.Is(err, apperr.NotFound):
+			v = r.s.cfg.Rates[c] // zero for a currency without one
+		case err != nil:
+			return decimal.Zero, err
+		default:
+			v = cur.Rate
+		}
+	}
+	r.memo[key] = v
+	return v, nil
 }
 
 // valueAt returns the USD value of cash and qty at the end of day d: the
-// current prices when current is set, else each asset's last price of d.
-func (s *Service) valueAt(ctx context.Context, cash, qty map[string]decimal.Decimal, d time.Time, current bool) (decimal.Decimal, error) {
+// current rates and prices for today, else each currency's rate and each
+// asset's last price of d.
+func (s *Service) valueAt(ctx context.Context, fx *dayRates, cash, qty map[string]decimal.Decimal, d time.Time) (decimal.Decimal, error) {
+	current := d.Equal(fx.today)
 	v := decimal.Zero
 	for c, n := range cash {
-		v = v.Add(n.Mul(s.rate(c)))
+		if n.IsZero() {
+			continue
+		}
+		r, err := fx.at(ctx, c, d)
+		if err != nil {
+			return decimal.Zero, err
+		}
+		v = v.Add(n.Mul(r))
 	}
 	for a, n := range qty {
 		if n.IsZero() {

@@ -11,6 +11,65 @@ import (
 	"github.com/orderprocessor/orderprocessor/verify"
 )
 
+// TestPerformanceExchangeRates: cash in another currency, and its flows,
+// count at the currency's stored rate at the end of each day (the current
+// rate today), not at the reference rate, so that a rate's moves are
+// returns and a deposit is not.
+func TestPerformanceExchangeRates(t *testing.T) {
+	e := newEnv(t, "100", "0") // 2026-11-25 12:00; the reference rates seeded then
+	if _, err := e.d.Volume.Start(e.ctx, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	rate := func(when, r string) {
+		if _, err := e.d.FX.Set(e.ctx, entity.EUR, dec(r), at(when), "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deposit := func(when, amount string) {
+		e.clock.Set(at(when))
+		if _, _, err := e.s.Deposit(e.ctx, "alice", entity.DepositRequest{Amount: decp(amount), Currency: entity.EUR}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Day 1: 100 EUR at 1.10: 110, all of it the deposit.
+	rate("2026-11-25T12:30:00Z", "1.10")
+	deposit("2026-11-25T13:00:00Z", "100")
+	// Day 2: the rate rises to 1.21: 121, a return of 10%.
+	rate("2026-11-26T10:00:00Z", "1.21")
+	// Day 3 (today): 10 EUR more at 1.00, then the rate is 1.10: 121 for
+	// 110 EUR; the deposit is worth 11 at the day's rate, so the day
+	// lost (121 - 132) / 132.
+	rate("2026-11-27T09:00:00Z", "1.00")
+	deposit("2026-11-27T09:30:00Z", "10")
+	rate("2026-11-27T15:00:00Z", "1.10")
+	e.clock.Set(at("2026-11-27T18:00:00Z"))
+
+	p, err := e.s.Performance(e.ctx, "alice", at("2026-11-25T00:00:00Z"), at("2026-11-27T00:00:00Z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"110 110 0", "121 0 0.1", "121 11 -0.083333333333"}
+	if len(p.Days) != len(want) || !p.TWR.Equal(dec("0.00833333")) {
+		t.Fatalf("%d days, twr %s; want 3 days, twr 0.00833333", len(p.Days), p.TWR)
+	}
+	for i, w := range want {
+		d := p.Days[i]
+		if got := d.Value.String() + " " + d.NetFlow.String() + " " + d.Return.String(); got != w {
+			t.Fatalf("day %s: value, flow, return %s; want %s", d.Day.Format(time.DateOnly), got, w)
+		}
+	}
+	if p, err = e.s.Performance(e.ctx, "alice", at("2026-11-26T00:00:00Z"), at("2026-11-26T00:00:00Z")); err != nil || !p.StartValue.Equal(dec("110")) {
+		t.Fatalf("start value of day 2: %v, %v; want 110", p, err)
+	}
+}
+
 // TestPerformance: the daily buckets give each day's end value (cash plus
 // holdings at the day's last price), flows, realized P&L and fills, the
 // daily returns net of flows and the time-weighted return of any range,

@@ -25,10 +25,12 @@ type PerformanceQuery struct {
 type PerformanceDay struct {
 	Date string `json:"date"`
 	// Value is the portfolio's USD value at the end of the day: cash at the
-	// reference rates, holdings at the asset's last price of the day.
+	// day's last stored exchange rates, holdings at the asset's last price
+	// of the day.
 	Value string `json:"value"`
 	// NetFlow is the USD value of the day's deposits, withdrawals and
-	// adjustments; Return the day's return net of them (a fraction).
+	// adjustments, at the same rates; Return the day's return net of them
+	// (a fraction).
 	NetFlow     string `json:"net_flow"`
 	Return      string `json:"return"`
 	RealizedPnL string `json:"realized_pnl"`
@@ -69,8 +71,9 @@ func (s *Service) registerPerformance(api *httpapi.API) {
 	httpapi.Handle(api, httpapi.Op{Method: "GET", Path: "/api/v1/analytics/performance", OperationID: "getPerformance",
 		Summary: "The caller's daily portfolio value, time-weighted return, P&L and order statistics over a range",
 		Tags:    []string{"analytics"}, Auth: httpapi.AuthUser,
-		Description: "Every UTC day of the range (at most 366): the portfolio's USD value at the end of the day (cash at the reference rates, " +
-			"holdings at the asset's last price of the day), the day's external flows (deposits, withdrawals, adjustments), its return net of them, " +
+		Description: "Every UTC day of the range (at most 366): the portfolio's USD value at the end of the day (cash at the day's last stored exchange rates, " +
+			"holdings at the asset's last price of the day; the current rates and prices today), the day's external flows (deposits, withdrawals, adjustments) " +
+			"at the same rates, its return net of them, " +
 			"its realized P&L, fills and orders placed; the time-weighted return of the range (the product of the days' 1 + return, minus 1), " +
 			"the range's realized P&L, the unrealized P&L now, and the orders placed by type and by status once placed. " +
 			"Read from the caller's daily buckets, which every transaction that moves the caller's money writes: O(days × assets held)."},
