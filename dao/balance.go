@@ -373,13 +373,19 @@ func (d *BalanceDAO) AllTransactions(ctx context.Context, username string) ([]*e
 	return decodeAll(items, decodeTx)
 }
 
+// DailyLimitKeep is how long a daily cash total is kept after its day ends
+// (time to live, both engines).
+const DailyLimitKeep = 48 * time.Hour
+
 // DailyLimitWrite returns the write that adds usd (the exact USD value of
 // a deposit or withdrawal in any currency) to the user's daily total of kind
-// ("deposit" or "withdraw") on day (YYYY-MM-DD), failing its condition when
-// the total would exceed limit (in USD). One item holds the total of all
-// currencies: DAILY#<kind>#USD#<day>.
-func (d *BalanceDAO) DailyLimitWrite(username, kind, day string, usd, limit decimal.Decimal) store.Write {
-	k := store.Key{Table: d.t.Users, PK: userPK(username), SK: "DAILY#" + kind + "#USD#" + day}
+// ("deposit" or "withdraw") on the UTC day of day, failing its condition
+// when the total would exceed limit (in USD). One item holds the total of
+// all currencies: DAILY#<kind>#USD#<YYYY-MM-DD>, expiring DailyLimitKeep
+// after the day.
+func (d *BalanceDAO) DailyLimitWrite(username, kind string, day time.Time, usd, limit decimal.Decimal) store.Write {
+	start := Day.Truncate(day)
+	k := store.Key{Table: d.t.Users, PK: userPK(username), SK: "DAILY#" + kind + "#USD#" + start.Format(time.DateOnly)}
 	room := limit.Sub(usd)
 	cond := store.Or(store.AttrNotExists("total"), store.Le("total", num(room)))
 	if room.IsNegative() {
@@ -387,6 +393,7 @@ func (d *BalanceDAO) DailyLimitWrite(username, kind, day string, usd, limit deci
 		// (a comparison with an absent total is false).
 		cond = store.Le("total", num(room))
 	}
-	return store.Write{Update: &store.Update{Key: k,
-		Actions: []store.Action{store.Add("total", num(usd))}, Cond: cond}}
+	expires := start.AddDate(0, 0, 1).Add(DailyLimitKeep).Unix()
+	return store.Write{Update: &store.Update{Key: k, Cond: cond, Actions: []store.Action{store.Add("total", num(usd)),
+		store.SetIfAbsent(store.DefaultTTLAttribute, store.Int(expires))}}}
 }

@@ -201,6 +201,14 @@ func TestDailyLimitWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Kept two days after the day ends.
+		end, err := time.Parse(time.DateOnly, day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := it.Int(store.DefaultTTLAttribute), end.AddDate(0, 0, 3).Unix(); got != want {
+			t.Fatalf("%s %s expires at %d, want %d", kind, day, got, want)
+		}
 		return n.String()
 	}
 	steps := []struct {
@@ -219,8 +227,12 @@ func TestDailyLimitWrite(t *testing.T) {
 		{"deposit", "2026-11-27", "80.01", false, "20"},
 	}
 	for _, s := range steps {
-		w := d.Balances.DailyLimitWrite("alice", s.kind, s.day, dec(s.amount), limit)
-		err := dao.StoreOf(d).Transact(ctx, []store.Write{w})
+		day, err := time.Parse(time.DateOnly, s.day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := d.Balances.DailyLimitWrite("alice", s.kind, day.Add(23*time.Hour), dec(s.amount), limit)
+		err = dao.StoreOf(d).Transact(ctx, []store.Write{w})
 		if s.ok != (err == nil) {
 			t.Fatalf("%s %s %s: %v, want ok=%v", s.kind, s.day, s.amount, err, s.ok)
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
@@ -144,7 +145,7 @@ func TestDataModelKeys(t *testing.T) {
 		d.Balances.TransactionWrite(tx), d.Balances.TransactionWrite(fill),
 		d.Holdings.BuyWrite("alice", "BTC", dec("1"), dec("2"), dec("0"), now),
 		d.Idem.Write(d.Tables.IdemKey("alice", "", "idem-1"), dao.IdemRecord{ReqHash: "h", Status: 201}, now),
-		d.Balances.DailyLimitWrite("alice", "deposit", "2026-11-25", dec("5"), dec("100")),
+		d.Balances.DailyLimitWrite("alice", "deposit", time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), dec("5"), dec("100")),
 	}, ows...)
 	if err := dao.StoreOf(d).Transact(ctx, writes); err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ func (s *Service) cash(ctx context.Context, username string, typ entity.Transact
 	w.Add(dao.RoleLedger, s.d.Balances.TransactionWrite(tx))
 	w.Add(dao.RoleNone, s.d.Perf.DayWrite(username, now, dao.Count{}, tx))
 	if limit.IsPositive() {
-		w.Add(dao.RoleDailyLimit, s.d.Balances.DailyLimitWrite(username, kind, now.UTC().Format("2006-01-02"), usd, limit))
+		w.Add(dao.RoleDailyLimit, s.d.Balances.DailyLimitWrite(username, kind, now, usd, limit))
 	}
 	rep, err := s.Commit(ctx, &w, idem, tx,
 		dao.Refusal{Role: dao.RoleBalance, Err: dao.ErrInsufficientFunds}, dao.Refusal{Role: dao.RoleDailyLimit, Err: limitErr})
