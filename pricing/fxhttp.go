@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -70,7 +69,7 @@ func NewFXHTTP(cfg FXHTTPConfig) (*FXHTTP, error) {
 		h.maxBody = 64 << 10
 	}
 	if h.client == nil {
-		h.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		h.client = noRedirectClient()
 	}
 	return h, nil
 }
@@ -115,26 +114,9 @@ func (h *FXHTTP) fetch(ctx context.Context, code string) (decimal.Decimal, error
 	q := url.Values{}
 	q.Set("base", code)
 	q.Set("symbols", "USD")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.endpoint+"?"+q.Encode(), nil)
-	if err != nil {
-		return decimal.Zero, fmt.Errorf("fx feed: build request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := h.client.Do(req)
+	body, err := getJSON(ctx, h.client, h.endpoint+"?"+q.Encode(), nil, h.maxBody)
 	if err != nil {
 		return decimal.Zero, fmt.Errorf("fx feed: %s: %w", code, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return decimal.Zero, fmt.Errorf("fx feed: %s: %s: status %d", code, h.endpoint, resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, h.maxBody+1))
-	if err != nil {
-		return decimal.Zero, fmt.Errorf("fx feed: %s: read body: %w", code, err)
-	}
-	if int64(len(body)) > h.maxBody {
-		return decimal.Zero, fmt.Errorf("fx feed: %s: body larger than %d bytes", code, h.maxBody)
 	}
 	return ParseFXAnswer(code, body)
 }

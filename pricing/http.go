@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -132,7 +131,7 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 		h.maxBody = DefaultMaxBodyBytes
 	}
 	if h.client == nil {
-		h.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		h.client = noRedirectClient()
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -222,38 +221,22 @@ func (h *HTTP) fetch(ctx context.Context, coins []string) ([]json.RawMessage, er
 	q.Set("ids", strings.Join(coins, ","))
 	q.Set("per_page", strconv.Itoa(len(coins)))
 	q.Set("page", "1")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.endpoint+"?"+q.Encode(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("price feed: build request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
+	var header map[string]string
 	if h.apiKey != "" {
-		req.Header.Set(h.header, h.apiKey)
+		header = map[string]string{h.header: h.apiKey}
 	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		// url.Error names the endpoint (never the key, which is a header).
-		return nil, fmt.Errorf("price feed: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096)) // let the connection be reused
-		if resp.StatusCode == http.StatusTooManyRequests {
-			if d, ok := retryAfter(resp.Header.Get("Retry-After"), h.now()); ok {
-				h.mu.Lock()
-				h.notBefore = h.now().Add(d)
-				h.mu.Unlock()
-				return nil, fmt.Errorf("price feed: %s: status 429, retry after %s: %w", h.endpoint, d, ErrPaused)
-			}
+	body, err := getJSON(ctx, h.client, h.endpoint+"?"+q.Encode(), header, h.maxBody)
+	var status *statusError
+	if errors.As(err, &status) && status.code == http.StatusTooManyRequests {
+		if d, ok := retryAfter(status.header.Get("Retry-After"), h.now()); ok {
+			h.mu.Lock()
+			h.notBefore = h.now().Add(d)
+			h.mu.Unlock()
+			return nil, fmt.Errorf("price feed: %s: status 429, retry after %s: %w", h.endpoint, d, ErrPaused)
 		}
-		return nil, fmt.Errorf("price feed: %s: status %d", h.endpoint, resp.StatusCode)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, h.maxBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("price feed: %s: read body: %w", h.endpoint, err)
-	}
-	if int64(len(body)) > h.maxBody {
-		return nil, fmt.Errorf("price feed: %s: body larger than %d bytes", h.endpoint, h.maxBody)
+		return nil, fmt.Errorf("price feed: %w", err)
 	}
 	var rows []json.RawMessage
 	if err := json.Unmarshal(body, &rows); err != nil {
