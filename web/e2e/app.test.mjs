@@ -9,8 +9,8 @@
 //   ORDERPROCESSOR_BIN=/path/to/orderprocessor node --test web/e2e/
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { axe, fits, go, launch, shot, streamOpen, uiLogin, until } from './lib.mjs';
+import * as lib from './lib.mjs';
+import { axe, client, fits, go, launch, shot, streamOpen, uiLogin, until } from './lib.mjs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,52 +19,25 @@ const ADMIN_PASSWORD = 'Adm1n!Passw0rd-e2e';
 const JWT_SECRET = 'web-e2e-secret-of-at-least-32-characters'; // tokens survive the restart
 const USER = { username: 'trader_e2e', email: 'trader@example.com', first_name: 'Tess', last_name: 'Trader', password: 'Str0ng!Passw0rd' };
 
-let server; let base; let dataDir; let browser;
-const problems = []; // CSP violations and script errors, from every page
+let server; let base; let call; let dataDir; let browser;
+const problems = []; // CSP violations, script errors and missing files, from every page
 
 // startServer starts the server on addr (a free port when absent) with the
 // test's store, and resolves when it listens.
-async function startServer(addr = '127.0.0.1:0') {
-  const bin = process.env.ORDERPROCESSOR_BIN;
-  assert.ok(bin, 'ORDERPROCESSOR_BIN must name the orderprocessor binary');
+async function startServer(addr) {
   if (!dataDir) dataDir = mkdtempSync(join(tmpdir(), 'op-web-e2e-'));
-  server = spawn(bin, ['serve', '--addr', addr, '--data-dir', dataDir, '--price-feed', 'static',
-    '--deposit-daily-limit', '0', '--register-limit', '1'], {
-    env: { ...process.env, ORDERPROCESSOR_ADMIN_PASSWORD: ADMIN_PASSWORD, ORDERPROCESSOR_JWT_SECRET: JWT_SECRET, ORDERPROCESSOR_LOG_FORMAT: 'text' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the server did not start: ' + out)), 30000);
-    const on = (b) => {
-      out += b;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    };
-    server.stdout.on('data', on);
-    server.stderr.on('data', on);
-    server.on('exit', (code) => reject(new Error(`the server exited (${code}): ${out}`)));
-  });
+  server = await lib.startServer({ dataDir, addr, args: ['--deposit-daily-limit', '0', '--register-limit', '1'],
+    env: { ORDERPROCESSOR_ADMIN_PASSWORD: ADMIN_PASSWORD, ORDERPROCESSOR_JWT_SECRET: JWT_SECRET } });
+  base = server.url;
+  call = client(base);
 }
 
 async function stopServer() {
   const s = server;
   server = null;
-  if (!s || s.exitCode !== null) return;
-  const exited = new Promise((r) => s.on('exit', r));
-  s.kill('SIGTERM');
-  await exited;
+  if (s) await s.stop();
 }
 
-async function call(method, path, body, token, key) {
-  const headers = { 'Content-Type': 'application/json' };
-  if (token) headers.Authorization = 'Bearer ' + token;
-  if (key) headers['Idempotency-Key'] = key;
-  const res = await fetch(base + '/api/v1' + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const data = await res.json();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${JSON.stringify(data)}`);
-  return data;
-}
 const login = async (username, password) => (await call('POST', '/auth/login', { username, password })).access_token;
 
 before(async () => {
@@ -78,21 +51,7 @@ after(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function newPage(viewport) {
-  const context = await browser.newContext({ viewport, baseURL: base, reducedMotion: 'reduce' });
-  const page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push('script error: ' + e.message));
-  page.on('console', (m) => { // a file the page or the browser asked for (the API's errors are part of the tests)
-    const url = m.location().url || '';
-    if (m.type() === 'error' && m.text().startsWith('Failed to load resource') && !new URL(url, base).pathname.startsWith('/api/')) {
-      problems.push(`${m.text()}: ${url}`);
-    }
-  });
-  return page;
-}
+const newPage = (viewport) => lib.newPage(browser, viewport, base, problems);
 
 async function placeOrder(page, fields) {
   const t = page.getByRole('form', { name: 'Order ticket' });

@@ -10,8 +10,8 @@
 //   ORDERPROCESSOR_BIN=/path/to/orderprocessor node --test web/e2e/
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { axe, fits, go, launch, shot, uiLogin, until } from './lib.mjs';
+import * as lib from './lib.mjs';
+import { axe, client, fits, go, launch, shot, uiLogin, until } from './lib.mjs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,47 +20,25 @@ const ADMIN_PASSWORD = 'Adm1n!Passw0rd-fx';
 const USER = { username: 'fx_trader', email: 'fx@example.com', first_name: 'Felix', last_name: 'Exchange', password: 'Str0ng!Passw0rd' };
 const SPREAD = '0.002';
 
-let server; let base; let browser;
+let server; let base; let call; let browser;
 const dataDirs = []; let adminToken; let userToken;
 const problems = []; // CSP violations, script errors and missing files, from every page
 
-async function startServer(extra = []) {
-  const bin = process.env.ORDERPROCESSOR_BIN;
-  assert.ok(bin, 'ORDERPROCESSOR_BIN must name the orderprocessor binary');
+// startServer starts a server of the tests' own, with a fresh store, the
+// static rate feed, the spread and the extra flags.
+function startServer(extra = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'op-web-fx-'));
   dataDirs.push(dataDir);
-  const s = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--price-feed', 'static', '--fx-feed', 'static',
-    '--fx-spread', SPREAD, '--deposit-daily-limit', '0', '--analytics-interval', '1s', ...extra], {
-    env: { ...process.env, ORDERPROCESSOR_ADMIN_PASSWORD: ADMIN_PASSWORD, ORDERPROCESSOR_LOG_FORMAT: 'text' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the server did not start: ' + out)), 30000);
-    const on = (b) => {
-      out += b;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    };
-    s.stdout.on('data', on);
-    s.stderr.on('data', on);
-    s.on('exit', (code) => reject(new Error(`the server exited (${code}): ${out}`)));
-  });
-  return { s, url };
+  return lib.startServer({ dataDir, args: ['--fx-feed', 'static', '--fx-spread', SPREAD, '--deposit-daily-limit', '0',
+    '--analytics-interval', '1s', ...extra], env: { ORDERPROCESSOR_ADMIN_PASSWORD: ADMIN_PASSWORD } });
 }
 
-async function call(method, path, body, token) {
-  const headers = { 'Content-Type': 'application/json' };
-  if (token) headers.Authorization = 'Bearer ' + token;
-  const res = await fetch(base + '/api/v1' + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const data = await res.json();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${JSON.stringify(data)}`);
-  return data;
-}
-const login = async (username, password) => (await call('POST', '/auth/login', { username, password })).access_token;
+const login = async (username, password, api = call) => (await api('POST', '/auth/login', { username, password })).access_token;
 
 before(async () => {
-  ({ s: server, url: base } = await startServer());
+  server = await startServer();
+  base = server.url;
+  call = client(base);
   browser = await launch();
   adminToken = await login('admin', ADMIN_PASSWORD);
   await call('POST', '/auth/register', USER);
@@ -69,25 +47,11 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.on('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  if (server) await server.stop();
   for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function newPage(viewport, url = base) {
-  const context = await browser.newContext({ viewport, baseURL: url, reducedMotion: 'reduce' });
-  const page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(m.text());
-    const u = m.location().url || '';
-    if (m.type() === 'error' && m.text().startsWith('Failed to load resource') && !new URL(u, url).pathname.startsWith('/api/')) problems.push(`${m.text()}: ${u}`);
-  });
-  page.on('pageerror', (e) => problems.push('script error: ' + e.message));
-  return page;
-}
+const newPage = (viewport, url = base) => lib.newPage(browser, viewport, url, problems);
 
 const text = async (page, id) => (await page.getByTestId(id).textContent()).trim();
 
@@ -337,14 +301,13 @@ test('the new pages work at 390x844', async () => {
 test('a stale rate shows a clear message and moves no money', async () => {
   // A server of its own whose rates are stale after a second (the static
   // feed never refreshes them).
-  const { s, url } = await startServer(['--fx-max-age', '1s']);
+  const stale = await startServer(['--fx-max-age', '1s']);
+  const url = stale.url;
   try {
-    const prev = base;
-    base = url;
-    await call('POST', '/auth/register', USER);
-    const token = await login(USER.username, USER.password);
-    await call('POST', '/balance/deposit', { amount: '100', currency: 'USD' }, token);
-    base = prev;
+    const api = client(url);
+    await api('POST', '/auth/register', USER);
+    const token = await login(USER.username, USER.password, api);
+    await api('POST', '/balance/deposit', { amount: '100', currency: 'USD' }, token);
     await new Promise((r) => setTimeout(r, 1500));
     const page = await newPage({ width: 1280, height: 800 }, url);
     await uiLogin(page, USER.username, USER.password);
@@ -360,9 +323,7 @@ test('a stale rate shows a clear message and moves no money', async () => {
     assert.equal(await page.locator('table.rates tr[data-pair="EUR-USD"] td').last().textContent(), 'out of date');
     await page.context().close();
   } finally {
-    const exited = new Promise((r) => s.on('exit', r));
-    s.kill('SIGTERM');
-    await exited;
+    await stale.stop();
   }
 });
 
