@@ -26,20 +26,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/orderprocessor/orderprocessor/dao"
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/entity"
 	"github.com/orderprocessor/orderprocessor/store"
-	"github.com/orderprocessor/orderprocessor/store/dynamodb"
 	"github.com/orderprocessor/orderprocessor/store/embedded"
+	"github.com/orderprocessor/orderprocessor/testenv"
 	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 	"github.com/orderprocessor/orderprocessor/trading"
 	"github.com/orderprocessor/orderprocessor/verify"
@@ -264,7 +259,7 @@ func newWorld(t *testing.T, engine string) *world {
 		t.Cleanup(func() { _ = e.Close() })
 		db = e
 	case "dynamodb":
-		db, tables = openDynamo(t)
+		db, tables = testenv.DynamoDB(t)
 	default:
 		t.Fatalf("unknown engine %q (embedded or dynamodb)", engine)
 	}
@@ -296,30 +291,4 @@ func newWorld(t *testing.T, engine string) *world {
 		}
 	}
 	return w
-}
-
-var dynamoTables atomic.Int64
-
-// openDynamo opens DynamoDB Local at $DYNAMODB_ENDPOINT with the platform's
-// tables under a prefix of this run, deleted when the test ends (testenv's
-// dynamodb branch).
-func openDynamo(t *testing.T) (store.Store, dao.Tables) {
-	t.Helper()
-	ctx := context.Background()
-	client := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(os.Getenv("DYNAMODB_ENDPOINT")),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""), HTTPClient: dynamodb.HTTPClient()})
-	tables := dao.DefaultTables.WithPrefix(fmt.Sprintf("dt%d_%d_", time.Now().UnixNano()%1e12, dynamoTables.Add(1)))
-	d, err := dynamodb.Open(ctx, dynamodb.Config{Client: client, Schemas: tables.Schemas(),
-		Logger: slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = d.DeleteTables(context.Background())
-		_ = d.Close()
-	})
-	if err := d.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return d, tables
 }

@@ -92,12 +92,16 @@ func DynamoDB(t testing.TB) (store.Store, dao.Tables) {
 	return db, tables
 }
 
-// openDynamoDB opens a store with fresh tables on the DynamoDB of ep.
+// openDynamoDB opens a store with fresh tables on the DynamoDB of ep. The
+// tables leave time to live off: DynamoDB Local deletes expired items by
+// the real clock, and the tests' injected clocks (2026-11-25) would have
+// it delete what a test just wrote (a daily total, a volume shard) while
+// the embedded engine, which expires by the time it is given, keeps it.
 func openDynamoDB(ep string) (store.Store, dao.Tables, func(), error) {
 	client := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""), HTTPClient: dynamodb.HTTPClient()})
 	tables := dao.DefaultTables.WithPrefix(fmt.Sprintf("%s%d_", runPrefix, opened.Add(1)))
-	d, err := dynamodb.Open(context.Background(), dynamodb.Config{Client: client, Schemas: tables.Schemas(),
+	d, err := dynamodb.Open(context.Background(), dynamodb.Config{Client: client, Schemas: tables.Schemas(), TTLAttribute: "-",
 		Logger: slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond})
 	if err != nil {
 		return nil, dao.Tables{}, nil, err
