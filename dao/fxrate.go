@@ -196,17 +196,11 @@ const MaxFXHistoryPage = 1000
 // history at or before t; found is false when the history holds none (the
 // points are kept FXHistoryTTL).
 func (d *FXDAO) RateAt(ctx context.Context, c entity.Currency, t time.Time) (rate decimal.Decimal, found bool, err error) {
-	p, err := d.s.Query(ctx, store.Query{Table: d.t.Inventory, PK: pkFX + string(c), Desc: true, Limit: 1,
-		SK: store.SortCond{Op: store.SortBetween, Value: skHist, Value2: skHist + t.UTC().Format(TimeLayout) + "#~"}})
+	rate, found, err = d.pointAt(ctx, pkFX+string(c), skHist, "rate", t)
 	if err != nil {
 		return decimal.Zero, false, fmt.Errorf("fx rate of %s at %s: %w", c, t.Format(time.RFC3339), err)
 	}
-	if len(p.Items) == 0 {
-		return decimal.Zero, false, nil
-	}
-	r := reader{it: p.Items[0]}
-	rate = r.dec("rate")
-	return rate, r.err == nil, r.err
+	return rate, found, nil
 }
 
 // History returns currency c's points with from <= at <= to, newest first,

@@ -208,15 +208,23 @@ func (d *PerfDAO) Days(ctx context.Context, username string, first, last time.Ti
 // PriceAt returns asset id's price in effect at t: its last price point at
 // or before t; found is false when it has none.
 func (d *AssetDAO) PriceAt(ctx context.Context, id string, t time.Time) (price decimal.Decimal, found bool, err error) {
-	p, err := d.s.Query(ctx, store.Query{Table: d.t.Inventory, PK: pkAsset + id, Desc: true, Limit: 1,
-		SK: store.SortCond{Op: store.SortBetween, Value: skPrice, Value2: skPrice + t.UTC().Format(TimeLayout) + "#~"}})
+	price, found, err = d.pointAt(ctx, pkAsset+id, skPrice, "price_usd", t)
 	if err != nil {
 		return decimal.Zero, false, fmt.Errorf("price of %s at %s: %w", id, t.Format(time.RFC3339), err)
 	}
-	if len(p.Items) == 0 {
-		return decimal.Zero, false, nil
+	return price, found, nil
+}
+
+// pointAt returns the decimal attribute attr of the newest history point
+// of partition pk (sort keys prefix<at, TimeLayout>#...) at or before t;
+// found is false when there is none.
+func (b base) pointAt(ctx context.Context, pk, prefix, attr string, t time.Time) (v decimal.Decimal, found bool, err error) {
+	p, err := b.s.Query(ctx, store.Query{Table: b.t.Inventory, PK: pk, Desc: true, Limit: 1,
+		SK: store.SortCond{Op: store.SortBetween, Value: prefix, Value2: prefix + t.UTC().Format(TimeLayout) + "#~"}})
+	if err != nil || len(p.Items) == 0 {
+		return decimal.Zero, false, err
 	}
 	r := reader{it: p.Items[0]}
-	price = r.dec("price_usd")
-	return price, r.err == nil, r.err
+	v = r.dec(attr)
+	return v, r.err == nil, r.err
 }

@@ -11,22 +11,29 @@ import (
 	"github.com/orderprocessor/orderprocessor/verify"
 )
 
-// TestPerformanceExchangeRates: cash in another currency, and its flows,
-// count at the currency's stored rate at the end of each day (the current
-// rate today), not at the reference rate, so that a rate's moves are
-// returns and a deposit is not.
-func TestPerformanceExchangeRates(t *testing.T) {
-	e := newEnv(t, "100", "0") // 2026-11-25 12:00; the reference rates seeded then
+// perfEnv is newEnv (2026-11-25 12:00, XYZ at 100, no cash) with the daily
+// buckets counted from then, and the function that parses an RFC 3339 time.
+func perfEnv(t *testing.T) (*env, func(string) time.Time) {
+	t.Helper()
+	e := newEnv(t, "100", "0")
 	if _, err := e.d.Volume.Start(e.ctx, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	at := func(s string) time.Time {
+	return e, func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339, s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return v
 	}
+}
+
+// TestPerformanceExchangeRates: cash in another currency, and its flows,
+// count at the currency's stored rate at the end of each day (the current
+// rate today), not at the reference rate, so that a rate's moves are
+// returns and a deposit is not.
+func TestPerformanceExchangeRates(t *testing.T) {
+	e, at := perfEnv(t) // the reference rates seeded at 2026-11-25 12:00
 	rate := func(when, r string) {
 		if _, err := e.d.FX.Set(e.ctx, entity.EUR, dec(r), at(when), "test"); err != nil {
 			t.Fatal(err)
@@ -76,17 +83,7 @@ func TestPerformanceExchangeRates(t *testing.T) {
 // with values computed by hand; verify reconciles the buckets with the
 // ledger and the orders.
 func TestPerformance(t *testing.T) {
-	e := newEnv(t, "100", "0") // 2026-11-25 12:00, XYZ at 100, no fee
-	if _, err := e.d.Volume.Start(e.ctx, e.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	at := func(s string) time.Time {
-		v, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	e, at := perfEnv(t) // no fee
 	deposit := func(when, amount string) {
 		e.clock.Set(at(when))
 		if _, _, err := e.s.Deposit(e.ctx, "alice", entity.DepositRequest{Amount: decp(amount)}, nil); err != nil {
