@@ -8,6 +8,7 @@ import (
 
 	"github.com/orderprocessor/orderprocessor/decimal"
 	"github.com/orderprocessor/orderprocessor/platform"
+	"github.com/orderprocessor/orderprocessor/testenv/fakeclock"
 )
 
 // fxOrderKeys are the keys of an order in another currency than USD: a
@@ -46,6 +47,61 @@ func (e *env) waitFXOrder(t *testing.T, u *user, id, status string) map[string]a
 	}
 }
 
+// fxOrderEnv is fxEnv without a conversion spread, so that the figures of
+// the tests of orders in other currencies are the rates' alone
+// (TestForeignOrdersPayTheSpread has the spread).
+func fxOrderEnv(t *testing.T, tweak func(*platform.Config)) (*env, *fakeclock.Clock) {
+	t.Helper()
+	return fxEnv(t, func(c *platform.Config) {
+		c.Trading.FXSpread = decimal.Zero
+		if tweak != nil {
+			tweak(c)
+		}
+	})
+}
+
+// TestForeignOrdersPayTheSpread: an order in another currency settles at
+// the stored rate moved by the conversion spread (1%) against it, so that
+// no order is a cheaper conversion: a buy of 10.80 USD costs what
+// converting that much would, a sale pays what converting its proceeds
+// would, and a resting buy holds and fills at that rate.
+func TestForeignOrdersPayTheSpread(t *testing.T) {
+	e, _ := fxEnv(t, nil)
+	u := e.newUser(t)
+	a := e.newAsset(t, "10.80")
+	e.setRate(t, "EUR-USD", "1.08").want(t, http.StatusOK)
+	e.cash(t, u, "deposit", "100", "EUR").want(t, http.StatusCreated)
+
+	// A buy pays in euros counted at 1.08 x 0.99 = 1.0692 USD: 10.80 /
+	// 1.0692 = 10.1010101 EUR, rounded up to 10.11 EUR, which would
+	// convert to 10.11 x 1.0692 = 10.81 USD.
+	d := fxOrderData(t, e.order(t, u, map[string]any{"order_type": "market_buy", "asset_id": a, "quantity": "1", "currency": "EUR"}).want(t, http.StatusCreated))
+	wantOrder(t, "market buy", d, map[string]any{"status": "completed", "fx_rate": "1.0692", "executed_price": "10.1010101", "total_amount": "10.11"})
+	e.wantCash(t, u, "EUR", "89.89")
+	// A sale is paid in euros at 1.08 / 0.99 = 1.090909091 USD (rounded
+	// up): 10.80 USD of proceeds are 9.90 EUR, what converting them pays.
+	d = fxOrderData(t, e.order(t, u, map[string]any{"order_type": "market_sell", "asset_id": a, "quantity": "1", "currency": "EUR"}).want(t, http.StatusCreated))
+	wantOrder(t, "market sell", d, map[string]any{"status": "completed", "fx_rate": "1.090909091", "executed_price": "9.90", "total_amount": "9.90"})
+	e.wantCash(t, u, "EUR", "99.79")
+	// A resting buy holds at that rate (10.00 / 1.0692 = 9.35278714 EUR
+	// a unit, rounded up), and fills at it when the engine executes it:
+	// 9.72 / 1.0692 = 9.09090909, 9.10 EUR.
+	d = fxOrderData(t, e.order(t, u, map[string]any{"order_type": "limit_buy", "asset_id": a, "quantity": "1", "limit_price": "10.00", "currency": "EUR"}).
+		want(t, http.StatusCreated))
+	wantOrder(t, "limit buy", d, map[string]any{"status": "queued", "held_amount": "9.36"})
+	e.setPrice(t, a, "9.72")
+	d = e.waitFXOrder(t, u, d["order_id"].(string), "completed")
+	wantOrder(t, "limit buy executed", d, map[string]any{"fx_rate": "1.0692", "executed_price": "9.09090909", "total_amount": "9.10", "held_amount": "0.00"})
+	e.wantCash(t, u, "EUR", "90.69")
+	e.deposit(t, u, "10.80")
+	conv := e.do(t, http.MethodPost, "/api/v1/balance/convert", u.token, map[string]any{"from_currency": "USD", "to_currency": "EUR", "amount": "10.80"}).
+		want(t, http.StatusCreated).obj(t)
+	if credit, _ := conv["credit"].(map[string]any); credit["amount"] != "9.90" || credit["currency"] != "EUR" {
+		t.Fatalf("converting 10.80 USD credits %v, want the sale's 9.90 EUR", conv["credit"])
+	}
+	e.verifyOK(t)
+}
+
 // wantOrder checks fields of an order.
 func wantOrder(t *testing.T, what string, d map[string]any, want map[string]any) {
 	t.Helper()
@@ -62,7 +118,7 @@ func wantOrder(t *testing.T, what string, d map[string]any, want map[string]any)
 // holding; the portfolio and P&L value everything in an asked currency.
 // Fee rate 1%. Every figure is computed by hand in the comments.
 func TestForeignCurrencyOrders(t *testing.T) {
-	e, clock := fxEnv(t, func(c *platform.Config) { c.Trading.FeeRate = decimal.MustParse("0.01") })
+	e, clock := fxOrderEnv(t, func(c *platform.Config) { c.Trading.FeeRate = decimal.MustParse("0.01") })
 	u := e.newUser(t)
 	a := e.newAsset(t, "10.80")
 	e.cash(t, u, "deposit", "100", "EUR").want(t, http.StatusCreated)
@@ -157,7 +213,7 @@ func TestForeignCurrencyOrders(t *testing.T) {
 // the difference from the available balance, or fails and releases the
 // hold when the balance lacks it.
 func TestForeignLimitBuyRateMoves(t *testing.T) {
-	e, _ := fxEnv(t, nil)
+	e, _ := fxOrderEnv(t, nil)
 	a := e.newAsset(t, "12")
 	rich, poor := e.newUser(t), e.newUser(t)
 	e.cash(t, rich, "deposit", "20", "EUR").want(t, http.StatusCreated)
@@ -189,7 +245,7 @@ func TestForeignLimitBuyRateMoves(t *testing.T) {
 // currency: protective sells, a trailing stop, an OCO pair, a batch, and
 // amendments move a resting EUR buy's hold in EUR.
 func TestForeignCurrencyEveryOrderType(t *testing.T) {
-	e, _ := fxEnv(t, nil)
+	e, _ := fxOrderEnv(t, nil)
 	u := e.newUser(t)
 	a := e.newAsset(t, "100")
 	e.cash(t, u, "deposit", "2000", "EUR").want(t, http.StatusCreated)
@@ -254,7 +310,7 @@ func TestForeignCurrencyEveryOrderType(t *testing.T) {
 // while the euro's rate is stale does not execute; it stays queued with its
 // hold, and executes at the next price event once the rate is fresh.
 func TestForeignOrderWaitsForFreshRate(t *testing.T) {
-	e, clock := fxEnv(t, nil)
+	e, clock := fxOrderEnv(t, nil)
 	u := e.newUser(t)
 	a := e.newAsset(t, "100")
 	e.deposit(t, u, "200")

@@ -132,8 +132,9 @@ func validToken(s string, lo, hi int) bool {
 // in Currency), HeldQuantity the asset quantity held (sell side); both are 0
 // once the order is terminal. An order in another currency than USD
 // triggers on the asset's USD price like any other and settles in its
-// Currency: FXRate is the USD value of one unit of Currency at execution
-// (nil for USD orders and until execution), and ExecutedPrice, TotalAmount
+// Currency: FXRate is the USD value of one unit of Currency it settled at
+// (the stored rate moved by the conversion spread against the order; nil
+// for USD orders and until execution), and ExecutedPrice, TotalAmount
 // and Fee are in Currency (ExecutedPrice = the USD price / FXRate, to
 // PriceScale places). Once executed, TotalAmount is the cash the fill
 // moved, fee included: what a buy paid (quantity × executed price, rounded

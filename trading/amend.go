@@ -137,6 +137,9 @@ func (s *Service) amendOnce(ctx context.Context, username, orderID string, u *en
 			if fx, err = s.usdRate(ctx, o.Currency); err != nil {
 				return nil, nil, nil, err
 			}
+			if fx, err = s.orderRate(fx, o.Side()); err != nil {
+				return nil, nil, nil, err
+			}
 		}
 		hold, err := s.buyHold(o, fx)
 		if err != nil {

@@ -344,6 +344,9 @@ func (s *Service) executeOnce(ctx context.Context, ev *pending, orig *entity.Ord
 			s.log.Warn("order not executed: no fresh exchange rate", "order_id", o.OrderID, "currency", o.Currency, "err", err)
 			return false, nil
 		}
+		if fx, err = s.orderRate(fx, o.Side()); err != nil {
+			return false, err
+		}
 	}
 	holding, _, err := holdingSlot.Get()
 	if err != nil {

@@ -46,6 +46,31 @@ func (s *Service) fresh(c entity.Currency, r *dao.FXRate, found bool, now time.T
 	return r.Rate, nil
 }
 
+// orderRatePlaces is the precision of an order's rate (as providers'
+// rates: pricing.FXRatePlaces).
+const orderRatePlaces = 10
+
+// orderRate returns the rate an order of side in another currency settles
+// at, from mid, the currency's stored rate: mid moved by Config.FXSpread
+// against the order, as a conversion is, so that an order is never a
+// cheaper conversion. A buy pays in its currency, which counts at
+// mid × (1 − spread); a sale is paid in it at mid / (1 − spread); either is
+// rounded to 10 places against the order. Without a spread it is mid.
+func (s *Service) orderRate(mid decimal.Decimal, side entity.Side) (decimal.Decimal, error) {
+	if s.cfg.FXSpread.IsZero() {
+		return mid, nil
+	}
+	keep := decimal.FromInt(1).Sub(s.cfg.FXSpread)
+	if side == entity.Buy {
+		return mid.Mul(keep).Round(orderRatePlaces, decimal.Down), nil
+	}
+	r, err := mid.Quo(keep, orderRatePlaces, decimal.Up)
+	if err != nil {
+		return decimal.Zero, fmt.Errorf("order rate: %w", err)
+	}
+	return r, nil
+}
+
 // usdRate returns the stored, fresh USD value of one unit of c (1 for USD,
 // without a read).
 func (s *Service) usdRate(ctx context.Context, c entity.Currency) (decimal.Decimal, error) {

@@ -82,8 +82,8 @@ type placement struct {
 	asset   dao.Quote
 	holding *dao.HoldingRecord
 	partner *entity.Order // the open order of oco_with
-	// fx is the USD value of one unit of the order's currency (zero for a
-	// USD order).
+	// fx is the USD value of one unit of the order's currency at which it
+	// settles (orderRate; zero for a USD order).
 	fx decimal.Decimal
 }
 
@@ -130,7 +130,11 @@ func (s *Service) readPlacement(ctx context.Context, username string, req *entit
 		if err != nil {
 			return nil, err
 		}
-		if pl.fx, err = s.fresh(req.Currency, r, found, s.now()); err != nil {
+		mid, err := s.fresh(req.Currency, r, found, s.now())
+		if err != nil {
+			return nil, err
+		}
+		if pl.fx, err = s.orderRate(mid, req.OrderType.Side()); err != nil {
 			return nil, err
 		}
 	}
@@ -355,8 +359,8 @@ func (s *Service) holdWrites(tx *dao.Tx, o *entity.Order, pl *placement, now tim
 // hold entry. It sets o's execution fields.
 //
 // An order in another currency than USD settles in it at fx, the USD value
-// of one unit of it (the stored rate read with the order): at price / fx
-// (PriceScale places, half-even) per unit, its gross rounded to the
+// of one unit of it (orderRate of the stored rate read with the order): at
+// price / fx (PriceScale places, half-even) per unit, its gross rounded to the
 // currency's places; the order and its entry record fx, and the holding's
 // totals (in USD) take the total and fee at fx. A resting buy's fill that
 // costs more than its hold takes the difference from the available

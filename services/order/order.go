@@ -155,7 +155,7 @@ func (s *Service) Register(api *httpapi.API) {
 	httpapi.Handle(api, httpapi.Op{Method: "POST", Path: "/api/v1/orders", OperationID: "createOrder",
 		Summary: "Place an order", Tags: []string{"orders"}, Auth: httpapi.AuthUser,
 		Description: "`currency` (default USD) is the balance the order settles against. Prices and triggers are USD, the asset's quote; an order in another currency " +
-			"settles at the USD price / the stored exchange rate at execution (`fx_rate` on the executed order) and holds a resting buy's cash in its currency. " +
+			"settles at the USD price / the stored exchange rate at execution, moved by the conversion spread against the order (`fx_rate` on the executed order), and holds a resting buy's cash in its currency. " +
 			"A stale rate is 503 `fx_rate_stale`.",
 		Headers:  []httpapi.Header{handlerkit.IdempotencyDoc},
 		Response: OrderEnvelope{}, Status: http.StatusCreated, Errors: []int{409, 503}}, handlerkit.WithCaller(s.create),

@@ -119,26 +119,30 @@ test('a conversion shows its rate and credits exactly that; an EUR market buy sh
   await ticket.getByLabel('Order type').selectOption('market_buy');
   await ticket.getByLabel('Currency').selectOption('EUR');
   await ticket.getByLabel(/^Quantity/).fill('0.01');
-  // A fill's unit price is the USD price / the rate (8 places, half-even),
-  // and a buy's total that times the quantity, rounded up to cents.
-  const unit = over(num('50000'), num(eur), 8, 'half-even');
+  // A buy settles at the rate less the spread (its euros count at
+  // 1.08 × 0.998 = 1.07784 USD, rounded down to 10 places), its unit price
+  // is the USD price / that rate (8 places, half-even), and its total that
+  // times the quantity, rounded up to cents.
+  const buyRate = dropZeros(over(times(num(eur), keep), num('1'), 10, 'down'));
+  assert.equal(buyRate, '1.07784');
+  const unit = over(num('50000'), num(buyRate), 8, 'half-even');
   const gross = times(num('0.01'), num(unit));
   const down = over(gross, num('1'), 2, 'down');
   const estimate = num(down)[0] * 10n ** BigInt(gross[1] - 2) === gross[0] ? down : over(plus(num(down), num('0.01')), num('1'), 2, 'down');
-  assert.equal(estimate, '462.97'); // 0.01 × 46,296.2962963, rounded up
+  assert.equal(estimate, '463.90'); // 0.01 × 46,389.07444519, rounded up
   assert.equal(await text(page, 'estimate-ccy'), `${estimate} EUR`);
   await ticket.getByRole('button', { name: 'Place order' }).click();
   const ok = await ticket.locator('.msg.ok').textContent();
   const id = ok.match(/^Order (\S+):/)[1];
   const order = (await call('GET', '/orders/' + id, undefined, userToken)).data;
   assert.equal(order.currency, 'EUR');
-  assert.equal(order.fx_rate, '1.08');
+  assert.equal(order.fx_rate, buyRate);
   assert.equal(order.total_amount, estimate); // no fee on this server
-  assert.equal(order.executed_price, dropZeros(over(num('50000'), num('1.08'), 8, 'half-even')));
-  assert.equal(ok, `Order ${id}: market buy 0.01 BTC, completed at ${order.executed_price} EUR (1 EUR = 1.08 USD).`);
+  assert.equal(order.executed_price, dropZeros(unit));
+  assert.equal(ok, `Order ${id}: market buy 0.01 BTC, completed at ${order.executed_price} EUR (1 EUR = ${buyRate} USD).`);
   await go(page, '#/orders', 'Orders');
   const row = page.locator('table.history tbody tr').filter({ hasText: 'market buy' }).first();
-  assert.equal((await row.getByTestId('fx-rate').textContent()).trim(), 'at 1 EUR = 1.08 USD');
+  assert.equal((await row.getByTestId('fx-rate').textContent()).trim(), `at 1 EUR = ${buyRate} USD`);
   assert.match(await row.textContent(), new RegExp(`${order.total_amount} EUR`));
 
   // The portfolio valued in EUR: every figure is the USD value at the
@@ -157,8 +161,8 @@ test('a conversion shows its rate and credits exactly that; an EUR market buy sh
     'assets-value': over(assetsUSD, num(eurNow), 2, 'half-even'),
     'cash-value': over(cashUSD, num(eurNow), 2, 'half-even'),
   };
-  // 0.01 BTC at 50,000 USD; 9,000 USD and 924.07 − 462.97 EUR at 1.08.
-  assert.deepEqual(want, { 'total-value': '9257.40', 'assets-value': '462.96', 'cash-value': '8794.43' });
+  // 0.01 BTC at 50,000 USD; 9,000 USD and 924.07 − 463.90 EUR at 1.08.
+  assert.deepEqual(want, { 'total-value': '9256.47', 'assets-value': '462.96', 'cash-value': '8793.50' });
   for (const [tid, v] of Object.entries(want)) await page.getByTestId(tid).filter({ hasText: `${v} EUR` }).waitFor();
   const pfEUR = await call('GET', '/portfolio?currency=EUR', undefined, userToken);
   assert.deepEqual([pfEUR.total_value, pfEUR.assets_value, pfEUR.cash_value, pfEUR.valuation_currency], [...Object.values(want), 'EUR']);

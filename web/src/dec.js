@@ -1,7 +1,7 @@
 // Exact decimal arithmetic for the figures the app computes before the
 // server does (a conversion's credit, an order's estimate in another
 // currency): BigInt units with a scale, never floats, rounded as the
-// server rounds (down or half-even).
+// server rounds (down, up or half-even).
 
 // dec parses a decimal string ("1.08", "-3", "0.002") into {v, s}: the
 // value is v / 10^s.
@@ -23,8 +23,8 @@ export function sub(a, b) {
   return { v: a.v * pow(s - a.s) - b.v * pow(s - b.s), s };
 }
 
-// quo divides a by b to scale places, rounding 'down' (toward zero) or
-// 'half-even'.
+// quo divides a by b to scale places, rounding 'down' (toward zero), 'up'
+// (away from zero) or 'half-even'.
 export function quo(a, b, scale, mode) {
   // a.v/10^a.s / (b.v/10^b.s) * 10^scale = a.v * 10^(b.s+scale) / (b.v * 10^a.s)
   let num = a.v * pow(b.s + scale);
@@ -35,6 +35,7 @@ export function quo(a, b, scale, mode) {
   let q = n / den;
   const r = n % den;
   if (mode === 'half-even' && (2n * r > den || (2n * r === den && q % 2n === 1n))) q += 1n;
+  if (mode === 'up' && r > 0n) q += 1n;
   return { v: neg ? -q : q, s: scale };
 }
 

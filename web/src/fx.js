@@ -101,13 +101,26 @@ export function ConvertPreview({ from, to, amount }) {
   </div>`;
 }
 
-// orderValue is what an order of quantity at a USD price comes to in
-// currency at its current rate, as a fill settles it: the unit price is the
-// USD price / the rate (8 places, half-even), and quantity times it is
-// rounded up for a buy and down for a sale to the currency's places (fees
-// aside). Null when a figure is missing or malformed.
-export function orderValue(fx, quantity, priceUSD, buy, currency) {
+// orderRate is the USD value of one unit of currency that an order of
+// that side settles at, as the server computes it: the rate moved by the
+// conversion spread against the order (a buy's currency counts at
+// rate × (1 − spread), rounded down to 10 places; a sale is paid at
+// rate / (1 − spread), rounded up). Null when the rate is unknown.
+export function orderRate(fx, currency, buy) {
   const r = usd(fx, currency);
+  if (!r || currency === 'USD') return r;
+  const keep = sub(dec('1'), dec(fx.spread));
+  if (keep.v === 10n ** BigInt(keep.s)) return r;
+  return trim(fmt(buy ? quo(mul(dec(r), keep), dec('1'), 10, 'down') : quo(dec(r), keep, 10, 'up')));
+}
+
+// orderValue is what an order of quantity at a USD price comes to in
+// currency at its current order rate, as a fill settles it: the unit price
+// is the USD price / the rate (8 places, half-even), and quantity times it
+// is rounded up for a buy and down for a sale to the currency's places
+// (fees aside). Null when a figure is missing or malformed.
+export function orderValue(fx, quantity, priceUSD, buy, currency) {
+  const r = orderRate(fx, currency, buy);
   const q = dec(quantity);
   const p = dec(priceUSD);
   if (!r || !q || !p || q.v <= 0n) return null;
@@ -124,10 +137,11 @@ export function orderValue(fx, quantity, priceUSD, buy, currency) {
 export function OrderEstimate({ quantity, price, buy, currency }) {
   const fx = useRates();
   if (currency === 'USD') return null;
-  const r = usd(fx, currency);
+  const r = orderRate(fx, currency, buy);
   const v = orderValue(fx, quantity, price, buy, currency);
   if (!r || v === null) return html`<p class="muted">Loading the ${currency} rate…</p>`;
-  return html`<p>In ${currency}: <strong data-testid="estimate-ccy">${v} ${currency}</strong> <span class="muted">at 1 ${currency} = ${r} USD; settled at the rate when it executes</span></p>
+  const spread = fx.spread && Number(fx.spread) > 0 ? `, the rate with the ${trim(fmt(mul(dec(fx.spread), dec('100'))))}% spread against the order` : '';
+  return html`<p>In ${currency}: <strong data-testid="estimate-ccy">${v} ${currency}</strong> <span class="muted">at 1 ${currency} = ${r} USD${spread}; settled at the rate when it executes</span></p>
     <${StaleNote} fx=${fx} currencies=${[currency]} />`;
 }
 
