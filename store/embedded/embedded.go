@@ -108,8 +108,13 @@ type DB struct {
 	locks []sync.Mutex
 	mask  uint64
 	seed  maphash.Seed
-	items *itemCache // nil when disabled
-	hints *indexHints
+	// stripeSeq[i] is the write sequence number of the last commit that
+	// wrote an item of stripe i, and writeSeq the last number taken (see
+	// indexHints).
+	stripeSeq []atomic.Uint64
+	writeSeq  atomic.Uint64
+	items     *itemCache // nil when disabled
+	hints     *indexHints
 
 	// mu is held shared by every operation and exclusively by Close.
 	mu     sync.RWMutex
@@ -122,7 +127,10 @@ type DB struct {
 
 	// committing counts the commits waiting for Pebble (see MinSyncInterval).
 	committing atomic.Int32
-	syncEvery  time.Duration
+	// commits counts the commits made: the compaction scheduler holds
+	// optional compactions while it moves (compaction.go).
+	commits   atomic.Uint64
+	syncEvery time.Duration
 
 	fault *fault // the store's failure, if any
 }
@@ -215,6 +223,7 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	db := &DB{syncEvery: cmp.Or(opts.MinSyncInterval, time.Millisecond), ttlAttr: cmp.Or(opts.TTLAttribute, store.DefaultTTLAttribute),
 		cursor: opts.Cursors}
 	db.fault = newFault()
+	popts.Experimental.CompactionScheduler = newBurstScheduler(&db.commits)
 	popts.FS = walFS{FS: cmp.Or(opts.FS, vfs.Default), fault: db.fault}
 	popts.EventListener = db.fault.listener(log)
 	if db.ttlAttr == "-" {
@@ -238,6 +247,7 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	}
 	db.pdb, db.cache, db.log, db.tables = pdb, cache, log, tables
 	db.locks, db.mask, db.seed = make([]sync.Mutex, stripes), uint64(stripes-1), maphash.MakeSeed()
+	db.stripeSeq = make([]atomic.Uint64, stripes)
 	switch {
 	case opts.ItemCacheSize == 0:
 		db.items = newItemCache(32 << 20)
@@ -422,7 +432,12 @@ func (db *DB) readUnlocked(key []byte) (store.Item, error) {
 
 // stripe returns the lock of key's stripe.
 func (db *DB) stripe(key []byte) *sync.Mutex {
-	return &db.locks[maphash.Bytes(db.seed, key)&db.mask]
+	return &db.locks[db.stripeOf(key)]
+}
+
+// stripeOf returns the index of key's stripe.
+func (db *DB) stripeOf(key []byte) uint64 {
+	return maphash.Bytes(db.seed, key) & db.mask
 }
 
 // Get returns the item with key k, or an error wrapping store.ErrNotFound.
@@ -684,7 +699,7 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		if err := db.writeIndexEntries(b, p.t, k, olds[i], item, enc); err != nil {
 			return nil, err
 		}
-		if err := db.writeTTLEntry(b, p.key, item); err != nil {
+		if err := db.writeTTLEntry(b, p.key, olds[i], item); err != nil {
 			return nil, err
 		}
 	}
@@ -709,6 +724,13 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 	db.committing.Add(-1)
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
+	}
+	db.commits.Add(1)
+	seq := db.writeSeq.Add(1) // after the batch is applied: see indexHints
+	for _, p := range ps {
+		if p.w.Put != nil || p.w.Update != nil || p.w.Delete != nil {
+			db.stripeSeq[db.stripeOf(p.key)].Store(seq)
+		}
 	}
 	for i, f := range fills {
 		if f.item != nil {

@@ -56,6 +56,7 @@ func (db *DB) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, fmt.Errorf("query %s/%s: %w", q.Table, q.Index, err)
 	}
 	defer db.mu.RUnlock()
+	seq := db.writeSeq.Load() // before the iterator: see indexHints
 	iter, err := db.pdb.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return store.Page{}, fmt.Errorf("query %s/%s: %w", q.Table, q.Index, err)
@@ -87,7 +88,7 @@ func (db *DB) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		lastKey = append(lastKey[:0], iter.Key()...)
 		if q.Index != "" {
 			key = itemKey(key[:0], store.Key{Table: q.Table, PK: it.Str(store.AttrPK), SK: it.Str(store.AttrSK)})
-			db.hints.add(key, lastKey)
+			db.hints.add(key, lastKey, v, seq)
 		}
 	}
 	if err := iter.Error(); err != nil {

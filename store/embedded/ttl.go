@@ -63,10 +63,14 @@ func (db *DB) ttlOf(item store.Item) (int64, bool) {
 }
 
 // writeTTLEntry adds to b the expiry entry of item, stored under key, if it
-// has an expiry.
-func (db *DB) writeTTLEntry(b *pebble.Batch, key []byte, item store.Item) error {
+// has an expiry and old (the item it replaces, nil when new or not read)
+// had another: an update that keeps the expiry (a counter's) has its entry.
+func (db *DB) writeTTLEntry(b *pebble.Batch, key []byte, old, item store.Item) error {
 	sec, ok := db.ttlOf(item)
 	if !ok {
+		return nil
+	}
+	if was, ok := db.ttlOf(old); ok && was == sec {
 		return nil
 	}
 	var buf [160]byte

@@ -15,8 +15,9 @@ import (
 // TestDeleteExpired: DeleteExpired deletes exactly the items whose TTL
 // attribute is an integer second before now, with their index entries, and
 // keeps the items without one, with a later one (also one rewritten later
-// since its entry was written), or with one that is not an integer; entries
-// of items deleted since are dropped quietly.
+// since its entry was written), or with one that is not an integer; an
+// item updated since, with its expiry unchanged, goes; entries of items
+// deleted since are dropped quietly.
 func TestDeleteExpired(t *testing.T) {
 	db := openTest(t, t.TempDir(), storetest.Schemas())
 	ctx := context.Background()
@@ -48,16 +49,25 @@ func TestDeleteExpired(t *testing.T) {
 		Actions: []store.Action{store.Set("expires_at", store.Int(1_900_000_000))}}); err != nil {
 		t.Fatal(err)
 	}
+	// A counter updated after it was written keeps its expiry: the updates
+	// write no entry of their own, and the first one's stands.
+	put(key(storetest.TableItems, "counter"), exp(1_799_999_999))
+	for range 3 {
+		if _, err := db.Update(ctx, store.Update{Key: key(storetest.TableItems, "counter"),
+			Actions: []store.Action{store.Add("n", store.Int(1))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	put(key(storetest.TableItems, "deleted"), exp(100))
 	if err := db.Delete(ctx, store.Delete{Key: key(storetest.TableItems, "deleted")}); err != nil {
 		t.Fatal(err)
 	}
 
 	n, err := db.DeleteExpired(ctx, now)
-	if err != nil || n != 3 {
-		t.Fatalf("DeleteExpired: %d, %v; want 3", n, err)
+	if err != nil || n != 4 {
+		t.Fatalf("DeleteExpired: %d, %v; want 4", n, err)
 	}
-	for _, sk := range []string{"past", "long-past"} {
+	for _, sk := range []string{"past", "long-past", "counter"} {
 		if _, err := db.Get(ctx, key(storetest.TableItems, sk)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s after DeleteExpired: %v, want not found", sk, err)
 		}
