@@ -118,7 +118,7 @@ func (s *Service) registerFX(api *httpapi.API) {
 		Method: http.MethodGet, Path: PathFXRates, OperationID: "listFXRates",
 		Summary: "The current exchange rates against USD",
 		Description: "One rate per supported currency other than USD: `rate` is the USD value of one unit (the pair `EUR-USD`). " +
-			"Conversions (less the spread) and orders in another currency settle at these rates; a rate older than `max_age_seconds` is `stale` and refused for them (503 `fx_rate_stale`).",
+			"Conversions and orders in another currency settle at these rates, moved by `conversion_spread` against the client; a rate older than `max_age_seconds` is `stale` and refused for them (503 `fx_rate_stale`).",
 		Tags: []string{"fx"}, Auth: httpapi.AuthNone,
 	}, s.handleFXRates)
 	httpapi.Handle(api, httpapi.Op{

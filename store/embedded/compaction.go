@@ -13,8 +13,9 @@ import (
 // the levels' sizes, manual ones) start at once, up to Pebble's allowed
 // concurrency, as with Pebble's own scheduler. The optional ones (Pebble's
 // tombstone-density, elision-only, read-triggered and rewrite compactions)
-// wait while commits flow, and start once the store has had no commit for
-// idleAfter, or after optionalMaxWait of waiting: a burst that deletes many
+// wait while commits flow, and start once the store has had no commit
+// (made or waiting in Pebble, as during a write stall) for idleAfter, or
+// after optionalMaxWait of waiting: a burst that deletes many
 // entries (a cascade of trigger executions deletes an index entry per
 // order) would otherwise compact its own tombstones while it runs, which
 // merges most of L0 into the base level on the same cores. The work is
@@ -34,10 +35,11 @@ const (
 // burstScheduler is the store's pebble.CompactionScheduler (see above). It
 // serves one DB: Register is called once.
 type burstScheduler struct {
-	db      pebble.DBForCompaction
-	commits *atomic.Uint64 // the store's commit count: it moves while commits flow
-	stop    chan struct{}
-	done    chan struct{}
+	db         pebble.DBForCompaction
+	commits    *atomic.Uint64 // the store's commit count: it moves while commits flow
+	committing *atomic.Int32  // the commits waiting for Pebble
+	stop       chan struct{}
+	done       chan struct{}
 
 	// busy is whether a commit happened in the last idleAfter, as the
 	// granter last saw it; TrySchedule reads it under Pebble's mutex.
@@ -53,8 +55,8 @@ type burstScheduler struct {
 
 var _ pebble.CompactionScheduler = (*burstScheduler)(nil)
 
-func newBurstScheduler(commits *atomic.Uint64) *burstScheduler {
-	s := &burstScheduler{commits: commits, stop: make(chan struct{}), done: make(chan struct{})}
+func newBurstScheduler(commits *atomic.Uint64, committing *atomic.Int32) *burstScheduler {
+	s := &burstScheduler{commits: commits, committing: committing, stop: make(chan struct{}), done: make(chan struct{})}
 	s.grantDone = sync.NewCond(&s.mu)
 	return s
 }
@@ -123,7 +125,7 @@ func (s *burstScheduler) granter() {
 		case <-s.stop:
 			return
 		case now := <-t.C:
-			if n := s.commits.Load(); n != last {
+			if n := s.commits.Load(); n != last || s.committing.Load() > 0 {
 				last, lastMoved = n, now
 			}
 			s.busy.Store(now.Sub(lastMoved) < idleAfter)

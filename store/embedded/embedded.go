@@ -223,7 +223,7 @@ func Open(dir string, schemas []store.TableSchema, opts Options) (*DB, error) {
 	db := &DB{syncEvery: cmp.Or(opts.MinSyncInterval, time.Millisecond), ttlAttr: cmp.Or(opts.TTLAttribute, store.DefaultTTLAttribute),
 		cursor: opts.Cursors}
 	db.fault = newFault()
-	popts.Experimental.CompactionScheduler = newBurstScheduler(&db.commits)
+	popts.Experimental.CompactionScheduler = newBurstScheduler(&db.commits, &db.committing)
 	popts.FS = walFS{FS: cmp.Or(opts.FS, vfs.Default), fault: db.fault}
 	popts.EventListener = db.fault.listener(log)
 	if db.ttlAttr == "-" {

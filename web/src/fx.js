@@ -132,8 +132,8 @@ export function orderValue(fx, quantity, priceUSD, buy, currency) {
 }
 
 // OrderEstimate shows an order's estimate in the order's currency at the
-// current rate (the order settles at the USD price / the rate at
-// execution).
+// current order rate (the order settles at the USD price / its order rate
+// at execution).
 export function OrderEstimate({ quantity, price, buy, currency }) {
   const fx = useRates();
   if (currency === 'USD') return null;
