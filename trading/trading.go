@@ -37,6 +37,8 @@ type Config struct {
 	Rates pricing.FXRates
 	// FXSpread is the fraction a conversion keeps of its mid rate's value
 	// (0.002 = 0.2%: the credit is the mid-rate value times 0.998); 0..<1.
+	// An order in another currency settles at the rate moved by it against
+	// the order (orderRate).
 	FXSpread decimal.Decimal
 	// FXMaxAge bounds the age of a rate that moves money: a conversion, an
 	// order in another currency or a daily limit's USD value at an older

@@ -101,7 +101,7 @@ func (s *serveFlags) register(f *envFlags, fileLimit uint64) {
 	f.Duration(&s.fxInterval, "fx-interval", 0, "exchange-rate feed tick period (0: 10s, or 10m for --fx-feed http)")
 	f.String(&s.fxURL, "fx-url", "https://api.frankfurter.app", "base URL of the http exchange-rate feed's API (GET <url>/latest?base=EUR&symbols=USD)")
 	f.Int(&s.fxSeed, "fx-seed", 1, "seed of the simulated exchange-rate feed")
-	f.String(&s.fxSpread, "fx-spread", "0", "fraction of a conversion's mid-rate value the platform keeps (0.002 = 0.2%): the credit is the mid-rate value times 1 minus it")
+	f.String(&s.fxSpread, "fx-spread", "0", "fraction of a conversion's mid-rate value the platform keeps (0.002 = 0.2%): the credit is the mid-rate value times 1 minus it; an order in another currency settles at the rate moved by it against the order")
 	f.Duration(&s.fxMaxAge, "fx-max-age", 0, "oldest exchange rate that moves money: a conversion, an order in another currency or a deposit or withdrawal in another currency under a daily limit at an older rate is refused with 503 fx_rate_stale (0: no bound)")
 	f.String(&s.logFormat, "log-format", "text", "log format: text or json")
 	f.String(&s.origins, "cors-origins", "*", "comma-separated origins allowed by CORS (* for any)")
