@@ -42,7 +42,7 @@ func (r *reader) time(name string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
-	t, err := time.Parse(TimeLayout, s)
+	t, err := entity.ParseTimeText(s)
 	if err != nil && r.err == nil {
 		r.err = fmt.Errorf("attribute %s: %w", name, err)
 	}

@@ -80,6 +80,34 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// FuzzParseSmall: the fast path of Parse gives exactly apd's result, the
+// same coefficient, exponent and sign.
+func FuzzParseSmall(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	f.Add("-0012.3400")
+	f.Add("999999999999999999")
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" || len(s) > MaxTextLen || !validSyntax(s) {
+			return
+		}
+		got, ok := parseSmall(s)
+		if !ok {
+			return
+		}
+		var a apd.Decimal
+		if _, _, err := a.SetString(s); err != nil {
+			t.Fatalf("parseSmall(%q) = %s, apd: %v", s, got, err)
+		}
+		want, err := fromExact(&a, s)
+		if err != nil || got.d.Coeff.Cmp(&want.d.Coeff) != 0 || got.d.Exponent != want.d.Exponent ||
+			got.d.Negative != want.d.Negative || got.d.Form != want.d.Form {
+			t.Fatalf("parseSmall(%q) = %+v, apd: %+v, %v", s, got.d, want.d, err)
+		}
+	})
+}
+
 func FuzzUnmarshalJSON(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))

@@ -88,6 +88,52 @@ func TestHasControl(t *testing.T) {
 	}
 }
 
+// TestParseLayout checks the fast reading of stored timestamps against
+// time.Parse: the texts it reads, and those it leaves to time.Parse.
+func TestParseLayout(t *testing.T) {
+	for _, in := range []string{"2026-11-25T21:57:29.123456Z", "0000-01-01T00:00:00.000000Z", "9999-12-28T23:59:59.999999Z"} {
+		got, ok := parseLayout(in)
+		want, err := time.Parse(TimeLayout, in)
+		if !ok || err != nil || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("parseLayout(%s) = %v, %v; time.Parse: %v, %v", in, got, ok, want, err)
+		}
+		if p, err := ParseTimeText(in); err != nil || !p.Equal(want) {
+			t.Errorf("ParseTimeText(%s) = %v, %v", in, p, err)
+		}
+	}
+	// Declined: other forms, impossible fields, and days past the 28th,
+	// which time.Parse checks against the month.
+	for _, in := range []string{"2026-11-25T21:57:29.12345Z", "2026-11-25T21:57:29.123456+", "2026-13-25T21:57:29.123456Z",
+		"2026-11-25T24:57:29.123456Z", "2026-11-25T21:60:29.123456Z", "2026-11-25T21:57:60.123456Z", "2026-11-00T21:57:29.123456Z",
+		"2026-02-29T21:57:29.123456Z", "2024-02-29T21:57:29.123456Z", "2026-1a-25T21:57:29.123456Z", "2026-11-25T21:57:29.12345aZ"} {
+		if got, ok := parseLayout(in); ok {
+			t.Errorf("parseLayout(%s) = %v, want declined", in, got)
+		}
+	}
+	if p, err := ParseTimeText("2024-02-29T21:57:29.123456Z"); err != nil || p.Day() != 29 {
+		t.Errorf("ParseTimeText(2024-02-29) = %v, %v", p, err)
+	}
+	if _, err := ParseTimeText("2026-02-29T21:57:29.123456Z"); err == nil {
+		t.Error("ParseTimeText(2026-02-29) accepted")
+	}
+}
+
+// FuzzParseLayout: whatever parseLayout reads, time.Parse reads the same.
+func FuzzParseLayout(f *testing.F) {
+	f.Add("2026-11-25T21:57:29.123456Z")
+	f.Add("2026-11-25T21:57:29.12345Z")
+	f.Fuzz(func(t *testing.T, in string) {
+		got, ok := parseLayout(in)
+		if !ok {
+			return
+		}
+		want, err := time.Parse(TimeLayout, in)
+		if err != nil || !got.Equal(want) {
+			t.Fatalf("parseLayout(%q) = %v; time.Parse: %v, %v", in, got, want, err)
+		}
+	})
+}
+
 func TestTime(t *testing.T) {
 	at := At(testNow.In(time.FixedZone("X", 3600)))
 	if at.String() != "2026-11-25T21:57:29.123456Z" || at.Location() != time.UTC {

@@ -294,9 +294,12 @@ func (s *fastScanner) decodeTime(dst **Time) bool {
 	if !ok {
 		return false
 	}
-	t, err := ParseTime(string(b))
-	if err != nil {
-		return false
+	t, ok := Time{}, false
+	if t.Time, ok = parseLayout(b); !ok {
+		var err error
+		if t, err = ParseTime(string(b)); err != nil {
+			return false
+		}
 	}
 	if *dst == nil {
 		*dst = new(Time)

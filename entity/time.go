@@ -53,11 +53,51 @@ func FormatTime(t time.Time) string {
 // digits (it is converted to UTC and truncated to the microsecond). The error
 // is an *apperr.Error of kind Invalid.
 func ParseTime(s string) (Time, error) {
+	if t, ok := parseLayout(s); ok {
+		return Time{t}, nil
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil || len(s) > 40 {
 		return Time{}, apperr.New(apperr.Invalid, "invalid timestamp %q: want RFC 3339, e.g. 2026-11-25T21:57:29.123456Z", truncate(s, 40))
 	}
 	return At(t), nil
+}
+
+// ParseTimeText reads a timestamp in TimeLayout, as stored.
+func ParseTimeText(s string) (time.Time, error) {
+	if t, ok := parseLayout(s); ok {
+		return t, nil
+	}
+	return time.Parse(TimeLayout, s)
+}
+
+// parseLayout reads text of exactly TimeLayout without the layout
+// interpreter (timestamps are decoded with every order and holding). It
+// declines, for time.Parse to answer, anything else, and days past the 28th
+// (whose validity depends on the month).
+func parseLayout[T string | []byte](s T) (time.Time, bool) {
+	if len(s) != len(TimeLayout) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+		s[16] != ':' || s[19] != '.' || s[26] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(from, to int) int {
+		n := 0
+		for i := from; i < to; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec, us := num(11, 13), num(14, 16), num(17, 19), num(20, 26)
+	if year < 0 || month < 1 || month > 12 || day < 1 || day > 28 || hour < 0 || hour > 23 ||
+		minute < 0 || minute > 59 || sec < 0 || sec > 59 || us < 0 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, us*1000, time.UTC), true
 }
 
 // MustParseTime is ParseTime for constants and tests; it panics on bad text.

@@ -43,20 +43,37 @@ func attrSize(name string, v Value) int {
 func ValidateItem(it Item) error {
 	size := 0 // ItemSize, in the same pass
 	for name, v := range it {
-		if name == "" || len(name) > MaxAttrNameLen {
-			return fmt.Errorf("attribute name of %d bytes: %w", len(name), ErrInvalidRequest)
+		n, err := CheckAttr(name, v)
+		if err != nil {
+			return err
 		}
-		switch v.kind {
-		case KindString, KindBool:
-		case KindNumber:
-			if !numberFits(v.s) {
-				return fmt.Errorf("attribute %q: number %s has more than 38 digits: %w", name, v.s, ErrInvalidRequest)
-			}
-		default:
-			return fmt.Errorf("attribute %q has no value: %w", name, ErrInvalidRequest)
-		}
-		size += attrSize(name, v)
+		size += n
 	}
+	return CheckItemSize(size)
+}
+
+// CheckAttr checks one attribute as ValidateItem does and returns its share
+// of ItemSize, so that an engine can validate an item in a pass it makes
+// anyway (encoding it) and finish with CheckItemSize.
+func CheckAttr(name string, v Value) (int, error) {
+	if name == "" || len(name) > MaxAttrNameLen {
+		return 0, fmt.Errorf("attribute name of %d bytes: %w", len(name), ErrInvalidRequest)
+	}
+	switch v.kind {
+	case KindString, KindBool:
+	case KindNumber:
+		if !numberFits(v.s) {
+			return 0, fmt.Errorf("attribute %q: number %s has more than 38 digits: %w", name, v.s, ErrInvalidRequest)
+		}
+	default:
+		return 0, fmt.Errorf("attribute %q has no value: %w", name, ErrInvalidRequest)
+	}
+	return attrSize(name, v), nil
+}
+
+// CheckItemSize checks an item's ItemSize, the sum of its attributes'
+// CheckAttr sizes, against MaxItemSize.
+func CheckItemSize(size int) error {
 	if size > MaxItemSize {
 		return fmt.Errorf("item of %d bytes exceeds %d: %w", size, MaxItemSize, ErrInvalidRequest)
 	}

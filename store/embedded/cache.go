@@ -96,12 +96,14 @@ func (c *itemCache) set(key []byte, item store.Item, encLen int) {
 	if old, ok := s.m[string(key)]; ok {
 		s.bytes -= old.size
 	}
-	for k, old := range s.m {
-		if s.bytes+size <= c.limit {
-			break
+	if s.bytes+size > c.limit {
+		for k, old := range s.m {
+			s.bytes -= old.size
+			delete(s.m, k)
+			if s.bytes+size <= c.limit {
+				break
+			}
 		}
-		s.bytes -= old.size
-		delete(s.m, k)
 	}
 	s.m[string(key)] = cacheEntry{item: item, size: size}
 	s.bytes += size

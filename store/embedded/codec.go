@@ -28,9 +28,10 @@ const (
 var errCorrupt = errors.New("embedded: corrupt item encoding")
 
 // appendItem appends the encoding of it, with the key attributes taken from
-// k (whatever it holds under those names), to dst. Values must be present
-// (store.ValidateItem checks it).
-func appendItem(dst []byte, it store.Item, k store.Key) []byte {
+// k (whatever it holds under those names), to dst. It validates the item in
+// the same pass (store.ValidateItem's rules) and returns an error wrapping
+// store.ErrInvalidRequest for one that cannot be stored.
+func appendItem(dst []byte, it store.Item, k store.Key) ([]byte, error) {
 	count := len(it) + 2
 	if _, ok := it[store.AttrPK]; ok {
 		count--
@@ -42,24 +43,30 @@ func appendItem(dst []byte, it store.Item, k store.Key) []byte {
 	dst = binary.AppendUvarint(dst, uint64(count))
 	dst = appendText(dst, store.AttrPK, tagString, k.PK)
 	dst = appendText(dst, store.AttrSK, tagString, k.SK)
+	size := 0
 	for name, v := range it {
+		n, err := store.CheckAttr(name, v)
+		if err != nil {
+			return nil, err
+		}
+		size += n
 		switch {
 		case name == store.AttrPK || name == store.AttrSK:
 		case v.Kind() == store.KindString:
 			dst = appendText(dst, name, tagString, v.Str())
 		case v.Kind() == store.KindNumber:
 			dst = appendText(dst, name, tagNumber, v.NumText())
-		case v.Kind() == store.KindBool:
+		case v.BoolVal():
 			dst = binary.AppendUvarint(dst, uint64(len(name)))
 			dst = append(dst, name...)
-			if v.BoolVal() {
-				dst = append(dst, tagTrue)
-			} else {
-				dst = append(dst, tagFalse)
-			}
+			dst = append(dst, tagTrue)
+		default:
+			dst = binary.AppendUvarint(dst, uint64(len(name)))
+			dst = append(dst, name...)
+			dst = append(dst, tagFalse)
 		}
 	}
-	return dst
+	return dst, store.CheckItemSize(size)
 }
 
 func appendText(dst []byte, name string, tag byte, text string) []byte {
@@ -72,33 +79,37 @@ func appendText(dst []byte, name string, tag byte, text string) []byte {
 
 // decodeItem decodes an encoding made by appendItem. buf is not retained.
 func decodeItem(buf []byte) (store.Item, error) {
-	if len(buf) < 2 || buf[0] != codecVersion {
+	return decodeText(string(buf)) // one allocation; names and values are substrings of it
+}
+
+// decodeText decodes an encoding made by appendItem, held in s: the item's
+// names and values are substrings of s.
+func decodeText(s string) (store.Item, error) {
+	if len(s) < 2 || s[0] != codecVersion {
 		return nil, errCorrupt
 	}
-	s := string(buf) // one allocation; names and values are substrings of it
 	pos := 1
-	count, n := binary.Uvarint(buf[pos:])
-	if n <= 0 || count > uint64(len(buf)) {
+	count, ok := uvarint(s, &pos)
+	if !ok || count > uint64(len(s)) {
 		return nil, errCorrupt
 	}
-	pos += n
 	// text reads a length-prefixed string at pos.
 	text := func() (string, bool) {
-		l, n := binary.Uvarint(buf[pos:])
-		if n <= 0 || l > uint64(len(buf)-pos-n) {
+		l, ok := uvarint(s, &pos)
+		if !ok || l > uint64(len(s)-pos) {
 			return "", false
 		}
-		start := pos + n
-		pos = start + int(l)
+		start := pos
+		pos += int(l)
 		return s[start:pos], true
 	}
 	it := make(store.Item, count)
 	for i := uint64(0); i < count; i++ {
 		name, ok := text()
-		if !ok || pos >= len(buf) {
+		if !ok || pos >= len(s) {
 			return nil, errCorrupt
 		}
-		tag := buf[pos]
+		tag := s[pos]
 		pos++
 		switch tag {
 		case tagString:
@@ -121,8 +132,26 @@ func decodeItem(buf []byte) (store.Item, error) {
 			return nil, fmt.Errorf("tag %d: %w", tag, errCorrupt)
 		}
 	}
-	if pos != len(buf) {
+	if pos != len(s) {
 		return nil, errCorrupt
 	}
 	return it, nil
+}
+
+// uvarint reads an unsigned varint (binary.AppendUvarint's encoding) of s
+// at *pos and moves *pos past it.
+func uvarint(s string, pos *int) (uint64, bool) {
+	var x uint64
+	for shift, i := uint(0), *pos; i < len(s) && shift < 64; shift, i = shift+7, i+1 {
+		c := s[i]
+		if c < 0x80 {
+			if shift == 63 && c > 1 {
+				return 0, false // overflow
+			}
+			*pos = i + 1
+			return x | uint64(c)<<shift, true
+		}
+		x |= uint64(c&0x7f) << shift
+	}
+	return 0, false
 }

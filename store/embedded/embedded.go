@@ -563,11 +563,13 @@ func (db *DB) Transact(ctx context.Context, writes []store.Write) error {
 	return nil
 }
 
-// prepared is one write of a commit, with its table and encoded key.
+// prepared is one write of a commit, with its table, encoded key and, for
+// a Put, the offsets of its item's encoding in the commit's buffer of them.
 type prepared struct {
-	w   store.Write
-	t   *table
-	key []byte
+	w          store.Write
+	t          *table
+	key        []byte
+	encs, ence int
 }
 
 // commit applies validated writes atomically (see the package comment). It
@@ -584,21 +586,31 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		size += len(w.Key().Table) + len(w.Key().PK) + len(w.Key().SK) + 3
 	}
 	keyBuf := make([]byte, 0, size)
+	bufp := db.bufs.Get().(*[]byte)
+	defer func() { db.bufs.Put(bufp) }()
+	// Puts are encoded, and so validated, before any lock is taken; updates
+	// once their item is known.
+	puts := (*bufp)[:0]
 	for _, w := range writes {
 		k := w.Key()
 		t, err := db.table(k.Table)
 		if err != nil {
 			return nil, err
 		}
+		p := prepared{w: w, t: t}
 		if w.Put != nil {
-			if err := store.ValidateItem(w.Put.Item); err != nil {
+			p.encs = len(puts)
+			if puts, err = appendItem(puts, w.Put.Item, k); err != nil {
 				return nil, err
 			}
+			p.ence = len(puts)
 		}
 		start := len(keyBuf)
 		keyBuf = itemKey(keyBuf, k)
-		ps = append(ps, prepared{w: w, t: t, key: keyBuf[start:len(keyBuf):len(keyBuf)]})
+		p.key = keyBuf[start:len(keyBuf):len(keyBuf)]
+		ps = append(ps, p)
 	}
+	*bufp = puts
 
 	if err := db.enter(ctx); err != nil {
 		return nil, err
@@ -643,8 +655,7 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 
 	b := db.pdb.NewBatch()
 	defer b.Close()
-	bufp := db.bufs.Get().(*[]byte)
-	defer func() { db.bufs.Put(bufp) }()
+	upd := puts[len(puts):] // an update's encoding, after the puts'
 	// fills[i] is the item to cache for write i after the commit: items that
 	// were updated, or replaced when cached (hot, mutable), not new ones.
 	type fill struct {
@@ -657,17 +668,21 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 	}
 	for i, p := range ps {
 		k := p.w.Key()
-		var item store.Item
+		var (
+			item store.Item
+			enc  []byte
+		)
 		switch {
 		case p.w.Put != nil:
-			item = p.w.Put.Item
+			item, enc = p.w.Put.Item, puts[p.encs:p.ence]
 		case p.w.Update != nil:
 			if item, err = store.ApplyActions(k, olds[i], p.w.Update.Actions); err != nil {
 				return nil, err
 			}
-			if err := store.ValidateItem(item); err != nil {
+			if enc, err = appendItem(upd[:0], item, k); err != nil {
 				return nil, err
 			}
+			upd = enc
 			if results != nil {
 				results[i] = maps.Clone(item) // the caller's; item may be cached
 			}
@@ -682,8 +697,6 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		default: // Check: nothing to write
 			continue
 		}
-		enc := appendItem((*bufp)[:0], item, k)
-		*bufp = enc
 		switch {
 		case fills == nil:
 		case p.w.Update != nil:

@@ -60,8 +60,9 @@ type hintShard struct {
 // hint is an item's index entry key and, when kept, the entry's value as a
 // query read it at write sequence seq.
 type hint struct {
-	entry, value []byte
-	seq          uint64
+	entry []byte
+	value string // "": not kept
+	seq   uint64
 }
 
 func newIndexHints() *indexHints {
@@ -78,19 +79,16 @@ func (h *indexHints) shard(key []byte) *hintShard {
 
 // add records that the item at key was read through the index entry at
 // entry, whose value was value, by a query that started at write sequence
-// seq. All are copied.
-func (h *indexHints) add(key, entry, value []byte, seq uint64) {
+// seq. key and entry are copied; value is kept (the query's item is made
+// of its substrings, so the two share it).
+func (h *indexHints) add(key, entry []byte, value string, seq uint64) {
 	if len(value) > hintMaxValue {
-		value = nil
+		value = ""
 	}
-	buf := make([]byte, len(key)+len(entry)+len(value))
+	buf := make([]byte, len(key)+len(entry))
 	copy(buf, key)
 	copy(buf[len(key):], entry)
-	copy(buf[len(key)+len(entry):], value)
-	hv := hint{entry: buf[len(key) : len(key)+len(entry)], seq: seq}
-	if value != nil {
-		hv.value = buf[len(key)+len(entry):]
-	}
+	hv := hint{entry: buf[len(key):], value: value, seq: seq}
 	s := h.shard(key)
 	s.mu.Lock()
 	if len(s.m) >= hintsPerShard {
@@ -120,8 +118,8 @@ func (db *DB) readForWrite(key []byte) (it store.Item, cached bool, err error) {
 		return it, true, nil
 	}
 	if hv, ok := db.hints.take(key); ok {
-		if hv.value != nil && db.stripeSeq[db.stripeOf(key)].Load() <= hv.seq {
-			it, err := decodeItem(hv.value)
+		if hv.value != "" && db.stripeSeq[db.stripeOf(key)].Load() <= hv.seq {
+			it, err := decodeText(hv.value)
 			return it, false, err
 		}
 		v, closer, err := db.pdb.Get(hv.entry)

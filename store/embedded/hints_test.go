@@ -45,15 +45,18 @@ func TestIndexHints(t *testing.T) {
 		t.Fatalf("queued = %v", got)
 	}
 	h, ok := db.hints.take(ik)
-	if !ok || h.value == nil {
+	if !ok || h.value == "" {
 		t.Fatalf("the query left no hint with its value: %+v", h)
 	}
-	forged := appendItem(nil, item("forged", 1), k) // what the hint says, unlike the item
+	forged, err := appendItem(nil, item("forged", 1), k) // what the hint says, unlike the item
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// A value read after the item's last write is the item: the commit
 	// uses it without a read (a forged one shows it: the index entry of
 	// the status it names, not of the item's, is the one deleted).
-	db.hints.add(ik, h.entry, forged, db.writeSeq.Load())
+	db.hints.add(ik, h.entry, string(forged), db.writeSeq.Load())
 	if err := put("triggered", 2, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +82,7 @@ func TestIndexHints(t *testing.T) {
 	if err := put("triggered", 4, 3); err != nil { // a write after the query
 		t.Fatal(err)
 	}
-	db.hints.add(ik, h.entry, forged, h.seq)
+	db.hints.add(ik, h.entry, string(forged), h.seq)
 	if err := put("processing", 5, 4); err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +94,11 @@ func TestIndexHints(t *testing.T) {
 	}
 
 	// A stale hint (its entry is gone): the item itself decides.
-	db.hints.add(ik, h.entry, nil, 0)
+	db.hints.add(ik, h.entry, "", 0)
 	if err := put("completed", 6, 4); !errors.Is(err, store.ErrConditionFailed) {
 		t.Fatalf("put at a stale version: %v", err)
 	}
-	db.hints.add(ik, h.entry, nil, 0)
+	db.hints.add(ik, h.entry, "", 0)
 	if err := put("completed", 6, 5); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +114,7 @@ func TestIndexHints(t *testing.T) {
 func TestIndexHintsBounded(t *testing.T) {
 	h := newIndexHints()
 	for i := range 4 * hintShards * hintsPerShard {
-		h.add([]byte{byte(i), byte(i >> 8), byte(i >> 16)}, []byte("entry"), []byte("value"), 1)
+		h.add([]byte{byte(i), byte(i >> 8), byte(i >> 16)}, []byte("entry"), "value", 1)
 	}
 	for i := range h.shards {
 		if n := len(h.shards[i].m); n > hintsPerShard {

@@ -80,7 +80,8 @@ func (db *DB) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		if err != nil {
 			return store.Page{}, fmt.Errorf("query %s/%s: %w", q.Table, q.Index, err)
 		}
-		it, err := decodeItem(v)
+		text := string(v) // the item's, and the hint's
+		it, err := decodeText(text)
 		if err != nil {
 			return store.Page{}, fmt.Errorf("query %s/%s: %w", q.Table, q.Index, err)
 		}
@@ -88,7 +89,7 @@ func (db *DB) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		lastKey = append(lastKey[:0], iter.Key()...)
 		if q.Index != "" {
 			key = itemKey(key[:0], store.Key{Table: q.Table, PK: it.Str(store.AttrPK), SK: it.Str(store.AttrSK)})
-			db.hints.add(key, lastKey, v, seq)
+			db.hints.add(key, lastKey, text, seq)
 		}
 	}
 	if err := iter.Error(); err != nil {
