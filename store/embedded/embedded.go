@@ -586,11 +586,18 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		size += len(w.Key().Table) + len(w.Key().PK) + len(w.Key().SK) + 3
 	}
 	keyBuf := make([]byte, 0, size)
+	// encs holds the items' encodings: the puts' first, the updates'
+	// appended once made (a put's is found by offsets, as encs may move).
 	bufp := db.bufs.Get().(*[]byte)
-	defer func() { db.bufs.Put(bufp) }()
+	encs := (*bufp)[:0]
+	defer func() {
+		if cap(encs) <= 1<<20 { // a large transaction's is left to the GC
+			*bufp = encs[:0]
+		}
+		db.bufs.Put(bufp)
+	}()
 	// Puts are encoded, and so validated, before any lock is taken; updates
 	// once their item is known.
-	puts := (*bufp)[:0]
 	for _, w := range writes {
 		k := w.Key()
 		t, err := db.table(k.Table)
@@ -599,18 +606,17 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		}
 		p := prepared{w: w, t: t}
 		if w.Put != nil {
-			p.encs = len(puts)
-			if puts, err = appendItem(puts, w.Put.Item, k); err != nil {
+			p.encs = len(encs)
+			if encs, err = appendItem(encs, w.Put.Item, k); err != nil {
 				return nil, err
 			}
-			p.ence = len(puts)
+			p.ence = len(encs)
 		}
 		start := len(keyBuf)
 		keyBuf = itemKey(keyBuf, k)
 		p.key = keyBuf[start:len(keyBuf):len(keyBuf)]
 		ps = append(ps, p)
 	}
-	*bufp = puts
 
 	if err := db.enter(ctx); err != nil {
 		return nil, err
@@ -655,7 +661,6 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 
 	b := db.pdb.NewBatch()
 	defer b.Close()
-	upd := puts[len(puts):] // an update's encoding, after the puts'
 	// fills[i] is the item to cache for write i after the commit: items that
 	// were updated, or replaced when cached (hot, mutable), not new ones.
 	type fill struct {
@@ -674,15 +679,16 @@ func (db *DB) commit(ctx context.Context, writes []store.Write, results []store.
 		)
 		switch {
 		case p.w.Put != nil:
-			item, enc = p.w.Put.Item, puts[p.encs:p.ence]
+			item, enc = p.w.Put.Item, encs[p.encs:p.ence]
 		case p.w.Update != nil:
 			if item, err = store.ApplyActions(k, olds[i], p.w.Update.Actions); err != nil {
 				return nil, err
 			}
-			if enc, err = appendItem(upd[:0], item, k); err != nil {
+			start := len(encs)
+			if encs, err = appendItem(encs, item, k); err != nil {
 				return nil, err
 			}
-			upd = enc
+			enc = encs[start:]
 			if results != nil {
 				results[i] = maps.Clone(item) // the caller's; item may be cached
 			}
