@@ -56,17 +56,20 @@ func appendItem(dst []byte, it store.Item, k store.Key) ([]byte, error) {
 			dst = appendText(dst, name, tagString, v.Str())
 		case v.Kind() == store.KindNumber:
 			dst = appendText(dst, name, tagNumber, v.NumText())
-		case v.BoolVal():
+		default: // a bool (CheckAttr admits no other kind)
+			tag := tagFalse
+			if v.BoolVal() {
+				tag = tagTrue
+			}
 			dst = binary.AppendUvarint(dst, uint64(len(name)))
 			dst = append(dst, name...)
-			dst = append(dst, tagTrue)
-		default:
-			dst = binary.AppendUvarint(dst, uint64(len(name)))
-			dst = append(dst, name...)
-			dst = append(dst, tagFalse)
+			dst = append(dst, tag)
 		}
 	}
-	return dst, store.CheckItemSize(size)
+	if err := store.CheckItemSize(size); err != nil {
+		return nil, err
+	}
+	return dst, nil
 }
 
 func appendText(dst []byte, name string, tag byte, text string) []byte {

@@ -365,6 +365,21 @@ func testUpdate(t *testing.T, open OpenFunc) {
 		}
 		sameItem(t, mustGet(t, s, k), withKey(k, store.Item{"str": store.S("x"), "n": store.Int(1), "m": nines}))
 	})
+	t.Run("past the item size", func(t *testing.T) {
+		// Each action is valid; the item it makes is not: refused, nothing
+		// written, alone and in a transaction.
+		k := key(TableLedger, "U", "5")
+		blob := store.Item{"blob": store.S(strings.Repeat("a", 300*1024))}
+		mustPut(t, s, k, blob)
+		u := store.Update{Key: k, Actions: []store.Action{store.Set("more", store.S(strings.Repeat("b", 150*1024)))}}
+		_, err := s.Update(ctx, u)
+		wantErr(t, err, store.ErrInvalidRequest, apperr.Invalid)
+		other := key(TableLedger, "U", "6")
+		err = s.Transact(ctx, []store.Write{{Update: &u}, {Put: &store.Put{Key: other, Item: store.Item{"a": store.Int(1)}}}})
+		wantErr(t, err, store.ErrInvalidRequest, apperr.Invalid)
+		sameItem(t, mustGet(t, s, k), withKey(k, blob))
+		wantMissing(t, s, other)
+	})
 }
 
 func testDelete(t *testing.T, open OpenFunc) {
