@@ -211,6 +211,30 @@ func (o *Order) RaiseHighWaterMark(p decimal.Decimal) bool {
 	return true
 }
 
+// PastExpiry reports whether o has an expiry and it is not after now: an
+// open order past its expiry is expired, whether or not a sweep has ended it
+// yet, and never fills.
+func (o *Order) PastExpiry(now time.Time) bool {
+	return o.ExpiresAt != nil && !o.ExpiresAt.After(now)
+}
+
+// ExpiresBefore reports whether o expires before other: the earlier
+// expiry, then the earlier placement (the order in which a sweep ends them).
+// An order without an expiry expires after any order with one.
+func (o *Order) ExpiresBefore(other *Order) bool {
+	switch {
+	case o.ExpiresAt == nil:
+		return false
+	case other.ExpiresAt == nil:
+		return true
+	case !o.ExpiresAt.Equal(other.ExpiresAt.Time):
+		return o.ExpiresAt.Before(other.ExpiresAt.Time)
+	case !o.CreatedAt.Equal(other.CreatedAt.Time):
+		return o.CreatedAt.Before(other.CreatedAt.Time)
+	}
+	return o.OrderID < other.OrderID
+}
+
 // ShouldTrigger reports whether a queued order fires at market price p:
 //
 //	limit_buy      p <= limit_price

@@ -403,3 +403,38 @@ func TestOrderClone(t *testing.T) {
 		t.Fatalf("clone %+v changed with its original", c)
 	}
 }
+
+// TestExpiryOrder: an order past its expiry, and which of two expires
+// first (the earlier expiry, then the earlier placement, then the id; no
+// expiry last).
+func TestExpiryOrder(t *testing.T) {
+	at := func(d time.Duration) *Time { return TimePtr(testNow.Add(d)) }
+	mk := func(id string, expires *Time, placed time.Duration) *Order {
+		return &Order{OrderID: id, ExpiresAt: expires, CreatedAt: At(testNow.Add(placed))}
+	}
+	if o := mk("a", at(0), 0); !o.PastExpiry(testNow) || o.PastExpiry(testNow.Add(-time.Microsecond)) {
+		t.Error("PastExpiry: due at its expiry, not before")
+	}
+	if mk("a", nil, 0).PastExpiry(testNow.Add(1000 * time.Hour)) {
+		t.Error("PastExpiry without an expiry")
+	}
+	for _, c := range []struct {
+		name  string
+		a, b  *Order
+		first bool
+	}{
+		{"earlier expiry", mk("b", at(time.Hour), time.Hour), mk("a", at(2*time.Hour), 0), true},
+		{"later expiry", mk("a", at(2*time.Hour), 0), mk("b", at(time.Hour), time.Hour), false},
+		{"same expiry, placed first", mk("b", at(time.Hour), 0), mk("a", at(time.Hour), time.Minute), true},
+		{"same expiry, placed later", mk("a", at(time.Hour), time.Minute), mk("b", at(time.Hour), 0), false},
+		{"same expiry and placement, lower id", mk("a", at(time.Hour), 0), mk("b", at(time.Hour), 0), true},
+		{"same expiry and placement, higher id", mk("b", at(time.Hour), 0), mk("a", at(time.Hour), 0), false},
+		{"an expiry before none", mk("b", at(time.Hour), 0), mk("a", nil, 0), true},
+		{"none after an expiry", mk("a", nil, 0), mk("b", at(time.Hour), 0), false},
+		{"neither expires", mk("a", nil, 0), mk("b", nil, 0), false},
+	} {
+		if got := c.a.ExpiresBefore(c.b); got != c.first {
+			t.Errorf("%s: ExpiresBefore = %v", c.name, got)
+		}
+	}
+}

@@ -243,7 +243,9 @@ func seeds() []seedCase {
 // knownBugs are minimal sequences of engine bugs the fuzzer found, kept as
 // regression cases (fixed: a sale netting nothing after its fee is refused as
 // too small; an order past its expiry expires at a trigger instead of
-// filling). They are also in testdata/fuzz/FuzzTrading.
+// filling; so does an OCO leg past its expiry when the engine meets the other
+// leg first, which is cancelled with it; an order past its expiry cannot be
+// linked to). The first two are also in testdata/fuzz/FuzzTrading.
 func knownBugs() []seedCase {
 	const fee10bp = 2
 	return []seedCase{
@@ -255,6 +257,19 @@ func knownBugs() []seedCase {
 			op(opLimitBuy, alice, xyz, qty("1"), px(xyz, "90"), tif(gtd, 1)), // expires in 1h
 			op(opWait, 0, 0, 4),               // +2h, no sweep yet
 			op(opTick, 0, xyz, px(xyz, "90")), // expires the order, does not fill it
+		)},
+		{"regression: an OCO leg past its expiry ends the pair", seq(0,
+			op(opMarketBuy, alice, xyz, qty("2")),
+			op(opTakeProfit, alice, xyz, qty("2"), px(xyz, "150"), tif(gtc, 0)),
+			op(opStopLoss, alice, xyz, qty("2"), px(xyz, "95"), tif(gtd, 1), ocoOpen), // expires in 1h
+			op(opWait, 0, 0, 4),                // +2h, no sweep yet
+			op(opTick, 0, xyz, px(xyz, "150")), // the stop loss expires, the take profit is cancelled
+		)},
+		{"regression: a link to an order past its expiry", seq(0,
+			op(opMarketBuy, alice, xyz, qty("2")),
+			op(opStopLoss, alice, xyz, qty("2"), px(xyz, "95"), tif(gtd, 1)), // expires in 1h
+			op(opWait, 0, 0, 4), // +2h, no sweep yet
+			op(opTakeProfit, alice, xyz, qty("2"), px(xyz, "150"), tif(gtc, 0), ocoOpen), // refused
 		)},
 	}
 }

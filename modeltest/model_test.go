@@ -98,6 +98,23 @@ func (o *mOrder) sell() bool { return o.typ != entity.MarketBuy && o.typ != enti
 
 func (o *mOrder) open() bool { return o.status == entity.StatusQueued }
 
+// pastExpiry reports whether o has an expiry not after now.
+func (o *mOrder) pastExpiry(now time.Time) bool { return o.expiresAt != nil && !o.expiresAt.After(now) }
+
+// expiresBefore reports whether o expires before other: the earlier
+// expiry, then the earlier placement.
+func (o *mOrder) expiresBefore(other *mOrder) bool {
+	switch {
+	case o.expiresAt == nil:
+		return false
+	case other.expiresAt == nil:
+		return true
+	case !o.expiresAt.Equal(*other.expiresAt):
+		return o.expiresAt.Before(*other.expiresAt)
+	}
+	return o.seq < other.seq
+}
+
 // trail returns a trailing stop's distance below its mark.
 func (o *mOrder) trail() decimal.Decimal {
 	if o.trailAmt != nil {
@@ -268,7 +285,7 @@ func (m *model) place(u int, r orderReq) outcome {
 			return fail(apperr.Invalid) // no such order (of this user)
 		}
 		p := m.orders[r.oco]
-		if !p.open() || p.oco >= 0 || p.asset != r.asset || !p.sell() || !p.qty.Equal(r.qty) {
+		if !p.open() || p.pastExpiry(m.now) || p.oco >= 0 || p.asset != r.asset || !p.sell() || !p.qty.Equal(r.qty) {
 			return fail(apperr.Invalid)
 		}
 		partner = r.oco
@@ -426,8 +443,16 @@ func (m *model) tick(a int, p decimal.Decimal) outcome {
 		if !o.open() {
 			continue // its OCO partner fired first
 		}
-		if o.expiresAt != nil && !o.expiresAt.After(m.now) {
-			m.end(i, entity.StatusExpired) // past its expiry: it expires, never fills late
+		// Past its expiry it expires, never fills late; an OCO pair ends
+		// when its first leg expires, the other leg cancelled with it.
+		if o.oco >= 0 {
+			if p := m.orders[o.oco]; p.open() && p.pastExpiry(m.now) && (!o.pastExpiry(m.now) || p.expiresBefore(o)) {
+				m.end(p.seq, entity.StatusExpired)
+				continue
+			}
+		}
+		if o.pastExpiry(m.now) {
+			m.end(i, entity.StatusExpired)
 			continue
 		}
 		if o.oco >= 0 && slices.Contains(due, o.oco) {

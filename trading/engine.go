@@ -307,12 +307,9 @@ func (s *Service) executeOnce(ctx context.Context, ev *pending, orig *entity.Ord
 	}
 	now := s.now()
 	at := entity.At(now)
-	if orig.ExpiresAt != nil && !orig.ExpiresAt.After(now) {
+	if orig.PastExpiry(now) && orig.OCOWith == "" {
 		// Past its expiry, not yet swept: it expires, it never fills late.
-		if _, err := s.end(ctx, ev, orig, entity.ActorEngine, "expired", entity.StatusExpired); err != nil && !apperr.Is(err, apperr.Conflict) {
-			return false, err
-		}
-		return false, nil
+		return false, s.expire(ctx, ev, orig)
 	}
 	o := cloneOrder(orig)
 	read := o.Version
@@ -332,6 +329,26 @@ func (s *Service) executeOnce(ctx context.Context, ev *pending, orig *entity.Ord
 	if err := b.Read(ctx); err != nil {
 		return false, err
 	}
+	holding, _, err := holdingSlot.Get()
+	if err != nil {
+		return false, err
+	}
+	partner, _, err := partnerSlot.Get()
+	if err != nil {
+		return false, err
+	}
+	if partner != nil && !partner.Status.IsOpen() {
+		partner = nil
+	}
+	// An OCO pair ends when its first leg expires (a sweep may not have
+	// come yet): that leg expires and the other is cancelled with it,
+	// whichever of the two the engine meets first.
+	switch {
+	case partner != nil && partner.PastExpiry(now) && (!orig.PastExpiry(now) || partner.ExpiresBefore(orig)):
+		return false, s.expire(ctx, ev, partner)
+	case orig.PastExpiry(now):
+		return false, s.expire(ctx, ev, orig)
+	}
 	var fx decimal.Decimal
 	if o.Currency != entity.USD {
 		r, found, err := rateSlot.Get()
@@ -347,17 +364,6 @@ func (s *Service) executeOnce(ctx context.Context, ev *pending, orig *entity.Ord
 		if fx, err = s.orderRate(fx, o.Side()); err != nil {
 			return false, err
 		}
-	}
-	holding, _, err := holdingSlot.Get()
-	if err != nil {
-		return false, err
-	}
-	partner, _, err := partnerSlot.Get()
-	if err != nil {
-		return false, err
-	}
-	if partner != nil && !partner.Status.IsOpen() {
-		partner = nil
 	}
 	if holding != nil && !holding.Current {
 		return false, s.upgrade(ctx, o.Username, o.AssetID)
@@ -416,6 +422,16 @@ func (s *Service) executeOnce(ctx context.Context, ev *pending, orig *entity.Ord
 	default:
 		return false, errRetry // the cash, the holding or the partner changed
 	}
+}
+
+// expire ends o, found past its expiry, as expired (with its OCO partner,
+// cancelled); an order that another actor moved or amended first is left
+// to them.
+func (s *Service) expire(ctx context.Context, ev *pending, o *entity.Order) error {
+	if _, err := s.end(ctx, ev, o, entity.ActorEngine, "expired", entity.StatusExpired); err != nil && !apperr.Is(err, apperr.Conflict) {
+		return err
+	}
+	return nil
 }
 
 // raiseTrailing raises the high-water mark of every trailing stop of the

@@ -152,6 +152,8 @@ func (s *Service) readPlacement(ctx context.Context, username string, req *entit
 		switch {
 		case p.Status != entity.StatusQueued:
 			return nil, apperr.Field("oco_with", fmt.Sprintf("order %s is %s, not open", p.OrderID, p.Status), "value_error")
+		case p.PastExpiry(s.now()):
+			return nil, apperr.Field("oco_with", fmt.Sprintf("order %s expired at %s", p.OrderID, p.ExpiresAt), "value_error")
 		case p.OCOWith != "":
 			return nil, apperr.Field("oco_with", fmt.Sprintf("order %s is already linked", p.OrderID), "value_error")
 		case p.AssetID != req.AssetID || p.Side() != entity.Sell || !p.Quantity.Equal(*req.Quantity):
