@@ -500,7 +500,7 @@ func (s *Service) expireDue(ctx context.Context, now time.Time, lookbackDays int
 				return n, err
 			}
 			for _, o := range orders {
-				if o.ExpiresAt == nil || o.ExpiresAt.After(now) || (owns != nil && !owns(o.AssetID)) {
+				if !o.PastExpiry(now) || (owns != nil && !owns(o.AssetID)) {
 					continue
 				}
 				_, err := s.end(ctx, nil, o, entity.ActorEngine, "expired", entity.StatusExpired)
