@@ -386,6 +386,65 @@ func TestOneCancelsOther(t *testing.T) {
 	e.verify()
 }
 
+// TestOCOLegPastExpiry: a pair ends when its first leg expires, sweep or
+// not. A trigger that meets the open leg, or the leg past its expiry,
+// expires that leg and cancels the other: nothing fills, the shared hold is
+// released once. An order past its expiry cannot be linked to (422 on
+// oco_with, nothing changed).
+func TestOCOLegPastExpiry(t *testing.T) {
+	e := newEnv(t, "100", "1000")
+	e.buyHolding("2") // 800 left
+	// The stop loss expires in an hour; its partner, a take profit, never.
+	stopLoss := func() entity.OrderCreate {
+		return entity.OrderCreate{OrderType: entity.StopLoss, AssetID: "XYZ", Quantity: decp("2"), StopPrice: decp("80"),
+			TimeInForce: entity.GTD, ExpiresAt: entity.TimePtr(e.clock.Now().Add(time.Hour))}
+	}
+	for _, c := range []struct{ name, tick string }{
+		{"the engine meets the open leg", "130"},   // crosses the take profit only
+		{"the engine meets the expired leg", "79"}, // crosses the stop loss only
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e.t = t
+			e.tick("100")
+			exp := e.place("alice", stopLoss())
+			open := e.place("alice", entity.OrderCreate{OrderType: entity.TakeProfit, AssetID: "XYZ", Quantity: decp("2"),
+				LimitPrice: decp("130"), OCOWith: exp.OrderID})
+			e.holding("alice", "2", "2")
+			e.clock.Advance(2 * time.Hour) // no sweep
+			if n := e.tick(c.tick); n != 0 {
+				t.Fatalf("%d executed", n)
+			}
+			if got := e.order("alice", exp.OrderID); got.Status != entity.StatusExpired {
+				t.Fatalf("leg past its expiry %s", statuses(got))
+			}
+			if got := e.order("alice", open.OrderID); got.Status != entity.StatusCancelled || !got.HeldQuantity.IsZero() {
+				t.Fatalf("open leg %s, held %s", statuses(got), got.HeldQuantity)
+			}
+			e.holding("alice", "2", "0")
+			e.cash("alice", "800", "0")
+			e.verify()
+		})
+	}
+	e.t = t
+
+	e.tick("100")
+	exp := e.place("alice", stopLoss())
+	e.clock.Advance(2 * time.Hour)
+	_, _, err := e.s.PlaceOrder(e.ctx, "alice", entity.OrderCreate{OrderType: entity.TakeProfit, AssetID: "XYZ", Quantity: decp("2"),
+		LimitPrice: decp("130"), OCOWith: exp.OrderID}, "", nil)
+	f := apperr.FieldsOf(err)
+	if !apperr.Is(err, apperr.Invalid) || len(f) != 1 || f[0].Loc[len(f[0].Loc)-1] != "oco_with" ||
+		f[0].Msg != fmt.Sprintf("order %s expired at %s", exp.OrderID, exp.ExpiresAt) {
+		t.Fatalf("link to an order past its expiry: %v %+v", err, f)
+	}
+	if got := e.order("alice", exp.OrderID); got.Status != entity.StatusQueued || got.OCOWith != "" {
+		t.Fatalf("the expired order changed: %s, linked to %q", statuses(got), got.OCOWith)
+	}
+	e.holding("alice", "2", "2")
+	e.cash("alice", "800", "0")
+	e.verify()
+}
+
 func TestPlacementRejections(t *testing.T) {
 	e := newEnv(t, "100", "100")
 	for name, req := range map[string]entity.OrderCreate{
