@@ -303,30 +303,16 @@ func ValidateTransaction(writes []Write) error {
 	if len(writes) == 0 || len(writes) > MaxTransactItems {
 		return fmt.Errorf("transaction of %d writes: %w", len(writes), ErrInvalidRequest)
 	}
-	// Duplicates are found pairwise in the small transactions of the order
-	// path (a map would cost an allocation and a hash per key), with a map in
-	// larger ones.
-	var seen map[Key]struct{}
-	if len(writes) > 16 {
-		seen = make(map[Key]struct{}, len(writes))
-	}
-	for i, w := range writes {
+	seen := make(map[Key]struct{}, len(writes))
+	for _, w := range writes {
 		if err := w.Validate(); err != nil {
 			return err
 		}
 		k := w.Key()
-		dup := false
-		if seen != nil {
-			_, dup = seen[k]
-			seen[k] = struct{}{}
-		} else {
-			for _, prev := range writes[:i] {
-				dup = dup || prev.Key() == k
-			}
-		}
-		if dup {
+		if _, dup := seen[k]; dup {
 			return fmt.Errorf("item %s twice in one transaction: %w", k, ErrInvalidRequest)
 		}
+		seen[k] = struct{}{}
 	}
 	return nil
 }
