@@ -294,12 +294,14 @@ func (s *fastScanner) decodeTime(dst **Time) bool {
 	if !ok {
 		return false
 	}
-	t, ok := Time{}, false
-	if t.Time, ok = parseLayout(b); !ok {
-		var err error
-		if t, err = ParseTime(string(b)); err != nil {
-			return false
-		}
+	var (
+		t   Time
+		err error
+	)
+	if stored, ok := parseLayout(b); ok { // without ParseTime's string
+		t = Time{stored}
+	} else if t, err = ParseTime(string(b)); err != nil {
+		return false
 	}
 	if *dst == nil {
 		*dst = new(Time)
